@@ -1,0 +1,337 @@
+//! One TCP connection, with the framing of the protocol on top of it.
+//!
+//! This is the only code that reads from or writes to a socket. It knows:
+//! - lines: a message is one line ending in `\n`; a reader never buffers more
+//!   than a given limit, so a peer that sends an endless line cannot make us
+//!   allocate endless memory;
+//! - file bodies: `FILE: ` followed by exactly as many raw bytes as the
+//!   request said, moved in [`CHUNK_SIZE`] chunks;
+//! - time limits: how long a read or write may wait before we give up;
+//! - `--trace`: every line sent and received is printed here, so the trace
+//!   shows exactly what crossed the wire.
+//!
+//! The tracker, the peer server and the peer's client code all talk through
+//! a [`Connection`], so none of them builds or parses raw bytes itself.
+
+use crate::error::{Error, Result};
+use crate::log::{Direction, Log};
+use crate::protocol::{Message, FILE_HEADER};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// Files travel in chunks of this many bytes: read 100 bytes, send 100 bytes.
+/// The number comes from the peer-settings seed project, and students should
+/// be able to see it in the code. It does not make the transfer slow: see
+/// [`IO_BUFFER_SIZE`].
+pub const CHUNK_SIZE: usize = 100;
+
+/// The size of the buffers between the 100-byte chunks and the operating
+/// system. Without them every chunk would be one `read` or `write` system
+/// call, and a system call costs far more than copying 100 bytes; with them,
+/// about 650 chunks go out in one call.
+pub const IO_BUFFER_SIZE: usize = 64 * 1024;
+
+/// The longest request line a server reads: a `DOWNLOAD:`, or a join with
+/// five records of 255-byte names, fits many times over.
+pub const MAX_REQUEST_LINE: usize = 4 * 1024;
+
+/// The longest reply line a client reads: the tracker's `FILES:` list for ten
+/// thousand peers with five files each is about 3 MiB.
+pub const MAX_REPLY_LINE: usize = 16 * 1024 * 1024;
+
+/// A request (a peer's first line, a joining peer's HELLO and records) must
+/// arrive within this time of connecting, or the connection is closed: a
+/// client that connects and says nothing must not hold a thread for ever.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A transfer, or a reply we wait for, that makes no progress for this long
+/// is abandoned. Every read and write of a body may wait this long.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long connecting to another node may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What came back after a request that may be answered with a file.
+#[derive(Debug)]
+pub enum Incoming {
+    /// `FILE: ` arrived: the raw bytes follow, to be read with
+    /// [`Connection::receive_file`].
+    File,
+    /// A line arrived instead (usually `ERROR: ...`).
+    Message(Message),
+}
+
+/// A TCP connection that speaks the protocol.
+pub struct Connection {
+    /// Reads go through a buffer so that lines can be split out of whatever
+    /// the socket delivers, and so that 100-byte chunks are copied out of one
+    /// large read instead of costing one system call each.
+    reader: BufReader<TcpStream>,
+    /// Writes are gathered and sent with `flush`: a whole line goes out in
+    /// one write (one TCP segment), and 100-byte chunks in large batches.
+    writer: BufWriter<TcpStream>,
+    other_end: SocketAddr,
+    log: Log,
+    /// The read time-out set on the socket now, so we only change it when
+    /// it changes (each change is a system call).
+    read_timeout: Option<Duration>,
+}
+
+impl Connection {
+    /// Connects to another node.
+    pub fn connect(addr: SocketAddr, log: &Log) -> Result<Connection> {
+        let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
+            .map_err(|e| Error::io(format!("connecting to {addr}"), e))?;
+        Connection::new(stream, log)
+    }
+
+    /// Wraps a socket that is already connected (one that `accept` gave us).
+    pub fn new(stream: TcpStream, log: &Log) -> Result<Connection> {
+        let other_end = stream.peer_addr().map_err(|e| Error::io("reading the peer address", e))?;
+        let setup = |stream: &TcpStream| -> io::Result<TcpStream> {
+            // Send each line at once instead of waiting to batch it with the
+            // next (Nagle's algorithm): our lines are requests and replies,
+            // and waiting for a batch that never comes costs milliseconds.
+            stream.set_nodelay(true)?;
+            // A write that cannot go on for this long (the other end stopped
+            // reading) fails instead of blocking the thread for ever.
+            stream.set_write_timeout(Some(STALL_TIMEOUT))?;
+            stream.try_clone()
+        };
+        let writer_stream = setup(&stream).map_err(|e| Error::io("setting up the socket", e))?;
+        Ok(Connection {
+            reader: BufReader::with_capacity(IO_BUFFER_SIZE, stream),
+            writer: BufWriter::with_capacity(IO_BUFFER_SIZE, writer_stream),
+            other_end,
+            log: log.clone(),
+            read_timeout: None,
+        })
+    }
+
+    /// The address of the other end.
+    pub fn other_end(&self) -> SocketAddr {
+        self.other_end
+    }
+
+    /// A second handle on the same socket, for a thread that only writes
+    /// while another only reads (the peer's tracker session does that).
+    pub fn try_clone(&self) -> Result<Connection> {
+        let stream = self.writer.get_ref().try_clone().map_err(|e| Error::io("cloning the socket", e))?;
+        Connection::new(stream, &self.log)
+    }
+
+    /// A handle that can close the socket from another thread.
+    pub fn closer(&self) -> Result<TcpStream> {
+        self.writer.get_ref().try_clone().map_err(|e| Error::io("cloning the socket", e))
+    }
+
+    /// Closes both directions now; a thread blocked reading this socket
+    /// wakes up with end-of-file.
+    pub fn shutdown(&self) {
+        // Closing a socket that is already closed is not worth reporting.
+        let _ = self.writer.get_ref().shutdown(Shutdown::Both);
+    }
+
+    /// Sends one message as one line, in one write.
+    pub fn send(&mut self, message: &Message) -> Result<()> {
+        let line = message.format();
+        self.log.trace(self.other_end, Direction::Sent, &line);
+        let context = || format!("sending {} to {}", message.keyword(), self.other_end);
+        self.writer.write_all(line.as_bytes()).map_err(|e| Error::io(context(), e))?;
+        self.writer.write_all(b"\n").map_err(|e| Error::io(context(), e))?;
+        self.writer.flush().map_err(|e| Error::io(context(), e))
+    }
+
+    /// Reads one message. `Ok(None)` means the other end closed the
+    /// connection cleanly, between two lines. A line that is not a valid
+    /// message is `Err(Error::Protocol(..))`; the line has been consumed, so
+    /// the caller may answer `ERROR:` and read on.
+    ///
+    /// `limit` bounds the line's length; `deadline`, when given, is the
+    /// latest moment the whole line must have arrived by.
+    pub fn receive(&mut self, limit: usize, deadline: Option<Instant>) -> Result<Option<Message>> {
+        let Some(line) = self.read_line(limit, deadline)? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8_lossy(&line);
+        self.log.trace(self.other_end, Direction::Received, &text);
+        Ok(Some(Message::parse_bytes(&line)?))
+    }
+
+    /// Sends a request and reads its one-line reply, treating end-of-file as
+    /// an error (a reply was owed).
+    pub fn request(&mut self, message: &Message) -> Result<Message> {
+        self.send(message)?;
+        self.receive_reply()
+    }
+
+    /// Reads a reply line: end-of-file is an error, and the other end has
+    /// [`STALL_TIMEOUT`] to answer.
+    pub fn receive_reply(&mut self) -> Result<Message> {
+        let deadline = Instant::now() + STALL_TIMEOUT;
+        self.receive(MAX_REPLY_LINE, Some(deadline))?.ok_or(Error::Closed)
+    }
+
+    /// Reads the answer to a request that may be answered with a file:
+    /// either the `FILE: ` header (the bytes follow), or one line.
+    pub fn receive_file_or_reply(&mut self) -> Result<Incoming> {
+        self.receive_file_or_line(MAX_REPLY_LINE, Some(Instant::now() + STALL_TIMEOUT))
+    }
+
+    /// Like [`Connection::receive_file_or_reply`], with a request's limits:
+    /// a server waiting for an uploaded file uses this.
+    pub fn receive_file_or_line(&mut self, limit: usize, deadline: Option<Instant>) -> Result<Incoming> {
+        // `FILE: ` has no line ending, so we look at the bytes one at a time
+        // until they either spell the header or end a line. The bytes come
+        // out of the read buffer, so this costs no extra system calls.
+        let mut line = Vec::new();
+        loop {
+            self.set_timeout_until(deadline)?;
+            let byte = match self.reader.fill_buf() {
+                Ok([]) => return Err(Error::Closed),
+                Ok(available) => available[0],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(format!("reading from {}", self.other_end), e)),
+            };
+            self.reader.consume(1);
+            if byte == b'\n' {
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                self.log.trace(self.other_end, Direction::Received, &String::from_utf8_lossy(&line));
+                return Ok(Incoming::Message(Message::parse_bytes(&line)?));
+            }
+            line.push(byte);
+            if line == FILE_HEADER.as_bytes() {
+                return Ok(Incoming::File);
+            }
+            if line.len() > limit {
+                return Err(Error::LineTooLong { limit });
+            }
+        }
+    }
+
+    /// Sends `FILE: ` and then exactly `len` bytes from `source`, in
+    /// [`CHUNK_SIZE`] chunks. `source` should itself be buffered (a
+    /// `BufReader` over the file) for the same reason the socket is.
+    pub fn send_file(&mut self, source: &mut impl Read, len: u64) -> Result<()> {
+        self.log.trace(self.other_end, Direction::Sent, &body_trace(len));
+        let sending = |e| Error::io(format!("sending the file to {}", self.other_end), e);
+        self.writer.write_all(FILE_HEADER.as_bytes()).map_err(sending)?;
+        let mut chunk = [0u8; CHUNK_SIZE];
+        let mut sent: u64 = 0;
+        while sent < len {
+            let size = chunk_len(len - sent);
+            source
+                .read_exact(&mut chunk[..size])
+                .map_err(|e| Error::io("reading the file to send (did it change while being sent?)", e))?;
+            // Into the 64 KiB buffer, not straight onto the wire: the buffer
+            // turns hundreds of chunks into one system call.
+            self.writer.write_all(&chunk[..size]).map_err(sending)?;
+            sent += size as u64;
+        }
+        self.writer.flush().map_err(sending)
+    }
+
+    /// Reads exactly `len` bytes of a file body (after [`Incoming::File`])
+    /// into `sink`, in [`CHUNK_SIZE`] chunks, calling `progress` with the
+    /// byte count so far after each chunk.
+    pub fn receive_file(&mut self, sink: &mut impl Write, len: u64, progress: &mut dyn FnMut(u64)) -> Result<()> {
+        self.log.trace(self.other_end, Direction::Received, &body_trace(len));
+        self.set_read_timeout(Some(STALL_TIMEOUT))?;
+        let mut chunk = [0u8; CHUNK_SIZE];
+        let mut received: u64 = 0;
+        while received < len {
+            let size = chunk_len(len - received);
+            if let Err(e) = self.reader.read_exact(&mut chunk[..size]) {
+                return Err(if e.kind() == io::ErrorKind::UnexpectedEof {
+                    Error::Other(format!(
+                        "{} stopped sending after {received} of {len} bytes",
+                        self.other_end
+                    ))
+                } else {
+                    Error::io(format!("receiving the file from {}", self.other_end), e)
+                });
+            }
+            sink.write_all(&chunk[..size]).map_err(|e| Error::io("writing the received file", e))?;
+            received += size as u64;
+            progress(received);
+        }
+        Ok(())
+    }
+
+    /// Reads up to and without the next `\n` (and a `\r` before it), never
+    /// holding more than `limit` bytes.
+    fn read_line(&mut self, limit: usize, deadline: Option<Instant>) -> Result<Option<Vec<u8>>> {
+        let mut line = Vec::new();
+        loop {
+            self.set_timeout_until(deadline)?;
+            let available = match self.reader.fill_buf() {
+                Ok(available) => available,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(format!("reading from {}", self.other_end), e)),
+            };
+            if available.is_empty() {
+                // End of file: clean between lines, a cut-off in the middle of one.
+                return if line.is_empty() { Ok(None) } else { Err(Error::Closed) };
+            }
+            let newline = available.iter().position(|&b| b == b'\n');
+            let take = newline.unwrap_or(available.len());
+            if line.len() + take > limit {
+                return Err(Error::LineTooLong { limit });
+            }
+            line.extend_from_slice(&available[..take]);
+            // Consume the `\n` too, but do not keep it.
+            self.reader.consume(take + usize::from(newline.is_some()));
+            if newline.is_some() {
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                return Ok(Some(line));
+            }
+        }
+    }
+
+    /// Before a read that may block: let it wait until `deadline` at most
+    /// (or for ever with no deadline). Bytes already in the buffer need no
+    /// wait, so nothing is changed then.
+    fn set_timeout_until(&mut self, deadline: Option<Instant>) -> Result<()> {
+        if !self.reader.buffer().is_empty() {
+            return Ok(());
+        }
+        let timeout = match deadline {
+            None => None,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    let timed_out = io::Error::new(io::ErrorKind::TimedOut, "deadline passed");
+                    return Err(Error::io(format!("waiting for {}", self.other_end), timed_out));
+                }
+                Some(left)
+            }
+        };
+        self.set_read_timeout(timeout)
+    }
+
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
+        if self.read_timeout != timeout {
+            self.reader.get_ref().set_read_timeout(timeout).map_err(|e| Error::io("setting a time-out", e))?;
+            self.read_timeout = timeout;
+        }
+        Ok(())
+    }
+}
+
+/// How many bytes the next chunk holds when `left` bytes remain.
+fn chunk_len(left: u64) -> usize {
+    // `min` with CHUNK_SIZE first, so the cast can never truncate.
+    left.min(CHUNK_SIZE as u64) as usize
+}
+
+/// What `--trace` shows for a file body (the bytes themselves would flood
+/// the terminal).
+fn body_trace(len: u64) -> String {
+    let chunks = len.div_ceil(CHUNK_SIZE as u64);
+    format!("{FILE_HEADER}({len} bytes in {chunks} chunks of {CHUNK_SIZE})")
+}

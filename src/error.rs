@@ -1,0 +1,77 @@
+//! The one error type of the library.
+//!
+//! Every fallible function returns [`Result<T>`], so `?` works everywhere.
+//! Each variant's message says what happened and, where the user can do
+//! something about it, what to do. A network error ends the one connection
+//! it happened on; the servers log it and go on.
+
+use crate::protocol::ParseError;
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[derive(Debug)]
+pub enum Error {
+    /// The command line was wrong; the text says how.
+    Usage(String),
+    /// A line of the settings file is wrong.
+    Settings { file: PathBuf, line: usize, reason: String },
+    /// A file or socket operation failed; `context` says which one.
+    Io { context: String, source: io::Error },
+    /// The other end sent a line that is not a valid message.
+    Protocol(ParseError),
+    /// The other end sent a valid message, but not one that fits here.
+    Unexpected { expected: &'static str, got: String },
+    /// The other end answered `ERROR: reason`.
+    Remote(String),
+    /// A line was longer than the reader accepts.
+    LineTooLong { limit: usize },
+    /// The other end closed the connection before it should have.
+    Closed,
+    /// Anything else, said in words (a file that exists already, ...).
+    Other(String),
+}
+
+impl Error {
+    /// Wraps an I/O error with a few words on what we were doing.
+    pub fn io(context: impl Into<String>, source: io::Error) -> Error {
+        Error::Io { context: context.into(), source }
+    }
+
+    /// True when the error is a time-out of a socket read or write.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Io { source, .. }
+            if matches!(source.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(text) => write!(f, "{text} (try --help)"),
+            Error::Settings { file, line, reason } => {
+                write!(f, "{}, line {line}: {reason}", file.display())
+            }
+            Error::Io { context, source } if self.is_timeout() => {
+                write!(f, "{context}: timed out ({source})")
+            }
+            Error::Io { context, source } => write!(f, "{context}: {source}"),
+            Error::Protocol(error) => write!(f, "protocol error: {error}"),
+            Error::Unexpected { expected, got } => write!(f, "expected {expected}, got {got:?}"),
+            Error::Remote(reason) => write!(f, "the other side answered ERROR: {reason}"),
+            Error::LineTooLong { limit } => write!(f, "line longer than {limit} bytes"),
+            Error::Closed => write!(f, "the connection was closed by the other side"),
+            Error::Other(text) => write!(f, "{text}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<ParseError> for Error {
+    fn from(error: ParseError) -> Error {
+        Error::Protocol(error)
+    }
+}

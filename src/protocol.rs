@@ -1,0 +1,605 @@
+//! The wire protocol as types: every line a tracker or peer can send.
+//!
+//! This module only turns text into [`Message`] values ([`Message::parse`])
+//! and values back into text ([`Message::format`]). It does no I/O at all, so
+//! every rule of the protocol can be unit-tested without a socket, and the
+//! rest of the program never builds a protocol line by hand.
+//!
+//! A message is one line of UTF-8 text; the line ending (`\n`, or `\r\n`) is
+//! the job of [`crate::connection`], which also handles the one thing that is
+//! not a line: the raw file bytes that follow [`FILE_HEADER`].
+
+use crate::date::Date;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::Path;
+
+/// Written right before the raw bytes of a file (or of a range of it).
+/// It has no line ending: the bytes follow at once, and the reader knows how
+/// many to expect from the request.
+pub const FILE_HEADER: &str = "FILE: ";
+
+/// The most records one peer may announce when it joins the tracker.
+pub const MAX_RECORDS_PER_JOIN: usize = 5;
+
+/// The longest file name (in bytes) the protocol accepts, as most file
+/// systems do.
+pub const MAX_NAME_LEN: usize = 255;
+
+/// The type given to a file whose name has no extension (`README`).
+pub const NO_EXTENSION_TYPE: &str = "none";
+
+/// One message of the protocol. The comments give the line as it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// `HELLO`: a peer opens its session with the tracker.
+    Hello,
+    /// `HI`: the tracker's answer to `HELLO`.
+    Hi,
+    /// `<name, type, size, DD/MM/YY, ip, port> <...>`: the files a peer shares.
+    Records(Vec<FileRecord>),
+    /// `SEARCH: name`: who has this file?
+    Search(String),
+    /// `FOUND: <type, size, DD/MM/YY, ip, port> <...>`: these peers have it.
+    Found(Vec<Location>),
+    /// `NOT FOUND`: nobody has it.
+    NotFound,
+    /// `BYE`: a peer leaves the tracker.
+    Bye,
+    /// `ERROR: reason`: a request could not be served.
+    Error(String),
+    /// `DOWNLOAD: name, type, size` or, ranged, `DOWNLOAD: name, type, size, first, count`.
+    Download(DownloadRequest),
+    /// `LIST` (extension): which files do you have?
+    List,
+    /// `FILES: <name, type, size, DD/MM/YY, ip, port> ...` (extension): the answer to `LIST`.
+    Files(Vec<FileRecord>),
+    /// `UPLOAD: name, type, size` (extension): may I send you this file?
+    Upload(FileSpec),
+    /// `READY` (extension): yes, send it (as `FILE: ` and the bytes).
+    Ready,
+    /// `DONE` (extension): the uploaded file is whole and in place.
+    Done,
+    /// `PING` (extension): are you there?
+    Ping,
+    /// `PONG` (extension): yes.
+    Pong,
+}
+
+/// Which file a `DOWNLOAD` or `UPLOAD` is about: the three fields that must
+/// all match before a peer sends or accepts a single byte.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FileSpec {
+    pub name: String,
+    pub kind: String,
+    pub size: u64,
+}
+
+/// A `DOWNLOAD` request: the whole file, or a range of its 100-byte chunks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadRequest {
+    pub file: FileSpec,
+    pub range: Option<ChunkRange>,
+}
+
+/// A run of chunks: `count` chunks starting with chunk number `first`
+/// (chunk `i` holds bytes `i * 100 .. (i + 1) * 100` of the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkRange {
+    pub first: u64,
+    pub count: u64,
+}
+
+/// What a peer tells the tracker about one of its files (6 fields).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    pub name: String,
+    pub kind: String,
+    pub size: u64,
+    pub modified: Date,
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+/// Where a file can be downloaded, as the tracker answers a search (5 fields:
+/// the name is the search key, so it is left out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub kind: String,
+    pub size: u64,
+    pub modified: Date,
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+impl FileRecord {
+    /// The record without its name, as it goes into a `FOUND:` line.
+    pub fn location(&self) -> Location {
+        Location {
+            kind: self.kind.clone(),
+            size: self.size,
+            modified: self.modified,
+            ip: self.ip,
+            port: self.port,
+        }
+    }
+
+    /// The fields a `DOWNLOAD` of this file must carry.
+    pub fn spec(&self) -> FileSpec {
+        FileSpec { name: self.name.clone(), kind: self.kind.clone(), size: self.size }
+    }
+}
+
+/// Why a line is not a valid message. Each variant says what was wrong, so
+/// that an `ERROR:` reply can tell the sender how to fix its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// The line is empty (or only white space).
+    Empty,
+    /// The line is not valid UTF-8 text.
+    NotText,
+    /// The line starts with no keyword we know.
+    UnknownCommand(String),
+    /// A keyword we know, with something wrong after it.
+    BadArgument { command: &'static str, reason: String },
+    /// A `<...>` record that is not well formed.
+    BadRecord(String),
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::Empty => write!(f, "empty line"),
+            ParseError::NotText => write!(f, "the line is not UTF-8 text"),
+            ParseError::UnknownCommand(word) => write!(f, "unknown command {word:?}"),
+            ParseError::BadArgument { command, reason } => write!(f, "bad {command}: {reason}"),
+            ParseError::BadRecord(reason) => write!(f, "bad record: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+impl Message {
+    /// Parses one line as it came off the wire: it must be UTF-8 text.
+    pub fn parse_bytes(line: &[u8]) -> Result<Message, ParseError> {
+        let text = std::str::from_utf8(line).map_err(|_| ParseError::NotText)?;
+        Message::parse(text)
+    }
+
+    /// Parses one line (without its line ending). Never panics, whatever the
+    /// input: every problem is a [`ParseError`].
+    pub fn parse(line: &str) -> Result<Message, ParseError> {
+        let line = line.trim();
+        // Keywords that stand alone on their line.
+        let bare = match line {
+            "" => return Err(ParseError::Empty),
+            "HELLO" => Some(Message::Hello),
+            "HI" => Some(Message::Hi),
+            "NOT FOUND" => Some(Message::NotFound),
+            "BYE" => Some(Message::Bye),
+            "LIST" => Some(Message::List),
+            "READY" => Some(Message::Ready),
+            "DONE" => Some(Message::Done),
+            "PING" => Some(Message::Ping),
+            "PONG" => Some(Message::Pong),
+            _ => None,
+        };
+        if let Some(message) = bare {
+            return Ok(message);
+        }
+        if line.starts_with('<') {
+            return Ok(Message::Records(parse_records(line, parse_file_record)?));
+        }
+        // Everything else is `KEYWORD: arguments`.
+        let Some((keyword, rest)) = line.split_once(':') else {
+            return Err(unknown(line));
+        };
+        let rest = rest.trim();
+        match keyword {
+            "SEARCH" => {
+                check_name(rest).map_err(|reason| bad("SEARCH", reason))?;
+                Ok(Message::Search(rest.to_string()))
+            }
+            "FOUND" => {
+                let locations = parse_records(rest, parse_location)?;
+                if locations.is_empty() {
+                    return Err(bad("FOUND", "no records (that is NOT FOUND)"));
+                }
+                Ok(Message::Found(locations))
+            }
+            "ERROR" => Ok(Message::Error(rest.to_string())),
+            "DOWNLOAD" => parse_download(rest),
+            "FILES" => Ok(Message::Files(parse_records(rest, parse_file_record)?)),
+            "UPLOAD" => {
+                let fields = split_fields(rest);
+                match fields.as_slice() {
+                    [name, kind, size] => Ok(Message::Upload(parse_spec("UPLOAD", name, kind, size)?)),
+                    _ => Err(bad("UPLOAD", "expected `name, type, size`")),
+                }
+            }
+            _ => Err(unknown(line)),
+        }
+    }
+
+    /// The line for this message, without the line ending.
+    pub fn format(&self) -> String {
+        match self {
+            Message::Hello => "HELLO".to_string(),
+            Message::Hi => "HI".to_string(),
+            Message::Records(records) => join_records(records),
+            Message::Search(name) => format!("SEARCH: {name}"),
+            Message::Found(locations) => format!("FOUND: {}", join_records(locations)),
+            Message::NotFound => "NOT FOUND".to_string(),
+            Message::Bye => "BYE".to_string(),
+            Message::Error(reason) => format!("ERROR: {reason}"),
+            Message::Download(DownloadRequest { file, range: None }) => {
+                format!("DOWNLOAD: {}, {}, {}", file.name, file.kind, file.size)
+            }
+            Message::Download(DownloadRequest { file, range: Some(range) }) => format!(
+                "DOWNLOAD: {}, {}, {}, {}, {}",
+                file.name, file.kind, file.size, range.first, range.count
+            ),
+            Message::List => "LIST".to_string(),
+            // "FILES:" alone when the list is empty, with no trailing space.
+            Message::Files(records) if records.is_empty() => "FILES:".to_string(),
+            Message::Files(records) => format!("FILES: {}", join_records(records)),
+            Message::Upload(file) => format!("UPLOAD: {}, {}, {}", file.name, file.kind, file.size),
+            Message::Ready => "READY".to_string(),
+            Message::Done => "DONE".to_string(),
+            Message::Ping => "PING".to_string(),
+            Message::Pong => "PONG".to_string(),
+        }
+    }
+
+    /// The keyword of this message, for log lines and error replies.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Message::Hello => "HELLO",
+            Message::Hi => "HI",
+            Message::Records(_) => "records",
+            Message::Search(_) => "SEARCH",
+            Message::Found(_) => "FOUND",
+            Message::NotFound => "NOT FOUND",
+            Message::Bye => "BYE",
+            Message::Error(_) => "ERROR",
+            Message::Download(_) => "DOWNLOAD",
+            Message::List => "LIST",
+            Message::Files(_) => "FILES",
+            Message::Upload(_) => "UPLOAD",
+            Message::Ready => "READY",
+            Message::Done => "DONE",
+            Message::Ping => "PING",
+            Message::Pong => "PONG",
+        }
+    }
+}
+
+fn unknown(line: &str) -> ParseError {
+    // Quote only the start of the line: it may be long, and it goes back to
+    // the sender in an ERROR reply.
+    let word: String = line.split_whitespace().next().unwrap_or("").chars().take(20).collect();
+    ParseError::UnknownCommand(word)
+}
+
+fn bad(command: &'static str, reason: impl Into<String>) -> ParseError {
+    ParseError::BadArgument { command, reason: reason.into() }
+}
+
+/// Checks that `name` can be shared: it can be written inside a record, and
+/// it names a file directly in the served folder, never a path.
+///
+/// The same rule serves the peer that lists its folder, the tracker that
+/// reads records and the peer that answers `DOWNLOAD`/`UPLOAD`, so a name
+/// that passes here is safe to join to the served folder's path.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("the name is empty".into());
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(format!("the name is longer than {MAX_NAME_LEN} bytes"));
+    }
+    if name.starts_with(' ') || name.ends_with(' ') {
+        return Err("the name starts or ends with a space".into());
+    }
+    if name.chars().any(|c| matches!(c, '<' | '>' | ',') || c.is_control()) {
+        return Err("the name holds '<', '>', ',' or a control character".into());
+    }
+    if name.contains('/') || name.contains('\\') {
+        return Err("the name holds a path separator".into());
+    }
+    // This also refuses "." and "..", and keeps temporary files private.
+    if name.starts_with('.') {
+        return Err("the name starts with '.' (hidden files are not shared)".into());
+    }
+    Ok(())
+}
+
+/// The type field for a file name: its extension without the dot, or
+/// [`NO_EXTENSION_TYPE`] when it has none.
+pub fn type_of(name: &str) -> String {
+    match Path::new(name).extension().and_then(|e| e.to_str()) {
+        Some(extension) if !extension.is_empty() => extension.to_string(),
+        _ => NO_EXTENSION_TYPE.to_string(),
+    }
+}
+
+/// A type field must fit in a record, like a name, but may not be empty.
+fn check_kind(kind: &str) -> Result<(), String> {
+    if kind.is_empty() || kind.len() > MAX_NAME_LEN {
+        return Err("the type is empty or too long".into());
+    }
+    if kind.chars().any(|c| matches!(c, '<' | '>' | ',') || c.is_control() || c.is_whitespace()) {
+        return Err("the type holds '<', '>', ',', a space or a control character".into());
+    }
+    Ok(())
+}
+
+/// Splits `a, b, c` into trimmed fields.
+fn split_fields(text: &str) -> Vec<&str> {
+    text.split(',').map(str::trim).collect()
+}
+
+/// A decimal number made of digits only (`u64::from_str` would also take `+5`).
+fn parse_number(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+fn parse_port(text: &str) -> Result<u16, String> {
+    match parse_number(text).and_then(|n| u16::try_from(n).ok()) {
+        Some(port) if port >= 1 => Ok(port),
+        _ => Err(format!("port {text:?} is not a number from 1 to 65535")),
+    }
+}
+
+fn parse_spec(command: &'static str, name: &str, kind: &str, size: &str) -> Result<FileSpec, ParseError> {
+    check_name(name).map_err(|reason| bad(command, reason))?;
+    check_kind(kind).map_err(|reason| bad(command, reason))?;
+    let size = parse_number(size).ok_or_else(|| bad(command, format!("size {size:?} is not a number")))?;
+    Ok(FileSpec { name: name.to_string(), kind: kind.to_string(), size })
+}
+
+fn parse_download(rest: &str) -> Result<Message, ParseError> {
+    let fields = split_fields(rest);
+    let (name, kind, size, range) = match fields.as_slice() {
+        [name, kind, size] => (name, kind, size, None),
+        [name, kind, size, first, count] => (name, kind, size, Some((first, count))),
+        _ => return Err(bad("DOWNLOAD", "expected `name, type, size` or `name, type, size, first, count`")),
+    };
+    let file = parse_spec("DOWNLOAD", name, kind, size)?;
+    let range = match range {
+        None => None,
+        Some((first, count)) => {
+            let first = parse_number(first).ok_or_else(|| bad("DOWNLOAD", "first chunk is not a number"))?;
+            let count = parse_number(count).ok_or_else(|| bad("DOWNLOAD", "chunk count is not a number"))?;
+            if count == 0 {
+                return Err(bad("DOWNLOAD", "chunk count is 0"));
+            }
+            Some(ChunkRange { first, count })
+        }
+    };
+    Ok(Message::Download(DownloadRequest { file, range }))
+}
+
+/// Parses a list of records, `<...> <...>`, each with `parse_one`. Any white
+/// space (or none) may stand between records; nothing else may.
+fn parse_records<T>(text: &str, parse_one: fn(&[&str]) -> Result<T, String>) -> Result<Vec<T>, ParseError> {
+    let mut records = Vec::new();
+    let mut rest = text.trim_start();
+    while !rest.is_empty() {
+        let Some(inside) = rest.strip_prefix('<') else {
+            return Err(ParseError::BadRecord("expected '<' to start a record".into()));
+        };
+        let Some((body, after)) = inside.split_once('>') else {
+            return Err(ParseError::BadRecord("a record has no closing '>'".into()));
+        };
+        let fields = split_fields(body);
+        records.push(parse_one(&fields).map_err(ParseError::BadRecord)?);
+        rest = after.trim_start();
+    }
+    Ok(records)
+}
+
+fn parse_file_record(fields: &[&str]) -> Result<FileRecord, String> {
+    let [name, kind, size, date, ip, port] = fields else {
+        return Err(format!("expected 6 fields <name, type, size, DD/MM/YY, ip, port>, got {}", fields.len()));
+    };
+    check_name(name)?;
+    let location = parse_location(&[kind, size, date, ip, port])?;
+    Ok(FileRecord {
+        name: name.to_string(),
+        kind: location.kind,
+        size: location.size,
+        modified: location.modified,
+        ip: location.ip,
+        port: location.port,
+    })
+}
+
+fn parse_location(fields: &[&str]) -> Result<Location, String> {
+    let [kind, size, date, ip, port] = fields else {
+        return Err(format!("expected 5 fields <type, size, DD/MM/YY, ip, port>, got {}", fields.len()));
+    };
+    check_kind(kind)?;
+    Ok(Location {
+        kind: kind.to_string(),
+        size: parse_number(size).ok_or_else(|| format!("size {size:?} is not a number"))?,
+        modified: Date::parse(date).ok_or_else(|| format!("date {date:?} is not a real DD/MM/YY day"))?,
+        ip: ip.parse().map_err(|_| format!("address {ip:?} is not an IP address"))?,
+        port: parse_port(port)?,
+    })
+}
+
+impl fmt::Display for FileRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{}, {}, {}, {}, {}, {}>", self.name, self.kind, self.size, self.modified, self.ip, self.port)
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{}, {}, {}, {}, {}>", self.kind, self.size, self.modified, self.ip, self.port)
+    }
+}
+
+/// Records separated by one space, as the protocol writes them.
+fn join_records<T: fmt::Display>(records: &[T]) -> String {
+    records.iter().map(T::to_string).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(name: &str, port: u16) -> FileRecord {
+        FileRecord {
+            name: name.to_string(),
+            kind: type_of(name),
+            size: 1234,
+            modified: Date::new(21, 11, 26).unwrap(),
+            ip: "127.0.0.1".parse().unwrap(),
+            port,
+        }
+    }
+
+    fn every_kind_of_message() -> Vec<Message> {
+        let file = FileSpec { name: "my notes.txt".into(), kind: "txt".into(), size: 1234 };
+        vec![
+            Message::Hello,
+            Message::Hi,
+            Message::Records(vec![record("notes.txt", 5001), record("cat.jpg", 5001)]),
+            Message::Search("notes.txt".into()),
+            Message::Found(vec![record("a.txt", 5001).location(), record("a.txt", 5002).location()]),
+            Message::NotFound,
+            Message::Bye,
+            Message::Error("no such file".into()),
+            Message::Download(DownloadRequest { file: file.clone(), range: None }),
+            Message::Download(DownloadRequest { file: file.clone(), range: Some(ChunkRange { first: 3, count: 5 }) }),
+            Message::List,
+            Message::Files(vec![]),
+            Message::Files(vec![record("README", 5003)]),
+            Message::Upload(file),
+            Message::Ready,
+            Message::Done,
+            Message::Ping,
+            Message::Pong,
+        ]
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        for message in every_kind_of_message() {
+            let line = message.format();
+            assert_eq!(Message::parse(&line), Ok(message.clone()), "line {line:?}");
+            assert!(!line.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn lines_are_written_exactly_as_the_protocol_says() {
+        let records = Message::Records(vec![record("notes.txt", 5001), record("cat.jpg", 5001)]);
+        assert_eq!(
+            records.format(),
+            "<notes.txt, txt, 1234, 21/11/26, 127.0.0.1, 5001> <cat.jpg, jpg, 1234, 21/11/26, 127.0.0.1, 5001>"
+        );
+        let found = Message::Found(vec![record("x.txt", 5002).location()]);
+        assert_eq!(found.format(), "FOUND: <txt, 1234, 21/11/26, 127.0.0.1, 5002>");
+        assert_eq!(Message::Files(vec![]).format(), "FILES:");
+        assert_eq!(Message::Search("a b.txt".into()).format(), "SEARCH: a b.txt");
+    }
+
+    #[test]
+    fn readers_are_lenient_about_spaces() {
+        let tight = "<a.txt,txt,5,01/01/26,127.0.0.1,5001><b,none,0,02/02/26,::1,9>";
+        let Ok(Message::Records(records)) = Message::parse(tight) else { panic!("should parse") };
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1].ip, "::1".parse::<IpAddr>().unwrap());
+        let loose = "  <  a.txt , txt , 5 , 01/01/26 , 127.0.0.1 , 5001 >\t <b, none, 0, 02/02/26, ::1, 9>  \r";
+        assert_eq!(Message::parse(loose), Ok(Message::Records(records)));
+        assert_eq!(Message::parse("SEARCH:notes.txt"), Ok(Message::Search("notes.txt".into())));
+        assert_eq!(Message::parse("HELLO\r"), Ok(Message::Hello));
+    }
+
+    #[test]
+    fn types_come_from_the_extension() {
+        assert_eq!(type_of("notes.txt"), "txt");
+        assert_eq!(type_of("archive.tar.gz"), "gz");
+        assert_eq!(type_of("README"), "none");
+        assert_eq!(type_of("odd."), "none");
+    }
+
+    #[test]
+    fn names_that_cannot_be_shared_are_refused() {
+        for bad in [
+            "", " a", "a ", "a<b", "a>b", "a,b", "a\tb", "a\u{7f}b", "../x", "/etc/passwd", "a/b", "a\\b", ".", "..",
+            ".hidden",
+        ] {
+            assert!(check_name(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert!(check_name(&"x".repeat(MAX_NAME_LEN + 1)).is_err());
+        for good in ["notes.txt", "my notes.txt", "ünïcode.txt", "README", "a.b.c"] {
+            assert_eq!(check_name(good), Ok(()), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn every_kind_of_bad_line_is_an_error() {
+        let bad_lines = [
+            "",
+            "   ",
+            "HELLO THERE",
+            "hello",
+            "WHAT",
+            "SEARCH:",
+            "SEARCH: ../etc/passwd",
+            "FOUND:",
+            "FOUND: nonsense",
+            "DOWNLOAD:",
+            "DOWNLOAD: a.txt, txt",
+            "DOWNLOAD: a.txt, txt, x",
+            "DOWNLOAD: a.txt, txt, -1",
+            "DOWNLOAD: a.txt, txt, +1",
+            "DOWNLOAD: a.txt, txt, 99999999999999999999999",
+            "DOWNLOAD: a.txt, txt, 5, 1",
+            "DOWNLOAD: a.txt, txt, 5, 1, 0",
+            "DOWNLOAD: a.txt, txt, 5, x, 1",
+            "DOWNLOAD: a/b.txt, txt, 5",
+            "DOWNLOAD: a.txt, , 5",
+            "UPLOAD: a.txt, txt",
+            "UPLOAD: ../a.txt, txt, 5",
+            "FILES: <a.txt>",
+            "<a.txt, txt, 5, 01/01/26, 127.0.0.1>",
+            "<a.txt, txt, 5, 01/01/26, 127.0.0.1, 5001, extra>",
+            "<a.txt, txt, five, 01/01/26, 127.0.0.1, 5001>",
+            "<a.txt, txt, 5, 32/01/26, 127.0.0.1, 5001>",
+            "<a.txt, txt, 5, 01/01/26, 999.0.0.1, 5001>",
+            "<a.txt, txt, 5, 01/01/26, localhost, 5001>",
+            "<a.txt, txt, 5, 01/01/26, 127.0.0.1, 0>",
+            "<a.txt, txt, 5, 01/01/26, 127.0.0.1, 65536>",
+            "<a.txt, txt, 5, 01/01/26, 127.0.0.1, 5001",
+            "<a.txt, txt, 5, 01/01/26, 127.0.0.1, 5001> junk",
+            "<, txt, 5, 01/01/26, 127.0.0.1, 5001>",
+        ];
+        for line in bad_lines {
+            assert!(Message::parse(line).is_err(), "{line:?} should not parse");
+        }
+    }
+
+    #[test]
+    fn errors_say_what_was_wrong() {
+        let error = Message::parse("<a.txt, txt, 5, 01/01/26, 127.0.0.1, 0>").unwrap_err();
+        assert!(error.to_string().contains("port"), "{error}");
+        let error = Message::parse("FETCH: x").unwrap_err();
+        assert_eq!(error.to_string(), "unknown command \"FETCH:\"");
+    }
+
+    #[test]
+    fn huge_sizes_parse_as_numbers_not_allocations() {
+        let line = "DOWNLOAD: a.txt, txt, 1000000000000000000";
+        let Ok(Message::Download(request)) = Message::parse(line) else { panic!("should parse") };
+        assert_eq!(request.file.size, 1_000_000_000_000_000_000);
+    }
+}

@@ -1,0 +1,388 @@
+//! The served folder: which files a peer shares, and how new files arrive.
+//!
+//! Two promises live here.
+//! - Nothing is served from outside the folder: only regular files directly
+//!   in it, whose names pass [`check_name`] (no paths, no hidden files).
+//!   Symbolic links, folders, devices and pipes are never listed or opened.
+//! - Nothing is lost: a file that arrives (download, upload, publish) is
+//!   written to a hidden temporary name and only gets its real name once it
+//!   is whole. On any failure the temporary file is removed, and an existing
+//!   file is never replaced. A peer that crashed mid-transfer leaves a
+//!   temporary file behind; the next start removes it.
+
+use crate::date::Date;
+use crate::error::{Error, Result};
+use crate::lock;
+use crate::protocol::{check_name, type_of, FileRecord, FileSpec};
+use std::collections::HashSet;
+use std::fs::{self, File, Metadata};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Temporary files start with this. The leading dot keeps them out of every
+/// listing (hidden files are never shared), and the rest makes them easy to
+/// recognise and clean up.
+pub const PARTIAL_PREFIX: &str = ".p2p-partial-";
+
+/// A peer's served folder. Clones share the set of names being received.
+#[derive(Debug, Clone)]
+pub struct SharedFolder {
+    dir: PathBuf,
+    /// Names with a transfer into this folder under way, so that two
+    /// transfers of one name cannot race: the second is refused at once.
+    receiving: Arc<Mutex<HashSet<String>>>,
+}
+
+/// One file the folder shares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedFile {
+    pub name: String,
+    pub size: u64,
+    pub modified: Date,
+}
+
+/// What a look at the folder found.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// The shared files, in name order.
+    pub files: Vec<SharedFile>,
+    /// Entries not shared, with the reason, for a warning.
+    pub skipped: Vec<(String, String)>,
+}
+
+impl SharedFile {
+    /// The record that announces this file, served at `addr`.
+    pub fn record(&self, addr: SocketAddr) -> FileRecord {
+        FileRecord {
+            name: self.name.clone(),
+            kind: type_of(&self.name),
+            size: self.size,
+            modified: self.modified,
+            ip: addr.ip(),
+            port: addr.port(),
+        }
+    }
+}
+
+impl SharedFolder {
+    /// Opens a served folder, which must exist, and removes the temporary
+    /// files a crash may have left in it. Returns the folder and how many
+    /// leftovers were removed.
+    pub fn open(dir: &Path) -> Result<(SharedFolder, usize)> {
+        if !dir.is_dir() {
+            return Err(Error::Other(format!(
+                "the served folder {} does not exist (create it, or pick another with --dir)",
+                dir.display()
+            )));
+        }
+        let folder = SharedFolder { dir: dir.to_path_buf(), receiving: Arc::default() };
+        let mut removed = 0;
+        for entry in fs::read_dir(dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))? {
+            let entry = entry.map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+            if entry.file_name().to_string_lossy().starts_with(PARTIAL_PREFIX) {
+                fs::remove_file(entry.path())
+                    .map_err(|e| Error::io(format!("removing the leftover {}", entry.path().display()), e))?;
+                removed += 1;
+            }
+        }
+        Ok((folder, removed))
+    }
+
+    /// The folder's path.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Lists the files the folder shares.
+    pub fn scan(&self) -> Result<Scan> {
+        let mut scan = Scan::default();
+        let reading = |e| Error::io(format!("reading the served folder {}", self.dir.display()), e);
+        for entry in fs::read_dir(&self.dir).map_err(reading)? {
+            let entry = entry.map_err(reading)?;
+            let Ok(name) = entry.file_name().into_string() else {
+                let shown = entry.file_name().to_string_lossy().into_owned();
+                scan.skipped.push((shown, "the name is not UTF-8 text".into()));
+                continue;
+            };
+            if name.starts_with('.') {
+                continue; // hidden and temporary files: silently private
+            }
+            // `symlink_metadata` describes the entry itself: a link is a link,
+            // never the file it points to.
+            let shareable = fs::symlink_metadata(entry.path())
+                .map_err(|e| e.to_string())
+                .and_then(|meta| regular_file(&meta).map(|()| meta))
+                .and_then(|meta| check_name(&name).map(|()| meta));
+            match shareable {
+                Ok(meta) => scan.files.push(SharedFile { size: meta.len(), modified: modified_date(&meta), name }),
+                Err(reason) => scan.skipped.push((name, reason)),
+            }
+        }
+        scan.files.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(scan)
+    }
+
+    /// Opens a shared file for sending, if the folder shares a file with
+    /// exactly this name, type and size.
+    pub fn open_to_send(&self, spec: &FileSpec) -> Result<File> {
+        let not_served = |why: &str| Error::Other(format!("{} is not served here ({why})", spec.name));
+        check_name(&spec.name).map_err(|reason| not_served(&reason))?;
+        let path = self.dir.join(&spec.name);
+        // Look before opening: opening a pipe would block, and a link could
+        // lead out of the folder.
+        let before = fs::symlink_metadata(&path).map_err(|_| not_served("no such file"))?;
+        regular_file(&before).map_err(|reason| not_served(&reason))?;
+        let file = File::open(&path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+        let opened = file.metadata().map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        // The entry could have been swapped for a link between the look and
+        // the open; make sure we opened the very file we looked at.
+        if !same_file(&before, &opened) {
+            return Err(not_served("it changed while being opened"));
+        }
+        if type_of(&spec.name) != spec.kind {
+            return Err(not_served(&format!("its type is {}, not {}", type_of(&spec.name), spec.kind)));
+        }
+        if opened.len() != spec.size {
+            return Err(not_served(&format!("its size is {}, not {}", opened.len(), spec.size)));
+        }
+        Ok(file)
+    }
+
+    /// Whether anything, of any kind, has this name in the folder.
+    pub fn contains(&self, name: &str) -> bool {
+        fs::symlink_metadata(self.dir.join(name)).is_ok()
+    }
+
+    /// Starts receiving a file called `name`: reserves the name and creates
+    /// the temporary file. Fails if the name is not shareable, exists
+    /// already, or is being received right now.
+    pub fn receive(&self, name: &str) -> Result<Incoming> {
+        check_name(name).map_err(|reason| Error::Other(format!("cannot receive {name:?}: {reason}")))?;
+        if !lock(&self.receiving).insert(name.to_string()) {
+            return Err(Error::Other(format!("currently receiving {name}")));
+        }
+        // From here on the reservation is released by `Incoming`'s drop.
+        let mut incoming = Incoming { folder: self.clone(), name: name.to_string(), temp_path: None };
+        if self.contains(name) {
+            return Err(Error::Other(format!("already serving {name}")));
+        }
+        let temp_path = self.dir.join(temp_name());
+        File::create_new(&temp_path)
+            .map_err(|e| Error::io(format!("creating the temporary file {}", temp_path.display()), e))?;
+        incoming.temp_path = Some(temp_path);
+        Ok(incoming)
+    }
+}
+
+/// A file on its way into the folder. Write to [`Incoming::temp_path`], then
+/// [`Incoming::finish`]. Dropped without finishing, it removes the temporary
+/// file: a failed transfer leaves nothing behind.
+#[derive(Debug)]
+pub struct Incoming {
+    folder: SharedFolder,
+    name: String,
+    temp_path: Option<PathBuf>,
+}
+
+impl Incoming {
+    /// Where to write the bytes.
+    pub fn temp_path(&self) -> &Path {
+        // Set in `receive` before an `Incoming` is handed out.
+        self.temp_path.as_deref().unwrap_or(Path::new(""))
+    }
+
+    /// Opens the temporary file for writing.
+    pub fn open(&self) -> Result<File> {
+        fs::OpenOptions::new()
+            .write(true)
+            .open(self.temp_path())
+            .map_err(|e| Error::io(format!("opening {}", self.temp_path().display()), e))
+    }
+
+    /// Checks that the temporary file has `expected_size` bytes and gives it
+    /// its real name. Never replaces a file: if the name was taken in the
+    /// meantime, this fails and the temporary file is removed.
+    pub fn finish(mut self, expected_size: u64) -> Result<PathBuf> {
+        let temp_path = self.temp_path.take().unwrap_or_default();
+        let result = install(&temp_path, &self.folder.dir.join(&self.name), expected_size);
+        let _ = fs::remove_file(&temp_path);
+        result
+    }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        if let Some(temp_path) = self.temp_path.take() {
+            let _ = fs::remove_file(temp_path);
+        }
+        lock(&self.folder.receiving).remove(&self.name);
+    }
+}
+
+fn install(temp_path: &Path, final_path: &Path, expected_size: u64) -> Result<PathBuf> {
+    let size = fs::metadata(temp_path).map_err(|e| Error::io("checking the received file", e))?.len();
+    if size != expected_size {
+        return Err(Error::Other(format!("received {size} bytes, expected {expected_size}")));
+    }
+    // `rename` would silently replace a file that appeared under the final
+    // name meanwhile. A hard link fails instead if the name exists, and is
+    // atomic: the file appears whole, under its name, or not at all. The
+    // caller then removes the temporary name.
+    fs::hard_link(temp_path, final_path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            Error::Other(format!("{} exists already; it was not replaced", final_path.display()))
+        } else {
+            Error::io(format!("naming {}", final_path.display()), e)
+        }
+    })?;
+    Ok(final_path.to_path_buf())
+}
+
+/// A fresh temporary name: the process id and a counter keep two transfers
+/// (even of two peers sharing a folder) from ever choosing the same one.
+fn temp_name() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!("{PARTIAL_PREFIX}{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Only plain files are shared: not links, folders, devices or pipes.
+fn regular_file(meta: &Metadata) -> std::result::Result<(), String> {
+    let kind = meta.file_type();
+    if kind.is_file() {
+        Ok(())
+    } else if kind.is_symlink() {
+        Err("symbolic links are not shared".into())
+    } else if kind.is_dir() {
+        Err("folders are not shared".into())
+    } else {
+        Err("only regular files are shared".into())
+    }
+}
+
+/// The last-modified day (UTC) of a file.
+fn modified_date(meta: &Metadata) -> Date {
+    Date::from_system_time(meta.modified().unwrap_or(std::time::UNIX_EPOCH))
+}
+
+#[cfg(unix)]
+fn same_file(a: &Metadata, b: &Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino() && b.is_file()
+}
+
+#[cfg(not(unix))]
+fn same_file(_a: &Metadata, b: &Metadata) -> bool {
+    b.is_file()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A scratch folder removed at the end of the test.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let dir = std::env::temp_dir().join(format!("p2p-unit-{}-{name}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn spec(name: &str, size: u64) -> FileSpec {
+        FileSpec { name: name.into(), kind: type_of(name), size }
+    }
+
+    #[test]
+    fn lists_only_regular_shareable_files_in_name_order() {
+        let scratch = Scratch::new("scan");
+        fs::write(scratch.0.join("b.txt"), "bb").unwrap();
+        fs::write(scratch.0.join("a.bin"), [0u8, 255]).unwrap();
+        fs::write(scratch.0.join(".hidden"), "h").unwrap();
+        fs::write(scratch.0.join("bad,name.txt"), "x").unwrap();
+        fs::create_dir(scratch.0.join("sub")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("/etc/passwd", scratch.0.join("link.txt")).unwrap();
+        let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
+        let scan = folder.scan().unwrap();
+        let names: Vec<&str> = scan.files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["a.bin", "b.txt"]);
+        let skipped: Vec<&str> = scan.skipped.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(skipped.contains(&"bad,name.txt") && skipped.contains(&"sub"), "{skipped:?}");
+        #[cfg(unix)]
+        {
+            assert!(skipped.contains(&"link.txt"));
+            assert!(folder.open_to_send(&spec("link.txt", 0)).is_err());
+        }
+    }
+
+    #[test]
+    fn opens_only_an_exact_match() {
+        let scratch = Scratch::new("open");
+        fs::write(scratch.0.join("a.txt"), "hello").unwrap();
+        let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
+        assert!(folder.open_to_send(&spec("a.txt", 5)).is_ok());
+        assert!(folder.open_to_send(&spec("a.txt", 6)).is_err());
+        assert!(folder.open_to_send(&FileSpec { kind: "jpg".into(), ..spec("a.txt", 5) }).is_err());
+        assert!(folder.open_to_send(&spec("b.txt", 5)).is_err());
+        assert!(folder.open_to_send(&spec("../a.txt", 5)).is_err());
+    }
+
+    #[test]
+    fn a_received_file_appears_only_when_finished() {
+        let scratch = Scratch::new("receive");
+        let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
+        let incoming = folder.receive("new.txt").unwrap();
+        assert!(matches!(folder.receive("new.txt"), Err(e) if e.to_string().contains("currently receiving")));
+        incoming.open().unwrap().write_all(b"12345").unwrap();
+        assert!(!scratch.0.join("new.txt").exists());
+        incoming.finish(5).unwrap();
+        assert_eq!(fs::read(scratch.0.join("new.txt")).unwrap(), b"12345");
+        assert_eq!(fs::read_dir(&scratch.0).unwrap().count(), 1, "no temporary file left");
+        assert!(matches!(folder.receive("new.txt"), Err(e) if e.to_string().contains("already serving")));
+    }
+
+    #[test]
+    fn a_failed_or_short_receive_leaves_nothing() {
+        let scratch = Scratch::new("fail");
+        let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
+        let incoming = folder.receive("x.bin").unwrap();
+        incoming.open().unwrap().write_all(b"123").unwrap();
+        assert!(incoming.finish(5).is_err());
+        drop(folder.receive("y.bin").unwrap());
+        assert_eq!(fs::read_dir(&scratch.0).unwrap().count(), 0);
+        assert!(folder.receive("x.bin").is_ok(), "the name is free again");
+    }
+
+    #[test]
+    fn finishing_never_replaces_a_file() {
+        let scratch = Scratch::new("replace");
+        let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
+        let incoming = folder.receive("a.txt").unwrap();
+        fs::write(scratch.0.join("a.txt"), "original").unwrap();
+        assert!(incoming.finish(0).is_err());
+        assert_eq!(fs::read(scratch.0.join("a.txt")).unwrap(), b"original");
+        assert_eq!(fs::read_dir(&scratch.0).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn leftovers_of_a_crash_are_removed_at_open() {
+        let scratch = Scratch::new("leftover");
+        fs::write(scratch.0.join(format!("{PARTIAL_PREFIX}99-1")), "half").unwrap();
+        fs::write(scratch.0.join("keep.txt"), "k").unwrap();
+        let (_, removed) = SharedFolder::open(&scratch.0).unwrap();
+        assert_eq!(removed, 1);
+        assert_eq!(fs::read_dir(&scratch.0).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,330 @@
+//! The file tracker (FT): who shares which file.
+//!
+//! Each peer keeps one long-lived connection to the tracker, served by a
+//! thread of its own (see [`crate::server`]). The session goes:
+//!
+//! ```text
+//! peer -> FT  HELLO
+//! FT -> peer  HI
+//! peer -> FT  <name, type, size, DD/MM/YY, ip, port> ...   (1 to 5 records)
+//! peer -> FT  SEARCH: name        FT -> peer  FOUND: <...> ...  or  NOT FOUND
+//! peer -> FT  LIST                FT -> peer  FILES: <...> ...  (extension)
+//! peer -> FT  BYE                 (FT forgets the peer and closes)
+//! ```
+//!
+//! Until a peer is accepted the tracker says nothing but `HI`: a bad first
+//! line or a bad records line just closes the connection. The peer's
+//! records live exactly as long as its session: when the connection ends,
+//! with `BYE` or without (a crash), they are dropped at once.
+
+use crate::connection::{Connection, MAX_REQUEST_LINE, REQUEST_TIMEOUT};
+use crate::error::{Error, Result};
+use crate::lock;
+use crate::log::Log;
+use crate::protocol::{FileRecord, Location, Message, MAX_RECORDS_PER_JOIN};
+use crate::server::{Handler, Server};
+use crate::settings::Settings;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// The tracker's default cap on connections (`--max-connections`): room
+/// for ten thousand joined peers and the odd visitor.
+pub const TRACKER_MAX_CONNECTIONS: usize = 12_000;
+
+/// The index the tracker keeps. Pure data, no I/O, so it is tested alone.
+#[derive(Debug, Default)]
+pub struct Index {
+    /// The hash table of the protocol: file name -> where it can be had.
+    by_name: HashMap<String, Vec<Location>>,
+    /// Every joined peer, by the address it serves downloads on.
+    peers: HashMap<SocketAddr, JoinedPeer>,
+}
+
+#[derive(Debug)]
+struct JoinedPeer {
+    /// Which session announced these records: a peer that rejoins replaces
+    /// its records, and the old session, when it ends, must not remove the
+    /// new ones.
+    session: u64,
+    records: Vec<FileRecord>,
+}
+
+impl Index {
+    /// Adds a peer's records, replacing any earlier ones from the same
+    /// address. Returns true when it replaced some.
+    pub fn join(&mut self, addr: SocketAddr, session: u64, records: Vec<FileRecord>) -> bool {
+        let replaced = self.remove(addr).is_some();
+        for record in &records {
+            self.by_name.entry(record.name.clone()).or_default().push(record.location());
+        }
+        self.peers.insert(addr, JoinedPeer { session, records });
+        replaced
+    }
+
+    /// Drops the records of `addr` if `session` announced them. Returns the
+    /// dropped records.
+    pub fn leave(&mut self, addr: SocketAddr, session: u64) -> Option<Vec<FileRecord>> {
+        match self.peers.get(&addr) {
+            Some(peer) if peer.session == session => self.remove(addr),
+            _ => None,
+        }
+    }
+
+    fn remove(&mut self, addr: SocketAddr) -> Option<Vec<FileRecord>> {
+        let peer = self.peers.remove(&addr)?;
+        for record in &peer.records {
+            if let Some(locations) = self.by_name.get_mut(&record.name) {
+                locations.retain(|l| SocketAddr::new(l.ip, l.port) != addr);
+                if locations.is_empty() {
+                    self.by_name.remove(&record.name);
+                }
+            }
+        }
+        Some(peer.records)
+    }
+
+    /// Where `name` can be downloaded (exact, case-sensitive match).
+    pub fn search(&self, name: &str) -> Option<&[Location]> {
+        self.by_name.get(name).map(Vec::as_slice)
+    }
+
+    /// Every joined peer and its records, in address order.
+    pub fn peers(&self) -> Vec<(SocketAddr, Vec<FileRecord>)> {
+        let mut peers: Vec<_> = self.peers.iter().map(|(addr, peer)| (*addr, peer.records.clone())).collect();
+        peers.sort_by_key(|(addr, _)| *addr);
+        peers
+    }
+
+    /// Every record of every joined peer.
+    pub fn all_records(&self) -> Vec<FileRecord> {
+        self.peers().into_iter().flat_map(|(_, records)| records).collect()
+    }
+}
+
+/// What the tracker's threads share.
+struct State {
+    index: Mutex<Index>,
+    settings: Settings,
+    log: Log,
+    next_session: AtomicU64,
+}
+
+/// A running tracker. Dropping it (or [`Tracker::stop`]) closes every session.
+pub struct Tracker {
+    server: Server,
+    state: Arc<State>,
+}
+
+impl Tracker {
+    /// Serves peers on `listener` until stopped. `settings` names the
+    /// peers in logs and the console, and gives the addresses a peer on
+    /// this machine may announce.
+    pub fn start(listener: TcpListener, settings: Settings, max_connections: usize, log: Log) -> Result<Tracker> {
+        let state = Arc::new(State { index: Mutex::default(), settings, log: log.clone(), next_session: AtomicU64::new(1) });
+        let handler: Handler = {
+            let state = Arc::clone(&state);
+            Arc::new(move |connection| serve_session(&state, connection))
+        };
+        let server = Server::start(listener, max_connections, log, handler)?;
+        Ok(Tracker { server, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    pub fn log(&self) -> &Log {
+        &self.state.log
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.state.settings
+    }
+
+    /// Every joined peer and its records.
+    pub fn peers(&self) -> Vec<(SocketAddr, Vec<FileRecord>)> {
+        lock(&self.state.index).peers()
+    }
+
+    /// Closes every session and stops listening.
+    pub fn stop(&mut self) {
+        self.server.stop();
+    }
+}
+
+/// One peer's whole session, in its own thread.
+fn serve_session(state: &State, mut connection: Connection) {
+    let from = connection.other_end();
+    let (addr, records) = match accept(state, &mut connection) {
+        Ok(joined) => joined,
+        Err(reason) => {
+            // The protocol says a refused peer gets no answer: we just close.
+            state.log.event(&format!("refused {from}: {reason}"));
+            return;
+        }
+    };
+    let session = state.next_session.fetch_add(1, Ordering::Relaxed);
+    let count = records.len();
+    let replaced = lock(&state.index).join(addr, session, records);
+    let again = if replaced { " (rejoined: earlier records replaced)" } else { "" };
+    state.log.event(&format!("join {}: {count} file(s){again}", state.settings.describe(addr)));
+
+    let how = serve_requests(state, &mut connection, addr);
+    // BYE or not, the peer is gone: its records go now.
+    lock(&state.index).leave(addr, session);
+    state.log.event(&format!("leave {}: {how}", state.settings.describe(addr)));
+}
+
+/// HELLO, HI and the records line, within [`REQUEST_TIMEOUT`]. Returns the
+/// address the peer serves on and its records, or why it was refused.
+fn accept(state: &State, connection: &mut Connection) -> std::result::Result<(SocketAddr, Vec<FileRecord>), String> {
+    let deadline = Some(Instant::now() + REQUEST_TIMEOUT);
+    match connection.receive(MAX_REQUEST_LINE, deadline) {
+        Ok(Some(Message::Hello)) => {}
+        Ok(Some(other)) => return Err(format!("first line was {}, not HELLO", other.keyword())),
+        Ok(None) => return Err("closed before HELLO".into()),
+        Err(error) => return Err(format!("no HELLO: {error}")),
+    }
+    connection.send(&Message::Hi).map_err(|e| e.to_string())?;
+    let records = match connection.receive(MAX_REQUEST_LINE, deadline) {
+        Ok(Some(Message::Records(records))) => records,
+        Ok(Some(other)) => return Err(format!("sent {} instead of file records", other.keyword())),
+        Ok(None) => return Err("closed before sending file records".into()),
+        Err(error) => return Err(format!("bad file records: {error}")),
+    };
+    check_records(&records, connection.other_end().ip(), &state.settings)?;
+    let first = &records[0];
+    Ok((SocketAddr::new(first.ip, first.port), records))
+}
+
+/// The rules for a records line beyond its grammar: how many, and who may
+/// announce what.
+fn check_records(records: &[FileRecord], from: IpAddr, settings: &Settings) -> std::result::Result<(), String> {
+    if records.is_empty() || records.len() > MAX_RECORDS_PER_JOIN {
+        return Err(format!("{} records (a peer shares 1 to {MAX_RECORDS_PER_JOIN})", records.len()));
+    }
+    let first = &records[0];
+    if records.iter().any(|r| (r.ip, r.port) != (first.ip, first.port)) {
+        return Err("records name more than one ip:port (a peer speaks only for itself)".into());
+    }
+    // A peer may only announce its own address. A peer on this machine
+    // (connecting over loopback) may also announce loopback or an address
+    // from the settings file, which is how the shipped walkthrough runs.
+    let own = first.ip == from;
+    let local = from.is_loopback() && (first.ip.is_loopback() || settings.lists_ip(first.ip));
+    if !own && !local {
+        return Err(format!("records announce {} but the connection comes from {from}", first.ip));
+    }
+    Ok(())
+}
+
+/// Answers an accepted peer until it leaves. Returns how it left.
+fn serve_requests(state: &State, connection: &mut Connection, addr: SocketAddr) -> String {
+    loop {
+        // No deadline: a joined peer may stay idle for hours.
+        let reply = match connection.receive(MAX_REQUEST_LINE, None) {
+            Ok(None) => return "connection closed without BYE".into(),
+            Ok(Some(Message::Bye)) => return "BYE".into(),
+            Ok(Some(Message::Search(name))) => search(state, &name, addr),
+            Ok(Some(Message::List)) => Message::Files(lock(&state.index).all_records()),
+            Ok(Some(other)) => {
+                Message::Error(format!("the tracker does not take {} (it takes SEARCH, LIST, BYE)", other.keyword()))
+            }
+            // A line we cannot parse is answered, and the session goes on.
+            Err(Error::Protocol(error)) => Message::Error(error.to_string()),
+            Err(error @ Error::LineTooLong { .. }) => {
+                let _ = connection.send(&Message::Error(error.to_string()));
+                return format!("connection closed by the tracker: {error}");
+            }
+            Err(error) => return format!("connection lost: {error}"),
+        };
+        // The index lock was released above: we never hold it while
+        // writing to a socket, which may block on a slow peer.
+        if let Err(error) = connection.send(&reply) {
+            return format!("connection lost: {error}");
+        }
+    }
+}
+
+fn search(state: &State, name: &str, from: SocketAddr) -> Message {
+    let found = lock(&state.index).search(name).map(<[Location]>::to_vec);
+    let who = state.settings.describe(from);
+    match found {
+        Some(locations) => {
+            state.log.event(&format!("search {name:?} by {who}: {} holder(s)", locations.len()));
+            Message::Found(locations)
+        }
+        None => {
+            state.log.event(&format!("search {name:?} by {who}: not found"));
+            Message::NotFound
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::date::Date;
+    use std::path::Path;
+
+    fn record(name: &str, ip: &str, port: u16) -> FileRecord {
+        FileRecord {
+            name: name.into(),
+            kind: "txt".into(),
+            size: 10,
+            modified: Date::new(1, 1, 26).unwrap(),
+            ip: ip.parse().unwrap(),
+            port,
+        }
+    }
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::new("127.0.0.1".parse().unwrap(), port)
+    }
+
+    #[test]
+    fn join_search_and_leave() {
+        let mut index = Index::default();
+        index.join(addr(1), 1, vec![record("a.txt", "127.0.0.1", 1), record("b.txt", "127.0.0.1", 1)]);
+        index.join(addr(2), 2, vec![record("a.txt", "127.0.0.1", 2)]);
+        assert_eq!(index.search("a.txt").unwrap().len(), 2);
+        assert!(index.search("A.TXT").is_none(), "search is case-sensitive");
+        assert_eq!(index.leave(addr(1), 1).unwrap().len(), 2);
+        assert_eq!(index.search("a.txt").unwrap()[0].port, 2);
+        assert!(index.search("b.txt").is_none());
+        assert_eq!(index.peers().len(), 1);
+    }
+
+    #[test]
+    fn a_rejoin_replaces_and_the_old_session_cannot_remove_it() {
+        let mut index = Index::default();
+        assert!(!index.join(addr(1), 1, vec![record("old.txt", "127.0.0.1", 1)]));
+        assert!(index.join(addr(1), 2, vec![record("new.txt", "127.0.0.1", 1)]));
+        assert!(index.search("old.txt").is_none());
+        assert!(index.leave(addr(1), 1).is_none(), "the first session ended late");
+        assert!(index.search("new.txt").is_some());
+        assert!(index.leave(addr(1), 2).is_some());
+        assert!(index.all_records().is_empty());
+    }
+
+    #[test]
+    fn records_are_checked_for_count_and_origin() {
+        let settings = Settings::parse(Path::new("s"), "tracker 127.0.0.1 1\npeer1 10.0.0.5 2\n").unwrap();
+        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+        let lan: IpAddr = "10.0.0.7".parse().unwrap();
+        let one = [record("a.txt", "127.0.0.1", 5)];
+        assert!(check_records(&one, loopback, &settings).is_ok());
+        assert!(check_records(&[], loopback, &settings).is_err());
+        assert!(check_records(&vec![one[0].clone(); 6], loopback, &settings).is_err());
+        let mixed = [record("a.txt", "127.0.0.1", 5), record("b.txt", "127.0.0.1", 6)];
+        assert!(check_records(&mixed, loopback, &settings).is_err());
+        assert!(check_records(&[record("a.txt", "10.0.0.7", 5)], lan, &settings).is_ok());
+        assert!(check_records(&[record("a.txt", "10.0.0.8", 5)], lan, &settings).is_err());
+        assert!(check_records(&[record("a.txt", "127.0.0.1", 5)], lan, &settings).is_err());
+        assert!(check_records(&[record("a.txt", "10.0.0.5", 5)], loopback, &settings).is_ok());
+        assert!(check_records(&[record("a.txt", "10.0.0.9", 5)], loopback, &settings).is_err());
+    }
+}
