@@ -1,1 +1,80 @@
-fn main(){}
+//! A peer: `cargo run --bin peer -- ID [--settings FILE] [--dir DIR] [--serve] [--trace]`.
+//!
+//! Serves the files in its folder to other peers, joins the tracker, and
+//! reads commands on standard input (`help`).
+
+use p2p_share::log::Log;
+use p2p_share::peer::{Peer, PeerConfig};
+use p2p_share::peer_server::PEER_MAX_CONNECTIONS;
+use p2p_share::settings::{Settings, DEFAULT_SETTINGS_FILE};
+use p2p_share::{cli, shell, Error, Result};
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: peer ID [--settings FILE] [--dir DIR] [--serve] [--trace] [--max-connections N]
+
+  ID                     this peer's id in the settings file (peer1, peer2, ...)
+  --settings FILE        the peer settings file (default: peer_settings.txt)
+  --dir DIR              the folder to serve (default: served_files/ID)
+  --serve                no command shell: serve and stay joined until killed
+  --trace                print every protocol line sent and received
+  --max-connections N    most connections served at once (default: 128)
+
+Type `help` at the prompt for the shell's commands.
+";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("peer: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let accepted = [
+        "--settings",
+        "--dir",
+        "--serve",
+        "--trace",
+        "--max-connections",
+    ];
+    let args = cli::parse(std::env::args().skip(1), &accepted)?;
+    if args.help {
+        print!("{USAGE}");
+        return Ok(());
+    }
+    let id = match args.positional.as_slice() {
+        [id] => id.clone(),
+        [] => return Err(Error::Usage("missing the peer ID (e.g. peer1)".into())),
+        [_, extra, ..] => return Err(Error::Usage(format!("unexpected argument {extra:?}"))),
+    };
+    let settings = Settings::load(&args.settings.unwrap_or(DEFAULT_SETTINGS_FILE.into()))?;
+    let config = PeerConfig {
+        dir: args
+            .dir
+            .unwrap_or_else(|| Path::new("served_files").join(&id)),
+        max_connections: args.max_connections.unwrap_or(PEER_MAX_CONNECTIONS),
+        log: Log::new(&id, args.trace),
+        settings,
+        id,
+    };
+    let peer = Peer::start(config)?;
+    if args.serve {
+        loop {
+            std::thread::park();
+        }
+    }
+    let stdin = std::io::stdin();
+    let interactive = stdin.is_terminal();
+    if interactive {
+        println!("type help for the commands");
+    }
+    shell::run(&peer, stdin.lock(), interactive);
+    peer.quit();
+    Ok(())
+}

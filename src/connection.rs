@@ -15,16 +15,10 @@
 
 use crate::error::{Error, Result};
 use crate::log::{Direction, Log};
-use crate::protocol::{Message, FILE_HEADER};
+use crate::protocol::{Message, CHUNK_SIZE, FILE_HEADER};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
-
-/// Files travel in chunks of this many bytes: read 100 bytes, send 100 bytes.
-/// The number comes from the peer-settings seed project, and students should
-/// be able to see it in the code. It does not make the transfer slow: see
-/// [`IO_BUFFER_SIZE`].
-pub const CHUNK_SIZE: usize = 100;
 
 /// The size of the buffers between the 100-byte chunks and the operating
 /// system. Without them every chunk would be one `read` or `write` system
@@ -54,7 +48,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What came back after a request that may be answered with a file.
 #[derive(Debug)]
-pub enum Incoming {
+pub enum FileOrMessage {
     /// `FILE: ` arrived: the raw bytes follow, to be read with
     /// [`Connection::receive_file`].
     File,
@@ -88,7 +82,9 @@ impl Connection {
 
     /// Wraps a socket that is already connected (one that `accept` gave us).
     pub fn new(stream: TcpStream, log: &Log) -> Result<Connection> {
-        let other_end = stream.peer_addr().map_err(|e| Error::io("reading the peer address", e))?;
+        let other_end = stream
+            .peer_addr()
+            .map_err(|e| Error::io("reading the peer address", e))?;
         let setup = |stream: &TcpStream| -> io::Result<TcpStream> {
             // Send each line at once instead of waiting to batch it with the
             // next (Nagle's algorithm): our lines are requests and replies,
@@ -117,13 +113,20 @@ impl Connection {
     /// A second handle on the same socket, for a thread that only writes
     /// while another only reads (the peer's tracker session does that).
     pub fn try_clone(&self) -> Result<Connection> {
-        let stream = self.writer.get_ref().try_clone().map_err(|e| Error::io("cloning the socket", e))?;
+        let stream = self
+            .writer
+            .get_ref()
+            .try_clone()
+            .map_err(|e| Error::io("cloning the socket", e))?;
         Connection::new(stream, &self.log)
     }
 
     /// A handle that can close the socket from another thread.
     pub fn closer(&self) -> Result<TcpStream> {
-        self.writer.get_ref().try_clone().map_err(|e| Error::io("cloning the socket", e))
+        self.writer
+            .get_ref()
+            .try_clone()
+            .map_err(|e| Error::io("cloning the socket", e))
     }
 
     /// Closes both directions now; a thread blocked reading this socket
@@ -138,8 +141,12 @@ impl Connection {
         let line = message.format();
         self.log.trace(self.other_end, Direction::Sent, &line);
         let context = || format!("sending {} to {}", message.keyword(), self.other_end);
-        self.writer.write_all(line.as_bytes()).map_err(|e| Error::io(context(), e))?;
-        self.writer.write_all(b"\n").map_err(|e| Error::io(context(), e))?;
+        self.writer
+            .write_all(line.as_bytes())
+            .map_err(|e| Error::io(context(), e))?;
+        self.writer
+            .write_all(b"\n")
+            .map_err(|e| Error::io(context(), e))?;
         self.writer.flush().map_err(|e| Error::io(context(), e))
     }
 
@@ -170,18 +177,23 @@ impl Connection {
     /// [`STALL_TIMEOUT`] to answer.
     pub fn receive_reply(&mut self) -> Result<Message> {
         let deadline = Instant::now() + STALL_TIMEOUT;
-        self.receive(MAX_REPLY_LINE, Some(deadline))?.ok_or(Error::Closed)
+        self.receive(MAX_REPLY_LINE, Some(deadline))?
+            .ok_or(Error::Closed)
     }
 
     /// Reads the answer to a request that may be answered with a file:
     /// either the `FILE: ` header (the bytes follow), or one line.
-    pub fn receive_file_or_reply(&mut self) -> Result<Incoming> {
+    pub fn receive_file_or_reply(&mut self) -> Result<FileOrMessage> {
         self.receive_file_or_line(MAX_REPLY_LINE, Some(Instant::now() + STALL_TIMEOUT))
     }
 
     /// Like [`Connection::receive_file_or_reply`], with a request's limits:
     /// a server waiting for an uploaded file uses this.
-    pub fn receive_file_or_line(&mut self, limit: usize, deadline: Option<Instant>) -> Result<Incoming> {
+    pub fn receive_file_or_line(
+        &mut self,
+        limit: usize,
+        deadline: Option<Instant>,
+    ) -> Result<FileOrMessage> {
         // `FILE: ` has no line ending, so we look at the bytes one at a time
         // until they either spell the header or end a line. The bytes come
         // out of the read buffer, so this costs no extra system calls.
@@ -199,12 +211,16 @@ impl Connection {
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
-                self.log.trace(self.other_end, Direction::Received, &String::from_utf8_lossy(&line));
-                return Ok(Incoming::Message(Message::parse_bytes(&line)?));
+                self.log.trace(
+                    self.other_end,
+                    Direction::Received,
+                    &String::from_utf8_lossy(&line),
+                );
+                return Ok(FileOrMessage::Message(Message::parse_bytes(&line)?));
             }
             line.push(byte);
             if line == FILE_HEADER.as_bytes() {
-                return Ok(Incoming::File);
+                return Ok(FileOrMessage::File);
             }
             if line.len() > limit {
                 return Err(Error::LineTooLong { limit });
@@ -216,16 +232,22 @@ impl Connection {
     /// [`CHUNK_SIZE`] chunks. `source` should itself be buffered (a
     /// `BufReader` over the file) for the same reason the socket is.
     pub fn send_file(&mut self, source: &mut impl Read, len: u64) -> Result<()> {
-        self.log.trace(self.other_end, Direction::Sent, &body_trace(len));
+        self.log
+            .trace(self.other_end, Direction::Sent, &body_trace(len));
         let sending = |e| Error::io(format!("sending the file to {}", self.other_end), e);
-        self.writer.write_all(FILE_HEADER.as_bytes()).map_err(sending)?;
+        self.writer
+            .write_all(FILE_HEADER.as_bytes())
+            .map_err(sending)?;
         let mut chunk = [0u8; CHUNK_SIZE];
         let mut sent: u64 = 0;
         while sent < len {
             let size = chunk_len(len - sent);
-            source
-                .read_exact(&mut chunk[..size])
-                .map_err(|e| Error::io("reading the file to send (did it change while being sent?)", e))?;
+            source.read_exact(&mut chunk[..size]).map_err(|e| {
+                Error::io(
+                    "reading the file to send (did it change while being sent?)",
+                    e,
+                )
+            })?;
             // Into the 64 KiB buffer, not straight onto the wire: the buffer
             // turns hundreds of chunks into one system call.
             self.writer.write_all(&chunk[..size]).map_err(sending)?;
@@ -234,11 +256,17 @@ impl Connection {
         self.writer.flush().map_err(sending)
     }
 
-    /// Reads exactly `len` bytes of a file body (after [`Incoming::File`])
+    /// Reads exactly `len` bytes of a file body (after [`FileOrMessage::File`])
     /// into `sink`, in [`CHUNK_SIZE`] chunks, calling `progress` with the
     /// byte count so far after each chunk.
-    pub fn receive_file(&mut self, sink: &mut impl Write, len: u64, progress: &mut dyn FnMut(u64)) -> Result<()> {
-        self.log.trace(self.other_end, Direction::Received, &body_trace(len));
+    pub fn receive_file(
+        &mut self,
+        sink: &mut impl Write,
+        len: u64,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        self.log
+            .trace(self.other_end, Direction::Received, &body_trace(len));
         self.set_read_timeout(Some(STALL_TIMEOUT))?;
         let mut chunk = [0u8; CHUNK_SIZE];
         let mut received: u64 = 0;
@@ -254,7 +282,8 @@ impl Connection {
                     Error::io(format!("receiving the file from {}", self.other_end), e)
                 });
             }
-            sink.write_all(&chunk[..size]).map_err(|e| Error::io("writing the received file", e))?;
+            sink.write_all(&chunk[..size])
+                .map_err(|e| Error::io("writing the received file", e))?;
             received += size as u64;
             progress(received);
         }
@@ -274,7 +303,11 @@ impl Connection {
             };
             if available.is_empty() {
                 // End of file: clean between lines, a cut-off in the middle of one.
-                return if line.is_empty() { Ok(None) } else { Err(Error::Closed) };
+                return if line.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(Error::Closed)
+                };
             }
             let newline = available.iter().position(|&b| b == b'\n');
             let take = newline.unwrap_or(available.len());
@@ -306,7 +339,10 @@ impl Connection {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     let timed_out = io::Error::new(io::ErrorKind::TimedOut, "deadline passed");
-                    return Err(Error::io(format!("waiting for {}", self.other_end), timed_out));
+                    return Err(Error::io(
+                        format!("waiting for {}", self.other_end),
+                        timed_out,
+                    ));
                 }
                 Some(left)
             }
@@ -316,7 +352,10 @@ impl Connection {
 
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
         if self.read_timeout != timeout {
-            self.reader.get_ref().set_read_timeout(timeout).map_err(|e| Error::io("setting a time-out", e))?;
+            self.reader
+                .get_ref()
+                .set_read_timeout(timeout)
+                .map_err(|e| Error::io("setting a time-out", e))?;
             self.read_timeout = timeout;
         }
         Ok(())

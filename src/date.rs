@@ -25,16 +25,26 @@ impl Date {
     /// Checks that day, month and year form a real calendar day.
     pub fn new(day: u8, month: u8, year: u8) -> Option<Date> {
         let full_year = 2000 + u32::from(year);
-        let valid = year <= 99 && (1..=12).contains(&month) && day >= 1 && day <= days_in_month(full_year, month);
+        let valid = year <= 99
+            && (1..=12).contains(&month)
+            && day >= 1
+            && day <= days_in_month(full_year, month);
         valid.then_some(Date { day, month, year })
     }
 
     /// The UTC day on which `time` falls.
     pub fn from_system_time(time: SystemTime) -> Date {
         // A time before 1970 (a badly set clock) is shown as 1970-01-01.
-        let seconds = time.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let seconds = time
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         let (year, month, day) = civil_from_days(seconds / 86_400);
-        Date { day, month, year: (year % 100) as u8 }
+        Date {
+            day,
+            month,
+            year: (year % 100) as u8,
+        }
     }
 
     /// Parses `DD/MM/YY` (exactly two digits each).
@@ -65,7 +75,7 @@ fn two_digits(text: &str) -> Option<u8> {
 }
 
 fn is_leap_year(year: u32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
 fn days_in_month(year: u32, month: u8) -> u8 {
@@ -86,20 +96,33 @@ fn civil_from_days(days_since_1970: u64) -> (u32, u8, u8) {
     let z = days_since_1970 + 719_468; // days since 0000-03-01
     let era = z / 146_097;
     let day_of_era = z % 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_from_march = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u8;
-    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 } as u8;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    } as u8;
     let year = (era * 400 + year_of_era + u64::from(month <= 2)) as u32;
     (year, month, day)
 }
 
 /// The current UTC time of day as `HH:MM:SS`, for log lines.
 pub fn clock_time() -> String {
-    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let of_day = seconds % 86_400;
-    format!("{:02}:{:02}:{:02}", of_day / 3600, of_day / 60 % 60, of_day % 60)
+    format!(
+        "{:02}:{:02}:{:02}",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    )
 }
 
 #[cfg(test)]
@@ -135,8 +158,20 @@ mod tests {
     #[test]
     fn bad_dates_are_refused() {
         for bad in [
-            "", "1/1/26", "01/01/2026", "32/01/26", "00/01/26", "01/13/26", "01/00/26", "29/02/25", "31/04/26",
-            "aa/01/26", "01-01-26", "01/01/26/", "+1/01/26", " 1/01/26",
+            "",
+            "1/1/26",
+            "01/01/2026",
+            "32/01/26",
+            "00/01/26",
+            "01/13/26",
+            "01/00/26",
+            "29/02/25",
+            "31/04/26",
+            "aa/01/26",
+            "01-01-26",
+            "01/01/26/",
+            "+1/01/26",
+            " 1/01/26",
         ] {
             assert_eq!(Date::parse(bad), None, "{bad:?} should be refused");
         }

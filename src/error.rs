@@ -17,7 +17,11 @@ pub enum Error {
     /// The command line was wrong; the text says how.
     Usage(String),
     /// A line of the settings file is wrong.
-    Settings { file: PathBuf, line: usize, reason: String },
+    Settings {
+        file: PathBuf,
+        line: usize,
+        reason: String,
+    },
     /// A file or socket operation failed; `context` says which one.
     Io { context: String, source: io::Error },
     /// The other end sent a line that is not a valid message.
@@ -37,7 +41,10 @@ pub enum Error {
 impl Error {
     /// Wraps an I/O error with a few words on what we were doing.
     pub fn io(context: impl Into<String>, source: io::Error) -> Error {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 
     /// True when the error is a time-out of a socket read or write.

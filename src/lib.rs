@@ -13,15 +13,23 @@
 //! 8. [`peer`]: one peer put together; [`shell`]: its command shell.
 //! 9. [`demo`], [`bench`]: the one-command demo and the benchmark.
 
+pub mod cli;
 pub mod connection;
+pub mod console;
 pub mod date;
 pub mod error;
+pub mod fetch;
 pub mod log;
+pub mod peer;
+pub mod peer_client;
+pub mod peer_server;
 pub mod protocol;
 pub mod server;
 pub mod settings;
 pub mod shared_folder;
+pub mod shell;
 pub mod tracker;
+pub mod tracker_link;
 
 pub use error::{Error, Result};
 

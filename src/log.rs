@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 /// The longest protocol line `--trace` prints whole; longer ones (a `FILES:`
 /// list of thousands of records) are cut, with their length said.
-const TRACE_LINE_MAX: usize = 160;
+const TRACE_LINE_MAX: usize = 600;
 
 /// A node's name and whether it traces the protocol. Cheap to clone: every
 /// connection of the node holds one.
@@ -30,7 +30,10 @@ pub enum Direction {
 
 impl Log {
     pub fn new(label: &str, trace: bool) -> Log {
-        Log { label: label.into(), trace }
+        Log {
+            label: label.into(),
+            trace,
+        }
     }
 
     /// The node's name, e.g. `tracker` or `peer1`.
@@ -65,7 +68,11 @@ impl Log {
                 cut -= 1;
             }
             let shown = &text[..cut];
-            println!("[{}] {other_end} {arrow} {shown}... ({} bytes)", self.label, text.len());
+            println!(
+                "[{}] {other_end} {arrow} {shown}... ({} bytes)",
+                self.label,
+                text.len()
+            );
         }
     }
 }

@@ -19,6 +19,12 @@ use std::path::Path;
 /// many to expect from the request.
 pub const FILE_HEADER: &str = "FILE: ";
 
+/// Files travel in chunks of this many bytes: read 100 bytes, send 100
+/// bytes. The number comes from the peer-settings seed project, and ranged
+/// `DOWNLOAD`s count in these chunks. It does not make transfers slow: see
+/// [`crate::connection::IO_BUFFER_SIZE`].
+pub const CHUNK_SIZE: usize = 100;
+
 /// The most records one peer may announce when it joins the tracker.
 pub const MAX_RECORDS_PER_JOIN: usize = 5;
 
@@ -90,6 +96,36 @@ pub struct ChunkRange {
     pub count: u64,
 }
 
+impl ChunkRange {
+    /// The bytes this range covers in a file of `file_size` bytes, as
+    /// `(offset, length)`: clipped at the end of the file. `None` when the
+    /// range starts at or past the end (there is nothing to send).
+    pub fn byte_range(&self, file_size: u64) -> Option<(u64, u64)> {
+        let chunk = CHUNK_SIZE as u64;
+        let start = self
+            .first
+            .checked_mul(chunk)
+            .filter(|&start| start < file_size)?;
+        let end = self
+            .first
+            .saturating_add(self.count)
+            .saturating_mul(chunk)
+            .min(file_size);
+        Some((start, end - start))
+    }
+}
+
+impl DownloadRequest {
+    /// The bytes this request asks for, as `(offset, length)`; `None` for
+    /// a range past the end of the file.
+    pub fn byte_range(&self) -> Option<(u64, u64)> {
+        match self.range {
+            None => Some((0, self.file.size)),
+            Some(range) => range.byte_range(self.file.size),
+        }
+    }
+}
+
 /// What a peer tells the tracker about one of its files (6 fields).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileRecord {
@@ -126,7 +162,11 @@ impl FileRecord {
 
     /// The fields a `DOWNLOAD` of this file must carry.
     pub fn spec(&self) -> FileSpec {
-        FileSpec { name: self.name.clone(), kind: self.kind.clone(), size: self.size }
+        FileSpec {
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            size: self.size,
+        }
     }
 }
 
@@ -141,7 +181,10 @@ pub enum ParseError {
     /// The line starts with no keyword we know.
     UnknownCommand(String),
     /// A keyword we know, with something wrong after it.
-    BadArgument { command: &'static str, reason: String },
+    BadArgument {
+        command: &'static str,
+        reason: String,
+    },
     /// A `<...>` record that is not well formed.
     BadRecord(String),
 }
@@ -214,7 +257,9 @@ impl Message {
             "UPLOAD" => {
                 let fields = split_fields(rest);
                 match fields.as_slice() {
-                    [name, kind, size] => Ok(Message::Upload(parse_spec("UPLOAD", name, kind, size)?)),
+                    [name, kind, size] => {
+                        Ok(Message::Upload(parse_spec("UPLOAD", name, kind, size)?))
+                    }
                     _ => Err(bad("UPLOAD", "expected `name, type, size`")),
                 }
             }
@@ -236,7 +281,10 @@ impl Message {
             Message::Download(DownloadRequest { file, range: None }) => {
                 format!("DOWNLOAD: {}, {}, {}", file.name, file.kind, file.size)
             }
-            Message::Download(DownloadRequest { file, range: Some(range) }) => format!(
+            Message::Download(DownloadRequest {
+                file,
+                range: Some(range),
+            }) => format!(
                 "DOWNLOAD: {}, {}, {}, {}, {}",
                 file.name, file.kind, file.size, range.first, range.count
             ),
@@ -278,12 +326,21 @@ impl Message {
 fn unknown(line: &str) -> ParseError {
     // Quote only the start of the line: it may be long, and it goes back to
     // the sender in an ERROR reply.
-    let word: String = line.split_whitespace().next().unwrap_or("").chars().take(20).collect();
+    let word: String = line
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(20)
+        .collect();
     ParseError::UnknownCommand(word)
 }
 
 fn bad(command: &'static str, reason: impl Into<String>) -> ParseError {
-    ParseError::BadArgument { command, reason: reason.into() }
+    ParseError::BadArgument {
+        command,
+        reason: reason.into(),
+    }
 }
 
 /// Checks that `name` can be shared: it can be written inside a record, and
@@ -302,7 +359,10 @@ pub fn check_name(name: &str) -> Result<(), String> {
     if name.starts_with(' ') || name.ends_with(' ') {
         return Err("the name starts or ends with a space".into());
     }
-    if name.chars().any(|c| matches!(c, '<' | '>' | ',') || c.is_control()) {
+    if name
+        .chars()
+        .any(|c| matches!(c, '<' | '>' | ',') || c.is_control())
+    {
         return Err("the name holds '<', '>', ',' or a control character".into());
     }
     if name.contains('/') || name.contains('\\') {
@@ -329,7 +389,10 @@ fn check_kind(kind: &str) -> Result<(), String> {
     if kind.is_empty() || kind.len() > MAX_NAME_LEN {
         return Err("the type is empty or too long".into());
     }
-    if kind.chars().any(|c| matches!(c, '<' | '>' | ',') || c.is_control() || c.is_whitespace()) {
+    if kind
+        .chars()
+        .any(|c| matches!(c, '<' | '>' | ',') || c.is_control() || c.is_whitespace())
+    {
         return Err("the type holds '<', '>', ',', a space or a control character".into());
     }
     Ok(())
@@ -355,11 +418,21 @@ fn parse_port(text: &str) -> Result<u16, String> {
     }
 }
 
-fn parse_spec(command: &'static str, name: &str, kind: &str, size: &str) -> Result<FileSpec, ParseError> {
+fn parse_spec(
+    command: &'static str,
+    name: &str,
+    kind: &str,
+    size: &str,
+) -> Result<FileSpec, ParseError> {
     check_name(name).map_err(|reason| bad(command, reason))?;
     check_kind(kind).map_err(|reason| bad(command, reason))?;
-    let size = parse_number(size).ok_or_else(|| bad(command, format!("size {size:?} is not a number")))?;
-    Ok(FileSpec { name: name.to_string(), kind: kind.to_string(), size })
+    let size =
+        parse_number(size).ok_or_else(|| bad(command, format!("size {size:?} is not a number")))?;
+    Ok(FileSpec {
+        name: name.to_string(),
+        kind: kind.to_string(),
+        size,
+    })
 }
 
 fn parse_download(rest: &str) -> Result<Message, ParseError> {
@@ -367,14 +440,21 @@ fn parse_download(rest: &str) -> Result<Message, ParseError> {
     let (name, kind, size, range) = match fields.as_slice() {
         [name, kind, size] => (name, kind, size, None),
         [name, kind, size, first, count] => (name, kind, size, Some((first, count))),
-        _ => return Err(bad("DOWNLOAD", "expected `name, type, size` or `name, type, size, first, count`")),
+        _ => {
+            return Err(bad(
+                "DOWNLOAD",
+                "expected `name, type, size` or `name, type, size, first, count`",
+            ))
+        }
     };
     let file = parse_spec("DOWNLOAD", name, kind, size)?;
     let range = match range {
         None => None,
         Some((first, count)) => {
-            let first = parse_number(first).ok_or_else(|| bad("DOWNLOAD", "first chunk is not a number"))?;
-            let count = parse_number(count).ok_or_else(|| bad("DOWNLOAD", "chunk count is not a number"))?;
+            let first = parse_number(first)
+                .ok_or_else(|| bad("DOWNLOAD", "first chunk is not a number"))?;
+            let count = parse_number(count)
+                .ok_or_else(|| bad("DOWNLOAD", "chunk count is not a number"))?;
             if count == 0 {
                 return Err(bad("DOWNLOAD", "chunk count is 0"));
             }
@@ -386,12 +466,17 @@ fn parse_download(rest: &str) -> Result<Message, ParseError> {
 
 /// Parses a list of records, `<...> <...>`, each with `parse_one`. Any white
 /// space (or none) may stand between records; nothing else may.
-fn parse_records<T>(text: &str, parse_one: fn(&[&str]) -> Result<T, String>) -> Result<Vec<T>, ParseError> {
+fn parse_records<T>(
+    text: &str,
+    parse_one: fn(&[&str]) -> Result<T, String>,
+) -> Result<Vec<T>, ParseError> {
     let mut records = Vec::new();
     let mut rest = text.trim_start();
     while !rest.is_empty() {
         let Some(inside) = rest.strip_prefix('<') else {
-            return Err(ParseError::BadRecord("expected '<' to start a record".into()));
+            return Err(ParseError::BadRecord(
+                "expected '<' to start a record".into(),
+            ));
         };
         let Some((body, after)) = inside.split_once('>') else {
             return Err(ParseError::BadRecord("a record has no closing '>'".into()));
@@ -405,7 +490,10 @@ fn parse_records<T>(text: &str, parse_one: fn(&[&str]) -> Result<T, String>) -> 
 
 fn parse_file_record(fields: &[&str]) -> Result<FileRecord, String> {
     let [name, kind, size, date, ip, port] = fields else {
-        return Err(format!("expected 6 fields <name, type, size, DD/MM/YY, ip, port>, got {}", fields.len()));
+        return Err(format!(
+            "expected 6 fields <name, type, size, DD/MM/YY, ip, port>, got {}",
+            fields.len()
+        ));
     };
     check_name(name)?;
     let location = parse_location(&[kind, size, date, ip, port])?;
@@ -421,33 +509,51 @@ fn parse_file_record(fields: &[&str]) -> Result<FileRecord, String> {
 
 fn parse_location(fields: &[&str]) -> Result<Location, String> {
     let [kind, size, date, ip, port] = fields else {
-        return Err(format!("expected 5 fields <type, size, DD/MM/YY, ip, port>, got {}", fields.len()));
+        return Err(format!(
+            "expected 5 fields <type, size, DD/MM/YY, ip, port>, got {}",
+            fields.len()
+        ));
     };
     check_kind(kind)?;
     Ok(Location {
         kind: kind.to_string(),
         size: parse_number(size).ok_or_else(|| format!("size {size:?} is not a number"))?,
-        modified: Date::parse(date).ok_or_else(|| format!("date {date:?} is not a real DD/MM/YY day"))?,
-        ip: ip.parse().map_err(|_| format!("address {ip:?} is not an IP address"))?,
+        modified: Date::parse(date)
+            .ok_or_else(|| format!("date {date:?} is not a real DD/MM/YY day"))?,
+        ip: ip
+            .parse()
+            .map_err(|_| format!("address {ip:?} is not an IP address"))?,
         port: parse_port(port)?,
     })
 }
 
 impl fmt::Display for FileRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{}, {}, {}, {}, {}, {}>", self.name, self.kind, self.size, self.modified, self.ip, self.port)
+        write!(
+            f,
+            "<{}, {}, {}, {}, {}, {}>",
+            self.name, self.kind, self.size, self.modified, self.ip, self.port
+        )
     }
 }
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{}, {}, {}, {}, {}>", self.kind, self.size, self.modified, self.ip, self.port)
+        write!(
+            f,
+            "<{}, {}, {}, {}, {}>",
+            self.kind, self.size, self.modified, self.ip, self.port
+        )
     }
 }
 
 /// Records separated by one space, as the protocol writes them.
 fn join_records<T: fmt::Display>(records: &[T]) -> String {
-    records.iter().map(T::to_string).collect::<Vec<_>>().join(" ")
+    records
+        .iter()
+        .map(T::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -466,18 +572,31 @@ mod tests {
     }
 
     fn every_kind_of_message() -> Vec<Message> {
-        let file = FileSpec { name: "my notes.txt".into(), kind: "txt".into(), size: 1234 };
+        let file = FileSpec {
+            name: "my notes.txt".into(),
+            kind: "txt".into(),
+            size: 1234,
+        };
         vec![
             Message::Hello,
             Message::Hi,
             Message::Records(vec![record("notes.txt", 5001), record("cat.jpg", 5001)]),
             Message::Search("notes.txt".into()),
-            Message::Found(vec![record("a.txt", 5001).location(), record("a.txt", 5002).location()]),
+            Message::Found(vec![
+                record("a.txt", 5001).location(),
+                record("a.txt", 5002).location(),
+            ]),
             Message::NotFound,
             Message::Bye,
             Message::Error("no such file".into()),
-            Message::Download(DownloadRequest { file: file.clone(), range: None }),
-            Message::Download(DownloadRequest { file: file.clone(), range: Some(ChunkRange { first: 3, count: 5 }) }),
+            Message::Download(DownloadRequest {
+                file: file.clone(),
+                range: None,
+            }),
+            Message::Download(DownloadRequest {
+                file: file.clone(),
+                range: Some(ChunkRange { first: 3, count: 5 }),
+            }),
             Message::List,
             Message::Files(vec![]),
             Message::Files(vec![record("README", 5003)]),
@@ -506,20 +625,31 @@ mod tests {
             "<notes.txt, txt, 1234, 21/11/26, 127.0.0.1, 5001> <cat.jpg, jpg, 1234, 21/11/26, 127.0.0.1, 5001>"
         );
         let found = Message::Found(vec![record("x.txt", 5002).location()]);
-        assert_eq!(found.format(), "FOUND: <txt, 1234, 21/11/26, 127.0.0.1, 5002>");
+        assert_eq!(
+            found.format(),
+            "FOUND: <txt, 1234, 21/11/26, 127.0.0.1, 5002>"
+        );
         assert_eq!(Message::Files(vec![]).format(), "FILES:");
-        assert_eq!(Message::Search("a b.txt".into()).format(), "SEARCH: a b.txt");
+        assert_eq!(
+            Message::Search("a b.txt".into()).format(),
+            "SEARCH: a b.txt"
+        );
     }
 
     #[test]
     fn readers_are_lenient_about_spaces() {
         let tight = "<a.txt,txt,5,01/01/26,127.0.0.1,5001><b,none,0,02/02/26,::1,9>";
-        let Ok(Message::Records(records)) = Message::parse(tight) else { panic!("should parse") };
+        let Ok(Message::Records(records)) = Message::parse(tight) else {
+            panic!("should parse")
+        };
         assert_eq!(records.len(), 2);
         assert_eq!(records[1].ip, "::1".parse::<IpAddr>().unwrap());
         let loose = "  <  a.txt , txt , 5 , 01/01/26 , 127.0.0.1 , 5001 >\t <b, none, 0, 02/02/26, ::1, 9>  \r";
         assert_eq!(Message::parse(loose), Ok(Message::Records(records)));
-        assert_eq!(Message::parse("SEARCH:notes.txt"), Ok(Message::Search("notes.txt".into())));
+        assert_eq!(
+            Message::parse("SEARCH:notes.txt"),
+            Ok(Message::Search("notes.txt".into()))
+        );
         assert_eq!(Message::parse("HELLO\r"), Ok(Message::Hello));
     }
 
@@ -534,13 +664,32 @@ mod tests {
     #[test]
     fn names_that_cannot_be_shared_are_refused() {
         for bad in [
-            "", " a", "a ", "a<b", "a>b", "a,b", "a\tb", "a\u{7f}b", "../x", "/etc/passwd", "a/b", "a\\b", ".", "..",
+            "",
+            " a",
+            "a ",
+            "a<b",
+            "a>b",
+            "a,b",
+            "a\tb",
+            "a\u{7f}b",
+            "../x",
+            "/etc/passwd",
+            "a/b",
+            "a\\b",
+            ".",
+            "..",
             ".hidden",
         ] {
             assert!(check_name(bad).is_err(), "{bad:?} should be refused");
         }
         assert!(check_name(&"x".repeat(MAX_NAME_LEN + 1)).is_err());
-        for good in ["notes.txt", "my notes.txt", "ünïcode.txt", "README", "a.b.c"] {
+        for good in [
+            "notes.txt",
+            "my notes.txt",
+            "ünïcode.txt",
+            "README",
+            "a.b.c",
+        ] {
             assert_eq!(check_name(good), Ok(()), "{good:?}");
         }
     }
@@ -597,9 +746,32 @@ mod tests {
     }
 
     #[test]
+    fn chunk_ranges_cover_the_right_bytes() {
+        let range = |first, count| ChunkRange { first, count };
+        assert_eq!(range(0, 1).byte_range(1234), Some((0, 100)));
+        assert_eq!(range(3, 5).byte_range(1234), Some((300, 500)));
+        assert_eq!(
+            range(10, 5).byte_range(1234),
+            Some((1000, 234)),
+            "clipped at the end"
+        );
+        assert_eq!(range(12, 1).byte_range(1234), Some((1200, 34)));
+        assert_eq!(range(13, 1).byte_range(1234), None, "past the end");
+        assert_eq!(range(0, 1).byte_range(0), None);
+        assert_eq!(
+            range(u64::MAX, u64::MAX).byte_range(u64::MAX),
+            None,
+            "no overflow"
+        );
+        assert_eq!(range(1, u64::MAX).byte_range(1000), Some((100, 900)));
+    }
+
+    #[test]
     fn huge_sizes_parse_as_numbers_not_allocations() {
         let line = "DOWNLOAD: a.txt, txt, 1000000000000000000";
-        let Ok(Message::Download(request)) = Message::parse(line) else { panic!("should parse") };
+        let Ok(Message::Download(request)) = Message::parse(line) else {
+            panic!("should parse")
+        };
         assert_eq!(request.file.size, 1_000_000_000_000_000_000);
     }
 }

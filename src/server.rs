@@ -79,7 +79,10 @@ impl LiveConnections {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         streams.insert(id, connection.closer()?);
-        Ok(Some(Ticket { live: Arc::clone(self), id }))
+        Ok(Some(Ticket {
+            live: Arc::clone(self),
+            id,
+        }))
     }
 }
 
@@ -87,18 +90,32 @@ impl Server {
     /// Serves `listener` in a background thread: every accepted connection
     /// runs `handler` in a thread of its own, at most `max_connections` at
     /// a time.
-    pub fn start(listener: TcpListener, max_connections: usize, log: Log, handler: Handler) -> Result<Server> {
-        let local_addr = listener.local_addr().map_err(|e| Error::io("reading the listening address", e))?;
+    pub fn start(
+        listener: TcpListener,
+        max_connections: usize,
+        log: Log,
+        handler: Handler,
+    ) -> Result<Server> {
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the listening address", e))?;
         let stopping = Arc::new(AtomicBool::new(false));
         let live = Arc::new(LiveConnections::default());
         let accept_thread = {
             let (stopping, live) = (Arc::clone(&stopping), Arc::clone(&live));
             thread::Builder::new()
                 .name(format!("{} accept", log.label()))
-                .spawn(move || accept_loop(listener, max_connections, &log, &handler, &stopping, &live))
+                .spawn(move || {
+                    accept_loop(listener, max_connections, &log, &handler, &stopping, &live)
+                })
                 .map_err(|e| Error::io("starting the accept thread", e))?
         };
-        Ok(Server { local_addr, stopping, accept_thread: Some(accept_thread), live })
+        Ok(Server {
+            local_addr,
+            stopping,
+            accept_thread: Some(accept_thread),
+            live,
+        })
     }
 
     /// The address the server listens on.
@@ -185,7 +202,10 @@ fn serve_one(
 ) -> Result<()> {
     let mut connection = Connection::new(stream, log)?;
     let Some(ticket) = live.admit(&connection, max_connections)? else {
-        log.event(&format!("refused {}: busy ({max_connections} connections)", connection.other_end()));
+        log.event(&format!(
+            "refused {}: busy ({max_connections} connections)",
+            connection.other_end()
+        ));
         // A fresh socket's send buffer is empty, so this cannot block.
         return connection.send(&Message::Error("busy".into()));
     };
@@ -200,7 +220,9 @@ fn serve_one(
         });
     // If the thread could not start, the closure, and with it the connection
     // and its ticket, has been dropped: the socket is closed and un-counted.
-    started.map(drop).map_err(|e| Error::io(format!("starting a thread for {other_end}"), e))
+    started
+        .map(drop)
+        .map_err(|e| Error::io(format!("starting a thread for {other_end}"), e))
 }
 
 /// An address we can connect to in order to reach a listener: a listener on

@@ -37,8 +37,12 @@ pub struct Settings {
 impl Settings {
     /// Reads and checks a settings file.
     pub fn load(path: &Path) -> Result<Settings> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::io(format!("cannot read the settings file {}", path.display()), e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::io(
+                format!("cannot read the settings file {}", path.display()),
+                e,
+            )
+        })?;
         Settings::parse(path, &text)
     }
 
@@ -46,28 +50,47 @@ impl Settings {
     pub fn parse(path: &Path, text: &str) -> Result<Settings> {
         let mut nodes: Vec<Node> = Vec::new();
         for (index, line) in text.lines().enumerate() {
-            let error = |reason: String| Error::Settings { file: path.to_path_buf(), line: index + 1, reason };
+            let error = |reason: String| Error::Settings {
+                file: path.to_path_buf(),
+                line: index + 1,
+                reason,
+            };
             let content = line.split('#').next().unwrap_or("");
             let fields: Vec<&str> = content.split_whitespace().collect();
             let [id, address, port] = fields.as_slice() else {
                 if fields.is_empty() {
                     continue;
                 }
-                return Err(error(format!("expected `id address port`, found {} field(s)", fields.len())));
+                return Err(error(format!(
+                    "expected `id address port`, found {} field(s)",
+                    fields.len()
+                )));
             };
-            let ip: IpAddr = address
-                .parse()
-                .map_err(|_| error(format!("{address:?} is not an IP address (write 127.0.0.1, not a host name)")))?;
+            let ip: IpAddr = address.parse().map_err(|_| {
+                error(format!(
+                    "{address:?} is not an IP address (write 127.0.0.1, not a host name)"
+                ))
+            })?;
             let port = match port.parse::<u16>() {
                 Ok(port) if port >= 1 => port,
-                _ => return Err(error(format!("port {port:?} is not a number from 1 to 65535"))),
+                _ => {
+                    return Err(error(format!(
+                        "port {port:?} is not a number from 1 to 65535"
+                    )))
+                }
             };
             if nodes.iter().any(|node| node.id == *id) {
                 return Err(error(format!("the id {id:?} is used twice")));
             }
-            nodes.push(Node { id: id.to_string(), addr: SocketAddr::new(ip, port) });
+            nodes.push(Node {
+                id: id.to_string(),
+                addr: SocketAddr::new(ip, port),
+            });
         }
-        Ok(Settings { path: path.to_path_buf(), nodes })
+        Ok(Settings {
+            path: path.to_path_buf(),
+            nodes,
+        })
     }
 
     /// The node with this id.
@@ -89,7 +112,10 @@ impl Settings {
 
     /// The id of the node at `addr`, if the file lists one.
     pub fn id_of(&self, addr: SocketAddr) -> Option<&str> {
-        self.nodes.iter().find(|node| node.addr == addr).map(|node| node.id.as_str())
+        self.nodes
+            .iter()
+            .find(|node| node.addr == addr)
+            .map(|node| node.id.as_str())
     }
 
     /// Whether any node of the file has this IP address.
@@ -127,11 +153,26 @@ mod tests {
         let text = "# the class network\n\ntracker 127.0.0.1 5000\npeer1\t127.0.0.1   5001 # me\n  peer2 ::1 5002\n";
         let settings = parse(text).unwrap();
         assert_eq!(settings.nodes.len(), 3);
-        assert_eq!(settings.tracker().unwrap(), "127.0.0.1:5000".parse().unwrap());
-        assert_eq!(settings.node("peer2").unwrap().addr, "[::1]:5002".parse().unwrap());
-        assert_eq!(settings.id_of("127.0.0.1:5001".parse().unwrap()), Some("peer1"));
-        assert_eq!(settings.resolve("peer1").unwrap(), "127.0.0.1:5001".parse().unwrap());
-        assert_eq!(settings.resolve("10.0.0.9:7").unwrap(), "10.0.0.9:7".parse().unwrap());
+        assert_eq!(
+            settings.tracker().unwrap(),
+            "127.0.0.1:5000".parse().unwrap()
+        );
+        assert_eq!(
+            settings.node("peer2").unwrap().addr,
+            "[::1]:5002".parse().unwrap()
+        );
+        assert_eq!(
+            settings.id_of("127.0.0.1:5001".parse().unwrap()),
+            Some("peer1")
+        );
+        assert_eq!(
+            settings.resolve("peer1").unwrap(),
+            "127.0.0.1:5001".parse().unwrap()
+        );
+        assert_eq!(
+            settings.resolve("10.0.0.9:7").unwrap(),
+            "10.0.0.9:7".parse().unwrap()
+        );
     }
 
     #[test]
@@ -142,12 +183,19 @@ mod tests {
             ("peer1 127.0.0.1 70000\n", 1, "port"),
             ("peer1 127.0.0.1 http\n", 1, "port"),
             ("peer1 localhost 5001\n", 1, "IP address"),
-            ("# c\npeer1 127.0.0.1 5001\npeer1 127.0.0.1 5002\n", 3, "twice"),
+            (
+                "# c\npeer1 127.0.0.1 5001\npeer1 127.0.0.1 5002\n",
+                3,
+                "twice",
+            ),
             ("peer1 127.0.0.1 5001 extra\n", 1, "field"),
         ];
         for (text, line, words) in cases {
             let message = parse(text).unwrap_err().to_string();
-            assert!(message.starts_with(&format!("test_settings.txt, line {line}:")), "{message}");
+            assert!(
+                message.starts_with(&format!("test_settings.txt, line {line}:")),
+                "{message}"
+            );
             assert!(message.contains(words), "{message}");
         }
     }
@@ -156,7 +204,10 @@ mod tests {
     fn unknown_ids_list_the_known_ones() {
         let settings = parse("tracker 127.0.0.1 5000\npeer1 127.0.0.1 5001\n").unwrap();
         let message = settings.node("peer9").unwrap_err().to_string();
-        assert!(message.contains("peer9") && message.contains("tracker, peer1"), "{message}");
+        assert!(
+            message.contains("peer9") && message.contains("tracker, peer1"),
+            "{message}"
+        );
         assert!(parse("peer1 127.0.0.1 5001\n").unwrap().tracker().is_err());
     }
 }

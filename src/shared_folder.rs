@@ -77,13 +77,26 @@ impl SharedFolder {
                 dir.display()
             )));
         }
-        let folder = SharedFolder { dir: dir.to_path_buf(), receiving: Arc::default() };
+        let folder = SharedFolder {
+            dir: dir.to_path_buf(),
+            receiving: Arc::default(),
+        };
         let mut removed = 0;
-        for entry in fs::read_dir(dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))? {
+        for entry in
+            fs::read_dir(dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?
+        {
             let entry = entry.map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
-            if entry.file_name().to_string_lossy().starts_with(PARTIAL_PREFIX) {
-                fs::remove_file(entry.path())
-                    .map_err(|e| Error::io(format!("removing the leftover {}", entry.path().display()), e))?;
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(PARTIAL_PREFIX)
+            {
+                fs::remove_file(entry.path()).map_err(|e| {
+                    Error::io(
+                        format!("removing the leftover {}", entry.path().display()),
+                        e,
+                    )
+                })?;
                 removed += 1;
             }
         }
@@ -98,12 +111,18 @@ impl SharedFolder {
     /// Lists the files the folder shares.
     pub fn scan(&self) -> Result<Scan> {
         let mut scan = Scan::default();
-        let reading = |e| Error::io(format!("reading the served folder {}", self.dir.display()), e);
+        let reading = |e| {
+            Error::io(
+                format!("reading the served folder {}", self.dir.display()),
+                e,
+            )
+        };
         for entry in fs::read_dir(&self.dir).map_err(reading)? {
             let entry = entry.map_err(reading)?;
             let Ok(name) = entry.file_name().into_string() else {
                 let shown = entry.file_name().to_string_lossy().into_owned();
-                scan.skipped.push((shown, "the name is not UTF-8 text".into()));
+                scan.skipped
+                    .push((shown, "the name is not UTF-8 text".into()));
                 continue;
             };
             if name.starts_with('.') {
@@ -116,7 +135,11 @@ impl SharedFolder {
                 .and_then(|meta| regular_file(&meta).map(|()| meta))
                 .and_then(|meta| check_name(&name).map(|()| meta));
             match shareable {
-                Ok(meta) => scan.files.push(SharedFile { size: meta.len(), modified: modified_date(&meta), name }),
+                Ok(meta) => scan.files.push(SharedFile {
+                    size: meta.len(),
+                    modified: modified_date(&meta),
+                    name,
+                }),
                 Err(reason) => scan.skipped.push((name, reason)),
             }
         }
@@ -127,25 +150,37 @@ impl SharedFolder {
     /// Opens a shared file for sending, if the folder shares a file with
     /// exactly this name, type and size.
     pub fn open_to_send(&self, spec: &FileSpec) -> Result<File> {
-        let not_served = |why: &str| Error::Other(format!("{} is not served here ({why})", spec.name));
+        let not_served =
+            |why: &str| Error::Other(format!("{} is not served here ({why})", spec.name));
         check_name(&spec.name).map_err(|reason| not_served(&reason))?;
         let path = self.dir.join(&spec.name);
         // Look before opening: opening a pipe would block, and a link could
         // lead out of the folder.
         let before = fs::symlink_metadata(&path).map_err(|_| not_served("no such file"))?;
         regular_file(&before).map_err(|reason| not_served(&reason))?;
-        let file = File::open(&path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-        let opened = file.metadata().map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let file =
+            File::open(&path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+        let opened = file
+            .metadata()
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
         // The entry could have been swapped for a link between the look and
         // the open; make sure we opened the very file we looked at.
         if !same_file(&before, &opened) {
             return Err(not_served("it changed while being opened"));
         }
         if type_of(&spec.name) != spec.kind {
-            return Err(not_served(&format!("its type is {}, not {}", type_of(&spec.name), spec.kind)));
+            return Err(not_served(&format!(
+                "its type is {}, not {}",
+                type_of(&spec.name),
+                spec.kind
+            )));
         }
         if opened.len() != spec.size {
-            return Err(not_served(&format!("its size is {}, not {}", opened.len(), spec.size)));
+            return Err(not_served(&format!(
+                "its size is {}, not {}",
+                opened.len(),
+                spec.size
+            )));
         }
         Ok(file)
     }
@@ -159,18 +194,27 @@ impl SharedFolder {
     /// the temporary file. Fails if the name is not shareable, exists
     /// already, or is being received right now.
     pub fn receive(&self, name: &str) -> Result<Incoming> {
-        check_name(name).map_err(|reason| Error::Other(format!("cannot receive {name:?}: {reason}")))?;
+        check_name(name)
+            .map_err(|reason| Error::Other(format!("cannot receive {name:?}: {reason}")))?;
         if !lock(&self.receiving).insert(name.to_string()) {
             return Err(Error::Other(format!("currently receiving {name}")));
         }
         // From here on the reservation is released by `Incoming`'s drop.
-        let mut incoming = Incoming { folder: self.clone(), name: name.to_string(), temp_path: None };
+        let mut incoming = Incoming {
+            folder: self.clone(),
+            name: name.to_string(),
+            temp_path: None,
+        };
         if self.contains(name) {
             return Err(Error::Other(format!("already serving {name}")));
         }
         let temp_path = self.dir.join(temp_name());
-        File::create_new(&temp_path)
-            .map_err(|e| Error::io(format!("creating the temporary file {}", temp_path.display()), e))?;
+        File::create_new(&temp_path).map_err(|e| {
+            Error::io(
+                format!("creating the temporary file {}", temp_path.display()),
+                e,
+            )
+        })?;
         incoming.temp_path = Some(temp_path);
         Ok(incoming)
     }
@@ -222,9 +266,13 @@ impl Drop for Incoming {
 }
 
 fn install(temp_path: &Path, final_path: &Path, expected_size: u64) -> Result<PathBuf> {
-    let size = fs::metadata(temp_path).map_err(|e| Error::io("checking the received file", e))?.len();
+    let size = fs::metadata(temp_path)
+        .map_err(|e| Error::io("checking the received file", e))?
+        .len();
     if size != expected_size {
-        return Err(Error::Other(format!("received {size} bytes, expected {expected_size}")));
+        return Err(Error::Other(format!(
+            "received {size} bytes, expected {expected_size}"
+        )));
     }
     // `rename` would silently replace a file that appeared under the final
     // name meanwhile. A hard link fails instead if the name exists, and is
@@ -232,7 +280,10 @@ fn install(temp_path: &Path, final_path: &Path, expected_size: u64) -> Result<Pa
     // caller then removes the temporary name.
     fs::hard_link(temp_path, final_path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
-            Error::Other(format!("{} exists already; it was not replaced", final_path.display()))
+            Error::Other(format!(
+                "{} exists already; it was not replaced",
+                final_path.display()
+            ))
         } else {
             Error::io(format!("naming {}", final_path.display()), e)
         }
@@ -244,7 +295,11 @@ fn install(temp_path: &Path, final_path: &Path, expected_size: u64) -> Result<Pa
 /// (even of two peers sharing a folder) from ever choosing the same one.
 fn temp_name() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    format!("{PARTIAL_PREFIX}{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{PARTIAL_PREFIX}{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Only plain files are shared: not links, folders, devices or pipes.
@@ -301,7 +356,11 @@ mod tests {
     }
 
     fn spec(name: &str, size: u64) -> FileSpec {
-        FileSpec { name: name.into(), kind: type_of(name), size }
+        FileSpec {
+            name: name.into(),
+            kind: type_of(name),
+            size,
+        }
     }
 
     #[test]
@@ -319,7 +378,10 @@ mod tests {
         let names: Vec<&str> = scan.files.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["a.bin", "b.txt"]);
         let skipped: Vec<&str> = scan.skipped.iter().map(|(n, _)| n.as_str()).collect();
-        assert!(skipped.contains(&"bad,name.txt") && skipped.contains(&"sub"), "{skipped:?}");
+        assert!(
+            skipped.contains(&"bad,name.txt") && skipped.contains(&"sub"),
+            "{skipped:?}"
+        );
         #[cfg(unix)]
         {
             assert!(skipped.contains(&"link.txt"));
@@ -334,7 +396,12 @@ mod tests {
         let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
         assert!(folder.open_to_send(&spec("a.txt", 5)).is_ok());
         assert!(folder.open_to_send(&spec("a.txt", 6)).is_err());
-        assert!(folder.open_to_send(&FileSpec { kind: "jpg".into(), ..spec("a.txt", 5) }).is_err());
+        assert!(folder
+            .open_to_send(&FileSpec {
+                kind: "jpg".into(),
+                ..spec("a.txt", 5)
+            })
+            .is_err());
         assert!(folder.open_to_send(&spec("b.txt", 5)).is_err());
         assert!(folder.open_to_send(&spec("../a.txt", 5)).is_err());
     }
@@ -344,13 +411,21 @@ mod tests {
         let scratch = Scratch::new("receive");
         let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
         let incoming = folder.receive("new.txt").unwrap();
-        assert!(matches!(folder.receive("new.txt"), Err(e) if e.to_string().contains("currently receiving")));
+        assert!(
+            matches!(folder.receive("new.txt"), Err(e) if e.to_string().contains("currently receiving"))
+        );
         incoming.open().unwrap().write_all(b"12345").unwrap();
         assert!(!scratch.0.join("new.txt").exists());
         incoming.finish(5).unwrap();
         assert_eq!(fs::read(scratch.0.join("new.txt")).unwrap(), b"12345");
-        assert_eq!(fs::read_dir(&scratch.0).unwrap().count(), 1, "no temporary file left");
-        assert!(matches!(folder.receive("new.txt"), Err(e) if e.to_string().contains("already serving")));
+        assert_eq!(
+            fs::read_dir(&scratch.0).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+        assert!(
+            matches!(folder.receive("new.txt"), Err(e) if e.to_string().contains("already serving"))
+        );
     }
 
     #[test]

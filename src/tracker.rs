@@ -58,7 +58,10 @@ impl Index {
     pub fn join(&mut self, addr: SocketAddr, session: u64, records: Vec<FileRecord>) -> bool {
         let replaced = self.remove(addr).is_some();
         for record in &records {
-            self.by_name.entry(record.name.clone()).or_default().push(record.location());
+            self.by_name
+                .entry(record.name.clone())
+                .or_default()
+                .push(record.location());
         }
         self.peers.insert(addr, JoinedPeer { session, records });
         replaced
@@ -93,14 +96,21 @@ impl Index {
 
     /// Every joined peer and its records, in address order.
     pub fn peers(&self) -> Vec<(SocketAddr, Vec<FileRecord>)> {
-        let mut peers: Vec<_> = self.peers.iter().map(|(addr, peer)| (*addr, peer.records.clone())).collect();
+        let mut peers: Vec<_> = self
+            .peers
+            .iter()
+            .map(|(addr, peer)| (*addr, peer.records.clone()))
+            .collect();
         peers.sort_by_key(|(addr, _)| *addr);
         peers
     }
 
     /// Every record of every joined peer.
     pub fn all_records(&self) -> Vec<FileRecord> {
-        self.peers().into_iter().flat_map(|(_, records)| records).collect()
+        self.peers()
+            .into_iter()
+            .flat_map(|(_, records)| records)
+            .collect()
     }
 }
 
@@ -122,8 +132,18 @@ impl Tracker {
     /// Serves peers on `listener` until stopped. `settings` names the
     /// peers in logs and the console, and gives the addresses a peer on
     /// this machine may announce.
-    pub fn start(listener: TcpListener, settings: Settings, max_connections: usize, log: Log) -> Result<Tracker> {
-        let state = Arc::new(State { index: Mutex::default(), settings, log: log.clone(), next_session: AtomicU64::new(1) });
+    pub fn start(
+        listener: TcpListener,
+        settings: Settings,
+        max_connections: usize,
+        log: Log,
+    ) -> Result<Tracker> {
+        let state = Arc::new(State {
+            index: Mutex::default(),
+            settings,
+            log: log.clone(),
+            next_session: AtomicU64::new(1),
+        });
         let handler: Handler = {
             let state = Arc::clone(&state);
             Arc::new(move |connection| serve_session(&state, connection))
@@ -169,18 +189,30 @@ fn serve_session(state: &State, mut connection: Connection) {
     let session = state.next_session.fetch_add(1, Ordering::Relaxed);
     let count = records.len();
     let replaced = lock(&state.index).join(addr, session, records);
-    let again = if replaced { " (rejoined: earlier records replaced)" } else { "" };
-    state.log.event(&format!("join {}: {count} file(s){again}", state.settings.describe(addr)));
+    let again = if replaced {
+        " (rejoined: earlier records replaced)"
+    } else {
+        ""
+    };
+    state.log.event(&format!(
+        "join {}: {count} file(s){again}",
+        state.settings.describe(addr)
+    ));
 
     let how = serve_requests(state, &mut connection, addr);
     // BYE or not, the peer is gone: its records go now.
     lock(&state.index).leave(addr, session);
-    state.log.event(&format!("leave {}: {how}", state.settings.describe(addr)));
+    state
+        .log
+        .event(&format!("leave {}: {how}", state.settings.describe(addr)));
 }
 
 /// HELLO, HI and the records line, within [`REQUEST_TIMEOUT`]. Returns the
 /// address the peer serves on and its records, or why it was refused.
-fn accept(state: &State, connection: &mut Connection) -> std::result::Result<(SocketAddr, Vec<FileRecord>), String> {
+fn accept(
+    state: &State,
+    connection: &mut Connection,
+) -> std::result::Result<(SocketAddr, Vec<FileRecord>), String> {
     let deadline = Some(Instant::now() + REQUEST_TIMEOUT);
     match connection.receive(MAX_REQUEST_LINE, deadline) {
         Ok(Some(Message::Hello)) => {}
@@ -202,12 +234,22 @@ fn accept(state: &State, connection: &mut Connection) -> std::result::Result<(So
 
 /// The rules for a records line beyond its grammar: how many, and who may
 /// announce what.
-fn check_records(records: &[FileRecord], from: IpAddr, settings: &Settings) -> std::result::Result<(), String> {
+fn check_records(
+    records: &[FileRecord],
+    from: IpAddr,
+    settings: &Settings,
+) -> std::result::Result<(), String> {
     if records.is_empty() || records.len() > MAX_RECORDS_PER_JOIN {
-        return Err(format!("{} records (a peer shares 1 to {MAX_RECORDS_PER_JOIN})", records.len()));
+        return Err(format!(
+            "{} records (a peer shares 1 to {MAX_RECORDS_PER_JOIN})",
+            records.len()
+        ));
     }
     let first = &records[0];
-    if records.iter().any(|r| (r.ip, r.port) != (first.ip, first.port)) {
+    if records
+        .iter()
+        .any(|r| (r.ip, r.port) != (first.ip, first.port))
+    {
         return Err("records name more than one ip:port (a peer speaks only for itself)".into());
     }
     // A peer may only announce its own address. A peer on this machine
@@ -216,7 +258,10 @@ fn check_records(records: &[FileRecord], from: IpAddr, settings: &Settings) -> s
     let own = first.ip == from;
     let local = from.is_loopback() && (first.ip.is_loopback() || settings.lists_ip(first.ip));
     if !own && !local {
-        return Err(format!("records announce {} but the connection comes from {from}", first.ip));
+        return Err(format!(
+            "records announce {} but the connection comes from {from}",
+            first.ip
+        ));
     }
     Ok(())
 }
@@ -230,9 +275,10 @@ fn serve_requests(state: &State, connection: &mut Connection, addr: SocketAddr) 
             Ok(Some(Message::Bye)) => return "BYE".into(),
             Ok(Some(Message::Search(name))) => search(state, &name, addr),
             Ok(Some(Message::List)) => Message::Files(lock(&state.index).all_records()),
-            Ok(Some(other)) => {
-                Message::Error(format!("the tracker does not take {} (it takes SEARCH, LIST, BYE)", other.keyword()))
-            }
+            Ok(Some(other)) => Message::Error(format!(
+                "the tracker does not take {} (it takes SEARCH, LIST, BYE)",
+                other.keyword()
+            )),
             // A line we cannot parse is answered, and the session goes on.
             Err(Error::Protocol(error)) => Message::Error(error.to_string()),
             Err(error @ Error::LineTooLong { .. }) => {
@@ -254,11 +300,16 @@ fn search(state: &State, name: &str, from: SocketAddr) -> Message {
     let who = state.settings.describe(from);
     match found {
         Some(locations) => {
-            state.log.event(&format!("search {name:?} by {who}: {} holder(s)", locations.len()));
+            state.log.event(&format!(
+                "search {name:?} by {who}: {} holder(s)",
+                locations.len()
+            ));
             Message::Found(locations)
         }
         None => {
-            state.log.event(&format!("search {name:?} by {who}: not found"));
+            state
+                .log
+                .event(&format!("search {name:?} by {who}: not found"));
             Message::NotFound
         }
     }
@@ -288,7 +339,14 @@ mod tests {
     #[test]
     fn join_search_and_leave() {
         let mut index = Index::default();
-        index.join(addr(1), 1, vec![record("a.txt", "127.0.0.1", 1), record("b.txt", "127.0.0.1", 1)]);
+        index.join(
+            addr(1),
+            1,
+            vec![
+                record("a.txt", "127.0.0.1", 1),
+                record("b.txt", "127.0.0.1", 1),
+            ],
+        );
         index.join(addr(2), 2, vec![record("a.txt", "127.0.0.1", 2)]);
         assert_eq!(index.search("a.txt").unwrap().len(), 2);
         assert!(index.search("A.TXT").is_none(), "search is case-sensitive");
@@ -304,7 +362,10 @@ mod tests {
         assert!(!index.join(addr(1), 1, vec![record("old.txt", "127.0.0.1", 1)]));
         assert!(index.join(addr(1), 2, vec![record("new.txt", "127.0.0.1", 1)]));
         assert!(index.search("old.txt").is_none());
-        assert!(index.leave(addr(1), 1).is_none(), "the first session ended late");
+        assert!(
+            index.leave(addr(1), 1).is_none(),
+            "the first session ended late"
+        );
         assert!(index.search("new.txt").is_some());
         assert!(index.leave(addr(1), 2).is_some());
         assert!(index.all_records().is_empty());
@@ -312,14 +373,18 @@ mod tests {
 
     #[test]
     fn records_are_checked_for_count_and_origin() {
-        let settings = Settings::parse(Path::new("s"), "tracker 127.0.0.1 1\npeer1 10.0.0.5 2\n").unwrap();
+        let settings =
+            Settings::parse(Path::new("s"), "tracker 127.0.0.1 1\npeer1 10.0.0.5 2\n").unwrap();
         let loopback: IpAddr = "127.0.0.1".parse().unwrap();
         let lan: IpAddr = "10.0.0.7".parse().unwrap();
         let one = [record("a.txt", "127.0.0.1", 5)];
         assert!(check_records(&one, loopback, &settings).is_ok());
         assert!(check_records(&[], loopback, &settings).is_err());
         assert!(check_records(&vec![one[0].clone(); 6], loopback, &settings).is_err());
-        let mixed = [record("a.txt", "127.0.0.1", 5), record("b.txt", "127.0.0.1", 6)];
+        let mixed = [
+            record("a.txt", "127.0.0.1", 5),
+            record("b.txt", "127.0.0.1", 6),
+        ];
         assert!(check_records(&mixed, loopback, &settings).is_err());
         assert!(check_records(&[record("a.txt", "10.0.0.7", 5)], lan, &settings).is_ok());
         assert!(check_records(&[record("a.txt", "10.0.0.8", 5)], lan, &settings).is_err());

@@ -1,0 +1,127 @@
+//! Command-line arguments, shared by the binaries.
+//!
+//! std has no argument parser, and ours needs little: a few positional
+//! words, a few `--flag VALUE` options and a few `--switch`es.
+
+use crate::error::{Error, Result};
+use std::path::PathBuf;
+
+/// The options any binary may take; each binary says which it accepts.
+#[derive(Debug, Default)]
+pub struct Args {
+    pub positional: Vec<String>,
+    pub settings: Option<PathBuf>,
+    pub dir: Option<PathBuf>,
+    pub max_connections: Option<usize>,
+    pub trace: bool,
+    pub serve: bool,
+    pub help: bool,
+    /// `--name VALUE` options not listed above (the benchmark's).
+    pub numbers: Vec<(String, u64)>,
+    pub quick: bool,
+}
+
+/// Parses `args` (without the program name). `accepted` lists the options
+/// this binary takes, e.g. `["--settings", "--trace"]`.
+pub fn parse(args: impl IntoIterator<Item = String>, accepted: &[&str]) -> Result<Args> {
+    let mut parsed = Args::default();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if !arg.starts_with('-') {
+            parsed.positional.push(arg);
+            continue;
+        }
+        if arg == "--help" || arg == "-h" {
+            parsed.help = true;
+            continue;
+        }
+        if !accepted.contains(&arg.as_str()) {
+            return Err(Error::Usage(format!("unknown option {arg}")));
+        }
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| Error::Usage(format!("{arg} needs a value")))
+        };
+        match arg.as_str() {
+            "--settings" => parsed.settings = Some(value()?.into()),
+            "--dir" => parsed.dir = Some(value()?.into()),
+            "--max-connections" => parsed.max_connections = Some(number(&arg, &value()?)? as usize),
+            "--trace" => parsed.trace = true,
+            "--serve" => parsed.serve = true,
+            "--quick" => parsed.quick = true,
+            _ => {
+                let n = number(&arg, &value()?)?;
+                parsed.numbers.push((arg, n));
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+fn number(option: &str, text: &str) -> Result<u64> {
+    match text.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(Error::Usage(format!(
+            "{option} needs a whole number above 0, not {text:?}"
+        ))),
+    }
+}
+
+impl Args {
+    /// The value of a numeric option, or `default`.
+    pub fn number(&self, option: &str, default: u64) -> u64 {
+        self.numbers
+            .iter()
+            .rev()
+            .find(|(name, _)| name == option)
+            .map_or(default, |(_, n)| *n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_flags_and_words() {
+        let accepted = ["--settings", "--dir", "--trace", "--size"];
+        let parsed = parse(
+            args(&[
+                "peer1",
+                "--trace",
+                "--dir",
+                "d",
+                "--size",
+                "5",
+                "--settings",
+                "s.txt",
+            ]),
+            &accepted,
+        )
+        .unwrap();
+        assert_eq!(parsed.positional, ["peer1"]);
+        assert!(parsed.trace && !parsed.serve);
+        assert_eq!(parsed.dir, Some("d".into()));
+        assert_eq!(parsed.settings, Some("s.txt".into()));
+        assert_eq!(parsed.number("--size", 1), 5);
+        assert_eq!(parsed.number("--other", 7), 7);
+    }
+
+    #[test]
+    fn refuses_unknown_and_incomplete_options() {
+        assert!(parse(args(&["--frobnicate"]), &["--trace"])
+            .unwrap_err()
+            .to_string()
+            .contains("--frobnicate"));
+        assert!(parse(args(&["--dir"]), &["--dir"])
+            .unwrap_err()
+            .to_string()
+            .contains("needs a value"));
+        assert!(parse(args(&["--size", "x"]), &["--size"]).is_err());
+        assert!(parse(args(&["--help"]), &[]).unwrap().help);
+    }
+}

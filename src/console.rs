@@ -1,0 +1,122 @@
+//! The tracker's operator console: commands on the tracker's standard input,
+//! as in the central-tracking-server seed.
+//!
+//! The tracker keeps serving whatever happens here: when standard input
+//! ends (or is not a terminal), the console stops reading and the tracker
+//! serves on until it is killed.
+
+use crate::peer_client;
+use crate::protocol::FileRecord;
+use crate::shell::print_records;
+use crate::tracker::Tracker;
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::net::SocketAddr;
+
+/// What `help` prints.
+pub const HELP: &str = "\
+tracker console commands:
+  list            peers online: id, address, file count
+  files           every file and where it is
+  discover PEER   the files of one peer (id or ip:port)
+  ping PEER       PING a peer's listening port and time the PONG
+  quit            close every session and exit
+  help            this text
+";
+
+/// Why the console stopped reading.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ConsoleEnd {
+    /// The operator typed `quit`.
+    Quit,
+    /// Standard input ended.
+    EndOfInput,
+}
+
+/// Reads and runs console commands until `quit` or the end of `input`.
+pub fn run(tracker: &Tracker, input: impl BufRead) -> ConsoleEnd {
+    for line in input.lines() {
+        let Ok(line) = line else { break };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            [] => {}
+            ["quit" | "exit"] => return ConsoleEnd::Quit,
+            ["list"] => list(tracker),
+            ["files"] => files(tracker),
+            ["discover", peer] => discover(tracker, peer),
+            ["ping", peer] => ping(tracker, peer),
+            ["help" | "?"] => print!("{HELP}"),
+            _ => println!("error: unknown command {line:?} (type help)"),
+        }
+    }
+    ConsoleEnd::EndOfInput
+}
+
+fn list(tracker: &Tracker) {
+    let peers = tracker.peers();
+    println!("{} peer(s) online:", peers.len());
+    for (addr, records) in peers {
+        let id = tracker.settings().id_of(addr).unwrap_or("-");
+        println!("  {id}  {addr}  {} file(s)", records.len());
+    }
+}
+
+fn files(tracker: &Tracker) {
+    let mut holders: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (addr, records) in tracker.peers() {
+        for record in records {
+            holders
+                .entry(record.name)
+                .or_default()
+                .push(tracker.settings().describe(addr));
+        }
+    }
+    println!("{} file(s):", holders.len());
+    for (name, at) in holders {
+        println!("  {name}  at {}", at.join(", "));
+    }
+}
+
+fn discover(tracker: &Tracker, peer: &str) {
+    let Some(addr) = find_peer(tracker, peer) else {
+        return;
+    };
+    let records: Vec<FileRecord> = tracker
+        .peers()
+        .into_iter()
+        .find(|(a, _)| *a == addr)
+        .map(|(_, records)| records)
+        .unwrap_or_default();
+    if records.is_empty() {
+        println!("{} is not joined", tracker.settings().describe(addr));
+    } else {
+        println!(
+            "{} shares {} file(s):",
+            tracker.settings().describe(addr),
+            records.len()
+        );
+        print_records(&records);
+    }
+}
+
+fn ping(tracker: &Tracker, peer: &str) {
+    let Some(addr) = find_peer(tracker, peer) else {
+        return;
+    };
+    let who = tracker.settings().describe(addr);
+    match peer_client::ping(addr, tracker.log()) {
+        Ok(time) => println!("PONG from {who} in {:.2} ms", time.as_secs_f64() * 1000.0),
+        Err(error) => println!("{who} is unreachable: {error}"),
+    }
+}
+
+/// A peer named by settings id or `ip:port`; prints why when there is none.
+fn find_peer(tracker: &Tracker, peer: &str) -> Option<SocketAddr> {
+    match tracker.settings().resolve(peer) {
+        Ok(addr) => Some(addr),
+        Err(error) => {
+            println!("error: {error}");
+            None
+        }
+    }
+}

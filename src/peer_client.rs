@@ -1,0 +1,125 @@
+//! How a peer asks other peers: the client side of [`crate::peer_server`].
+//!
+//! Each function opens one connection, sends one request, reads the answer
+//! and lets the connection close. An `ERROR:` answer becomes
+//! [`Error::Remote`], so callers see the other peer's reason.
+
+use crate::connection::{Connection, FileOrMessage, IO_BUFFER_SIZE};
+use crate::error::{Error, Result};
+use crate::log::Log;
+use crate::protocol::{DownloadRequest, FileRecord, FileSpec, Message};
+use crate::shared_folder::SharedFolder;
+use std::io::{BufReader, BufWriter, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Downloads what `request` asks for from the peer at `addr` into `sink`.
+/// `progress` hears the byte count after every chunk. Returns the number of
+/// bytes received (the whole file, or the range, clipped at its end).
+pub fn download(
+    addr: SocketAddr,
+    request: &DownloadRequest,
+    sink: &mut impl Write,
+    log: &Log,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64> {
+    // We work out the length ourselves, with the same rule as the sender:
+    // the reply has no length field, the request fixes it.
+    let (_, len) = request
+        .byte_range()
+        .ok_or_else(|| Error::Other("the range starts past the end of the file".into()))?;
+    let mut connection = Connection::connect(addr, log)?;
+    connection.send(&Message::Download(request.clone()))?;
+    match connection.receive_file_or_reply()? {
+        FileOrMessage::File => connection.receive_file(sink, len, progress)?,
+        FileOrMessage::Message(Message::Error(reason)) => return Err(Error::Remote(reason)),
+        FileOrMessage::Message(other) => {
+            return Err(Error::Unexpected {
+                expected: "FILE: and the file's bytes",
+                got: other.format(),
+            })
+        }
+    }
+    Ok(len)
+}
+
+/// Downloads a whole file into `folder`: into a temporary file first, named
+/// only once every byte is in and the size matches. On any failure nothing
+/// is left behind, and an existing file is never replaced.
+pub fn download_into_folder(
+    folder: &SharedFolder,
+    addr: SocketAddr,
+    file: &FileSpec,
+    log: &Log,
+    progress: &mut dyn FnMut(u64),
+) -> Result<PathBuf> {
+    let incoming = folder.receive(&file.name)?;
+    let mut sink = BufWriter::with_capacity(IO_BUFFER_SIZE, incoming.open()?);
+    let request = DownloadRequest {
+        file: file.clone(),
+        range: None,
+    };
+    download(addr, &request, &mut sink, log, progress)?;
+    sink.flush()
+        .map_err(|e| Error::io("writing the downloaded file", e))?;
+    drop(sink);
+    incoming.finish(file.size)
+}
+
+/// Asks a peer for the list of every file it serves.
+pub fn list(addr: SocketAddr, log: &Log) -> Result<Vec<FileRecord>> {
+    let mut connection = Connection::connect(addr, log)?;
+    match connection.request(&Message::List)? {
+        Message::Files(records) => Ok(records),
+        Message::Error(reason) => Err(Error::Remote(reason)),
+        other => Err(Error::Unexpected {
+            expected: "FILES:",
+            got: other.format(),
+        }),
+    }
+}
+
+/// Sends the file `file` of our folder to the peer at `addr`.
+pub fn upload(addr: SocketAddr, folder: &SharedFolder, file: &FileSpec, log: &Log) -> Result<()> {
+    // Open the file before asking, so that a file we cannot send never
+    // makes the other peer reserve its name.
+    let source = folder.open_to_send(file)?;
+    let mut connection = Connection::connect(addr, log)?;
+    match connection.request(&Message::Upload(file.clone()))? {
+        Message::Ready => {}
+        Message::Error(reason) => return Err(Error::Remote(reason)),
+        other => {
+            return Err(Error::Unexpected {
+                expected: "READY",
+                got: other.format(),
+            })
+        }
+    }
+    connection.send_file(
+        &mut BufReader::with_capacity(IO_BUFFER_SIZE, source),
+        file.size,
+    )?;
+    match connection.receive_reply()? {
+        Message::Done => Ok(()),
+        Message::Error(reason) => Err(Error::Remote(reason)),
+        other => Err(Error::Unexpected {
+            expected: "DONE",
+            got: other.format(),
+        }),
+    }
+}
+
+/// PINGs a peer and returns the round-trip time of PING and PONG (not
+/// counting the time to connect).
+pub fn ping(addr: SocketAddr, log: &Log) -> Result<Duration> {
+    let mut connection = Connection::connect(addr, log)?;
+    let start = Instant::now();
+    match connection.request(&Message::Ping)? {
+        Message::Pong => Ok(start.elapsed()),
+        other => Err(Error::Unexpected {
+            expected: "PONG",
+            got: other.format(),
+        }),
+    }
+}

@@ -1,0 +1,187 @@
+//! How a peer answers other peers: one request per connection.
+//!
+//! ```text
+//! A -> B  DOWNLOAD: name, type, size [, first, count]   B -> A  FILE: <bytes>   (or ERROR: reason)
+//! A -> B  LIST                                          B -> A  FILES: <...> ...
+//! A -> B  UPLOAD: name, type, size                      B -> A  READY  (or ERROR: reason)
+//! A -> B  FILE: <bytes>                                 B -> A  DONE   (or ERROR: reason)
+//! A -> B  PING                                          B -> A  PONG
+//! ```
+//!
+//! After the answer, B closes the connection. Every refusal is an `ERROR:`
+//! line that says why, then the close.
+
+use crate::connection::{
+    Connection, FileOrMessage, IO_BUFFER_SIZE, MAX_REQUEST_LINE, REQUEST_TIMEOUT, STALL_TIMEOUT,
+};
+use crate::error::{Error, Result};
+use crate::log::Log;
+use crate::protocol::{type_of, DownloadRequest, FileSpec, Message};
+use crate::shared_folder::{Incoming, SharedFolder};
+use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// A peer's default cap on connections (`--max-connections`): 50 idle
+/// connections and 50 parallel downloads fit under it at once.
+pub const PEER_MAX_CONNECTIONS: usize = 128;
+
+/// The largest file a peer accepts by `UPLOAD` (1 GiB). A bigger one is
+/// refused before a single byte is written.
+pub const MAX_UPLOAD_SIZE: u64 = 1 << 30;
+
+/// What every connection thread of a peer server needs.
+pub struct PeerService {
+    pub folder: SharedFolder,
+    /// The address this peer announces; `LIST` records carry it.
+    pub addr: SocketAddr,
+    pub log: Log,
+    /// Called with the name of each file that arrived by upload, so the
+    /// peer can announce it to the tracker.
+    pub on_new_file: Box<dyn Fn(&str) + Send + Sync>,
+}
+
+impl PeerService {
+    /// Serves one connection: read one request, answer it, close.
+    pub fn handle(&self, mut connection: Connection) {
+        let from = connection.other_end();
+        let request =
+            match connection.receive(MAX_REQUEST_LINE, Some(Instant::now() + REQUEST_TIMEOUT)) {
+                Ok(Some(request)) => request,
+                Ok(None) => return, // connected and left without a word
+                Err(error @ (Error::Protocol(_) | Error::LineTooLong { .. })) => {
+                    let _ = connection.send(&Message::Error(error.to_string()));
+                    return;
+                }
+                Err(error) => {
+                    self.log.event(&format!("closed {from}: {error}"));
+                    return;
+                }
+            };
+        let result = match request {
+            Message::Download(request) => self.send_download(&mut connection, &request),
+            Message::List => self.send_list(&mut connection),
+            Message::Upload(file) => self.receive_upload(&mut connection, &file),
+            Message::Ping => connection.send(&Message::Pong),
+            other => connection.send(&Message::Error(format!(
+                "a peer takes DOWNLOAD, LIST, UPLOAD or PING, not {}",
+                other.keyword()
+            ))),
+        };
+        if let Err(error) = result {
+            self.log
+                .event(&format!("request from {from} failed: {error}"));
+        }
+    }
+
+    fn send_download(&self, connection: &mut Connection, request: &DownloadRequest) -> Result<()> {
+        let file = match self.folder.open_to_send(&request.file) {
+            Ok(file) => file,
+            Err(error) => return connection.send(&Message::Error(error.to_string())),
+        };
+        let Some((offset, len)) = request.byte_range() else {
+            return connection.send(&Message::Error(
+                "the range starts past the end of the file".into(),
+            ));
+        };
+        // The file is read through a buffer too: 100-byte reads straight
+        // from the disk would each be a system call.
+        let mut source = BufReader::with_capacity(IO_BUFFER_SIZE, file);
+        source
+            .seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::io("seeking in the file", e))?;
+        connection.send_file(&mut source, len)?;
+        let name = &request.file.name;
+        let to = connection.other_end();
+        self.log.event(&format!(
+            "sent {name}, bytes {offset}..{}, to {to}",
+            offset + len
+        ));
+        Ok(())
+    }
+
+    fn send_list(&self, connection: &mut Connection) -> Result<()> {
+        let scan = self.folder.scan()?;
+        let records = scan
+            .files
+            .iter()
+            .map(|file| file.record(self.addr))
+            .collect();
+        connection.send(&Message::Files(records))
+    }
+
+    /// UPLOAD: check everything before saying READY, then take exactly the
+    /// announced bytes into a temporary file, and name it only when whole.
+    fn receive_upload(&self, connection: &mut Connection, file: &FileSpec) -> Result<()> {
+        let refuse =
+            |connection: &mut Connection, reason: String| connection.send(&Message::Error(reason));
+        if file.size > MAX_UPLOAD_SIZE {
+            let reason = format!(
+                "{} bytes is over the upload limit of {MAX_UPLOAD_SIZE} bytes",
+                file.size
+            );
+            return refuse(connection, reason);
+        }
+        if file.kind != type_of(&file.name) {
+            return refuse(
+                connection,
+                format!(
+                    "the type of {} is {}, not {}",
+                    file.name,
+                    type_of(&file.name),
+                    file.kind
+                ),
+            );
+        }
+        // Reserves the name: a second upload of it now gets "currently receiving".
+        let incoming = match self.folder.receive(&file.name) {
+            Ok(incoming) => incoming,
+            Err(error) => return refuse(connection, error.to_string()),
+        };
+        connection.send(&Message::Ready)?;
+        match connection
+            .receive_file_or_line(MAX_REQUEST_LINE, Some(Instant::now() + STALL_TIMEOUT))?
+        {
+            FileOrMessage::File => {}
+            FileOrMessage::Message(other) => {
+                return Err(Error::Unexpected {
+                    expected: "FILE: after READY",
+                    got: other.format(),
+                });
+            }
+        }
+        let received = self
+            .write_body(connection, &incoming, file.size)
+            .and_then(|()| incoming.finish(file.size));
+        match received {
+            Ok(_) => {
+                connection.send(&Message::Done)?;
+                self.log.event(&format!(
+                    "received {} ({} bytes) from {}",
+                    file.name,
+                    file.size,
+                    connection.other_end()
+                ));
+                (self.on_new_file)(&file.name);
+                Ok(())
+            }
+            Err(error) => {
+                // The uploader may be gone; if not, it learns why.
+                let _ = connection.send(&Message::Error(error.to_string()));
+                Err(error)
+            }
+        }
+    }
+
+    fn write_body(
+        &self,
+        connection: &mut Connection,
+        incoming: &Incoming,
+        size: u64,
+    ) -> Result<()> {
+        let mut sink = BufWriter::with_capacity(IO_BUFFER_SIZE, incoming.open()?);
+        connection.receive_file(&mut sink, size, &mut |_| {})?;
+        sink.flush()
+            .map_err(|e| Error::io("writing the received file", e))
+    }
+}
