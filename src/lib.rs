@@ -17,6 +17,7 @@ pub mod cli;
 pub mod connection;
 pub mod console;
 pub mod date;
+pub mod demo;
 pub mod error;
 pub mod fetch;
 pub mod log;
@@ -28,6 +29,7 @@ pub mod server;
 pub mod settings;
 pub mod shared_folder;
 pub mod shell;
+pub mod temp_dir;
 pub mod tracker;
 pub mod tracker_link;
 
