@@ -205,42 +205,49 @@ fn download_range(
     path: &Path,
     log: &Log,
 ) -> RangeReport {
-    let mut chunks_done = 0;
-    let outcome = (|| {
-        let local = |e| RangeError::Local(Error::io(format!("writing {}", path.display()), e));
-        // Each thread opens the file itself, so each has its own position.
-        let mut target = OpenOptions::new().write(true).open(path).map_err(local)?;
-        target
-            .seek(SeekFrom::Start(range.first * CHUNK_SIZE as u64))
-            .map_err(local)?;
-        let mut sink = BufWriter::with_capacity(IO_BUFFER_SIZE, target);
-        let request = DownloadRequest {
-            file: file.clone(),
-            range: Some(range),
-        };
-        let mut received = 0;
-        let result = peer_client::download(peer, &request, &mut sink, log, &mut |bytes| {
-            received = bytes
-        });
-        // Whatever arrived is kept: flush it, and count the whole chunks.
-        sink.flush().map_err(local)?;
-        match result {
-            Ok(_) => {
-                chunks_done = range.count;
-                Ok(())
-            }
-            Err(error) => {
-                chunks_done = received / CHUNK_SIZE as u64;
-                Err(RangeError::Peer(error))
-            }
-        }
-    })();
+    let mut bytes_received = 0;
+    let outcome = write_range(peer, file, range, path, log, &mut bytes_received);
+    let chunks_done = match outcome {
+        Ok(()) => range.count,
+        // Whatever arrived is on disk: only whole chunks count as done.
+        Err(_) => bytes_received / CHUNK_SIZE as u64,
+    };
     RangeReport {
         peer,
         range,
         chunks_done,
         outcome,
     }
+}
+
+/// Opens the file, seeks to the range and downloads into it, counting the
+/// bytes received in `bytes_received` as they come.
+fn write_range(
+    peer: SocketAddr,
+    file: &FileSpec,
+    range: ChunkRange,
+    path: &Path,
+    log: &Log,
+    bytes_received: &mut u64,
+) -> std::result::Result<(), RangeError> {
+    let local = |e| RangeError::Local(Error::io(format!("writing {}", path.display()), e));
+    // Each thread opens the file itself, so each has its own position.
+    let mut target = OpenOptions::new().write(true).open(path).map_err(local)?;
+    target
+        .seek(SeekFrom::Start(range.first * CHUNK_SIZE as u64))
+        .map_err(local)?;
+    let mut sink = BufWriter::with_capacity(IO_BUFFER_SIZE, target);
+    let request = DownloadRequest {
+        file: file.clone(),
+        range: Some(range),
+    };
+    let result = peer_client::download(peer, &request, &mut sink, log, &mut |bytes| {
+        *bytes_received = bytes
+    });
+    // Flush what arrived even when the peer failed half-way: those chunks
+    // are kept, and another peer only sends the rest.
+    sink.flush().map_err(local)?;
+    result.map(drop).map_err(RangeError::Peer)
 }
 
 #[cfg(test)]

@@ -341,7 +341,15 @@ fn refused_join_with_a_bad_date() {
     let (net, _tracker) = tracker("refused_bad_date");
     let mut probe = net.probe();
     let port = free_port();
-    for date in ["32/01/26", "00/01/26", "01/13/26", "01/00/26", "aa/bb/cc", "2026-01-01", ""] {
+    for date in [
+        "32/01/26",
+        "00/01/26",
+        "01/13/26",
+        "01/00/26",
+        "aa/bb/cc",
+        "2026-01-01",
+        "",
+    ] {
         let bad = format!("<date.txt, txt, 1, {date}, 127.0.0.1, {port}>");
         assert_refused(&net, &mut probe, &bad, &["date.txt"]);
     }

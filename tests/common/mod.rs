@@ -382,11 +382,17 @@ impl Node {
     }
 
     pub fn stdout_lines(&self) -> Vec<String> {
-        self.stdout.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.stdout
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn stderr_lines(&self) -> Vec<String> {
-        self.stderr.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Everything the process printed so far, stdout then stderr.
@@ -420,7 +426,12 @@ impl Node {
         self.status
     }
 
-    fn wait_for_line(&mut self, what: &str, stderr: bool, mut pred: impl FnMut(&str) -> bool) -> String {
+    fn wait_for_line(
+        &mut self,
+        what: &str,
+        stderr: bool,
+        mut pred: impl FnMut(&str) -> bool,
+    ) -> String {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             let exited = self.try_exit_status().is_some();
@@ -462,7 +473,11 @@ impl Node {
     }
 
     /// Waits until a line of stdout or stderr satisfies `pred`.
-    pub fn wait_for_any_output(&mut self, what: &str, mut pred: impl FnMut(&str) -> bool) -> String {
+    pub fn wait_for_any_output(
+        &mut self,
+        what: &str,
+        mut pred: impl FnMut(&str) -> bool,
+    ) -> String {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             let exited = self.try_exit_status().is_some();
@@ -558,12 +573,17 @@ impl Drop for Node {
 fn is_closed_error(e: &io::Error) -> bool {
     matches!(
         e.kind(),
-        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
     )
 }
 
 fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// Speaks the wire protocol directly over a TcpStream: lines out, lines or
@@ -633,7 +653,11 @@ impl Client {
                     );
                 }
                 let text = String::from_utf8_lossy(&buf);
-                Some(text.trim_end_matches('\n').trim_end_matches('\r').to_string())
+                Some(
+                    text.trim_end_matches('\n')
+                        .trim_end_matches('\r')
+                        .to_string(),
+                )
             }
             Err(e) if is_closed_error(&e) && buf.is_empty() => None,
             Err(e) if is_timeout(&e) => panic!(
@@ -815,7 +839,9 @@ impl Probe {
                 return;
             }
             if Instant::now() >= deadline {
-                panic!("timed out waiting for the tracker to forget {name:?}; last answer: {answer:?}");
+                panic!(
+                    "timed out waiting for the tracker to forget {name:?}; last answer: {answer:?}"
+                );
             }
             thread::sleep(POLL_INTERVAL);
         }
@@ -832,7 +858,9 @@ impl Probe {
 pub fn fake_seeder(reply: Vec<u8>) -> (u16, JoinHandle<Option<String>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake seeder");
     let port = listener.local_addr().expect("local address").port();
-    listener.set_nonblocking(true).expect("non-blocking listener");
+    listener
+        .set_nonblocking(true)
+        .expect("non-blocking listener");
     let handle = thread::spawn(move || {
         let deadline = Instant::now() + TIMEOUT;
         let stream = loop {
