@@ -71,18 +71,21 @@ pub fn fetch(
     let mut pending: VecDeque<ChunkRange> = VecDeque::new();
     thread::scope(|scope| -> Result<()> {
         let (report_sender, reports) = mpsc::channel::<RangeReport>();
-        let start = |peer: SocketAddr, range: ChunkRange| {
+        let start = |peer: SocketAddr, range: ChunkRange| -> Result<()> {
             let (sender, file, path) = (report_sender.clone(), &file, incoming.temp_path());
-            scope.spawn(move || {
-                let report = download_range(peer, file, range, path, log);
-                let _ = sender.send(report);
-            });
+            thread::Builder::new()
+                .spawn_scoped(scope, move || {
+                    let report = download_range(peer, file, range, path, log);
+                    let _ = sender.send(report);
+                })
+                .map(drop)
+                .map_err(|e| Error::io("starting a download thread", e))
         };
         let mut running = 0;
         for (peer, range) in holders.iter().zip(split(total_chunks, holders.len())) {
             match range {
                 Some(range) => {
-                    start(*peer, range);
+                    start(*peer, range)?;
                     running += 1;
                 }
                 None => idle.push(*peer), // more peers than chunks
@@ -111,7 +114,7 @@ pub fn fetch(
             // Hand every waiting range to a peer that is free.
             while !pending.is_empty() && !idle.is_empty() {
                 if let (Some(range), Some(peer)) = (pending.pop_front(), idle.pop()) {
-                    start(peer, range);
+                    start(peer, range)?;
                     running += 1;
                 }
             }
@@ -143,16 +146,10 @@ fn find_holders(
     log: &Log,
     failures: &mut Vec<(SocketAddr, String)>,
 ) -> Result<(FileSpec, Vec<SocketAddr>)> {
-    let lists: Vec<_> = thread::scope(|scope| {
-        let asks: Vec<_> = peers
-            .iter()
-            .map(|&peer| scope.spawn(move || (peer, peer_client::list(peer, log))))
-            .collect();
-        asks.into_iter().filter_map(|ask| ask.join().ok()).collect()
-    });
+    let lists = peer_client::in_parallel(peers, |&peer| peer_client::list(peer, log));
     let mut file: Option<FileSpec> = None;
     let mut holders = Vec::new();
-    for (peer, list) in lists {
+    for (&peer, list) in peers.iter().zip(lists) {
         let found = match list {
             Ok(records) => records
                 .into_iter()

@@ -20,7 +20,6 @@ use std::io::{self, BufWriter, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
 /// How a peer is started.
@@ -350,23 +349,7 @@ impl Peer {
         peers: &[String],
         action: impl Fn(SocketAddr) -> Result<T> + Sync,
     ) -> Vec<(String, Result<T>)> {
-        thread::scope(|scope| {
-            let jobs: Vec<_> = peers
-                .iter()
-                .map(|peer| {
-                    let action = &action;
-                    let job = scope.spawn(move || action(self.settings.resolve(peer)?));
-                    (peer.clone(), job)
-                })
-                .collect();
-            jobs.into_iter()
-                .map(|(peer, job)| {
-                    let result = job
-                        .join()
-                        .unwrap_or_else(|_| Err(Error::Other("the thread failed".into())));
-                    (peer, result)
-                })
-                .collect()
-        })
+        let results = peer_client::in_parallel(peers, |peer| action(self.settings.resolve(peer)?));
+        peers.iter().cloned().zip(results).collect()
     }
 }

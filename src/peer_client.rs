@@ -12,6 +12,7 @@ use crate::shared_folder::SharedFolder;
 use std::io::{BufReader, BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::thread;
 use std::time::{Duration, Instant};
 
 /// Downloads what `request` asks for from the peer at `addr` into `sink`.
@@ -122,4 +123,29 @@ pub fn ping(addr: SocketAddr, log: &Log) -> Result<Duration> {
             got: other.format(),
         }),
     }
+}
+
+/// Runs `work` on every item at once, a thread each, and returns the
+/// results in the order of `items`: asking three peers takes as long as the
+/// slowest one, not the sum. A thread that cannot be started (out of
+/// resources) is an error for that item only.
+pub fn in_parallel<I: Sync, T: Send>(
+    items: &[I],
+    work: impl Fn(&I) -> Result<T> + Sync,
+) -> Vec<Result<T>> {
+    thread::scope(|scope| {
+        let work = &work;
+        let jobs: Vec<_> = items
+            .iter()
+            .map(|item| thread::Builder::new().spawn_scoped(scope, move || work(item)))
+            .collect();
+        jobs.into_iter()
+            .map(|job| match job {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::Other("a request thread failed".into()))),
+                Err(error) => Err(Error::io("starting a thread", error)),
+            })
+            .collect()
+    })
 }
