@@ -164,6 +164,8 @@ impl Peer {
         choice: Option<usize>,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<Downloaded> {
+        check_name(name)
+            .map_err(|reason| Error::Other(format!("cannot download {name:?}: {reason}")))?;
         if self.folder.contains(name) {
             return Err(Error::Other(format!(
                 "{name} exists already in {}; not downloading (it is never overwritten)",
@@ -249,6 +251,8 @@ impl Peer {
             .iter()
             .map(|peer| self.settings.resolve(peer))
             .collect::<Result<Vec<_>>>()?;
+        check_name(name)
+            .map_err(|reason| Error::Other(format!("cannot fetch {name:?}: {reason}")))?;
         if self.folder.contains(name) {
             return Err(Error::Other(format!(
                 "{name} exists already here; not fetching (it is never overwritten)"
