@@ -144,10 +144,12 @@ impl PeerService {
         {
             FileOrMessage::File => {}
             FileOrMessage::Message(other) => {
-                return Err(Error::Unexpected {
+                let error = Error::Unexpected {
                     expected: "FILE: after READY",
                     got: other.format(),
-                });
+                };
+                connection.send(&Message::Error(error.to_string()))?;
+                return Err(error);
             }
         }
         let received = self

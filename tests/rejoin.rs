@@ -1,0 +1,254 @@
+//! Black-box tests of the notices and the rejoin (issue 3): when the
+//! tracker goes away, a peer says so at once (naming the tracker), keeps
+//! serving, answers `search` with "not joined", and joins a restarted
+//! tracker on the same port by itself, with no user input.
+
+mod common;
+
+use common::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How soon a peer must print its notice after the tracker went away
+/// (the issue says "within a second"; we poll for up to this long).
+const NOTICE_WITHIN: Duration = Duration::from_secs(5);
+/// How soon a peer must have rejoined a restarted tracker (its pause
+/// between tries is capped at a few seconds).
+const REJOIN_WITHIN: Duration = Duration::from_secs(10);
+
+/// Waits until a stdout line printed after the first `from` lines satisfies
+/// `pred`, for at most `within`; returns the line and how long it took.
+fn wait_new_line(
+    node: &mut Node,
+    from: usize,
+    within: Duration,
+    what: &str,
+    pred: impl Fn(&str) -> bool,
+) -> (String, Duration) {
+    let start = Instant::now();
+    loop {
+        let lines = node.stdout_lines();
+        if let Some(line) = lines.iter().skip(from).find(|l| pred(l)) {
+            return (line.clone(), start.elapsed());
+        }
+        if start.elapsed() >= within {
+            panic!(
+                "{} did not print {what} within {within:?}; it printed:\n{}\n--- stderr ---\n{}",
+                node.name,
+                lines.join("\n"),
+                node.stderr_lines().join("\n")
+            );
+        }
+        thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// Runs one shell command and returns the stdout lines printed while it
+/// ran (a marker, an unknown command, follows it: once its error line is
+/// out, so is all of the command's output).
+fn run(node: &mut Node, command: &str) -> Vec<String> {
+    static MARK: AtomicUsize = AtomicUsize::new(0);
+    let mark = format!("zz-mark-{}", MARK.fetch_add(1, Ordering::SeqCst));
+    let quoted = format!("\"{mark}\"");
+    let before = node.stdout_lines().len();
+    node.send_line(command);
+    node.send_line(&mark);
+    node.wait_for_output(&format!("the end of the output of `{command}`"), |l| {
+        l.contains(&quoted)
+    });
+    let lines = node.stdout_lines();
+    let end = lines
+        .iter()
+        .position(|l| l.contains(&quoted))
+        .expect("marker line");
+    lines[before..end].to_vec()
+}
+
+fn is_lost_notice(line: &str, tracker: &str) -> bool {
+    line.to_lowercase().contains("notice") && line.contains(tracker)
+}
+
+fn is_rejoined_notice(line: &str, tracker: &str) -> bool {
+    line.to_lowercase().contains("notice") && line.contains("rejoined") && line.contains(tracker)
+}
+
+#[test]
+fn a_peer_notices_a_killed_tracker_and_rejoins_a_restarted_one() {
+    let net = Net::new("rejoin_killed", &["peer1"]);
+    let content = pattern_bytes(456);
+    net.put("peer1", "kept.bin", &content);
+    net.put("peer1", "notes.txt", b"some notes");
+    let tracker_addr = net.tracker_addr();
+    let mut tracker = net.start_tracker(&[]);
+    let mut peer = net.start_peer("peer1", false, &[]);
+    let port = net.port("peer1");
+    let mut probe = net.probe();
+    probe.wait_found_at("kept.bin", port);
+    drop(probe);
+
+    // The tracker crashes; the user types nothing.
+    let from = peer.stdout_lines().len();
+    tracker.kill();
+    let (notice, took) = wait_new_line(
+        &mut peer,
+        from,
+        NOTICE_WITHIN,
+        "a notice naming the tracker",
+        |l| is_lost_notice(l, &tracker_addr),
+    );
+    eprintln!("notice after {took:?}: {notice}");
+
+    // `search` says the peer is not joined.
+    let out = run(&mut peer, "search kept.bin");
+    assert!(
+        out.iter()
+            .any(|l| l.starts_with("error") && l.contains("not joined")),
+        "search while the tracker is down must say the peer is not joined:\n{}",
+        out.join("\n")
+    );
+
+    // It keeps serving its files to other peers.
+    let mut client = Client::connect(&net.addr("peer1"));
+    client.send_line("DOWNLOAD: kept.bin, bin, 456");
+    let reply = client.read_to_end();
+    assert!(
+        reply.starts_with(b"FILE: ") && reply[6..] == content[..],
+        "the peer still serves while the tracker is down"
+    );
+
+    // The tracker comes back on the same port: the peer rejoins by itself.
+    let from = peer.stdout_lines().len();
+    let _tracker = net.start_tracker(&[]);
+    let (line, took) = wait_new_line(&mut peer, from, REJOIN_WITHIN, "a rejoined notice", |l| {
+        is_rejoined_notice(l, &tracker_addr)
+    });
+    eprintln!("rejoined after {took:?}: {line}");
+    let mut probe = net.probe();
+    probe.wait_found_at("kept.bin", port);
+    probe.wait_found_at("notes.txt", port);
+
+    // And its shell searches again.
+    let out = run(&mut peer, "search notes.txt");
+    assert!(
+        out.iter()
+            .any(|l| l.starts_with("1.") && l.contains(&port.to_string())),
+        "search works again after the rejoin:\n{}",
+        out.join("\n")
+    );
+}
+
+#[test]
+fn serving_peers_rejoin_after_every_tracker_restart() {
+    let net = Net::new("rejoin_serving", &["peer1", "peer2"]);
+    net.put("peer1", "one.txt", b"peer one");
+    net.put("peer2", "two.txt", b"peer two");
+    let tracker_addr = net.tracker_addr();
+    let mut tracker = net.start_tracker(&[]);
+    let mut peers = [
+        net.start_peer("peer1", true, &[]),
+        net.start_peer("peer2", true, &[]),
+    ];
+    let mut probe = net.probe();
+    probe.wait_found_at("one.txt", net.port("peer1"));
+    probe.wait_found_at("two.txt", net.port("peer2"));
+    drop(probe);
+
+    // Twice: the second time right after the rejoin, while the peers'
+    // pause between tries may have grown.
+    for round in 1..=2 {
+        let from: Vec<usize> = peers.iter().map(|p| p.stdout_lines().len()).collect();
+        tracker.kill();
+        for (peer, from) in peers.iter_mut().zip(&from) {
+            wait_new_line(
+                peer,
+                *from,
+                NOTICE_WITHIN,
+                &format!("a notice naming the tracker (round {round})"),
+                |l| is_lost_notice(l, &tracker_addr),
+            );
+        }
+        tracker = net.start_tracker(&[]);
+        for (peer, from) in peers.iter_mut().zip(&from) {
+            wait_new_line(
+                peer,
+                *from,
+                REJOIN_WITHIN,
+                &format!("a rejoined notice (round {round})"),
+                |l| is_rejoined_notice(l, &tracker_addr),
+            );
+        }
+        let mut probe = net.probe();
+        probe.wait_found_at("one.txt", net.port("peer1"));
+        probe.wait_found_at("two.txt", net.port("peer2"));
+        // The new tracker knows both by id.
+        for id in ["peer1", "peer2"] {
+            let joined = format!("join {id} (");
+            tracker.wait_for_output(&format!("{id} joining the new tracker"), |l| {
+                l.contains(&joined)
+            });
+        }
+    }
+}
+
+#[test]
+fn a_tracker_that_quits_and_comes_back_is_rejoined() {
+    let net = Net::new("rejoin_quit", &["peer1"]);
+    net.put("peer1", "stay.txt", b"stay");
+    let tracker_addr = net.tracker_addr();
+    let mut tracker = net.start_tracker(&[]);
+    let mut peer = net.start_peer("peer1", true, &[]);
+    let mut probe = net.probe();
+    probe.wait_found_at("stay.txt", net.port("peer1"));
+    drop(probe);
+
+    let from = peer.stdout_lines().len();
+    tracker.send_line("quit");
+    assert!(tracker.wait_exit().success(), "quit exits 0");
+    wait_new_line(
+        &mut peer,
+        from,
+        NOTICE_WITHIN,
+        "a notice naming the tracker",
+        |l| is_lost_notice(l, &tracker_addr),
+    );
+    let _tracker = net.start_tracker(&[]);
+    wait_new_line(&mut peer, from, REJOIN_WITHIN, "a rejoined notice", |l| {
+        is_rejoined_notice(l, &tracker_addr)
+    });
+    net.probe().wait_found_at("stay.txt", net.port("peer1"));
+}
+
+#[test]
+fn a_peer_started_before_its_tracker_joins_when_it_comes_up() {
+    let net = Net::new("rejoin_late_tracker", &["peer1"]);
+    net.put("peer1", "early.txt", b"early bird");
+    let tracker_addr = net.tracker_addr();
+    let mut peer = net.start_peer("peer1", false, &[]);
+    // Not joined: the shell says so, and the peer serves anyway.
+    let out = run(&mut peer, "search early.txt");
+    assert!(
+        out.iter()
+            .any(|l| l.starts_with("error") && l.contains("not joined")),
+        "{}",
+        out.join("\n")
+    );
+    let mut client = Client::connect(&net.addr("peer1"));
+    assert_eq!(client.request("PING"), "PONG");
+
+    let _tracker = net.start_tracker(&[]);
+    net.probe().wait_found_at("early.txt", net.port("peer1"));
+    let out = run(&mut peer, "search early.txt");
+    assert!(
+        out.iter().any(|l| l.starts_with("1.")),
+        "{}",
+        out.join("\n")
+    );
+    // The peer's log named the tracker it could not reach.
+    assert!(
+        peer.stdout_lines()
+            .iter()
+            .any(|l| is_lost_notice(l, &tracker_addr)),
+        "a notice naming the tracker it could not join"
+    );
+}
