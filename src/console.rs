@@ -45,6 +45,8 @@ pub fn run(tracker: &Tracker, input: impl BufRead) -> ConsoleEnd {
             ["files"] => files(tracker),
             ["discover", peer] => discover(tracker, peer),
             ["ping", peer] => ping(tracker, peer),
+            ["discover", ..] => println!("usage: discover PEER"),
+            ["ping", ..] => println!("usage: ping PEER"),
             ["help" | "?"] => print!("{HELP}"),
             _ => println!("error: unknown command {line:?} (type help)"),
         }

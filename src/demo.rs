@@ -60,7 +60,7 @@ pub fn run() -> Result<()> {
     say("peer2 asks the tracker who has notes.txt (SEARCH, answered by FOUND)");
     let holders = peer2.search("notes.txt")?;
     say(&format!(
-        "{} holder(s); peer2 picks holder 1 and downloads from it directly",
+        "{} holder(s); `download notes.txt 1` searches again and downloads from holder 1",
         holders.len()
     ));
     let downloaded = peer2.download("notes.txt", Some(1), &mut |_, _| {})?;
@@ -130,7 +130,7 @@ pub fn run() -> Result<()> {
     ));
 
     say("peer2 pings peer1 (PING, PONG)");
-    let time = peer2.ping("peer1")?;
+    let time = peer2.ping(settings.resolve("peer1")?)?;
     say(&format!("PONG after {:.2} ms", time.as_secs_f64() * 1000.0));
 
     act("Act 3: the tracker crashes and comes back");

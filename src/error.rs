@@ -28,7 +28,7 @@ pub enum Error {
     Protocol(ParseError),
     /// The other end sent a valid message, but not one that fits here.
     Unexpected { expected: &'static str, got: String },
-    /// The other end answered `ERROR: reason`.
+    /// The other end answered `ERROR: reason`; shown as `refused: reason`.
     Remote(String),
     /// A line was longer than the reader accepts.
     LineTooLong { limit: usize },
@@ -67,7 +67,7 @@ impl fmt::Display for Error {
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Protocol(error) => write!(f, "protocol error: {error}"),
             Error::Unexpected { expected, got } => write!(f, "expected {expected}, got {got:?}"),
-            Error::Remote(reason) => write!(f, "the other side answered ERROR: {reason}"),
+            Error::Remote(reason) => write!(f, "refused: {reason}"),
             Error::LineTooLong { limit } => write!(f, "line longer than {limit} bytes"),
             Error::Closed => write!(f, "the connection was closed by the other side"),
             Error::Other(text) => write!(f, "{text}"),

@@ -72,6 +72,7 @@ impl Peer {
             log,
         } = config;
         let addr = settings.node(&id)?.addr;
+        let tracker = settings.tracker()?;
         let (folder, leftovers) = SharedFolder::open(&dir)?;
         if leftovers > 0 {
             log.event(&format!(
@@ -82,7 +83,7 @@ impl Peer {
         // The listener is bound already, so peers that connect before the
         // server thread runs simply wait in the queue.
         let link = Arc::new(TrackerLink::start(
-            settings.tracker()?,
+            tracker,
             folder.clone(),
             addr,
             log.clone(),
@@ -304,9 +305,9 @@ impl Peer {
         }
     }
 
-    /// PING a peer (id or ip:port).
-    pub fn ping(&self, peer: &str) -> Result<Duration> {
-        peer_client::ping(self.settings.resolve(peer)?, &self.log)
+    /// PING a peer.
+    pub fn ping(&self, peer: SocketAddr) -> Result<Duration> {
+        peer_client::ping(peer, &self.log)
     }
 
     /// `peer1 (127.0.0.1:5001)`, or the address alone when no id has it.

@@ -356,7 +356,9 @@ pub fn check_name(name: &str) -> Result<(), String> {
     if name.len() > MAX_NAME_LEN {
         return Err(format!("the name is longer than {MAX_NAME_LEN} bytes"));
     }
-    if name.starts_with(' ') || name.ends_with(' ') {
+    // Any kind of space, not only ' ': readers trim every kind of white
+    // space around a field, and the name must read back the same.
+    if name.starts_with(char::is_whitespace) || name.ends_with(char::is_whitespace) {
         return Err("the name starts or ends with a space".into());
     }
     if name
@@ -376,24 +378,29 @@ pub fn check_name(name: &str) -> Result<(), String> {
 }
 
 /// The type field for a file name: its extension without the dot, or
-/// [`NO_EXTENSION_TYPE`] when it has none.
+/// [`NO_EXTENSION_TYPE`] when it has none, or one that cannot stand in a
+/// record (`notes. txt` would be read back as `txt`).
 pub fn type_of(name: &str) -> String {
     match Path::new(name).extension().and_then(|e| e.to_str()) {
-        Some(extension) if !extension.is_empty() => extension.to_string(),
+        Some(extension) if check_kind(extension).is_ok() => extension.to_string(),
         _ => NO_EXTENSION_TYPE.to_string(),
     }
 }
 
-/// A type field must fit in a record, like a name, but may not be empty.
+/// A type field follows the rules of a name (it must survive being written
+/// in a record and read back), and may not be empty.
 fn check_kind(kind: &str) -> Result<(), String> {
     if kind.is_empty() || kind.len() > MAX_NAME_LEN {
         return Err("the type is empty or too long".into());
     }
+    if kind.starts_with(char::is_whitespace) || kind.ends_with(char::is_whitespace) {
+        return Err("the type starts or ends with a space".into());
+    }
     if kind
         .chars()
-        .any(|c| matches!(c, '<' | '>' | ',') || c.is_control() || c.is_whitespace())
+        .any(|c| matches!(c, '<' | '>' | ',') || c.is_control())
     {
-        return Err("the type holds '<', '>', ',', a space or a control character".into());
+        return Err("the type holds '<', '>', ',' or a control character".into());
     }
     Ok(())
 }
@@ -659,6 +666,8 @@ mod tests {
         assert_eq!(type_of("archive.tar.gz"), "gz");
         assert_eq!(type_of("README"), "none");
         assert_eq!(type_of("odd."), "none");
+        assert_eq!(type_of("holiday.old copy"), "old copy");
+        assert_eq!(type_of("spaced. txt"), "none");
     }
 
     #[test]

@@ -97,10 +97,14 @@ impl Settings {
     pub fn node(&self, id: &str) -> Result<&Node> {
         self.nodes.iter().find(|node| node.id == id).ok_or_else(|| {
             let ids: Vec<&str> = self.nodes.iter().map(|node| node.id.as_str()).collect();
+            let listed = if ids.is_empty() {
+                "it lists no node".to_string()
+            } else {
+                format!("its ids: {}", ids.join(", "))
+            };
             Error::Other(format!(
-                "no node {id:?} in the settings file {} (its ids: {})",
-                self.path.display(),
-                ids.join(", ")
+                "no node {id:?} in the settings file {} ({listed})",
+                self.path.display()
             ))
         })
     }

@@ -212,9 +212,12 @@ fn try_execute(peer: &Peer, command: Command) -> Result<()> {
                 peer.folder().dir().display(),
                 scan.files.len()
             );
-            for file in &scan.files {
-                println!("  {}  {} bytes  {}", file.name, file.size, file.modified);
-            }
+            let records: Vec<FileRecord> = scan
+                .files
+                .iter()
+                .map(|file| file.record(peer.addr()))
+                .collect();
+            print_records(&records);
             for (name, reason) in &scan.skipped {
                 println!("  (not shared: {name:?}: {reason})");
             }
@@ -270,7 +273,7 @@ fn try_execute(peer: &Peer, command: Command) -> Result<()> {
                 println!("  {}: {}", peer.describe(addr), names.join(", "));
             }
         }
-        Command::Ping(target) => match peer.ping(&target) {
+        Command::Ping(target) => match peer.ping(peer.settings().resolve(&target)?) {
             Ok(time) => println!(
                 "PONG from {target} in {:.2} ms",
                 time.as_secs_f64() * 1000.0
@@ -316,9 +319,13 @@ impl Progress {
             print!(" {}%", self.tenths_shown * 10);
             let _ = io::stdout().flush();
         }
+        if self.tenths_shown == 10 && self.started {
+            println!(); // done: end the line before anything else prints
+            self.started = false;
+        }
     }
 
-    /// Ends the line, if one was started.
+    /// Ends the line if the download stopped half-way.
     fn end(&self) {
         if self.started {
             println!();

@@ -203,7 +203,8 @@ impl Shared {
     /// then (unless stopping) tell the user and join again.
     fn run(&self, replies: &Sender<Result<Message>>) {
         let mut pause = FIRST_RETRY_PAUSE;
-        let mut lost = false; // the connection ended and we have not rejoined yet
+        let mut lost = false; // no join has worked since the last notice
+        let mut ever_joined = false;
         while !self.state().stopping {
             let Some(records) = self.records_to_announce() else {
                 self.finish_attempt(None);
@@ -226,11 +227,12 @@ impl Shared {
                     continue;
                 }
             };
-            if lost {
+            if lost && ever_joined {
                 self.log
                     .event(&format!("notice: rejoined the tracker at {}", self.tracker));
-                lost = false;
             }
+            lost = false;
+            ever_joined = true;
             let writer = reader.try_clone();
             let joined_at = Instant::now();
             match writer {
