@@ -96,6 +96,21 @@ impl Server {
         log: Log,
         handler: Handler,
     ) -> Result<Server> {
+        let limits = Limits {
+            max_connections,
+            stack_size: CONNECTION_STACK_SIZE,
+        };
+        Server::start_with(listener, limits, log, handler)
+    }
+
+    /// [`Server::start`] with every limit given; tests use it to make
+    /// thread creation fail on purpose.
+    fn start_with(
+        listener: TcpListener,
+        limits: Limits,
+        log: Log,
+        handler: Handler,
+    ) -> Result<Server> {
         let local_addr = listener
             .local_addr()
             .map_err(|e| Error::io("reading the listening address", e))?;
@@ -105,9 +120,7 @@ impl Server {
             let (stopping, live) = (Arc::clone(&stopping), Arc::clone(&live));
             thread::Builder::new()
                 .name(format!("{} accept", log.label()))
-                .spawn(move || {
-                    accept_loop(listener, max_connections, &log, &handler, &stopping, &live)
-                })
+                .spawn(move || accept_loop(listener, limits, &log, &handler, &stopping, &live))
                 .map_err(|e| Error::io("starting the accept thread", e))?
         };
         Ok(Server {
@@ -166,9 +179,16 @@ impl Drop for Server {
     }
 }
 
+/// How much a server may take on.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_connections: usize,
+    stack_size: usize,
+}
+
 fn accept_loop(
     listener: TcpListener,
-    max_connections: usize,
+    limits: Limits,
     log: &Log,
     handler: &Handler,
     stopping: &AtomicBool,
@@ -187,7 +207,7 @@ fn accept_loop(
             }
         };
         // One connection's trouble is logged and forgotten; the loop goes on.
-        if let Err(error) = serve_one(stream, max_connections, log, handler, live) {
+        if let Err(error) = serve_one(stream, limits, log, handler, live) {
             log.event(&format!("dropped a connection: {error}"));
         }
     }
@@ -195,16 +215,17 @@ fn accept_loop(
 
 fn serve_one(
     stream: TcpStream,
-    max_connections: usize,
+    limits: Limits,
     log: &Log,
     handler: &Handler,
     live: &Arc<LiveConnections>,
 ) -> Result<()> {
     let mut connection = Connection::new(stream, log)?;
-    let Some(ticket) = live.admit(&connection, max_connections)? else {
+    let Some(ticket) = live.admit(&connection, limits.max_connections)? else {
         log.event(&format!(
-            "refused {}: busy ({max_connections} connections)",
-            connection.other_end()
+            "refused {}: busy ({} connections)",
+            connection.other_end(),
+            limits.max_connections
         ));
         // A fresh socket's send buffer is empty, so this cannot block.
         return connection.send(&Message::Error("busy".into()));
@@ -213,7 +234,7 @@ fn serve_one(
     let other_end = connection.other_end();
     let started = thread::Builder::new()
         .name(format!("{} {other_end}", log.label()))
-        .stack_size(CONNECTION_STACK_SIZE)
+        .stack_size(limits.stack_size)
         .spawn(move || {
             handler(connection);
             drop(ticket);
@@ -246,4 +267,67 @@ pub fn listen(addr: SocketAddr) -> Result<TcpListener> {
         };
         Error::Other(format!("cannot listen on {addr}: {e}{hint}"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn listener() -> TcpListener {
+        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap()
+    }
+
+    fn echo_pong() -> Handler {
+        Arc::new(|mut connection: Connection| {
+            let _ = connection.send(&Message::Pong);
+        })
+    }
+
+    /// Reads until the server closes the connection; returns what it sent.
+    fn read_all(addr: SocketAddr) -> String {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        text
+    }
+
+    #[test]
+    fn each_connection_is_served_and_stop_ends_everything() {
+        let mut server =
+            Server::start(listener(), 4, Log::new("test", false), echo_pong()).unwrap();
+        assert_eq!(read_all(server.local_addr()), "PONG\n");
+        server.stop();
+        assert_eq!(server.connection_count(), 0);
+        assert!(
+            TcpStream::connect(server.local_addr()).is_err(),
+            "no longer listening"
+        );
+    }
+
+    #[test]
+    fn a_thread_that_cannot_start_costs_one_connection_not_the_server() {
+        // No machine has 64 TiB for a stack: every spawn fails.
+        let limits = Limits {
+            max_connections: 4,
+            stack_size: 1 << 46,
+        };
+        let server =
+            Server::start_with(listener(), limits, Log::new("test", false), echo_pong()).unwrap();
+        for _ in 0..3 {
+            assert_eq!(
+                read_all(server.local_addr()),
+                "",
+                "closed without an answer"
+            );
+        }
+        assert_eq!(
+            server.connection_count(),
+            0,
+            "the failed connections are not counted"
+        );
+    }
 }
