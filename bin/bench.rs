@@ -1,1 +1,36 @@
-fn main() {}
+//! The benchmark: `cargo run --release --bin bench -- [--size MIB] [--peers N] [--sessions N] [--quick]`.
+//!
+//! Measures the real tracker and peer code against the machine's own limits
+//! and prints one line per figure, then a summary. The work is all in the
+//! library's `bench` module; this file only reads the command line.
+
+use p2p_share::{bench, cli, Error, Result};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // The benchmark starts copies of itself as tracker and peers; their
+    // hidden options are not for users, so `cli::parse` does not list them.
+    if bench::is_child_mode(&args) {
+        return bench::run_child(&args);
+    }
+    let args = cli::parse(args, &bench::OPTIONS)?;
+    if args.help {
+        print!("{}", bench::USAGE);
+        return Ok(());
+    }
+    if let Some(extra) = args.positional.first() {
+        return Err(Error::Usage(format!("unexpected argument {extra:?}")));
+    }
+    bench::run(&bench::Options::from_args(&args)?)
+}

@@ -13,6 +13,7 @@
 //! 8. [`peer`]: one peer put together; [`shell`]: its command shell.
 //! 9. [`demo`], [`bench`]: the one-command demo and the benchmark.
 
+pub mod bench;
 pub mod cli;
 pub mod connection;
 pub mod console;
