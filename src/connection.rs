@@ -18,6 +18,7 @@ use crate::log::{Direction, Log};
 use crate::protocol::{Message, CHUNK_SIZE, FILE_HEADER};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The size of the buffers between the 100-byte chunks and the operating
@@ -46,6 +47,20 @@ pub const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long connecting to another node may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a read may wait for the other end.
+#[derive(Debug, Clone, Copy)]
+pub enum Wait {
+    /// As long as it takes: a joined peer may be idle for hours.
+    Forever,
+    /// Until this moment, however the bytes trickle in: a request must
+    /// arrive within [`REQUEST_TIMEOUT`] of connecting, even one byte at a
+    /// time.
+    Until(Instant),
+    /// Each read may wait this long: a slow sender is fine as long as it
+    /// keeps sending. Replies and file bodies are read this way.
+    NoProgressFor(Duration),
+}
+
 /// What came back after a request that may be answered with a file.
 #[derive(Debug)]
 pub enum FileOrMessage {
@@ -56,15 +71,57 @@ pub enum FileOrMessage {
     Message(Message),
 }
 
+/// One socket, shared by the reading and writing halves of a connection
+/// (and by whoever may need to close it from another thread).
+///
+/// Why not `TcpStream::try_clone`? Each clone is one more open file
+/// descriptor, and a process may only have so many (20000 here): a tracker
+/// with ten thousand peers joined would run out. Sharing the one socket
+/// through an `Arc` costs nothing of the kind. `&TcpStream` can read and
+/// write, so the halves need no `&mut` on the socket itself.
+#[derive(Debug, Clone)]
+struct SharedSocket(Arc<TcpStream>);
+
+impl Read for SharedSocket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+impl Write for SharedSocket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&*self.0).flush()
+    }
+}
+
+/// A handle that closes a connection's socket from another thread: the
+/// servers keep one per live connection, to close them all when stopping.
+#[derive(Debug, Clone)]
+pub struct Closer(SharedSocket);
+
+impl Closer {
+    /// Closes both directions now; a thread blocked reading the socket
+    /// wakes up with end-of-file.
+    pub fn close(&self) {
+        let SharedSocket(stream) = &self.0;
+        // Closing a socket that is already closed is not worth reporting.
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+}
+
 /// A TCP connection that speaks the protocol.
 pub struct Connection {
     /// Reads go through a buffer so that lines can be split out of whatever
     /// the socket delivers, and so that 100-byte chunks are copied out of one
     /// large read instead of costing one system call each.
-    reader: BufReader<TcpStream>,
+    reader: BufReader<SharedSocket>,
     /// Writes are gathered and sent with `flush`: a whole line goes out in
     /// one write (one TCP segment), and 100-byte chunks in large batches.
-    writer: BufWriter<TcpStream>,
+    writer: BufWriter<SharedSocket>,
     other_end: SocketAddr,
     log: Log,
     /// The read time-out set on the socket now, so we only change it when
@@ -85,24 +142,32 @@ impl Connection {
         let other_end = stream
             .peer_addr()
             .map_err(|e| Error::io("reading the peer address", e))?;
-        let setup = |stream: &TcpStream| -> io::Result<TcpStream> {
+        let setup = |stream: &TcpStream| -> io::Result<()> {
             // Send each line at once instead of waiting to batch it with the
             // next (Nagle's algorithm): our lines are requests and replies,
             // and waiting for a batch that never comes costs milliseconds.
             stream.set_nodelay(true)?;
             // A write that cannot go on for this long (the other end stopped
             // reading) fails instead of blocking the thread for ever.
-            stream.set_write_timeout(Some(STALL_TIMEOUT))?;
-            stream.try_clone()
+            stream.set_write_timeout(Some(STALL_TIMEOUT))
         };
-        let writer_stream = setup(&stream).map_err(|e| Error::io("setting up the socket", e))?;
-        Ok(Connection {
-            reader: BufReader::with_capacity(IO_BUFFER_SIZE, stream),
-            writer: BufWriter::with_capacity(IO_BUFFER_SIZE, writer_stream),
+        setup(&stream).map_err(|e| Error::io("setting up the socket", e))?;
+        Ok(Connection::over(
+            SharedSocket(Arc::new(stream)),
+            other_end,
+            log,
+        ))
+    }
+
+    /// A connection with fresh buffers over `socket`.
+    fn over(socket: SharedSocket, other_end: SocketAddr, log: &Log) -> Connection {
+        Connection {
+            reader: BufReader::with_capacity(IO_BUFFER_SIZE, socket.clone()),
+            writer: BufWriter::with_capacity(IO_BUFFER_SIZE, socket),
             other_end,
             log: log.clone(),
             read_timeout: None,
-        })
+        }
     }
 
     /// The address of the other end.
@@ -110,30 +175,23 @@ impl Connection {
         self.other_end
     }
 
-    /// A second handle on the same socket, for a thread that only writes
-    /// while another only reads (the peer's tracker session does that).
-    pub fn try_clone(&self) -> Result<Connection> {
-        let stream = self
-            .writer
-            .get_ref()
-            .try_clone()
-            .map_err(|e| Error::io("cloning the socket", e))?;
-        Connection::new(stream, &self.log)
+    /// A second connection on the same socket, with buffers of its own, for
+    /// a thread that only writes while another only reads (the peer's
+    /// tracker session does that). Reading from both would split the
+    /// incoming bytes between two buffers: do not.
+    pub fn second_handle(&self) -> Connection {
+        Connection::over(self.writer.get_ref().clone(), self.other_end, &self.log)
     }
 
     /// A handle that can close the socket from another thread.
-    pub fn closer(&self) -> Result<TcpStream> {
-        self.writer
-            .get_ref()
-            .try_clone()
-            .map_err(|e| Error::io("cloning the socket", e))
+    pub fn closer(&self) -> Closer {
+        Closer(self.writer.get_ref().clone())
     }
 
     /// Closes both directions now; a thread blocked reading this socket
     /// wakes up with end-of-file.
     pub fn shutdown(&self) {
-        // Closing a socket that is already closed is not worth reporting.
-        let _ = self.writer.get_ref().shutdown(Shutdown::Both);
+        self.closer().close();
     }
 
     /// Sends one message as one line, in one write.
@@ -157,8 +215,8 @@ impl Connection {
     ///
     /// `limit` bounds the line's length; `deadline`, when given, is the
     /// latest moment the whole line must have arrived by.
-    pub fn receive(&mut self, limit: usize, deadline: Option<Instant>) -> Result<Option<Message>> {
-        let Some(line) = self.read_line(limit, deadline)? else {
+    pub fn receive(&mut self, limit: usize, wait: Wait) -> Result<Option<Message>> {
+        let Some(line) = self.read_line(limit, wait)? else {
             return Ok(None);
         };
         let text = String::from_utf8_lossy(&line);
@@ -176,30 +234,27 @@ impl Connection {
     /// Reads a reply line: end-of-file is an error, and the other end has
     /// [`STALL_TIMEOUT`] to answer.
     pub fn receive_reply(&mut self) -> Result<Message> {
-        let deadline = Instant::now() + STALL_TIMEOUT;
-        self.receive(MAX_REPLY_LINE, Some(deadline))?
+        // The same wait every time (not a deadline, which differs on every
+        // call) means the socket's time-out is set once, not per request.
+        self.receive(MAX_REPLY_LINE, Wait::NoProgressFor(STALL_TIMEOUT))?
             .ok_or(Error::Closed)
     }
 
     /// Reads the answer to a request that may be answered with a file:
     /// either the `FILE: ` header (the bytes follow), or one line.
     pub fn receive_file_or_reply(&mut self) -> Result<FileOrMessage> {
-        self.receive_file_or_line(MAX_REPLY_LINE, Some(Instant::now() + STALL_TIMEOUT))
+        self.receive_file_or_line(MAX_REPLY_LINE, Wait::NoProgressFor(STALL_TIMEOUT))
     }
 
     /// Like [`Connection::receive_file_or_reply`], with a request's limits:
     /// a server waiting for an uploaded file uses this.
-    pub fn receive_file_or_line(
-        &mut self,
-        limit: usize,
-        deadline: Option<Instant>,
-    ) -> Result<FileOrMessage> {
+    pub fn receive_file_or_line(&mut self, limit: usize, wait: Wait) -> Result<FileOrMessage> {
         // `FILE: ` has no line ending, so we look at the bytes one at a time
         // until they either spell the header or end a line. The bytes come
         // out of the read buffer, so this costs no extra system calls.
         let mut line = Vec::new();
         loop {
-            self.set_timeout_until(deadline)?;
+            self.set_timeout_for(wait)?;
             let byte = match self.reader.fill_buf() {
                 Ok([]) => return Err(Error::Closed),
                 Ok(available) => available[0],
@@ -292,10 +347,10 @@ impl Connection {
 
     /// Reads up to and without the next `\n` (and a `\r` before it), never
     /// holding more than `limit` bytes.
-    fn read_line(&mut self, limit: usize, deadline: Option<Instant>) -> Result<Option<Vec<u8>>> {
+    fn read_line(&mut self, limit: usize, wait: Wait) -> Result<Option<Vec<u8>>> {
         let mut line = Vec::new();
         loop {
-            self.set_timeout_until(deadline)?;
+            self.set_timeout_for(wait)?;
             let available = match self.reader.fill_buf() {
                 Ok(available) => available,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -326,16 +381,16 @@ impl Connection {
         }
     }
 
-    /// Before a read that may block: let it wait until `deadline` at most
-    /// (or for ever with no deadline). Bytes already in the buffer need no
-    /// wait, so nothing is changed then.
-    fn set_timeout_until(&mut self, deadline: Option<Instant>) -> Result<()> {
+    /// Before a read that may block: set the socket's time-out for `wait`.
+    /// Bytes already in the buffer need no wait, so nothing is changed then.
+    fn set_timeout_for(&mut self, wait: Wait) -> Result<()> {
         if !self.reader.buffer().is_empty() {
             return Ok(());
         }
-        let timeout = match deadline {
-            None => None,
-            Some(deadline) => {
+        let timeout = match wait {
+            Wait::Forever => None,
+            Wait::NoProgressFor(timeout) => Some(timeout),
+            Wait::Until(deadline) => {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     let timed_out = io::Error::new(io::ErrorKind::TimedOut, "deadline passed");
@@ -352,8 +407,8 @@ impl Connection {
 
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
         if self.read_timeout != timeout {
-            self.reader
-                .get_ref()
+            let SharedSocket(stream) = self.reader.get_ref();
+            stream
                 .set_read_timeout(timeout)
                 .map_err(|e| Error::io("setting a time-out", e))?;
             self.read_timeout = timeout;

@@ -12,7 +12,8 @@
 //! line that says why, then the close.
 
 use crate::connection::{
-    Connection, FileOrMessage, IO_BUFFER_SIZE, MAX_REQUEST_LINE, REQUEST_TIMEOUT, STALL_TIMEOUT,
+    Connection, FileOrMessage, Wait, IO_BUFFER_SIZE, MAX_REQUEST_LINE, REQUEST_TIMEOUT,
+    STALL_TIMEOUT,
 };
 use crate::error::{Error, Result};
 use crate::log::Log;
@@ -45,19 +46,21 @@ impl PeerService {
     /// Serves one connection: read one request, answer it, close.
     pub fn handle(&self, mut connection: Connection) {
         let from = connection.other_end();
-        let request =
-            match connection.receive(MAX_REQUEST_LINE, Some(Instant::now() + REQUEST_TIMEOUT)) {
-                Ok(Some(request)) => request,
-                Ok(None) => return, // connected and left without a word
-                Err(error @ (Error::Protocol(_) | Error::LineTooLong { .. })) => {
-                    let _ = connection.send(&Message::Error(error.to_string()));
-                    return;
-                }
-                Err(error) => {
-                    self.log.event(&format!("closed {from}: {error}"));
-                    return;
-                }
-            };
+        let request = match connection.receive(
+            MAX_REQUEST_LINE,
+            Wait::Until(Instant::now() + REQUEST_TIMEOUT),
+        ) {
+            Ok(Some(request)) => request,
+            Ok(None) => return, // connected and left without a word
+            Err(error @ (Error::Protocol(_) | Error::LineTooLong { .. })) => {
+                let _ = connection.send(&Message::Error(error.to_string()));
+                return;
+            }
+            Err(error) => {
+                self.log.event(&format!("closed {from}: {error}"));
+                return;
+            }
+        };
         let result = match request {
             Message::Download(request) => self.send_download(&mut connection, &request),
             Message::List => self.send_list(&mut connection),
@@ -140,7 +143,7 @@ impl PeerService {
         };
         connection.send(&Message::Ready)?;
         match connection
-            .receive_file_or_line(MAX_REQUEST_LINE, Some(Instant::now() + STALL_TIMEOUT))?
+            .receive_file_or_line(MAX_REQUEST_LINE, Wait::NoProgressFor(STALL_TIMEOUT))?
         {
             FileOrMessage::File => {}
             FileOrMessage::Message(other) => {

@@ -11,13 +11,13 @@
 //! - a thread that cannot be started (out of resources) costs that one
 //!   connection, never the server.
 
-use crate::connection::Connection;
+use crate::connection::{Closer, Connection};
 use crate::error::{Error, Result};
 use crate::lock;
 use crate::log::Log;
 use crate::protocol::Message;
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
@@ -51,7 +51,7 @@ pub struct Server {
 /// cap and close them all when the server stops.
 #[derive(Default)]
 struct LiveConnections {
-    streams: Mutex<HashMap<u64, TcpStream>>,
+    closers: Mutex<HashMap<u64, Closer>>,
     next_id: AtomicU64,
     one_ended: Condvar,
 }
@@ -65,24 +65,24 @@ struct Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        lock(&self.live.streams).remove(&self.id);
+        lock(&self.live.closers).remove(&self.id);
         self.live.one_ended.notify_all();
     }
 }
 
 impl LiveConnections {
     /// Counts a new connection, unless `max` are live already.
-    fn admit(self: &Arc<Self>, connection: &Connection, max: usize) -> Result<Option<Ticket>> {
-        let mut streams = lock(&self.streams);
-        if streams.len() >= max {
-            return Ok(None);
+    fn admit(self: &Arc<Self>, connection: &Connection, max: usize) -> Option<Ticket> {
+        let mut closers = lock(&self.closers);
+        if closers.len() >= max {
+            return None;
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        streams.insert(id, connection.closer()?);
-        Ok(Some(Ticket {
+        closers.insert(id, connection.closer());
+        Some(Ticket {
             live: Arc::clone(self),
             id,
-        }))
+        })
     }
 }
 
@@ -138,7 +138,7 @@ impl Server {
 
     /// How many connections are being served now.
     pub fn connection_count(&self) -> usize {
-        lock(&self.live.streams).len()
+        lock(&self.live.closers).len()
     }
 
     /// Stops accepting, closes every live connection and waits (a few
@@ -155,17 +155,17 @@ impl Server {
         let _ = accept_thread.join();
         // Closing a socket wakes its thread blocked in a read with
         // end-of-file, and the thread ends as if the other side had left.
-        let mut streams = lock(&self.live.streams);
-        for stream in streams.values() {
-            let _ = stream.shutdown(Shutdown::Both);
+        let mut closers = lock(&self.live.closers);
+        for closer in closers.values() {
+            closer.close();
         }
         let deadline = Instant::now() + STOP_WAIT;
-        while !streams.is_empty() {
+        while !closers.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
             }
-            streams = match self.live.one_ended.wait_timeout(streams, left) {
+            closers = match self.live.one_ended.wait_timeout(closers, left) {
                 Ok((guard, _)) => guard,
                 Err(poisoned) => poisoned.into_inner().0,
             };
@@ -221,7 +221,7 @@ fn serve_one(
     live: &Arc<LiveConnections>,
 ) -> Result<()> {
     let mut connection = Connection::new(stream, log)?;
-    let Some(ticket) = live.admit(&connection, limits.max_connections)? else {
+    let Some(ticket) = live.admit(&connection, limits.max_connections) else {
         log.event(&format!(
             "refused {}: busy ({} connections)",
             connection.other_end(),

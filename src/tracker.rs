@@ -17,7 +17,7 @@
 //! records live exactly as long as its session: when the connection ends,
 //! with `BYE` or without (a crash), they are dropped at once.
 
-use crate::connection::{Connection, MAX_REQUEST_LINE, REQUEST_TIMEOUT};
+use crate::connection::{Connection, Wait, MAX_REQUEST_LINE, REQUEST_TIMEOUT};
 use crate::error::{Error, Result};
 use crate::lock;
 use crate::log::Log;
@@ -213,7 +213,7 @@ fn accept(
     state: &State,
     connection: &mut Connection,
 ) -> std::result::Result<(SocketAddr, Vec<FileRecord>), String> {
-    let deadline = Some(Instant::now() + REQUEST_TIMEOUT);
+    let deadline = Wait::Until(Instant::now() + REQUEST_TIMEOUT);
     match connection.receive(MAX_REQUEST_LINE, deadline) {
         Ok(Some(Message::Hello)) => {}
         Ok(Some(other)) => return Err(format!("first line was {}, not HELLO", other.keyword())),
@@ -270,7 +270,7 @@ fn check_records(
 fn serve_requests(state: &State, connection: &mut Connection, addr: SocketAddr) -> String {
     loop {
         // No deadline: a joined peer may stay idle for hours.
-        let reply = match connection.receive(MAX_REQUEST_LINE, None) {
+        let reply = match connection.receive(MAX_REQUEST_LINE, Wait::Forever) {
             Ok(None) => return "connection closed without BYE".into(),
             Ok(Some(Message::Bye)) => return "BYE".into(),
             Ok(Some(Message::Search(name))) => search(state, &name, addr),

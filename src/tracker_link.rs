@@ -14,7 +14,7 @@
 //! To announce a changed file list, the peer leaves (`BYE`) and joins again
 //! with the new list: the core protocol needs no extra message for it.
 
-use crate::connection::{Connection, MAX_REPLY_LINE, STALL_TIMEOUT};
+use crate::connection::{Connection, Wait, MAX_REPLY_LINE, STALL_TIMEOUT};
 use crate::error::{Error, Result};
 use crate::lock;
 use crate::log::Log;
@@ -233,17 +233,9 @@ impl Shared {
             }
             lost = false;
             ever_joined = true;
-            let writer = reader.try_clone();
             let joined_at = Instant::now();
-            match writer {
-                Ok(writer) => {
-                    self.finish_attempt(Some(writer));
-                    self.read_replies(reader, replies);
-                }
-                Err(error) => self
-                    .log
-                    .event(&format!("notice: tracker connection unusable: {error}")),
-            }
+            self.finish_attempt(Some(reader.second_handle()));
+            self.read_replies(reader, replies);
             // The session is over: why?
             let quiet = {
                 let mut state = self.state();
@@ -304,7 +296,7 @@ impl Shared {
     /// the connection ends.
     fn read_replies(&self, mut reader: Connection, replies: &Sender<Result<Message>>) {
         loop {
-            let reply = match reader.receive(MAX_REPLY_LINE, None) {
+            let reply = match reader.receive(MAX_REPLY_LINE, Wait::Forever) {
                 Ok(Some(message)) => Ok(message),
                 Ok(None) => return,
                 // A line we cannot read is the requester's error; the
