@@ -145,9 +145,9 @@ const JOIN_CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause between two `LIST`s while waiting for the joins to show.
 const JOIN_POLL_PAUSE: Duration = Duration::from_millis(20);
 
-/// The tracker keeps three descriptors per session (the figure
-/// `sessions_tracker_fds` shows it); we try to allow it four, plus headroom.
-const TRACKER_FDS_PER_SESSION: u64 = 4;
+/// The tracker keeps one descriptor per session (the figure
+/// `sessions_tracker_fds` shows it).
+const TRACKER_FDS_PER_SESSION: u64 = 1;
 
 /// Descriptors a process needs besides its sessions (files, listeners, pipes).
 const FD_HEADROOM: u64 = 1_024;
@@ -470,8 +470,8 @@ fn join_sessions(tracker: &ChildProcess, addr: SocketAddr, wanted: usize) -> Res
 }
 
 /// Raises the open-file limits a run of `sessions` sessions needs, or says
-/// why it could not: each session takes a descriptor here and several in
-/// the tracker.
+/// why it could not: each session takes a descriptor here and one in the
+/// tracker.
 fn raise_limits(tracker: u32, sessions: usize) {
     let tracker_fds = TRACKER_FDS_PER_SESSION * sessions as u64 + FD_HEADROOM;
     if let Err(reason) = raise_open_file_limit(tracker, tracker_fds) {

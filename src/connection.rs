@@ -137,8 +137,17 @@ impl Connection {
         Connection::new(stream, log)
     }
 
-    /// Wraps a socket that is already connected (one that `accept` gave us).
+    /// Wraps a socket that is already connected (one that `accept` gave us),
+    /// with buffers of [`IO_BUFFER_SIZE`].
     pub fn new(stream: TcpStream, log: &Log) -> Result<Connection> {
+        Connection::with_buffers(stream, log, IO_BUFFER_SIZE)
+    }
+
+    /// Like [`Connection::new`], with read and write buffers of
+    /// `buffer_size` bytes. Small buffers cost less memory; large ones fewer
+    /// system calls. (The read buffer is zeroed when first used, so its
+    /// whole size counts, even for a connection that reads one line.)
+    pub fn with_buffers(stream: TcpStream, log: &Log, buffer_size: usize) -> Result<Connection> {
         let other_end = stream
             .peer_addr()
             .map_err(|e| Error::io("reading the peer address", e))?;
@@ -152,18 +161,20 @@ impl Connection {
             stream.set_write_timeout(Some(STALL_TIMEOUT))
         };
         setup(&stream).map_err(|e| Error::io("setting up the socket", e))?;
-        Ok(Connection::over(
-            SharedSocket(Arc::new(stream)),
-            other_end,
-            log,
-        ))
+        let socket = SharedSocket(Arc::new(stream));
+        Ok(Connection::over(socket, other_end, log, buffer_size))
     }
 
     /// A connection with fresh buffers over `socket`.
-    fn over(socket: SharedSocket, other_end: SocketAddr, log: &Log) -> Connection {
+    fn over(
+        socket: SharedSocket,
+        other_end: SocketAddr,
+        log: &Log,
+        buffer_size: usize,
+    ) -> Connection {
         Connection {
-            reader: BufReader::with_capacity(IO_BUFFER_SIZE, socket.clone()),
-            writer: BufWriter::with_capacity(IO_BUFFER_SIZE, socket),
+            reader: BufReader::with_capacity(buffer_size, socket.clone()),
+            writer: BufWriter::with_capacity(buffer_size, socket),
             other_end,
             log: log.clone(),
             read_timeout: None,
@@ -180,7 +191,13 @@ impl Connection {
     /// tracker session does that). Reading from both would split the
     /// incoming bytes between two buffers: do not.
     pub fn second_handle(&self) -> Connection {
-        Connection::over(self.writer.get_ref().clone(), self.other_end, &self.log)
+        let buffer_size = self.writer.capacity();
+        Connection::over(
+            self.writer.get_ref().clone(),
+            self.other_end,
+            &self.log,
+            buffer_size,
+        )
     }
 
     /// A handle that can close the socket from another thread.

@@ -5,13 +5,14 @@
 //! its [`Server`] answers other peers in background threads, while the
 //! user's commands run here, in the shell's thread.
 
+use crate::connection::IO_BUFFER_SIZE;
 use crate::error::{Error, Result};
 use crate::fetch::{self, FetchReport};
 use crate::log::Log;
 use crate::peer_client;
 use crate::peer_server::PeerService;
 use crate::protocol::{check_name, type_of, FileRecord, FileSpec, Location, Message};
-use crate::server::{listen, Handler, Server};
+use crate::server::{listen, Handler, Limits, Server};
 use crate::settings::Settings;
 use crate::shared_folder::{Scan, SharedFolder};
 use crate::tracker_link::TrackerLink;
@@ -99,7 +100,8 @@ impl Peer {
             on_new_file,
         });
         let handler: Handler = Arc::new(move |connection| service.handle(connection));
-        let server = Server::start(listener, max_connections, log.clone(), handler)?;
+        let limits = Limits::new(max_connections, IO_BUFFER_SIZE);
+        let server = Server::start(listener, limits, log.clone(), handler)?;
         Ok(Peer {
             id,
             addr,

@@ -88,24 +88,8 @@ impl LiveConnections {
 
 impl Server {
     /// Serves `listener` in a background thread: every accepted connection
-    /// runs `handler` in a thread of its own, at most `max_connections` at
-    /// a time.
+    /// runs `handler` in a thread of its own, within `limits`.
     pub fn start(
-        listener: TcpListener,
-        max_connections: usize,
-        log: Log,
-        handler: Handler,
-    ) -> Result<Server> {
-        let limits = Limits {
-            max_connections,
-            stack_size: CONNECTION_STACK_SIZE,
-        };
-        Server::start_with(listener, limits, log, handler)
-    }
-
-    /// [`Server::start`] with every limit given; tests use it to make
-    /// thread creation fail on purpose.
-    fn start_with(
         listener: TcpListener,
         limits: Limits,
         log: Log,
@@ -181,9 +165,26 @@ impl Drop for Server {
 
 /// How much a server may take on.
 #[derive(Debug, Clone, Copy)]
-struct Limits {
-    max_connections: usize,
-    stack_size: usize,
+pub struct Limits {
+    /// Connections served at once; one more gets `ERROR: busy`.
+    pub max_connections: usize,
+    /// The size of each connection's read and write buffers (see
+    /// [`Connection::with_buffers`]).
+    pub buffer_size: usize,
+    /// The stack of each connection thread.
+    pub stack_size: usize,
+}
+
+impl Limits {
+    /// `max_connections` connections with buffers of `buffer_size` bytes,
+    /// each thread with a [`CONNECTION_STACK_SIZE`] stack.
+    pub fn new(max_connections: usize, buffer_size: usize) -> Limits {
+        Limits {
+            max_connections,
+            buffer_size,
+            stack_size: CONNECTION_STACK_SIZE,
+        }
+    }
 }
 
 fn accept_loop(
@@ -220,7 +221,7 @@ fn serve_one(
     handler: &Handler,
     live: &Arc<LiveConnections>,
 ) -> Result<()> {
-    let mut connection = Connection::new(stream, log)?;
+    let mut connection = Connection::with_buffers(stream, log, limits.buffer_size)?;
     let Some(ticket) = live.admit(&connection, limits.max_connections) else {
         log.event(&format!(
             "refused {}: busy ({} connections)",
@@ -297,8 +298,13 @@ mod tests {
 
     #[test]
     fn each_connection_is_served_and_stop_ends_everything() {
-        let mut server =
-            Server::start(listener(), 4, Log::new("test", false), echo_pong()).unwrap();
+        let mut server = Server::start(
+            listener(),
+            Limits::new(4, 1024),
+            Log::new("test", false),
+            echo_pong(),
+        )
+        .unwrap();
         assert_eq!(read_all(server.local_addr()), "PONG\n");
         server.stop();
         assert_eq!(server.connection_count(), 0);
@@ -312,11 +318,12 @@ mod tests {
     fn a_thread_that_cannot_start_costs_one_connection_not_the_server() {
         // No machine has 64 TiB for a stack: every spawn fails.
         let limits = Limits {
+            buffer_size: 1024,
             max_connections: 4,
             stack_size: 1 << 46,
         };
         let server =
-            Server::start_with(listener(), limits, Log::new("test", false), echo_pong()).unwrap();
+            Server::start(listener(), limits, Log::new("test", false), echo_pong()).unwrap();
         for _ in 0..3 {
             assert_eq!(
                 read_all(server.local_addr()),

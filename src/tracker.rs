@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::lock;
 use crate::log::Log;
 use crate::protocol::{FileRecord, Location, Message, MAX_RECORDS_PER_JOIN};
-use crate::server::{Handler, Server};
+use crate::server::{Handler, Limits, Server};
 use crate::settings::Settings;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpListener};
@@ -33,6 +33,12 @@ use std::time::Instant;
 /// The tracker's default cap on connections (`--max-connections`): room
 /// for ten thousand joined peers and the odd visitor.
 pub const TRACKER_MAX_CONNECTIONS: usize = 12_000;
+
+/// The read and write buffers of a tracker session. A session only reads
+/// request lines (at most [`MAX_REQUEST_LINE`] bytes) and writes its replies
+/// (a longer one skips the buffer), so a small buffer does. Ten thousand
+/// sessions with the peers' 64 KiB buffers would cost over a gigabyte.
+pub const SESSION_BUFFER_SIZE: usize = MAX_REQUEST_LINE;
 
 /// The index the tracker keeps. Pure data, no I/O, so it is tested alone.
 #[derive(Debug, Default)]
@@ -148,7 +154,8 @@ impl Tracker {
             let state = Arc::clone(&state);
             Arc::new(move |connection| serve_session(&state, connection))
         };
-        let server = Server::start(listener, max_connections, log, handler)?;
+        let limits = Limits::new(max_connections, SESSION_BUFFER_SIZE);
+        let server = Server::start(listener, limits, log, handler)?;
         Ok(Tracker { server, state })
     }
 
