@@ -74,6 +74,10 @@ pub const QUICK_SEARCHES: usize = 2_000;
 /// The round trips are spread over this many connections, one thread each.
 pub const SEARCH_CONNECTIONS: usize = 8;
 
+/// The one-connection search makes this fraction (1/4) of the round trips:
+/// one at a time, they take longer.
+const ONE_CONNECTION_SHARE: usize = 4;
+
 /// Goal: one DOWNLOAD moves at least this share of the raw baseline.
 pub const TRANSFER_GOAL: f64 = 0.5;
 /// Goal: a fetch from several peers moves at least this share of the raw baseline.
@@ -174,6 +178,7 @@ const CHILD_POLL_PAUSE: Duration = Duration::from_millis(10);
 const AS_TRACKER: &str = "--as-tracker";
 const AS_PEER: &str = "--as-peer";
 const AS_DOWNLOADER: &str = "--as-downloader";
+const AS_ECHO: &str = "--as-echo";
 
 /// The id of a serving peer in the settings it builds for itself.
 const PEER_ID: &str = "bench-peer";
@@ -263,7 +268,12 @@ pub fn run(options: &Options) -> Result<()> {
     let fetch = measure_fetch(&source, size, &client, &peer_addrs, transfer.raw)?;
     let mut sessions = join_sessions(&tracker, tracker_addr, options.sessions)?;
     let joined = sessions.tracker.joined;
-    let search = measure_search(&mut sessions.searchers, options.searches, joined)?;
+    let search = measure_search(
+        &workspace,
+        &mut sessions.searchers,
+        options.searches,
+        joined,
+    )?;
     // Every session ends here, as a peer that leaves: the tracker sees each
     // connection close.
     drop(sessions.streams);
@@ -676,24 +686,62 @@ fn parse_open_file_limit(limits: &str) -> Option<(u64, u64)> {
 // ---------------------------------------------------------------------------
 
 /// SEARCH round trips over the searchers, then echo round trips as the
-/// baseline; returns the ratio of their p50s.
-fn measure_search(searchers: &mut [Connection], searches: usize, joined: usize) -> Result<f64> {
+/// baseline; returns the ratios of their p50s. The same is then measured
+/// over one connection: with eight connections on a small machine, both
+/// sides queue for the CPU and the ratio compares the CPU each round trip
+/// costs; with one, it compares the time a single round trip takes.
+fn measure_search(
+    workspace: &Workspace,
+    searchers: &mut [Connection],
+    searches: usize,
+    joined: usize,
+) -> Result<SearchRatios> {
     if searchers.is_empty() {
         return Err(Error::Other(
             "no session joined, so nothing can search".into(),
         ));
     }
-    let search = search_round_trips(searchers, searches, joined)?;
     let line = Message::Search(session_file_name(1, 0)).format();
-    let echo = echo_round_trips(searchers.len(), searches, &line)?;
-    let (search_p50, echo_p50) = (percentile(&search, 50), percentile(&echo, 50));
-    figure("search_p50", micros(search_p50), "µs");
-    figure("search_p99", micros(percentile(&search, 99)), "µs");
-    figure("echo_p50", micros(echo_p50), "µs");
-    figure("echo_p99", micros(percentile(&echo, 99)), "µs");
+    let echo_log = workspace.root.join("echo.log");
+    let echo_server = ChildProcess::spawn("echo", vec![AS_ECHO.into()], &echo_log)?;
+    let echo_addr = echo_server.address()?;
+
+    let search = search_round_trips(searchers, searches, joined)?;
+    let echo = echo_round_trips(echo_addr, searchers.len(), searches, &line)?;
+    let eight_connections = print_latencies("", &search, &echo);
+
+    let one_connection = searches / ONE_CONNECTION_SHARE;
+    let search = search_round_trips(&mut searchers[..1], one_connection, joined)?;
+    let echo = echo_round_trips(echo_addr, 1, one_connection, &line)?;
+    let one_connection = print_latencies("_1conn", &search, &echo);
+    Ok(SearchRatios {
+        eight_connections,
+        one_connection,
+    })
+}
+
+/// Prints p50 and p99 of both, and the ratio of the p50s; returns it.
+fn print_latencies(suffix: &str, search: &[Duration], echo: &[Duration]) -> f64 {
+    let (search_p50, echo_p50) = (percentile(search, 50), percentile(echo, 50));
+    figure(&format!("search{suffix}_p50"), micros(search_p50), "µs");
+    figure(
+        &format!("search{suffix}_p99"),
+        micros(percentile(search, 99)),
+        "µs",
+    );
+    figure(&format!("echo{suffix}_p50"), micros(echo_p50), "µs");
+    figure(
+        &format!("echo{suffix}_p99"),
+        micros(percentile(echo, 99)),
+        "µs",
+    );
     let ratio = search_p50.as_secs_f64() / echo_p50.as_secs_f64().max(f64::MIN_POSITIVE);
-    figure("search_vs_echo", format!("{ratio:.2}"), "x");
-    Ok(ratio)
+    figure(
+        &format!("search{suffix}_vs_echo"),
+        format!("{ratio:.2}"),
+        "x",
+    );
+    ratio
 }
 
 /// Each searcher, in a thread of its own, sends its share of the SEARCHes
@@ -744,15 +792,15 @@ fn search_many(
 }
 
 /// The baseline: the same number of round trips of a one-line `line` over
-/// as many connections, to a bare echo server in this process (a thread
-/// per connection, `TCP_NODELAY` on both sides, each reply in one write).
+/// as many connections, to the bare echo server at `addr` (a thread per
+/// connection, `TCP_NODELAY` on the client side, each reply in one write).
 /// Returns every round trip's time, sorted.
-fn echo_round_trips(connections: usize, round_trips: usize, line: &str) -> Result<Vec<Duration>> {
-    let listener = bind_loopback()?;
-    let addr = local_addr(&listener)?;
-    // Every client connects before any thread starts: the connections wait
-    // in the listen queue, so `accept` below cannot block, and a failure
-    // leaves no thread waiting.
+fn echo_round_trips(
+    addr: SocketAddr,
+    connections: usize,
+    round_trips: usize,
+    line: &str,
+) -> Result<Vec<Duration>> {
     let clients = (0..connections)
         .map(|_| {
             let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
@@ -761,20 +809,8 @@ fn echo_round_trips(connections: usize, round_trips: usize, line: &str) -> Resul
             Ok(stream)
         })
         .collect::<Result<Vec<_>>>()?;
-    let servers = (0..connections)
-        .map(|_| {
-            let (stream, _) = listener
-                .accept()
-                .map_err(|e| Error::io("accepting an echo client", e))?;
-            nodelay(&stream)?;
-            Ok(stream)
-        })
-        .collect::<Result<Vec<_>>>()?;
     let request = format!("{line}\n");
     thread::scope(|scope| {
-        for server in servers {
-            scope.spawn(move || echo_lines(server));
-        }
         // Each client moves into its thread and is closed when the thread
         // ends, successful or not: its echo thread then sees end-of-file.
         let workers = clients
@@ -792,6 +828,9 @@ fn echo_round_trips(connections: usize, round_trips: usize, line: &str) -> Resul
 
 /// The echo server's side of one connection: each line back as it came.
 fn echo_lines(stream: TcpStream) {
+    if nodelay(&stream).is_err() {
+        return;
+    }
     let mut reader = BufReader::new(&stream);
     let mut line = Vec::new();
     loop {
@@ -958,9 +997,15 @@ fn open_fd_count(pid: u32) -> Result<usize> {
 struct Summary {
     transfer: f64,
     fetch: f64,
-    search: f64,
+    search: SearchRatios,
     tracker: TrackerMemory,
     memory: MemoryFigures,
+}
+
+/// SEARCH p50 over echo p50, over [`SEARCH_CONNECTIONS`] and over one.
+struct SearchRatios {
+    eight_connections: f64,
+    one_connection: f64,
 }
 
 /// The tracker's memory, and how many sessions it held.
@@ -998,9 +1043,10 @@ impl Display for Summary {
         )?;
         write!(
             f,
-            "search p50/echo p50 {:.2} (goal <= {SEARCH_GOAL}: {}); ",
-            self.search,
-            verdict(self.search <= SEARCH_GOAL)
+            "search p50/echo p50 {:.2} (goal <= {SEARCH_GOAL}: {}; over one connection {:.2}); ",
+            self.search.eight_connections,
+            verdict(self.search.eight_connections <= SEARCH_GOAL),
+            self.search.one_connection
         )?;
         let tracker = &self.tracker;
         write!(
@@ -1318,7 +1364,7 @@ fn read_reports(stderr: ChildStderr, reports: &Sender<String>) {
 pub fn is_child_mode(args: &[String]) -> bool {
     matches!(
         args.first().map(String::as_str),
-        Some(AS_TRACKER | AS_PEER | AS_DOWNLOADER)
+        Some(AS_TRACKER | AS_PEER | AS_DOWNLOADER | AS_ECHO)
     )
 }
 
@@ -1326,6 +1372,7 @@ pub fn is_child_mode(args: &[String]) -> bool {
 pub fn run_child(args: &[String]) -> Result<()> {
     match args {
         [mode] if mode == AS_TRACKER => serve_as_tracker(),
+        [mode] if mode == AS_ECHO => serve_as_echo(),
         [mode, tracker, dir] if mode == AS_PEER => {
             serve_as_peer(parse_addr(tracker)?, Path::new(dir))
         }
@@ -1336,8 +1383,8 @@ pub fn run_child(args: &[String]) -> Result<()> {
             download_as_child(parse_addr(peer)?, name, size, Path::new(dir))
         }
         _ => Err(Error::Usage(format!(
-            "the benchmark's hidden modes are `{AS_TRACKER}`, `{AS_PEER} TRACKER DIR` and \
-             `{AS_DOWNLOADER} PEER NAME SIZE DIR`"
+            "the benchmark's hidden modes are `{AS_TRACKER}`, `{AS_ECHO}`, `{AS_PEER} TRACKER DIR` \
+             and `{AS_DOWNLOADER} PEER NAME SIZE DIR`"
         ))),
     }
 }
@@ -1376,6 +1423,21 @@ fn serve_as_tracker() -> Result<()> {
     let log = Log::new(TRACKER_ID, false);
     let _tracker = Tracker::start(listener, settings, TRACKER_MAX_CONNECTIONS, log)?;
     report(&format!("address {addr}"));
+    wait_for_end_of_input();
+    Ok(())
+}
+
+/// `--as-echo`: the baseline for `search`, a bare echo server on a free
+/// port, a thread per connection. It runs in a process of its own, as the
+/// tracker does, so that both round trips cross between two processes.
+fn serve_as_echo() -> Result<()> {
+    let listener = listen(LOOPBACK_ANY_PORT)?;
+    report(&format!("address {}", local_addr(&listener)?));
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || echo_lines(stream));
+        }
+    });
     wait_for_end_of_input();
     Ok(())
 }
