@@ -250,18 +250,15 @@ impl Shared {
             if quiet {
                 continue; // re-announcing: join again at once
             }
-            let refused = joined_at.elapsed() < REFUSED_WITHIN;
-            let why = if refused {
-                " right after joining (did it refuse our records? see its log)"
-            } else {
-                ""
-            };
             self.log.event(&format!(
-                "notice: lost the connection to the tracker at {}{why}; still serving files; rejoining by itself",
+                "notice: lost the connection to the tracker at {}; still serving files; rejoining by itself",
                 self.tracker
             ));
             lost = true;
-            if refused {
+            // A session that ended at once may have been refused (the tracker
+            // closes a refused join without a word): then the pause before
+            // the next try keeps growing, instead of hammering the tracker.
+            if joined_at.elapsed() < REFUSED_WITHIN {
                 self.pause(Some(pause));
                 pause = (pause * 2).min(MAX_RETRY_PAUSE);
             } else {
