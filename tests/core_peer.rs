@@ -21,28 +21,6 @@ fn peer_reply(addr: &str, request: &str) -> Vec<u8> {
     client.read_to_end()
 }
 
-/// The reply must be `FILE: ` followed by exactly `content`, and nothing
-/// more (the peer closes the connection right after the bytes).
-fn assert_file_reply(reply: &[u8], content: &[u8], request: &str) {
-    let head = &reply[..reply.len().min(6)];
-    assert_eq!(
-        head,
-        b"FILE: ",
-        "{request:?}: expected \"FILE: \", got {:?}",
-        String::from_utf8_lossy(&reply[..reply.len().min(100)])
-    );
-    let body = &reply[6..];
-    assert_eq!(
-        body.len(),
-        content.len(),
-        "{request:?}: wrong number of bytes after \"FILE: \""
-    );
-    assert!(
-        body == content,
-        "{request:?}: the bytes differ from the file"
-    );
-}
-
 /// The reply must be one line `ERROR: <reason>`, then the connection closed.
 fn assert_error_reply(reply: &[u8], request: &str) {
     let text = String::from_utf8_lossy(reply);

@@ -41,16 +41,6 @@ const EXCHANGE_LIMIT: Duration = Duration::from_secs(5);
 // Raw sockets
 // ---------------------------------------------------------------------------
 
-fn open(addr: &str) -> TcpStream {
-    let sock = addr.parse().expect("socket address");
-    let stream = TcpStream::connect_timeout(&sock, READ_TIMEOUT)
-        .unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"));
-    stream
-        .set_write_timeout(Some(READ_TIMEOUT))
-        .expect("set write timeout");
-    stream
-}
-
 /// Reads until the other end closes the connection (a reset counts as a
 /// close) and returns what arrived; `Err` if it is still open at `deadline`.
 fn read_until_closed(stream: &mut TcpStream, deadline: Instant) -> Result<Vec<u8>, String> {
@@ -137,7 +127,7 @@ fn read_line_raw(stream: &mut TcpStream) -> String {
 /// Joins the tracker on a raw socket as a fake peer sharing `name` at
 /// `port`, and checks the join with a SEARCH.
 fn raw_join(tracker: &str, name: &str, port: u16) -> TcpStream {
-    let mut stream = open(tracker);
+    let mut stream = connect_raw(tracker);
     stream.write_all(b"HELLO\n").expect("HELLO");
     assert_eq!(read_line_raw(&mut stream), "HI");
     let record = file_record(name, "txt", 5, "01/01/26", port);
@@ -165,24 +155,6 @@ fn assert_error_reply(reply: &[u8], request: &str) {
         text.starts_with("ERROR:") && text.ends_with('\n') && text.matches('\n').count() == 1,
         "{request:?}: expected one ERROR: line, got {:?}",
         &text[..text.len().min(300)]
-    );
-}
-
-/// The reply must be `FILE: ` and exactly `content`.
-fn assert_file_reply(reply: &[u8], content: &[u8], request: &str) {
-    assert!(
-        reply.starts_with(b"FILE: "),
-        "{request:?}: expected FILE:, got {:?}",
-        String::from_utf8_lossy(&reply[..reply.len().min(100)])
-    );
-    assert_eq!(
-        reply.len() - 6,
-        content.len(),
-        "{request:?}: wrong number of bytes after FILE:"
-    );
-    assert!(
-        &reply[6..] == content,
-        "{request:?}: the bytes differ from the file"
     );
 }
 
@@ -274,40 +246,11 @@ fn console_until(tracker: &mut Node, command: &str, what: &str, pred: impl Fn(&s
 // Folders and processes
 // ---------------------------------------------------------------------------
 
-/// Every entry of a folder, hidden ones included, sorted.
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .expect("read folder")
-        .filter_map(|entry| entry.ok())
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 fn partial_files(dir: &Path) -> Vec<String> {
-    entries(dir)
+    all_entries(dir)
         .into_iter()
         .filter(|name| name.starts_with(".p2p-partial-"))
         .collect()
-}
-
-/// Polls until the folder holds exactly `expected` (hidden files count).
-fn wait_folder_is(dir: &Path, expected: &[&str]) {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let now = entries(dir);
-        if now == expected {
-            return;
-        }
-        if Instant::now() >= deadline {
-            panic!(
-                "{} should hold only {expected:?}, but holds {now:?}",
-                dir.display()
-            );
-        }
-        thread::sleep(POLL_INTERVAL);
-    }
 }
 
 fn assert_alive(node: &mut Node) {
@@ -344,71 +287,6 @@ fn write_big_file(path: &Path, mib: usize) -> Vec<u8> {
     let mut first = block;
     first[..8].copy_from_slice(&0u64.to_le_bytes());
     first
-}
-
-// ---------------------------------------------------------------------------
-// A seeded generator (xorshift64*)
-// ---------------------------------------------------------------------------
-
-const DEFAULT_SEED: u64 = 0x5EED_2026_0004;
-
-struct Rng(u64);
-
-impl Rng {
-    /// A generator for case `case` of a run with `seed`: every case has its
-    /// own stream, so cases run in any order (and in parallel) reproducibly.
-    fn for_case(seed: u64, case: u64) -> Rng {
-        let mut z = seed ^ case.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        Rng(z.max(1))
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + self.below(hi - lo + 1)
-    }
-
-    fn one_in(&mut self, n: usize) -> bool {
-        self.below(n) == 0
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-
-    /// `lo..=hi` random bytes.
-    fn bytes(&mut self, lo: usize, hi: usize) -> Vec<u8> {
-        let len = self.range(lo, hi);
-        (0..len).map(|_| self.next() as u8).collect()
-    }
-}
-
-fn fuzz_seed() -> u64 {
-    match std::env::var("P2P_FUZZ_SEED") {
-        Ok(text) => {
-            let text = text.trim();
-            match text.strip_prefix("0x") {
-                Some(hex) => u64::from_str_radix(hex, 16),
-                None => text.parse(),
-            }
-            .unwrap_or_else(|_| panic!("P2P_FUZZ_SEED={text:?} is not a number"))
-        }
-        Err(_) => DEFAULT_SEED,
-    }
 }
 
 const PIECES: &[&str] = &[
@@ -743,7 +621,7 @@ fn requests_that_never_finish_are_closed_after_the_request_timeout() {
                     answer,
                 } = client;
                 let start = Instant::now();
-                let mut stream = open(&addr);
+                let mut stream = connect_raw(&addr);
                 stream.write_all(sends).expect("send the slow start");
                 let got = read_until_closed(&mut stream, start + Duration::from_secs(25))
                     .unwrap_or_else(|e| panic!("{who}: {e}"));
@@ -865,7 +743,7 @@ fn a_stalled_upload_is_abandoned_after_the_stall_timeout() {
     let net = Net::new("stalled_upload", &["peer1"]);
     net.put("peer1", "keep.txt", b"keep");
     let _peer = net.start_peer("peer1", true, &[]);
-    let mut stream = open(&net.addr("peer1"));
+    let mut stream = connect_raw(&net.addr("peer1"));
     stream
         .write_all(b"UPLOAD: stalled.bin, bin, 100000\n")
         .expect("UPLOAD");
@@ -900,7 +778,7 @@ fn fifty_idle_connections_do_not_stop_a_download() {
     net.put("peer1", "big.bin", &content);
     let mut peer = net.start_peer("peer1", true, &[]);
     let addr = net.addr("peer1");
-    let idle: Vec<TcpStream> = (0..50).map(|_| open(&addr)).collect();
+    let idle: Vec<TcpStream> = (0..50).map(|_| connect_raw(&addr)).collect();
     let request = "DOWNLOAD: big.bin, bin, 300000";
     assert_file_reply(&peer_reply(&addr, request), &content, request);
     assert_eq!(ping(&addr), "PONG\n");
@@ -925,8 +803,8 @@ fn a_peer_past_its_cap_answers_busy_and_keeps_the_others() {
     let mut held = Vec::new();
     let mut refusal = Vec::new();
     for attempt in 1..=5 {
-        held = (0..8).map(|_| open(&addr)).collect::<Vec<_>>();
-        let mut ninth = open(&addr);
+        held = (0..8).map(|_| connect_raw(&addr)).collect::<Vec<_>>();
+        let mut ninth = connect_raw(&addr);
         refusal = read_until_closed(&mut ninth, Instant::now() + EXCHANGE_LIMIT)
             .unwrap_or_else(|e| panic!("the 9th connection: {e}"));
         // The refusal of the ninth was sent after the eight were served
@@ -1248,7 +1126,7 @@ fn huge_size_fields_get_an_error() {
     let request = "DOWNLOAD: a.txt, txt, 5, 0, 18446744073709551615";
     assert_file_reply(&peer_reply(&addr, request), b"small", request);
     assert_eq!(
-        entries(&net.dir("peer1")),
+        all_entries(&net.dir("peer1")),
         ["a.txt", "empty.txt"],
         "a refused upload must leave nothing"
     );
@@ -1444,7 +1322,7 @@ fn an_uploader_process_killed_mid_upload_leaves_the_whole_file_or_nothing() {
     uploader.kill();
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        let now = entries(&dir);
+        let now = all_entries(&dir);
         if now == ["keep.txt"] {
             println!("killed mid-upload: nothing arrived");
             break;

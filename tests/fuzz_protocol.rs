@@ -2,8 +2,8 @@
 //! input"): `Message::parse`, `Message::parse_bytes`, `Message::format`,
 //! `Settings::parse`, `Date::parse` and `ChunkRange::byte_range`.
 //!
-//! Every input comes from a small seeded generator (xorshift64*, std only),
-//! so a failure can be replayed exactly:
+//! Every input comes from a small seeded generator (xorshift64*, std only;
+//! `Rng` in `tests/common/mod.rs`), so a failure can be replayed exactly:
 //!
 //! ```text
 //! P2P_FUZZ_SEED=12345 cargo test --test fuzz_protocol     # another seed (decimal or 0x hex)
@@ -21,6 +21,9 @@
 //! - a line without a line break formats to a line without one, and every
 //!   parse error's text fits on one line (servers send it as `ERROR: ...`).
 
+mod common;
+
+use common::{fuzz_seed, Rng};
 use p2p_share::date::Date;
 use p2p_share::protocol::{
     check_name, type_of, ChunkRange, DownloadRequest, FileRecord, FileSpec, Location, Message,
@@ -31,82 +34,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 
-/// The seed when `P2P_FUZZ_SEED` is not set.
-const DEFAULT_SEED: u64 = 0x5EED_2026_0004;
+// ---------------------------------------------------------------------------
+// The run: seed and cases
+// ---------------------------------------------------------------------------
+
 /// Cases per test when `P2P_FUZZ_CASES` is not set: about two seconds for
 /// the whole file in a debug build.
 const DEFAULT_CASES: usize = 50_000;
-
-// ---------------------------------------------------------------------------
-// The generator
-// ---------------------------------------------------------------------------
-
-/// xorshift64* (Vigna): tiny, fast, and good enough to pick test inputs.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        // The state must never be 0; mixing the seed also makes nearby seeds
-        // (1, 2, 3...) start far apart.
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        Rng(if z == 0 { 1 } else { z })
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// A number in `lo..=hi`.
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + self.below(hi - lo + 1)
-    }
-
-    /// True with probability `1 / n`.
-    fn one_in(&mut self, n: usize) -> bool {
-        self.below(n) == 0
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-
-    /// A number of any size: small ones are common, huge ones too.
-    fn number(&mut self) -> u64 {
-        match self.below(5) {
-            0 => self.below(10) as u64,
-            1 => self.below(100_000) as u64,
-            2 => self.next() >> self.below(64),
-            3 => u64::MAX - self.below(3) as u64,
-            _ => 1_000_000_000_000_000_000,
-        }
-    }
-}
-
-/// The seed of this run: `P2P_FUZZ_SEED` (decimal, or hex with `0x`).
-fn seed() -> u64 {
-    let Ok(text) = std::env::var("P2P_FUZZ_SEED") else {
-        return DEFAULT_SEED;
-    };
-    let text = text.trim();
-    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => text.parse(),
-    };
-    parsed.unwrap_or_else(|_| panic!("P2P_FUZZ_SEED={text:?} is not a number"))
-}
 
 /// Cases per test: `P2P_FUZZ_CASES`.
 fn cases() -> usize {
@@ -122,7 +56,7 @@ fn cases() -> usize {
 /// Each test gets its own stream, derived from the run's seed and the
 /// test's name, and says which seed to replay it with.
 fn start(test: &str) -> (Rng, u64, usize) {
-    let seed = seed();
+    let seed = fuzz_seed();
     let cases = cases();
     println!(
         "{test}: seed {seed} (0x{seed:x}), {cases} cases; replay with P2P_FUZZ_SEED={seed} cargo test --test fuzz_protocol {test}"

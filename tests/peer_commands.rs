@@ -20,8 +20,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
@@ -78,59 +77,11 @@ fn parse_files(line: &str) -> Vec<Vec<String>> {
     records
 }
 
-/// Every entry of a folder, hidden ones included, sorted.
-fn all_entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .expect("read folder")
-        .filter_map(|entry| entry.ok())
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-/// Polls until the folder holds exactly `expected` (hidden entries count).
-fn wait_folder_is(dir: &Path, expected: &[&str]) {
-    let mut expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
-    expected.sort();
-    let what = format!("{} to hold only {expected:?}", dir.display());
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let last = all_entries(dir);
-        if last == expected {
-            return;
-        }
-        if Instant::now() >= deadline {
-            panic!("timed out waiting for {what}; it holds {last:?}");
-        }
-        thread::sleep(POLL_INTERVAL);
-    }
-}
-
 /// The expected body of `FILE: ` for a ranged download of `content`.
 fn range_of(content: &[u8], first: usize, count: usize) -> &[u8] {
     let start = first * 100;
     let end = ((first + count) * 100).min(content.len());
     &content[start..end]
-}
-
-/// The reply must be `FILE: ` and exactly `expected`, then the close.
-fn assert_file_reply(reply: &[u8], expected: &[u8], request: &str) {
-    assert!(
-        reply.starts_with(b"FILE: "),
-        "{request:?}: expected \"FILE: \", got {:?}",
-        String::from_utf8_lossy(&reply[..reply.len().min(100)])
-    );
-    let body = &reply[6..];
-    assert_eq!(
-        body.len(),
-        expected.len(),
-        "{request:?}: wrong number of bytes after \"FILE: \""
-    );
-    assert!(
-        body == expected,
-        "{request:?}: the bytes are not the right slice"
-    );
 }
 
 /// The reply must be one `ERROR: ` line, then the close.
@@ -180,36 +131,6 @@ fn send_body(client: &mut Client, bytes: &[u8]) -> String {
         client.send_raw(chunk);
     }
     client.expect_line()
-}
-
-/// Runs one shell command and returns the stdout lines it printed. The
-/// command is followed by a marker (an unknown command); the shell runs
-/// commands in order, so once the marker's error line is out, so is all
-/// of the command's output.
-fn run(node: &mut Node, command: &str) -> Vec<String> {
-    static MARK: AtomicUsize = AtomicUsize::new(0);
-    let mark = format!("zz-mark-{}", MARK.fetch_add(1, Ordering::SeqCst));
-    let quoted = format!("\"{mark}\"");
-    let before = node.stdout_lines().len();
-    node.send_line(command);
-    node.send_line(&mark);
-    node.wait_for_output(&format!("the end of the output of `{command}`"), |l| {
-        l.contains(&quoted)
-    });
-    let lines = node.stdout_lines();
-    let end = lines
-        .iter()
-        .position(|l| l.contains(&quoted))
-        .expect("marker line");
-    lines[before..end].to_vec()
-}
-
-/// Asserts that some line of `lines` satisfies `pred`; returns it.
-fn find_line<'a>(lines: &'a [String], what: &str, pred: impl Fn(&str) -> bool) -> &'a str {
-    lines
-        .iter()
-        .find(|l| pred(l))
-        .unwrap_or_else(|| panic!("expected {what} in the output:\n{}", lines.join("\n")))
 }
 
 // ---------------------------------------------------------------------------

@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -42,27 +41,6 @@ fn wait_new_line(
         }
         thread::sleep(POLL_INTERVAL);
     }
-}
-
-/// Runs one shell command and returns the stdout lines printed while it
-/// ran (a marker, an unknown command, follows it: once its error line is
-/// out, so is all of the command's output).
-fn run(node: &mut Node, command: &str) -> Vec<String> {
-    static MARK: AtomicUsize = AtomicUsize::new(0);
-    let mark = format!("zz-mark-{}", MARK.fetch_add(1, Ordering::SeqCst));
-    let quoted = format!("\"{mark}\"");
-    let before = node.stdout_lines().len();
-    node.send_line(command);
-    node.send_line(&mark);
-    node.wait_for_output(&format!("the end of the output of `{command}`"), |l| {
-        l.contains(&quoted)
-    });
-    let lines = node.stdout_lines();
-    let end = lines
-        .iter()
-        .position(|l| l.contains(&quoted))
-        .expect("marker line");
-    lines[before..end].to_vec()
 }
 
 fn is_lost_notice(line: &str, tracker: &str) -> bool {

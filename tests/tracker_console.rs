@@ -11,37 +11,6 @@ mod common;
 
 use common::*;
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// Runs one console command and returns the stdout lines printed while it
-/// ran. A marker (an unknown command) follows it; the console runs commands
-/// in order, so once the marker's error line is out, so is the command's
-/// output. (Log lines of the tracker may be mixed in.)
-fn run(node: &mut Node, command: &str) -> Vec<String> {
-    static MARK: AtomicUsize = AtomicUsize::new(0);
-    let mark = format!("zz-mark-{}", MARK.fetch_add(1, Ordering::SeqCst));
-    let quoted = format!("\"{mark}\"");
-    let before = node.stdout_lines().len();
-    node.send_line(command);
-    node.send_line(&mark);
-    node.wait_for_output(&format!("the end of the output of `{command}`"), |l| {
-        l.contains(&quoted)
-    });
-    let lines = node.stdout_lines();
-    let end = lines
-        .iter()
-        .position(|l| l.contains(&quoted))
-        .expect("marker line");
-    lines[before..end].to_vec()
-}
-
-/// Asserts that some line of `lines` satisfies `pred`; returns it.
-fn find_line<'a>(lines: &'a [String], what: &str, pred: impl Fn(&str) -> bool) -> &'a str {
-    lines
-        .iter()
-        .find(|l| pred(l))
-        .unwrap_or_else(|| panic!("expected {what} in the output:\n{}", lines.join("\n")))
-}
 
 /// The lines of `lines` that are console output, not time-stamped log lines.
 fn console_lines(lines: &[String]) -> Vec<String> {

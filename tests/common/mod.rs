@@ -9,7 +9,6 @@
 //! a poll with a deadline (`wait_until`), which fails with a clear message.
 #![allow(dead_code)]
 
-use std::collections::HashSet;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -60,20 +59,32 @@ pub fn wait_for_port(addr: &str) {
 // Ports and temporary folders
 // ---------------------------------------------------------------------------
 
-/// A free loopback port: bind port 0, read the port the system chose, drop
-/// the listener. A process-wide set makes sure two tests running in
-/// parallel never get the same port from us.
+/// Ports handed out below the kernel's range of ephemeral ports (where the
+/// source ports of outgoing connections come from, 32768 and up on Linux).
+/// A port picked by binding port 0 comes from that very range, so between
+/// the test dropping its listener and the program binding the port, any
+/// outgoing connection of a test running in parallel could take it as its
+/// source port, and the program would fail with "address in use".
+const PORT_RANGE: std::ops::Range<u16> = 20_000..32_000;
+
+/// A loopback port nobody is listening on, different on every call in this
+/// test process. Test binaries run one after another, and the start depends
+/// on the process id, so two binaries rarely pick the same ports even if run
+/// side by side.
 pub fn free_port() -> u16 {
-    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
-    loop {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let port = listener.local_addr().expect("local address").port();
-        drop(listener);
-        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-        if given.get_or_insert_with(HashSet::new).insert(port) {
+    static NEXT: Mutex<Option<u16>> = Mutex::new(None);
+    let span = PORT_RANGE.end - PORT_RANGE.start;
+    let mut next = NEXT.lock().unwrap_or_else(|e| e.into_inner());
+    let mut offset = next.unwrap_or((std::process::id() % u32::from(span)) as u16);
+    for _ in 0..span {
+        let port = PORT_RANGE.start + offset;
+        offset = (offset + 1) % span;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            *next = Some(offset);
             return port;
         }
     }
+    panic!("no free port in {PORT_RANGE:?}");
 }
 
 /// A fresh folder under the system's temporary folder, removed on drop.
@@ -181,6 +192,36 @@ pub fn visible_files(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// Every entry of a folder, hidden ones included, sorted.
+pub fn all_entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .expect("read folder")
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Polls until the folder holds exactly `expected`, in any order (hidden
+/// entries count).
+pub fn wait_folder_is(dir: &Path, expected: &[&str]) {
+    let mut expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+    expected.sort();
+    let what = format!("{} to hold only {expected:?}", dir.display());
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let last = all_entries(dir);
+        if last == expected {
+            return;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out waiting for {what}; it holds {last:?}");
+        }
+        thread::sleep(POLL_INTERVAL);
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -596,17 +637,24 @@ pub struct Client {
     pub local: String,
 }
 
+/// A raw connection to `addr`: connecting and every write bounded by
+/// `READ_TIMEOUT`, reads not bounded (the caller sets what it needs).
+pub fn connect_raw(addr: &str) -> TcpStream {
+    let sock = addr.parse().expect("socket address");
+    let stream = TcpStream::connect_timeout(&sock, READ_TIMEOUT)
+        .unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"));
+    stream
+        .set_write_timeout(Some(READ_TIMEOUT))
+        .expect("set write timeout");
+    stream
+}
+
 impl Client {
     pub fn connect(addr: &str) -> Client {
-        let sock = addr.parse().expect("socket address");
-        let stream = TcpStream::connect_timeout(&sock, READ_TIMEOUT)
-            .unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"));
+        let stream = connect_raw(addr);
         stream
             .set_read_timeout(Some(READ_TIMEOUT))
             .expect("set read timeout");
-        stream
-            .set_write_timeout(Some(READ_TIMEOUT))
-            .expect("set write timeout");
         let local = stream.local_addr().expect("local address").to_string();
         Client {
             reader: BufReader::new(stream),
@@ -848,6 +896,27 @@ impl Probe {
     }
 }
 
+/// The reply to a `DOWNLOAD:` must be `FILE: ` followed by exactly
+/// `content`, and nothing more (the peer closes the connection right after
+/// the bytes).
+pub fn assert_file_reply(reply: &[u8], content: &[u8], request: &str) {
+    assert!(
+        reply.starts_with(b"FILE: "),
+        "{request:?}: expected \"FILE: \", got {:?}",
+        String::from_utf8_lossy(&reply[..reply.len().min(100)])
+    );
+    let body = &reply[6..];
+    assert_eq!(
+        body.len(),
+        content.len(),
+        "{request:?}: wrong number of bytes after \"FILE: \""
+    );
+    assert!(
+        body == content,
+        "{request:?}: the bytes after \"FILE: \" are not the expected ones"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // A fake seeder for the download side
 // ---------------------------------------------------------------------------
@@ -881,4 +950,135 @@ pub fn fake_seeder(reply: Vec<u8>) -> (u16, JoinHandle<Option<String>>) {
         Some(request.trim_end().to_string())
     });
     (port, handle)
+}
+
+// ---------------------------------------------------------------------------
+// Commands typed into a peer's shell or the tracker's console
+// ---------------------------------------------------------------------------
+
+/// Runs one command in a node's shell (peer) or console (tracker) and
+/// returns the stdout lines printed while it ran. The command is followed
+/// by a marker, a one-word unknown command. Both answer it on stdout with
+/// an error line that quotes it (`error: unknown command "zz-mark-0" (type
+/// help)`: the peer quotes the first word, the tracker the whole line, the
+/// same here), so the helper waits for the quoted marker, not the wording.
+/// Both run commands in order, so once that line is out, so is all of the
+/// command's output. (On the tracker, log lines may be mixed in.)
+pub fn run(node: &mut Node, command: &str) -> Vec<String> {
+    static MARK: AtomicUsize = AtomicUsize::new(0);
+    let mark = format!("zz-mark-{}", MARK.fetch_add(1, Ordering::SeqCst));
+    let quoted = format!("\"{mark}\"");
+    let before = node.stdout_lines().len();
+    node.send_line(command);
+    node.send_line(&mark);
+    node.wait_for_output(&format!("the end of the output of `{command}`"), |l| {
+        l.contains(&quoted)
+    });
+    let lines = node.stdout_lines();
+    let end = lines
+        .iter()
+        .position(|l| l.contains(&quoted))
+        .expect("marker line");
+    lines[before..end].to_vec()
+}
+
+/// Asserts that some line of `lines` satisfies `pred`; returns it.
+pub fn find_line<'a>(lines: &'a [String], what: &str, pred: impl Fn(&str) -> bool) -> &'a str {
+    lines
+        .iter()
+        .find(|l| pred(l))
+        .unwrap_or_else(|| panic!("expected {what} in the output:\n{}", lines.join("\n")))
+}
+
+// ---------------------------------------------------------------------------
+// A seeded generator (xorshift64*), for the fuzz tests
+// ---------------------------------------------------------------------------
+
+/// The fuzz seed when `P2P_FUZZ_SEED` is not set: fixed, so CI runs the same
+/// cases every time.
+pub const DEFAULT_FUZZ_SEED: u64 = 0x5EED_2026_0004;
+
+/// The fuzz seed of this run: `P2P_FUZZ_SEED` (decimal, or hex with `0x`),
+/// else `DEFAULT_FUZZ_SEED`.
+pub fn fuzz_seed() -> u64 {
+    let Ok(text) = std::env::var("P2P_FUZZ_SEED") else {
+        return DEFAULT_FUZZ_SEED;
+    };
+    let text = text.trim();
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.unwrap_or_else(|_| panic!("P2P_FUZZ_SEED={text:?} is not a number"))
+}
+
+/// xorshift64* (Vigna): tiny, fast, and good enough to pick test inputs.
+/// The same seed always gives the same stream, so a failure can be replayed.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator for `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng::mixed(seed.wrapping_add(0x9E37_79B9_7F4A_7C15))
+    }
+
+    /// A generator for case `case` of a run with `seed`: every case has its
+    /// own stream, so cases run in any order (and in parallel) reproducibly.
+    pub fn for_case(seed: u64, case: u64) -> Rng {
+        Rng::mixed(seed ^ case.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+
+    /// Mixes `z` into a state (splitmix64's finaliser): the state must never
+    /// be 0, and nearby seeds (1, 2, 3...) must start far apart.
+    fn mixed(mut z: u64) -> Rng {
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        Rng(z.max(1))
+    }
+
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// A number in `lo..=hi`.
+    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + self.below(hi - lo + 1)
+    }
+
+    /// True with probability `1 / n`.
+    pub fn one_in(&mut self, n: usize) -> bool {
+        self.below(n) == 0
+    }
+
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
+    }
+
+    /// `lo..=hi` random bytes.
+    pub fn bytes(&mut self, lo: usize, hi: usize) -> Vec<u8> {
+        let len = self.range(lo, hi);
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+
+    /// A number of any size: small ones are common, huge ones too.
+    pub fn number(&mut self) -> u64 {
+        match self.below(5) {
+            0 => self.below(10) as u64,
+            1 => self.below(100_000) as u64,
+            2 => self.next() >> self.below(64),
+            3 => u64::MAX - self.below(3) as u64,
+            _ => 1_000_000_000_000_000_000,
+        }
+    }
 }
