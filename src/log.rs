@@ -41,10 +41,6 @@ impl Log {
         &self.label
     }
 
-    pub fn traces(&self) -> bool {
-        self.trace
-    }
-
     /// A time-stamped event: a join, a search, a refusal, a notice.
     pub fn event(&self, text: &str) {
         println!("[{} {}] {text}", clock_time(), self.label);

@@ -137,11 +137,6 @@ impl Peer {
         self.link.is_joined()
     }
 
-    /// How many connections the peer's server is serving now.
-    pub fn connection_count(&self) -> usize {
-        self.server.connection_count()
-    }
-
     /// SEARCH: who has `name`? An empty list is NOT FOUND.
     pub fn search(&self, name: &str) -> Result<Vec<Location>> {
         check_name(name)
@@ -189,14 +184,11 @@ impl Peer {
                         holders.len()
                     ))
                 })?],
-            None => holders
-                .iter()
-                .filter(|l| SocketAddr::new(l.ip, l.port) != self.addr)
-                .collect(),
+            None => holders.iter().filter(|l| l.addr() != self.addr).collect(),
         };
         let mut last_error = Error::Other(format!("only this peer shares {name}"));
         for location in candidates {
-            let from = SocketAddr::new(location.ip, location.port);
+            let from = location.addr();
             let file = FileSpec {
                 name: name.to_string(),
                 kind: location.kind.clone(),

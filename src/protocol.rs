@@ -11,7 +11,7 @@
 
 use crate::date::Date;
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 /// Written right before the raw bytes of a file (or of a range of it).
@@ -96,6 +96,13 @@ pub struct ChunkRange {
     pub count: u64,
 }
 
+impl Location {
+    /// Where this copy is served.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.ip, self.port)
+    }
+}
+
 impl ChunkRange {
     /// The bytes this range covers in a file of `file_size` bytes, as
     /// `(offset, length)`: clipped at the end of the file. `None` when the
@@ -149,6 +156,11 @@ pub struct Location {
 }
 
 impl FileRecord {
+    /// Where this file is served.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.ip, self.port)
+    }
+
     /// The record without its name, as it goes into a `FOUND:` line.
     pub fn location(&self) -> Location {
         Location {

@@ -181,7 +181,7 @@ fn try_execute(peer: &Peer, command: Command) -> Result<()> {
                 println!("not found: {name}");
             }
             for (number, holder) in holders.iter().enumerate() {
-                let at = peer.describe(SocketAddr::new(holder.ip, holder.port));
+                let at = peer.describe(holder.addr());
                 println!(
                     "{}. {at}  {}, {} bytes, {}",
                     number + 1,
@@ -263,10 +263,7 @@ fn try_execute(peer: &Peer, command: Command) -> Result<()> {
             let records = peer.info()?;
             let mut by_peer: BTreeMap<SocketAddr, Vec<&str>> = BTreeMap::new();
             for record in &records {
-                by_peer
-                    .entry(SocketAddr::new(record.ip, record.port))
-                    .or_default()
-                    .push(&record.name);
+                by_peer.entry(record.addr()).or_default().push(&record.name);
             }
             println!("{} peer(s) online:", by_peer.len());
             for (addr, names) in by_peer {

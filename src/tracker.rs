@@ -86,7 +86,7 @@ impl Index {
         let peer = self.peers.remove(&addr)?;
         for record in &peer.records {
             if let Some(locations) = self.by_name.get_mut(&record.name) {
-                locations.retain(|l| SocketAddr::new(l.ip, l.port) != addr);
+                locations.retain(|l| l.addr() != addr);
                 if locations.is_empty() {
                     self.by_name.remove(&record.name);
                 }
@@ -236,7 +236,7 @@ fn accept(
     };
     check_records(&records, connection.other_end().ip(), &state.settings)?;
     let first = &records[0];
-    Ok((SocketAddr::new(first.ip, first.port), records))
+    Ok((first.addr(), records))
 }
 
 /// The rules for a records line beyond its grammar: how many, and who may
