@@ -68,14 +68,16 @@ pub fn wait_for_port(addr: &str) {
 const PORT_RANGE: std::ops::Range<u16> = 20_000..32_000;
 
 /// A loopback port nobody is listening on, different on every call in this
-/// test process. Test binaries run one after another, and the start depends
-/// on the process id, so two binaries rarely pick the same ports even if run
-/// side by side.
+/// test process. Test binaries run one after another; the start depends on
+/// the process id, so two test runs side by side rarely pick the same ports.
 pub fn free_port() -> u16 {
     static NEXT: Mutex<Option<u16>> = Mutex::new(None);
     let span = PORT_RANGE.end - PORT_RANGE.start;
     let mut next = NEXT.lock().unwrap_or_else(|e| e.into_inner());
-    let mut offset = next.unwrap_or((std::process::id() % u32::from(span)) as u16);
+    // Processes with neighbouring ids start far apart: 7919 is a prime, so
+    // the starts are spread over the whole range.
+    let start = (u64::from(std::process::id()) * 7919 % u64::from(span)) as u16;
+    let mut offset = next.unwrap_or(start);
     for _ in 0..span {
         let port = PORT_RANGE.start + offset;
         offset = (offset + 1) % span;
