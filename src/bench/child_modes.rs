@@ -1,0 +1,157 @@
+//! The child processes, on their own side: what this program does when
+//! the benchmark starts it in a hidden mode, as its tracker, a serving
+//! peer, the downloader or the echo server. Each mode runs the library
+//! code the real binaries run, so that the figures are those of the real
+//! tracker and peer.
+
+use super::proc::status_kib;
+use super::search::echo_lines;
+use super::{local_addr, quiet_log, LOOPBACK_ANY_PORT};
+use crate::error::{Error, Result};
+use crate::log::Log;
+use crate::peer::{Peer, PeerConfig};
+use crate::peer_client;
+use crate::peer_server::PEER_MAX_CONNECTIONS;
+use crate::protocol::{type_of, FileSpec};
+use crate::server::listen;
+use crate::settings::{Settings, TRACKER_ID};
+use crate::shared_folder::SharedFolder;
+use crate::tracker::{Tracker, TRACKER_MAX_CONNECTIONS};
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::thread;
+
+/// A child process writes the lines meant for the benchmark to its
+/// standard error, starting with this; its other lines there (an error)
+/// are passed on to ours. Its standard output, its log, goes to a file.
+pub(super) const REPORT_PREFIX: &str = "bench-report: ";
+
+/// The hidden modes: this program started by itself as a tracker, a peer,
+/// a downloader or an echo server.
+pub(super) const AS_TRACKER: &str = "--as-tracker";
+pub(super) const AS_PEER: &str = "--as-peer";
+pub(super) const AS_DOWNLOADER: &str = "--as-downloader";
+pub(super) const AS_ECHO: &str = "--as-echo";
+
+/// The id of a serving peer in the settings it builds for itself.
+const PEER_ID: &str = "bench-peer";
+
+/// Whether the command line asks for a hidden mode; check this before
+/// `cli::parse`, which does not know them.
+pub fn is_child_mode(args: &[String]) -> bool {
+    matches!(
+        args.first().map(String::as_str),
+        Some(AS_TRACKER | AS_PEER | AS_DOWNLOADER | AS_ECHO)
+    )
+}
+
+/// Runs a hidden mode: what the benchmark's child processes do.
+pub fn run_child(args: &[String]) -> Result<()> {
+    match args {
+        [mode] if mode == AS_TRACKER => serve_as_tracker(),
+        [mode] if mode == AS_ECHO => serve_as_echo(),
+        [mode, tracker, dir] if mode == AS_PEER => {
+            serve_as_peer(parse_addr(tracker)?, Path::new(dir))
+        }
+        [mode, peer, name, size, dir] if mode == AS_DOWNLOADER => {
+            let size = size
+                .parse()
+                .map_err(|_| Error::Usage(format!("{mode}: bad size {size:?}")))?;
+            download_as_child(parse_addr(peer)?, name, size, Path::new(dir))
+        }
+        _ => Err(Error::Usage(format!(
+            "the benchmark's hidden modes are `{AS_TRACKER}`, `{AS_ECHO}`, `{AS_PEER} TRACKER DIR` \
+             and `{AS_DOWNLOADER} PEER NAME SIZE DIR`"
+        ))),
+    }
+}
+
+fn parse_addr(text: &str) -> Result<SocketAddr> {
+    text.parse()
+        .map_err(|_| Error::Usage(format!("{text:?} is not an ip:port address")))
+}
+
+/// Tells the benchmark something (see [`REPORT_PREFIX`]).
+fn report(text: &str) {
+    eprintln!("{REPORT_PREFIX}{text}");
+}
+
+/// A child ends when its standard input does: the benchmark closes it, or
+/// the benchmark died, and either way nothing is left running.
+fn wait_for_end_of_input() {
+    let _ = io::copy(&mut io::stdin().lock(), &mut io::sink());
+}
+
+/// Settings made up on the spot, one `id ip port` line a node.
+fn settings_for(nodes: &[(&str, SocketAddr)]) -> Result<Settings> {
+    let text: String = nodes
+        .iter()
+        .map(|(id, addr)| format!("{id} {} {}\n", addr.ip(), addr.port()))
+        .collect();
+    Settings::parse(Path::new("(settings made by the benchmark)"), &text)
+}
+
+/// `--as-tracker`: the tracker, as the `tracker` binary runs it, on a
+/// free port.
+fn serve_as_tracker() -> Result<()> {
+    let listener = listen(LOOPBACK_ANY_PORT)?;
+    let addr = local_addr(&listener)?;
+    let settings = settings_for(&[(TRACKER_ID, addr)])?;
+    let log = Log::new(TRACKER_ID, false);
+    let _tracker = Tracker::start(listener, settings, TRACKER_MAX_CONNECTIONS, log)?;
+    report(&format!("address {addr}"));
+    wait_for_end_of_input();
+    Ok(())
+}
+
+/// `--as-echo`: the baseline for `search`, a bare echo server on a free
+/// port, a thread per connection. It runs in a process of its own, as the
+/// tracker does, so that both round trips cross between two processes.
+fn serve_as_echo() -> Result<()> {
+    let listener = listen(LOOPBACK_ANY_PORT)?;
+    report(&format!("address {}", local_addr(&listener)?));
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || echo_lines(stream));
+        }
+    });
+    wait_for_end_of_input();
+    Ok(())
+}
+
+/// `--as-peer TRACKER DIR`: a peer, as the `peer --serve` binary runs it,
+/// on a free port, serving DIR and joined to TRACKER.
+fn serve_as_peer(tracker: SocketAddr, dir: &Path) -> Result<()> {
+    let listener = listen(LOOPBACK_ANY_PORT)?;
+    let addr = local_addr(&listener)?;
+    let config = PeerConfig {
+        id: PEER_ID.to_string(),
+        settings: settings_for(&[(TRACKER_ID, tracker), (PEER_ID, addr)])?,
+        dir: dir.to_path_buf(),
+        max_connections: PEER_MAX_CONNECTIONS,
+        log: Log::new(PEER_ID, false),
+    };
+    let peer = Peer::start_on(listener, config)?;
+    report(&format!("address {addr}"));
+    wait_for_end_of_input();
+    peer.quit();
+    Ok(())
+}
+
+/// `--as-downloader PEER NAME SIZE DIR`: downloads one file into DIR as a
+/// peer's `download` does, then reports its own peak memory.
+fn download_as_child(from: SocketAddr, name: &str, size: u64, dir: &Path) -> Result<()> {
+    let (folder, _) = SharedFolder::open(dir)?;
+    let file = FileSpec {
+        name: name.to_string(),
+        kind: type_of(name),
+        size,
+    };
+    peer_client::download_into_folder(&folder, from, &file, &quiet_log(), &mut |_| {})?;
+    report(&format!(
+        "peak-kib {}",
+        status_kib(std::process::id(), "VmHWM")?
+    ));
+    Ok(())
+}

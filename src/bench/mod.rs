@@ -1,0 +1,340 @@
+//! The benchmark: how fast the real tracker and peer code is, measured in
+//! the same run beside what the machine itself can do (issue 5).
+//!
+//! `cargo run --release --bin bench -- [--size MIB] [--peers N] [--sessions N] [--quick]`
+//!
+//! Every figure is printed as one line, `name: value unit`, and the last
+//! line is a summary that names each ratio and its goal:
+//! 1. `transfer`: a raw `std::io::copy` over loopback, and one whole-file
+//!    DOWNLOAD through the real peer server and client code, both to disk
+//!    (each the best of three rounds);
+//! 2. `fetch`: the same file from several peers at once (ranged DOWNLOADs);
+//! 3. `sessions`: thousands of fake peers joined to one tracker at once,
+//!    and the tracker's resident memory;
+//! 4. `search`: SEARCH round trips beside a bare one-line echo;
+//! 5. `memory`: the peak memory of a peer serving, and of one downloading.
+//!
+//! The tracker, the peers and the echo server run as separate processes:
+//! copies of this very program started in a hidden mode (`--as-tracker`,
+//! `--as-peer`, `--as-downloader`, `--as-echo`), each running the library
+//! code the real binaries run.
+//! Separate processes let us read each one's memory from `/proc/PID/status`
+//! (so the benchmark needs Linux), give each its own open-file limit, and
+//! keep their log lines out of the figures.
+//!
+//! Everything happens on free loopback ports, in a temporary folder that is
+//! removed at the end, also when a step fails.
+//!
+//! The steps are in files of their own, read in this order after this
+//! one: `transfer.rs` (1 and 2), `sessions.rs` (3), `search.rs` (4) and
+//! `memory.rs` (5). What they stand on: `workspace.rs` (the temporary
+//! folder and the generated file), `children.rs` (starting the child
+//! processes and ending them), `child_modes.rs` (what a child process
+//! runs) and `proc.rs` (what `/proc` tells about a process).
+
+mod child_modes;
+mod children;
+mod memory;
+mod proc;
+mod search;
+mod sessions;
+mod transfer;
+mod workspace;
+
+pub use child_modes::{is_child_mode, run_child};
+
+use crate::cli::Args;
+use crate::error::{Error, Result};
+use crate::log::Log;
+use crate::shared_folder::SharedFolder;
+use std::fmt::Display;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+
+use child_modes::AS_TRACKER;
+use children::{start_peers, ChildProcess};
+use memory::{measure_memory, MemoryFigures};
+use search::{measure_search, SearchRatios};
+use sessions::{join_sessions, TrackerMemory};
+use transfer::{measure_fetch, measure_transfer};
+use workspace::{generate_file, Workspace};
+
+// ---------------------------------------------------------------------------
+// What is measured, and the goals of issue 5
+// ---------------------------------------------------------------------------
+
+/// The size of the generated file in a full run, in MiB.
+pub const DEFAULT_SIZE_MIB: u64 = 1024;
+/// How many peers serve the file to `fetch`.
+pub const DEFAULT_PEERS: u64 = 3;
+/// How many fake peers join the tracker at once in a full run.
+pub const DEFAULT_SESSIONS: u64 = 10_000;
+/// How many SEARCH round trips (and as many echo round trips) a full run makes.
+pub const DEFAULT_SEARCHES: usize = 100_000;
+
+/// `--quick`: the same steps, small enough to run in seconds in a debug
+/// build (the `cargo test` of the benchmark uses it).
+pub const QUICK_SIZE_MIB: u64 = 8;
+pub const QUICK_SESSIONS: u64 = 300;
+pub const QUICK_SEARCHES: usize = 2_000;
+
+/// The round trips are spread over this many connections, one thread each.
+pub const SEARCH_CONNECTIONS: usize = 8;
+
+/// Goal: one DOWNLOAD moves at least this share of the raw baseline.
+pub const TRANSFER_GOAL: f64 = 0.5;
+/// Goal: a fetch from several peers moves at least this share of the raw baseline.
+pub const FETCH_GOAL: f64 = 0.8;
+/// Goal: the SEARCH p50 is at most this many times the echo p50.
+pub const SEARCH_GOAL: f64 = 1.5;
+/// Goal: the tracker holds this many sessions ...
+pub const TRACKER_GOAL_SESSIONS: usize = 10_000;
+/// ... in less than this much resident memory (MiB).
+pub const TRACKER_GOAL_MIB: f64 = 256.0;
+/// Goal: a peer serving or downloading the file peaks below this (MiB).
+pub const PEER_GOAL_MIB: f64 = 16.0;
+
+/// The options the benchmark takes (for `cli::parse`).
+pub const OPTIONS: [&str; 4] = ["--size", "--peers", "--sessions", "--quick"];
+
+/// The benchmark's usage text.
+pub const USAGE: &str = "\
+usage: bench [--size MIB] [--peers N] [--sessions N] [--quick]
+
+  --size MIB       the size of the file to transfer (default: 1024)
+  --peers N        how many peers serve the file to `fetch` (default: 3)
+  --sessions N     how many peers join the tracker at once, at most 65535
+                   (default: 10000)
+  --quick          all of it small (8 MiB, 300 sessions, 2000 searches)
+
+Build it with --release for real figures. Linux only (it reads /proc).
+";
+
+// ---------------------------------------------------------------------------
+// Names shared by the steps
+// ---------------------------------------------------------------------------
+
+/// The generated file. A whole number of MiB is rarely a whole number of
+/// 100-byte chunks (1 GiB is not), so its last chunk is a short one, as in
+/// real files.
+const FILE_NAME: &str = "bench-file.bin";
+
+const MIB: u64 = 1024 * 1024;
+
+/// Any free port on loopback.
+const LOOPBACK_ANY_PORT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+
+// ---------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------
+
+/// What one run measures.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The size of the generated file, in MiB.
+    pub size_mib: u64,
+    /// How many peers serve the file to `fetch`.
+    pub peers: usize,
+    /// How many fake peers join the tracker at once.
+    pub sessions: usize,
+    /// How many SEARCH round trips, and as many echo round trips.
+    pub searches: usize,
+}
+
+impl Options {
+    /// The options from the command line; `--quick` changes the defaults,
+    /// and an explicit option still wins over it.
+    pub fn from_args(args: &Args) -> Result<Options> {
+        let (size, sessions, searches) = if args.quick {
+            (QUICK_SIZE_MIB, QUICK_SESSIONS, QUICK_SEARCHES)
+        } else {
+            (DEFAULT_SIZE_MIB, DEFAULT_SESSIONS, DEFAULT_SEARCHES)
+        };
+        let sessions = to_usize("--sessions", args.number("--sessions", sessions))?;
+        // Each fake peer announces a port of its own, 1 to 65535.
+        if sessions > usize::from(u16::MAX) {
+            return Err(Error::Usage(format!(
+                "--sessions is at most {} (one port number per peer)",
+                u16::MAX
+            )));
+        }
+        Ok(Options {
+            size_mib: args.number("--size", size),
+            peers: to_usize("--peers", args.number("--peers", DEFAULT_PEERS))?,
+            sessions,
+            searches,
+        })
+    }
+}
+
+fn to_usize(option: &str, n: u64) -> Result<usize> {
+    usize::try_from(n).map_err(|_| Error::Usage(format!("{option} {n} is too large")))
+}
+
+// ---------------------------------------------------------------------------
+// The run
+// ---------------------------------------------------------------------------
+
+/// Runs every measurement and prints the figures and the summary.
+pub fn run(options: &Options) -> Result<()> {
+    // Declared first, so it is dropped last: the child processes (declared
+    // below) are gone before their folders are removed.
+    let workspace = Workspace::create()?;
+    println!(
+        "note: {} MiB file, {} serving peer(s), {} sessions, {} searches, in {}",
+        options.size_mib,
+        options.peers,
+        options.sessions,
+        options.searches,
+        workspace.root.display()
+    );
+    let first_dir = workspace.new_folder("peer1")?;
+    let source = first_dir.join(FILE_NAME);
+    let size = generate_file(&source, options.size_mib)?;
+
+    let tracker_log = workspace.root.join("tracker.log");
+    let tracker = ChildProcess::spawn("tracker", vec![AS_TRACKER.into()], &tracker_log)?;
+    let tracker_addr = tracker.address()?;
+    let peers = start_peers(&workspace, first_dir, &source, tracker_addr, options.peers)?;
+    let peer_addrs: Vec<SocketAddr> = peers.iter().map(|(_, addr)| *addr).collect();
+    let (first_peer, first_addr) = peers
+        .first()
+        .ok_or_else(|| Error::Usage("--peers must be at least 1".into()))?;
+    let (client, _) = SharedFolder::open(&workspace.new_folder("client")?)?;
+
+    let transfer = measure_transfer(&workspace, &source, size, &client, *first_addr)?;
+    let fetch = measure_fetch(&source, size, &client, &peer_addrs, transfer.raw)?;
+    let mut sessions = join_sessions(&tracker, tracker_addr, options.sessions)?;
+    let joined = sessions.tracker.joined;
+    let search = measure_search(
+        &workspace,
+        &mut sessions.searchers,
+        options.searches,
+        joined,
+    )?;
+    // Every session ends here, as a peer that leaves: the tracker sees each
+    // connection close.
+    drop(sessions.streams);
+    drop(sessions.searchers);
+    let memory = measure_memory(&workspace, &source, size, first_peer, *first_addr)?;
+
+    let summary = Summary {
+        transfer: transfer.peer / transfer.raw,
+        fetch,
+        search,
+        tracker: sessions.tracker,
+        memory,
+    };
+    println!("summary: {summary}");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Helpers shared by the steps
+// ---------------------------------------------------------------------------
+
+/// Prints one figure line: `name: value unit`.
+fn figure(name: &str, value: impl Display, unit: &str) {
+    println!("{name}: {value} {unit}");
+}
+
+fn local_addr(listener: &TcpListener) -> Result<SocketAddr> {
+    listener
+        .local_addr()
+        .map_err(|e| Error::io("reading the listening address", e))
+}
+
+/// The client code logs nothing without `--trace`; the benchmark traces
+/// nothing, so its output holds only figures.
+fn quiet_log() -> Log {
+    Log::new("bench", false)
+}
+
+/// A thread's result; a thread that panicked is an error like any other.
+fn joined<T>(result: std::thread::Result<Result<T>>) -> Result<T> {
+    result.unwrap_or_else(|_| Err(Error::Other("a benchmark thread failed".into())))
+}
+
+// ---------------------------------------------------------------------------
+// The summary
+// ---------------------------------------------------------------------------
+
+/// Every ratio and peak, beside its goal.
+struct Summary {
+    transfer: f64,
+    fetch: f64,
+    search: SearchRatios,
+    tracker: TrackerMemory,
+    memory: MemoryFigures,
+}
+
+impl Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let verdict = |met: bool| if met { "met" } else { "MISSED" };
+        write!(
+            f,
+            "transfer/raw {:.2} (goal >= {TRANSFER_GOAL}: {}); ",
+            self.transfer,
+            verdict(self.transfer >= TRANSFER_GOAL)
+        )?;
+        write!(
+            f,
+            "fetch/raw {:.2} (goal >= {FETCH_GOAL}: {}); ",
+            self.fetch,
+            verdict(self.fetch >= FETCH_GOAL)
+        )?;
+        write!(
+            f,
+            "search p50/echo p50 {:.2} (goal <= {SEARCH_GOAL}: {}; over one connection {:.2}); ",
+            self.search.eight_connections,
+            verdict(self.search.eight_connections <= SEARCH_GOAL),
+            self.search.one_connection
+        )?;
+        let tracker = &self.tracker;
+        write!(
+            f,
+            "tracker {:.1} MiB with {} sessions (goal < {TRACKER_GOAL_MIB} MiB with {TRACKER_GOAL_SESSIONS}: ",
+            tracker.joined_mib, tracker.joined
+        )?;
+        // The goal is for ten thousand sessions: a run that asked for fewer
+        // is not judged, one that asked for them and got fewer has missed.
+        if tracker.joined >= TRACKER_GOAL_SESSIONS {
+            write!(f, "{}); ", verdict(tracker.joined_mib < TRACKER_GOAL_MIB))?;
+        } else if tracker.wanted >= TRACKER_GOAL_SESSIONS {
+            write!(
+                f,
+                "MISSED, only {} of {} joined; {:.0} MiB at {TRACKER_GOAL_SESSIONS} by the memory per session); ",
+                tracker.joined,
+                tracker.wanted,
+                tracker.at_goal_mib()
+            )?;
+        } else {
+            write!(f, "not judged below {TRACKER_GOAL_SESSIONS} sessions); ")?;
+        }
+        let peak = self.memory.serving.max(self.memory.downloading);
+        write!(
+            f,
+            "peer peak {:.1} MiB serving, {:.1} MiB downloading (goal < {PEER_GOAL_MIB} MiB: {})",
+            self.memory.serving,
+            self.memory.downloading,
+            verdict(peak < PEER_GOAL_MIB)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_changes_the_defaults_and_options_win() {
+        let args = |words: &[&str]| {
+            crate::cli::parse(words.iter().map(|w| w.to_string()), &OPTIONS).unwrap()
+        };
+        let quick = Options::from_args(&args(&["--quick", "--sessions", "20"])).unwrap();
+        assert_eq!(
+            (quick.size_mib, quick.sessions, quick.searches),
+            (QUICK_SIZE_MIB, 20, QUICK_SEARCHES)
+        );
+        assert!(Options::from_args(&args(&["--sessions", "70000"])).is_err());
+    }
+}

@@ -1,0 +1,88 @@
+//! What `/proc` tells about another process: its memory, its open files
+//! and its open-file limit (which `prlimit` raises). std has no call for
+//! any of these; Linux has them in `/proc`, which is why the benchmark
+//! needs Linux. The text is parsed by functions of their own, which the
+//! tests feed with sample text.
+
+use crate::error::{Error, Result};
+use std::fs;
+use std::process::Command;
+
+/// A `kB` figure of `/proc/PID/status` (`VmRSS`, `VmHWM`), in KiB.
+pub(super) fn status_kib(pid: u32, field: &str) -> Result<u64> {
+    let path = format!("/proc/{pid}/status");
+    let status = fs::read_to_string(&path)
+        .map_err(|e| Error::io(format!("reading {path} (the benchmark needs Linux)"), e))?;
+    parse_status_kib(&status, field).ok_or_else(|| Error::Other(format!("no {field} in {path}")))
+}
+
+/// The value of `field` in the text of `/proc/PID/status`: `VmHWM:  1234 kB`.
+fn parse_status_kib(status: &str, field: &str) -> Option<u64> {
+    status.lines().find_map(|line| {
+        let value = line.strip_prefix(field)?.strip_prefix(':')?;
+        value.trim().strip_suffix("kB")?.trim().parse().ok()
+    })
+}
+
+/// How many files (sockets included) process `pid` has open.
+pub(super) fn open_fd_count(pid: u32) -> Result<usize> {
+    let path = format!("/proc/{pid}/fd");
+    let entries = fs::read_dir(&path).map_err(|e| Error::io(format!("reading {path}"), e))?;
+    Ok(entries.count())
+}
+
+/// Lets process `pid` open `wanted` files. std has no call for it, so we
+/// ask the `prlimit` tool (util-linux); raising the hard limit needs root.
+pub(super) fn raise_open_file_limit(pid: u32, wanted: u64) -> std::result::Result<(), String> {
+    let path = format!("/proc/{pid}/limits");
+    let limits = fs::read_to_string(&path).map_err(|e| format!("reading {path}: {e}"))?;
+    let (soft, hard) =
+        parse_open_file_limit(&limits).ok_or_else(|| format!("no open-file limit in {path}"))?;
+    if soft >= wanted {
+        return Ok(());
+    }
+    let output = Command::new("prlimit")
+        .arg(format!("--pid={pid}"))
+        .arg(format!("--nofile={wanted}:{}", hard.max(wanted)))
+        .output()
+        .map_err(|e| format!("running prlimit: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "prlimit: {} (the limit stays at {soft})",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+/// The soft and hard open-file limits from the text of `/proc/PID/limits`.
+fn parse_open_file_limit(limits: &str) -> Option<(u64, u64)> {
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?;
+    let mut values = line["Max open files".len()..]
+        .split_whitespace()
+        .map(|value| match value {
+            "unlimited" => Some(u64::MAX),
+            number => number.parse().ok(),
+        });
+    Some((values.next()??, values.next()??))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_proc_figures() {
+        let status = "Name:\tbench\nVmHWM:\t    5120 kB\nVmRSS:\t    4096 kB\n";
+        assert_eq!(parse_status_kib(status, "VmRSS"), Some(4096));
+        assert_eq!(parse_status_kib(status, "VmHWM"), Some(5120));
+        assert_eq!(parse_status_kib(status, "VmSwap"), None);
+        let limits =
+            "Max cpu time              unlimited            unlimited            seconds\n\
+                      Max open files            20000                40000                files\n";
+        assert_eq!(parse_open_file_limit(limits), Some((20_000, 40_000)));
+    }
+}
