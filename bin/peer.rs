@@ -1,4 +1,5 @@
-//! A peer: `cargo run --bin peer -- ID [--settings FILE] [--dir DIR] [--serve] [--trace]`.
+//! A peer:
+//! `cargo run --bin peer -- ID [--settings FILE] [--dir DIR] [--serve] [--trace] [--max-connections N]`.
 //!
 //! Serves the files in its folder to other peers, joins the tracker, and
 //! reads commands on standard input (`help`).

@@ -1,4 +1,5 @@
-//! The file tracker: `cargo run --bin tracker -- [--settings FILE] [--trace]`.
+//! The file tracker:
+//! `cargo run --bin tracker -- [--settings FILE] [--trace] [--max-connections N]`.
 //!
 //! Listens on the `tracker` line of the settings file and keeps the index
 //! of who shares what. Its standard input is an operator console (`help`).

@@ -26,7 +26,7 @@ use crate::server::{Handler, Limits, Server};
 use crate::settings::Settings;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -126,6 +126,9 @@ struct State {
     settings: Settings,
     log: Log,
     next_session: AtomicU64,
+    /// Set when the tracker closes every session itself (`quit`), so that
+    /// the log does not blame the peers.
+    stopping: AtomicBool,
 }
 
 /// A running tracker. Dropping it (or [`Tracker::stop`]) closes every session.
@@ -149,6 +152,7 @@ impl Tracker {
             settings,
             log: log.clone(),
             next_session: AtomicU64::new(1),
+            stopping: AtomicBool::new(false),
         });
         let handler: Handler = {
             let state = Arc::clone(&state);
@@ -178,6 +182,7 @@ impl Tracker {
 
     /// Closes every session and stops listening.
     pub fn stop(&mut self) {
+        self.state.stopping.store(true, Ordering::SeqCst);
         self.server.stop();
     }
 }
@@ -206,7 +211,10 @@ fn serve_session(state: &State, mut connection: Connection) {
         state.settings.describe(addr)
     ));
 
-    let how = serve_requests(state, &mut connection, addr);
+    let mut how = serve_requests(state, &mut connection, addr);
+    if state.stopping.load(Ordering::SeqCst) {
+        how = "closed by the tracker, which is stopping".into();
+    }
     // BYE or not, the peer is gone: its records go now.
     lock(&state.index).leave(addr, session);
     state

@@ -255,15 +255,15 @@ impl Shared {
                 self.tracker
             ));
             lost = true;
-            // A session that ended at once may have been refused (the tracker
-            // closes a refused join without a word): then the pause before
-            // the next try keeps growing, instead of hammering the tracker.
-            if joined_at.elapsed() < REFUSED_WITHIN {
-                self.pause(Some(pause));
-                pause = (pause * 2).min(MAX_RETRY_PAUSE);
-            } else {
+            // After a session that lasted, the pauses start again from the
+            // shortest. One that ended at once may have been refused (the
+            // tracker closes a refused join without a word): then the pause
+            // keeps growing, instead of hammering the tracker.
+            if joined_at.elapsed() >= REFUSED_WITHIN {
                 pause = FIRST_RETRY_PAUSE;
             }
+            self.pause(Some(pause));
+            pause = (pause * 2).min(MAX_RETRY_PAUSE);
         }
     }
 
