@@ -5,14 +5,30 @@
 
 use std::process::ExitCode;
 
+const USAGE: &str = "\
+usage: demo [--step]
+
+Runs a tracker and three peers in one process, on free loopback ports, and
+narrates a session while the protocol lines are printed as they cross.
+
+  --step    wait for the Enter key before each act
+";
+
 fn main() -> ExitCode {
-    if std::env::args().len() > 1 {
-        println!(
-            "usage: demo\n\nRuns a tracker and three peers in one process and narrates a session."
-        );
-        return ExitCode::SUCCESS;
-    }
-    match p2p_share::demo::run() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let step = match args.as_slice() {
+        [] => false,
+        [flag] if flag == "--step" => true,
+        [flag] if flag == "--help" || flag == "-h" => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprint!("demo: unknown arguments {args:?}\n{USAGE}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match p2p_share::demo::run(step) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("demo failed: {error}");

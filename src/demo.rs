@@ -15,6 +15,7 @@ use crate::settings::{Settings, TRACKER_ID};
 use crate::temp_dir::TempDir;
 use crate::tracker::{Tracker, TRACKER_MAX_CONNECTIONS};
 use std::fs;
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::thread;
@@ -27,8 +28,9 @@ const PEERS: [&str; 3] = ["peer1", "peer2", "peer3"];
 /// before it gives up with an error instead of hanging.
 const WAIT_LIMIT: Duration = Duration::from_secs(20);
 
-/// Runs the demo from start to end.
-pub fn run() -> Result<()> {
+/// Runs the demo from start to end. With `step`, it waits for the Enter
+/// key before each act, so a teacher can talk over each one.
+pub fn run(step: bool) -> Result<()> {
     let scratch = TempDir::new("demo")?;
     say("setting up: a tracker and three peers on free loopback ports, each peer");
     say(&format!(
@@ -47,7 +49,7 @@ pub fn run() -> Result<()> {
     let settings = write_settings(&scratch, &tracker_listener, &listeners)?;
     let dirs = copy_served_files(&scratch)?;
 
-    act("Act 1: the core protocol");
+    act(step, "Act 1: the core protocol");
     say("the tracker starts; each peer joins it: HELLO, HI, then its file records");
     let mut tracker = start_tracker(tracker_listener, &settings)?;
     let mut peers = Vec::new();
@@ -95,7 +97,7 @@ pub fn run() -> Result<()> {
         found.len()
     ));
 
-    act("Act 2: direct peer commands");
+    act(step, "Act 2: direct peer commands");
     say("peer1 and peer3 come back and join again");
     let peer1 = Peer::start(peer_config("peer1", &settings, &dirs[0]))?;
     let peer3 = Peer::start(peer_config("peer3", &settings, &dirs[2]))?;
@@ -133,7 +135,7 @@ pub fn run() -> Result<()> {
     let time = peer2.ping(settings.resolve("peer1")?)?;
     say(&format!("PONG after {:.2} ms", time.as_secs_f64() * 1000.0));
 
-    act("Act 3: the tracker crashes and comes back");
+    act(step, "Act 3: the tracker crashes and comes back");
     let tracker_addr = tracker.local_addr();
     tracker.stop();
     drop(tracker);
@@ -149,7 +151,7 @@ pub fn run() -> Result<()> {
         tracker.peers().len()
     ));
 
-    act("The end");
+    act(step, "The end");
     say("every peer says BYE; the tracker stops; the temporary folder is removed");
     for peer in [peer1, peer2, peer3] {
         peer.quit();
@@ -165,7 +167,13 @@ fn say(text: &str) {
     println!("demo: {text}");
 }
 
-fn act(title: &str) {
+fn act(step: bool, title: &str) {
+    if step {
+        print!("\n(press Enter for: {title}) ");
+        let _ = std::io::stdout().flush();
+        // The end of the input (or an error) just lets the demo run on.
+        let _ = std::io::stdin().read_line(&mut String::new());
+    }
     println!("\n==== {title} ====");
 }
 
