@@ -4,17 +4,11 @@
 //! and prints one line per figure, then a summary. The work is all in the
 //! library's `bench` module; this file only reads the command line.
 
-use p2p_share::{bench, cli, Error, Result};
+use p2p_share::{bench, cli, Result};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("bench: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::exit_code("bench", run())
 }
 
 fn run() -> Result<()> {
@@ -29,8 +23,6 @@ fn run() -> Result<()> {
         print!("{}", bench::USAGE);
         return Ok(());
     }
-    if let Some(extra) = args.positional.first() {
-        return Err(Error::Usage(format!("unexpected argument {extra:?}")));
-    }
+    args.no_positional()?;
     bench::run(&bench::Options::from_args(&args)?)
 }

@@ -27,13 +27,7 @@ Type `help` at the prompt for the shell's commands.
 ";
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("peer: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::exit_code("peer", run())
 }
 
 fn run() -> Result<()> {

@@ -9,7 +9,7 @@ use p2p_share::log::Log;
 use p2p_share::server::listen;
 use p2p_share::settings::{Settings, DEFAULT_SETTINGS_FILE};
 use p2p_share::tracker::{Tracker, TRACKER_MAX_CONNECTIONS};
-use p2p_share::{cli, Error, Result};
+use p2p_share::{cli, Result};
 use std::process::ExitCode;
 
 const USAGE: &str = "\
@@ -24,13 +24,7 @@ Type `help` on the tracker's standard input for the console commands.
 ";
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("tracker: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::exit_code("tracker", run())
 }
 
 fn run() -> Result<()> {
@@ -42,9 +36,7 @@ fn run() -> Result<()> {
         print!("{USAGE}");
         return Ok(());
     }
-    if let Some(extra) = args.positional.first() {
-        return Err(Error::Usage(format!("unexpected argument {extra:?}")));
-    }
+    args.no_positional()?;
     let settings = Settings::load(&args.settings.unwrap_or(DEFAULT_SETTINGS_FILE.into()))?;
     let listener = listen(settings.tracker()?)?;
     let max_connections = args.max_connections.unwrap_or(TRACKER_MAX_CONNECTIONS);

@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// The options any binary may take; each binary says which it accepts.
 #[derive(Debug, Default)]
@@ -68,6 +69,15 @@ fn number(option: &str, text: &str) -> Result<u64> {
 }
 
 impl Args {
+    /// An error if any word was given that is not an option, for programs
+    /// that take none.
+    pub fn no_positional(&self) -> Result<()> {
+        match self.positional.first() {
+            Some(extra) => Err(Error::Usage(format!("unexpected argument {extra:?}"))),
+            None => Ok(()),
+        }
+    }
+
     /// The value of a numeric option, or `default`.
     pub fn number(&self, option: &str, default: u64) -> u64 {
         self.numbers
@@ -75,6 +85,18 @@ impl Args {
             .rev()
             .find(|(name, _)| name == option)
             .map_or(default, |(_, n)| *n)
+    }
+}
+
+/// How every binary ends: 0 on success, else the error on one line of
+/// standard error, named after the program, and exit status 1.
+pub fn exit_code(program: &str, result: Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{program}: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 
