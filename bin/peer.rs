@@ -1,5 +1,5 @@
 //! A peer:
-//! `cargo run --bin peer -- ID [--settings FILE] [--dir DIR] [--serve] [--trace] [--max-connections N]`.
+//! `cargo run --bin peer -- ID [--settings FILE] [--dir DIR] [--serve] [--trace] [--heartbeat SECS] [--max-connections N]`.
 //!
 //! Serves the files in its folder to other peers, joins the tracker, and
 //! reads commands on standard input (`help`).
@@ -14,13 +14,17 @@ use std::path::Path;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-usage: peer ID [--settings FILE] [--dir DIR] [--serve] [--trace] [--max-connections N]
+usage: peer ID [--settings FILE] [--dir DIR] [--serve] [--trace] [--heartbeat SECS] [--max-connections N]
 
   ID                     this peer's id in the settings file (peer1, peer2, ...)
   --settings FILE        the peer settings file (default: peer_settings.txt)
   --dir DIR              the folder to serve (default: served_files/ID)
   --serve                no command shell: serve and stay joined until killed
   --trace                print every protocol line sent and received
+  --heartbeat SECS       PING the tracker after SECS idle; no answer to
+                         anything for 3 x SECS means it is lost: rejoin
+                         (default: 30; 0: no PING, for a tracker that only
+                         speaks the core protocol)
   --max-connections N    most connections served at once (default: 128)
 
 Type `help` at the prompt for the shell's commands.
@@ -36,6 +40,7 @@ fn run() -> Result<()> {
         "--dir",
         "--serve",
         "--trace",
+        "--heartbeat",
         "--max-connections",
     ];
     let args = cli::parse(std::env::args().skip(1), &accepted)?;
@@ -48,12 +53,14 @@ fn run() -> Result<()> {
         [] => return Err(Error::Usage("missing the peer ID (e.g. peer1)".into())),
         [_, extra, ..] => return Err(Error::Usage(format!("unexpected argument {extra:?}"))),
     };
+    let heartbeat = args.heartbeat();
     let settings = Settings::load(&args.settings.unwrap_or(DEFAULT_SETTINGS_FILE.into()))?;
     let config = PeerConfig {
         dir: args
             .dir
             .unwrap_or_else(|| Path::new("served_files").join(&id)),
         max_connections: args.max_connections.unwrap_or(PEER_MAX_CONNECTIONS),
+        heartbeat,
         log: Log::new(&id, args.trace),
         settings,
         id,

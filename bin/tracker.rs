@@ -1,5 +1,5 @@
 //! The file tracker:
-//! `cargo run --bin tracker -- [--settings FILE] [--trace] [--max-connections N]`.
+//! `cargo run --bin tracker -- [--settings FILE] [--trace] [--heartbeat SECS] [--explain] [--max-connections N]`.
 //!
 //! Listens on the `tracker` line of the settings file and keeps the index
 //! of who shares what. Its standard input is an operator console (`help`).
@@ -8,16 +8,21 @@ use p2p_share::console::{self, ConsoleEnd};
 use p2p_share::log::Log;
 use p2p_share::server::listen;
 use p2p_share::settings::{Settings, DEFAULT_SETTINGS_FILE};
-use p2p_share::tracker::{Tracker, TRACKER_MAX_CONNECTIONS};
+use p2p_share::tracker::{Tracker, TrackerConfig, TRACKER_MAX_CONNECTIONS};
 use p2p_share::{cli, Result};
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-usage: tracker [--settings FILE] [--trace] [--max-connections N]
+usage: tracker [--settings FILE] [--trace] [--heartbeat SECS] [--explain] [--max-connections N]
 
   --settings FILE        the peer settings file (default: peer_settings.txt);
                          the tracker listens on its `tracker` line
   --trace                print every protocol line sent and received
+  --heartbeat SECS       a peer silent for 2 x SECS (or 2 x its own PING
+                         interval) is checked by connecting to its port, and
+                         forgotten if that fails (default: 30; 0: never)
+  --explain              tell a refused peer why, in one ERROR: line (the
+                         core protocol closes without a word)
   --max-connections N    most connections served at once (default: 12000)
 
 Type `help` on the tracker's standard input for the console commands.
@@ -30,22 +35,29 @@ fn main() -> ExitCode {
 fn run() -> Result<()> {
     let args = cli::parse(
         std::env::args().skip(1),
-        &["--settings", "--trace", "--max-connections"],
+        &[
+            "--settings",
+            "--trace",
+            "--heartbeat",
+            "--explain",
+            "--max-connections",
+        ],
     )?;
     if args.help {
         print!("{USAGE}");
         return Ok(());
     }
     args.no_positional()?;
+    let heartbeat = args.heartbeat();
     let settings = Settings::load(&args.settings.unwrap_or(DEFAULT_SETTINGS_FILE.into()))?;
     let listener = listen(settings.tracker()?)?;
-    let max_connections = args.max_connections.unwrap_or(TRACKER_MAX_CONNECTIONS);
-    let mut tracker = Tracker::start(
-        listener,
-        settings,
-        max_connections,
-        Log::new("tracker", args.trace),
-    )?;
+    let config = TrackerConfig {
+        max_connections: args.max_connections.unwrap_or(TRACKER_MAX_CONNECTIONS),
+        heartbeat,
+        explain: args.explain,
+        ..TrackerConfig::new(settings, Log::new("tracker", args.trace))
+    };
+    let mut tracker = Tracker::start(listener, config)?;
     tracker.log().event(&format!(
         "listening on {} (type help for the console)",
         tracker.local_addr()

@@ -4,6 +4,7 @@
 //! words, a few `--flag VALUE` options and a few `--switch`es.
 
 use crate::error::{Error, Result};
+use crate::liveness::DEFAULT_HEARTBEAT;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -14,6 +15,10 @@ pub struct Args {
     pub settings: Option<PathBuf>,
     pub dir: Option<PathBuf>,
     pub max_connections: Option<usize>,
+    /// `--heartbeat SECS`: 0 turns the liveness checks off.
+    pub heartbeat: Option<u64>,
+    /// `--explain`: the tracker tells a refused peer why.
+    pub explain: bool,
     pub trace: bool,
     pub serve: bool,
     pub help: bool,
@@ -47,6 +52,8 @@ pub fn parse(args: impl IntoIterator<Item = String>, accepted: &[&str]) -> Resul
             "--settings" => parsed.settings = Some(value()?.into()),
             "--dir" => parsed.dir = Some(value()?.into()),
             "--max-connections" => parsed.max_connections = Some(number(&arg, &value()?)? as usize),
+            "--heartbeat" => parsed.heartbeat = Some(whole_number(&arg, &value()?)?),
+            "--explain" => parsed.explain = true,
             "--trace" => parsed.trace = true,
             "--serve" => parsed.serve = true,
             "--quick" => parsed.quick = true,
@@ -68,7 +75,29 @@ fn number(option: &str, text: &str) -> Result<u64> {
     }
 }
 
+/// A number of seconds that may be 0 (which turns something off), up to a
+/// day: anything longer is surely a typing mistake.
+fn whole_number(option: &str, text: &str) -> Result<u64> {
+    const MAX: u64 = 24 * 60 * 60;
+    match text.parse::<u64>() {
+        Ok(n) if n <= MAX => Ok(n),
+        _ => Err(Error::Usage(format!(
+            "{option} needs a whole number of seconds from 0 to {MAX}, not {text:?}"
+        ))),
+    }
+}
+
 impl Args {
+    /// The `--heartbeat` interval, 30 s by default; `None` when it is 0
+    /// (liveness checks off).
+    pub fn heartbeat(&self) -> Option<std::time::Duration> {
+        match self.heartbeat {
+            None => Some(DEFAULT_HEARTBEAT),
+            Some(0) => None,
+            Some(secs) => Some(std::time::Duration::from_secs(secs)),
+        }
+    }
+
     /// An error if any word was given that is not an option, for programs
     /// that take none.
     pub fn no_positional(&self) -> Result<()> {

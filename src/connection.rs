@@ -124,6 +124,11 @@ pub struct Connection {
     writer: BufWriter<SharedSocket>,
     other_end: SocketAddr,
     log: Log,
+    /// The start of a line whose end has not arrived yet. It lives here, not
+    /// in a local variable of the read, so that a read that times out
+    /// between two bytes of a line (the tracker wakes up now and then to
+    /// check that a peer is alive) loses nothing: the next read goes on.
+    partial_line: Vec<u8>,
     /// The read time-out set on the socket now, so we only change it when
     /// it changes (each change is a system call).
     read_timeout: Option<Duration>,
@@ -177,6 +182,7 @@ impl Connection {
             writer: BufWriter::with_capacity(buffer_size, socket),
             other_end,
             log: log.clone(),
+            partial_line: Vec::new(),
             read_timeout: None,
         }
     }
@@ -184,6 +190,16 @@ impl Connection {
     /// The address of the other end.
     pub fn other_end(&self) -> SocketAddr {
         self.other_end
+    }
+
+    /// This end's address: the one the other end sees our connection come
+    /// from (which, on a machine with several addresses, the operating
+    /// system chose, not us).
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        let SharedSocket(stream) = self.writer.get_ref();
+        stream
+            .local_addr()
+            .map_err(|e| Error::io("reading our own address", e))
     }
 
     /// A second connection on the same socket, with buffers of its own, for
@@ -363,9 +379,9 @@ impl Connection {
     }
 
     /// Reads up to and without the next `\n` (and a `\r` before it), never
-    /// holding more than `limit` bytes.
+    /// holding more than `limit` bytes. A read that fails (a time-out) keeps
+    /// the part of the line it has read for the next call.
     fn read_line(&mut self, limit: usize, wait: Wait) -> Result<Option<Vec<u8>>> {
-        let mut line = Vec::new();
         loop {
             self.set_timeout_for(wait)?;
             let available = match self.reader.fill_buf() {
@@ -375,7 +391,7 @@ impl Connection {
             };
             if available.is_empty() {
                 // End of file: clean between lines, a cut-off in the middle of one.
-                return if line.is_empty() {
+                return if self.partial_line.is_empty() {
                     Ok(None)
                 } else {
                     Err(Error::Closed)
@@ -383,13 +399,14 @@ impl Connection {
             }
             let newline = available.iter().position(|&b| b == b'\n');
             let take = newline.unwrap_or(available.len());
-            if line.len() + take > limit {
+            if self.partial_line.len() + take > limit {
                 return Err(Error::LineTooLong { limit });
             }
-            line.extend_from_slice(&available[..take]);
+            self.partial_line.extend_from_slice(&available[..take]);
             // Consume the `\n` too, but do not keep it.
             self.reader.consume(take + usize::from(newline.is_some()));
             if newline.is_some() {
+                let mut line = std::mem::take(&mut self.partial_line);
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }

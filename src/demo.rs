@@ -7,13 +7,14 @@
 //! At the end every node stops and the temporary folder is removed.
 
 use crate::error::{Error, Result};
+use crate::liveness::DEFAULT_HEARTBEAT;
 use crate::log::Log;
 use crate::peer::{Peer, PeerConfig};
 use crate::peer_server::PEER_MAX_CONNECTIONS;
 use crate::server::listen;
 use crate::settings::{Settings, TRACKER_ID};
 use crate::temp_dir::TempDir;
-use crate::tracker::{Tracker, TRACKER_MAX_CONNECTIONS};
+use crate::tracker::{Tracker, TrackerConfig};
 use std::fs;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -244,9 +245,7 @@ fn copy_served_files(scratch: &TempDir) -> Result<Vec<PathBuf>> {
 fn start_tracker(listener: TcpListener, settings: &Settings) -> Result<Tracker> {
     Tracker::start(
         listener,
-        settings.clone(),
-        TRACKER_MAX_CONNECTIONS,
-        Log::new("tracker", true),
+        TrackerConfig::new(settings.clone(), Log::new("tracker", true)),
     )
 }
 
@@ -256,6 +255,7 @@ fn peer_config(id: &str, settings: &Settings, dir: &Path) -> PeerConfig {
         settings: settings.clone(),
         dir: dir.to_path_buf(),
         max_connections: PEER_MAX_CONNECTIONS,
+        heartbeat: Some(DEFAULT_HEARTBEAT),
         log: Log::new(id, true),
     }
 }

@@ -7,7 +7,8 @@
 //! 2. [`connection`]: lines and 100-byte file chunks on a socket.
 //! 3. [`settings`], [`shared_folder`]: who is where, and what a peer shares.
 //! 4. [`server`]: a thread per connection, with a cap.
-//! 5. [`tracker`]: the file tracker; [`console`]: its operator console.
+//! 5. [`tracker`]: the file tracker, with [`liveness`] to forget vanished
+//!    machines; [`console`]: its operator console.
 //! 6. [`peer_server`]: how a peer answers other peers.
 //! 7. [`peer_client`], [`tracker_link`], [`fetch`]: how a peer asks.
 //! 8. [`peer`]: one peer put together; [`shell`]: its command shell.
@@ -21,6 +22,7 @@ pub mod date;
 pub mod demo;
 pub mod error;
 pub mod fetch;
+pub mod liveness;
 pub mod log;
 pub mod peer;
 pub mod peer_client;

@@ -15,7 +15,7 @@ use crate::protocol::{check_name, type_of, FileRecord, FileSpec, Location, Messa
 use crate::server::{listen, Handler, Limits, Server};
 use crate::settings::Settings;
 use crate::shared_folder::{Scan, SharedFolder};
-use crate::tracker_link::TrackerLink;
+use crate::tracker_link::{LinkConfig, TrackerLink};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -32,6 +32,9 @@ pub struct PeerConfig {
     /// The served folder.
     pub dir: PathBuf,
     pub max_connections: usize,
+    /// `--heartbeat`: how long the tracker session may be idle before the
+    /// peer sends `PING`; `None` sends none (see [`TrackerLink`]).
+    pub heartbeat: Option<Duration>,
     pub log: Log,
 }
 
@@ -70,6 +73,7 @@ impl Peer {
             settings,
             dir,
             max_connections,
+            heartbeat,
             log,
         } = config;
         let addr = settings.node(&id)?.addr;
@@ -83,12 +87,14 @@ impl Peer {
         log.event(&format!("serving {} on {addr}", dir.display()));
         // The listener is bound already, so peers that connect before the
         // server thread runs simply wait in the queue.
-        let link = Arc::new(TrackerLink::start(
+        let link = Arc::new(TrackerLink::start(LinkConfig {
             tracker,
-            folder.clone(),
-            addr,
-            log.clone(),
-        )?);
+            folder: folder.clone(),
+            own_addr: addr,
+            settings_file: settings.path.clone(),
+            heartbeat,
+            log: log.clone(),
+        })?);
         let on_new_file = {
             let link = Arc::clone(&link);
             Box::new(move |_: &str| link.reannounce())

@@ -9,16 +9,20 @@
 //! peer -> FT  <name, type, size, DD/MM/YY, ip, port> ...   (1 to 5 records)
 //! peer -> FT  SEARCH: name        FT -> peer  FOUND: <...> ...  or  NOT FOUND
 //! peer -> FT  LIST                FT -> peer  FILES: <...> ...  (extension)
+//! peer -> FT  PING                FT -> peer  PONG                (extension: heartbeat)
 //! peer -> FT  BYE                 (FT forgets the peer and closes)
 //! ```
 //!
 //! Until a peer is accepted the tracker says nothing but `HI`: a bad first
-//! line or a bad records line just closes the connection. The peer's
-//! records live exactly as long as its session: when the connection ends,
-//! with `BYE` or without (a crash), they are dropped at once.
+//! line or a bad records line just closes the connection (with `--explain`,
+//! after one `ERROR: <reason>` line). The peer's records live exactly as
+//! long as its session: when the connection ends, with `BYE` or without (a
+//! crash), they are dropped at once; when the peer's machine vanishes
+//! without a word, [`crate::liveness`] finds out.
 
-use crate::connection::{Connection, Wait, MAX_REQUEST_LINE, REQUEST_TIMEOUT};
+use crate::connection::{Closer, Connection, Wait, MAX_REQUEST_LINE, REQUEST_TIMEOUT};
 use crate::error::{Error, Result};
+use crate::liveness::{self, Liveness, Verdict};
 use crate::lock;
 use crate::log::Log;
 use crate::protocol::{FileRecord, Location, Message, MAX_RECORDS_PER_JOIN};
@@ -28,7 +32,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The tracker's default cap on connections (`--max-connections`): room
 /// for ten thousand joined peers and the odd visitor.
@@ -60,9 +64,15 @@ struct JoinedPeer {
 
 impl Index {
     /// Adds a peer's records, replacing any earlier ones from the same
-    /// address. Returns true when it replaced some.
-    pub fn join(&mut self, addr: SocketAddr, session: u64, records: Vec<FileRecord>) -> bool {
-        let replaced = self.remove(addr).is_some();
+    /// address. Returns the session whose records it replaced, if any.
+    pub fn join(
+        &mut self,
+        addr: SocketAddr,
+        session: u64,
+        records: Vec<FileRecord>,
+    ) -> Option<u64> {
+        let replaced = self.peers.get(&addr).map(|peer| peer.session);
+        self.remove(addr);
         for record in &records {
             self.by_name
                 .entry(record.name.clone())
@@ -120,10 +130,47 @@ impl Index {
     }
 }
 
+/// How a tracker is started.
+#[derive(Debug, Clone)]
+pub struct TrackerConfig {
+    /// Names the peers in logs and the console, and gives the addresses a
+    /// peer on this machine may announce.
+    pub settings: Settings,
+    pub max_connections: usize,
+    /// `--heartbeat`: the interval by which a session that keeps none of its
+    /// own is judged (see [`crate::liveness`]); `None` never forgets a
+    /// silent session.
+    pub heartbeat: Option<Duration>,
+    /// `--explain`: tell a refused peer why, in one `ERROR:` line, before
+    /// closing (the core protocol says nothing).
+    pub explain: bool,
+    pub log: Log,
+}
+
+impl TrackerConfig {
+    /// The defaults of the `tracker` binary: [`TRACKER_MAX_CONNECTIONS`],
+    /// a heartbeat of [`crate::liveness::DEFAULT_HEARTBEAT`], no `--explain`.
+    pub fn new(settings: Settings, log: Log) -> TrackerConfig {
+        TrackerConfig {
+            settings,
+            max_connections: TRACKER_MAX_CONNECTIONS,
+            heartbeat: Some(crate::liveness::DEFAULT_HEARTBEAT),
+            explain: false,
+            log,
+        }
+    }
+}
+
 /// What the tracker's threads share.
 struct State {
     index: Mutex<Index>,
+    /// A handle on each accepted session's socket, by session number, so
+    /// that a peer joining again from the same address closes its old
+    /// session at once.
+    sessions: Mutex<HashMap<u64, Closer>>,
     settings: Settings,
+    heartbeat: Option<Duration>,
+    explain: bool,
     log: Log,
     next_session: AtomicU64,
     /// Set when the tracker closes every session itself (`quit`), so that
@@ -138,18 +185,21 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    /// Serves peers on `listener` until stopped. `settings` names the
-    /// peers in logs and the console, and gives the addresses a peer on
-    /// this machine may announce.
-    pub fn start(
-        listener: TcpListener,
-        settings: Settings,
-        max_connections: usize,
-        log: Log,
-    ) -> Result<Tracker> {
+    /// Serves peers on `listener` until stopped.
+    pub fn start(listener: TcpListener, config: TrackerConfig) -> Result<Tracker> {
+        let TrackerConfig {
+            settings,
+            max_connections,
+            heartbeat,
+            explain,
+            log,
+        } = config;
         let state = Arc::new(State {
             index: Mutex::default(),
+            sessions: Mutex::default(),
             settings,
+            heartbeat,
+            explain,
             log: log.clone(),
             next_session: AtomicU64::new(1),
             stopping: AtomicBool::new(false),
@@ -194,17 +244,29 @@ fn serve_session(state: &State, mut connection: Connection) {
         Ok(joined) => joined,
         Err(reason) => {
             // The protocol says a refused peer gets no answer: we just close.
+            // A teacher may ask for the reason to be sent (`--explain`).
+            if state.explain {
+                let _ = connection.send(&Message::Error(format!("refused: {reason}")));
+            }
             state.log.event(&format!("refused {from}: {reason}"));
             return;
         }
     };
     let session = state.next_session.fetch_add(1, Ordering::Relaxed);
     let count = records.len();
+    lock(&state.sessions).insert(session, connection.closer());
     let replaced = lock(&state.index).join(addr, session, records);
-    let again = if replaced {
-        " (rejoined: earlier records replaced)"
-    } else {
-        ""
+    let again = match replaced {
+        Some(old) => {
+            // The same peer is back (it restarted, or its machine came back
+            // after a power cut): its old session is dead or about to be.
+            // Close it now rather than wait for it to find out.
+            if let Some(closer) = lock(&state.sessions).get(&old) {
+                closer.close();
+            }
+            " (rejoined: its older session closed, its records replaced)"
+        }
+        None => "",
     };
     state.log.event(&format!(
         "join {}: {count} file(s){again}",
@@ -216,10 +278,17 @@ fn serve_session(state: &State, mut connection: Connection) {
         how = "closed by the tracker, which is stopping".into();
     }
     // BYE or not, the peer is gone: its records go now.
-    lock(&state.index).leave(addr, session);
-    state
-        .log
-        .event(&format!("leave {}: {how}", state.settings.describe(addr)));
+    lock(&state.sessions).remove(&session);
+    let dropped = lock(&state.index).leave(addr, session).is_some();
+    let note = if dropped {
+        ""
+    } else {
+        " (its records were already replaced by a newer session)"
+    };
+    state.log.event(&format!(
+        "leave {}: {how}{note}",
+        state.settings.describe(addr)
+    ));
 }
 
 /// HELLO, HI and the records line, within [`REQUEST_TIMEOUT`]. Returns the
@@ -242,7 +311,10 @@ fn accept(
         Ok(None) => return Err("closed before sending file records".into()),
         Err(error) => return Err(format!("bad file records: {error}")),
     };
-    check_records(&records, connection.other_end().ip(), &state.settings)?;
+    // A tracker listening on `::` (every address, IPv6 and IPv4) sees an
+    // IPv4 peer as `::ffff:10.77.0.2`; the peer announced `10.77.0.2`.
+    let from = connection.other_end().ip().to_canonical();
+    check_records(&records, from, &state.settings)?;
     let first = &records[0];
     Ok((first.addr(), records))
 }
@@ -282,16 +354,39 @@ fn check_records(
 }
 
 /// Answers an accepted peer until it leaves. Returns how it left.
+///
+/// The read wakes up now and then (when [`Liveness`] says the session has
+/// been silent long enough to check on it), so a peer whose machine
+/// vanished without a word is forgotten too.
 fn serve_requests(state: &State, connection: &mut Connection, addr: SocketAddr) -> String {
+    let mut liveness = state
+        .heartbeat
+        .map(|interval| Liveness::new(interval, Instant::now()));
     loop {
-        // No deadline: a joined peer may stay idle for hours.
-        let reply = match connection.receive(MAX_REQUEST_LINE, Wait::Forever) {
+        // Without a heartbeat, no time limit: a joined peer may stay idle
+        // for hours. With one, wake up after each interval of silence to
+        // see whether it needs a probe. (The same wait each time, so the
+        // socket's time-out is set once, not per request.)
+        let wait = match &liveness {
+            Some(live) => Wait::NoProgressFor(live.interval()),
+            None => Wait::Forever,
+        };
+        let received = connection.receive(MAX_REQUEST_LINE, wait);
+        if let (Some(live), Ok(Some(message))) = (liveness.as_mut(), &received) {
+            live.heard(Instant::now(), *message == Message::Ping);
+        }
+        let reply = match received {
             Ok(None) => return "connection closed without BYE".into(),
             Ok(Some(Message::Bye)) => return "BYE".into(),
             Ok(Some(Message::Search(name))) => search(state, &name, addr),
             Ok(Some(Message::List)) => Message::Files(lock(&state.index).all_records()),
+            Ok(Some(Message::Ping)) => Message::Pong,
+            Ok(Some(Message::Hello)) => Message::Error(
+                "already joined: HELLO opens a session, and this one is open (send BYE to leave)"
+                    .into(),
+            ),
             Ok(Some(other)) => Message::Error(format!(
-                "the tracker does not take {} (it takes SEARCH, LIST, BYE)",
+                "the tracker does not take {} (it takes SEARCH, LIST, PING, BYE)",
                 other.keyword()
             )),
             // A line we cannot parse is answered, and the session goes on.
@@ -300,6 +395,13 @@ fn serve_requests(state: &State, connection: &mut Connection, addr: SocketAddr) 
                 let _ = connection.send(&Message::Error(error.to_string()));
                 return format!("connection closed by the tracker: {error}");
             }
+            Err(error) if error.is_timeout() => match &mut liveness {
+                Some(live) => match check_on(live, addr) {
+                    Ok(()) => continue,
+                    Err(how) => return how,
+                },
+                None => return format!("connection lost: {error}"),
+            },
             Err(error) => return format!("connection lost: {error}"),
         };
         // The index lock was released above: we never hold it while
@@ -308,6 +410,23 @@ fn serve_requests(state: &State, connection: &mut Connection, addr: SocketAddr) 
             return format!("connection lost: {error}");
         }
     }
+}
+
+/// A silent session's read woke up: probe the peer's machine if the
+/// silence has lasted two intervals. `Err` says why the peer is forgotten.
+fn check_on(live: &mut Liveness, addr: SocketAddr) -> std::result::Result<(), String> {
+    let Verdict::Probe(wait) = live.on_silence(Instant::now()) else {
+        return Ok(());
+    };
+    if liveness::probe(addr, wait) {
+        live.probed_alive(Instant::now());
+        return Ok(());
+    }
+    Err(format!(
+        "forgotten: no sign of life for {} s (its heartbeat interval is {} s) and nothing answers at {addr}",
+        live.silent_for(Instant::now()).as_secs(),
+        live.interval().as_secs()
+    ))
 }
 
 fn search(state: &State, name: &str, from: SocketAddr) -> Message {
@@ -374,8 +493,14 @@ mod tests {
     #[test]
     fn a_rejoin_replaces_and_the_old_session_cannot_remove_it() {
         let mut index = Index::default();
-        assert!(!index.join(addr(1), 1, vec![record("old.txt", "127.0.0.1", 1)]));
-        assert!(index.join(addr(1), 2, vec![record("new.txt", "127.0.0.1", 1)]));
+        assert_eq!(
+            index.join(addr(1), 1, vec![record("old.txt", "127.0.0.1", 1)]),
+            None
+        );
+        assert_eq!(
+            index.join(addr(1), 2, vec![record("new.txt", "127.0.0.1", 1)]),
+            Some(1)
+        );
         assert!(index.search("old.txt").is_none());
         assert!(
             index.leave(addr(1), 1).is_none(),

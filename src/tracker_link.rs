@@ -1,18 +1,46 @@
-//! A peer's session with the tracker, kept up by a thread of its own.
+//! A peer's session with the tracker: one thread, one state machine.
 //!
-//! Why a thread: the tracker connection is long-lived, and the peer must
-//! notice at once when it ends (the tracker stopped or crashed), even while
-//! the user is not typing. So one thread always sits in a read on that
-//! socket. The replies it reads go to whoever sent the request, through a
-//! channel; an end-of-file makes it print a notice and start rejoining,
-//! with a growing pause between tries, until the tracker is back.
+//! The session has three states, and everything that happens to it is an
+//! event that moves it from one to another:
 //!
 //! ```text
-//!            join ──> joined ──(connection ends)──> notice, pause ──> join ...
+//!            (time to try)                          PONG
+//!  Waiting ───────────────> connect, HELLO, HI, ──> Joining ──────> Joined
+//!     ^                     records, PING              │              │
+//!     │                                                │ closed       │ idle for a heartbeat: PING
+//!     │  pause, then try again                         v              │
+//!     ├──────────────────────────────────────────── refused           │ no answer for 3 heartbeats,
+//!     │                                                               │ or the connection closed:
+//!     ├───────────────────────────────────────────────────────────── lost (notice)
+//!     │                                                               │
+//!     └──────────────── at once, quietly ─────────────────────────── re-announce (BYE)
 //! ```
 //!
-//! To announce a changed file list, the peer leaves (`BYE`) and joins again
-//! with the new list: the core protocol needs no extra message for it.
+//! - **Joining.** After its records the peer sends `PING`. The tracker
+//!   answers only peers it accepted, so `PONG` proves we are in; a close
+//!   means we were refused (the core protocol gives no reason; a tracker
+//!   run with `--explain` sends one `ERROR:` line first).
+//! - **Joined.** Requests (`SEARCH`, `LIST`) go out, and their replies come
+//!   back in the same order, so each reply is handed to the oldest request
+//!   still waiting. A request whose asker gave up stays in that queue: its
+//!   late reply is dropped there, never handed to the next request.
+//! - **Heartbeat.** A session idle for `--heartbeat` seconds sends `PING`;
+//!   if anything sent stays unanswered for three heartbeats, the tracker's
+//!   machine is taken for gone (a power cut sends no end-of-file), and the
+//!   peer rejoins by itself.
+//! - **Re-announce.** To announce a changed folder the peer leaves (`BYE`)
+//!   and joins again with the files as they are *when the join starts*: the
+//!   core protocol needs no extra message for it. A re-announce asked for
+//!   while a join is under way is not lost: that join's scan may predate
+//!   the new file, so another join follows it.
+//!
+//! Why one thread that owns everything: the state lives in one place and is
+//! changed by one thread, in the order events happened, and no lock is ever
+//! held around the socket. The session thread is the only writer of the
+//! tracker connection. A small reader thread per connection only reads
+//! lines and passes them on as events, because std has no way to wait on a
+//! socket and a channel at once. Everyone else (the shell asking `SEARCH`,
+//! an upload asking for a re-announce) sends an event on the same channel.
 
 use crate::connection::{Connection, Wait, MAX_REPLY_LINE, STALL_TIMEOUT};
 use crate::error::{Error, Result};
@@ -20,171 +48,240 @@ use crate::lock;
 use crate::log::Log;
 use crate::protocol::{FileRecord, Message, MAX_RECORDS_PER_JOIN};
 use crate::shared_folder::SharedFolder;
-use std::net::SocketAddr;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// The first pause before trying to rejoin; it doubles after each failed
-/// try, up to [`MAX_RETRY_PAUSE`].
+/// The first pause before trying to rejoin a lost tracker; it doubles
+/// after each failed try, up to [`MAX_RETRY_PAUSE`].
 const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(250);
 
-/// The longest pause between two tries to rejoin the tracker.
+/// The longest pause between two tries to rejoin a lost tracker.
 pub const MAX_RETRY_PAUSE: Duration = Duration::from_secs(4);
 
-/// The tracker refuses a join by closing the connection without a word. A
-/// session that ends this soon after joining counts as refused, and the
-/// pause before the next try keeps growing.
-const REFUSED_WITHIN: Duration = Duration::from_secs(1);
+/// The pause after the tracker refused us. Trying again helps only once
+/// somebody fixed something (the settings file, the folder), so there is no
+/// hurry, and the refusal is printed once, not at every try.
+pub const REFUSED_RETRY_PAUSE: Duration = Duration::from_secs(10);
 
-/// How long starting the link, or re-announcing, waits for the join to
-/// be tried before going on anyway.
-const JOIN_WAIT: Duration = Duration::from_secs(10);
+/// How long starting the link, or a re-announce, waits for its join to be
+/// settled (accepted, refused or failed) before going on anyway. Connecting
+/// alone may take [`crate::connection::CONNECT_TIMEOUT`].
+const JOIN_WAIT: Duration = Duration::from_secs(15);
 
-/// The peer's side of its tracker session.
+/// How long a join waits for `PONG` without a heartbeat interval to go by.
+const JOIN_CONFIRM_WAIT: Duration = STALL_TIMEOUT;
+
+/// How a peer's tracker session is set up.
+#[derive(Debug, Clone)]
+pub struct LinkConfig {
+    /// The tracker's address.
+    pub tracker: SocketAddr,
+    /// The folder whose files are announced.
+    pub folder: SharedFolder,
+    /// The address this peer serves on, which its records announce.
+    pub own_addr: SocketAddr,
+    /// The settings file, named when the tracker refuses our address.
+    pub settings_file: PathBuf,
+    /// Idle time before a `PING`; `None` sends none (for a tracker that
+    /// speaks only the core protocol), and then a join counts as accepted
+    /// as soon as the records are sent.
+    pub heartbeat: Option<Duration>,
+    pub log: Log,
+}
+
+/// The peer's handle on its tracker session.
 pub struct TrackerLink {
-    shared: Arc<Shared>,
-    /// Replies read by the link thread. The lock also makes requests take
-    /// turns, so that each reply goes to the request it answers.
-    replies: Mutex<Receiver<Result<Message>>>,
+    tracker: SocketAddr,
+    events: Sender<Event>,
+    status: Arc<Status>,
+    /// How long a request waits for its reply.
+    reply_wait: Duration,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// What the link thread and the peer's other threads share.
-struct Shared {
-    tracker: SocketAddr,
-    folder: SharedFolder,
-    /// The address this peer serves on, which its records announce.
-    announce: SocketAddr,
-    log: Log,
-    state: Mutex<LinkState>,
+/// Everything the session thread reacts to.
+enum Event {
+    /// Send this to the tracker and hand its reply to `reply`.
+    Request {
+        message: Message,
+        reply: Sender<Result<Message>>,
+    },
+    /// The folder changed: announce it (the number is in [`Status`]).
+    Reannounce,
+    /// The reader thread of connection `connection` read a line.
+    Line {
+        connection: u64,
+        line: Result<Message>,
+    },
+    /// The reader thread of connection `connection` saw it end.
+    Closed { connection: u64 },
+    /// Leave (with `BYE` or, to play a crash, without) and end the thread.
+    Stop { say_bye: bool },
+}
+
+/// What the session thread publishes for the peer's other threads.
+struct Status {
+    state: Mutex<Published>,
     /// Signalled whenever `state` changes.
     changed: Condvar,
 }
 
 #[derive(Default)]
-struct LinkState {
-    /// A writing handle on the tracker connection while joined.
-    writer: Option<Connection>,
-    /// How many joins have been tried, for those waiting on a try.
-    attempts: u64,
-    /// Set to leave and join again at once, quietly, with a new file list.
-    rejoin_now: bool,
-    /// Set when the peer is shutting down: the thread ends.
-    stopping: bool,
+struct Published {
+    joined: bool,
+    /// Announcements asked for so far (starting the link is the first).
+    requested: u64,
+    /// The highest request whose join has been settled: accepted, refused
+    /// or failed, with a folder scan made after that request was asked.
+    settled: u64,
+    stopped: bool,
+}
+
+impl Status {
+    fn state(&self) -> MutexGuard<'_, Published> {
+        lock(&self.state)
+    }
+
+    /// Counts one more announcement asked for; returns its number.
+    fn ask(&self) -> u64 {
+        let mut state = self.state();
+        state.requested += 1;
+        state.requested
+    }
+
+    /// Waits until announcement `number` is settled, or `JOIN_WAIT` passed.
+    fn wait_settled(&self, number: u64) {
+        let deadline = Instant::now() + JOIN_WAIT;
+        let mut state = self.state();
+        while state.settled < number && !state.stopped {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .map(|(state, _)| state)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Published)) {
+        change(&mut self.state());
+        self.changed.notify_all();
+    }
 }
 
 impl TrackerLink {
-    /// Starts the link thread and waits (a few seconds at most) for the
-    /// first try to join.
-    pub fn start(
-        tracker: SocketAddr,
-        folder: SharedFolder,
-        announce: SocketAddr,
-        log: Log,
-    ) -> Result<TrackerLink> {
-        let shared = Arc::new(Shared {
-            tracker,
-            folder,
-            announce,
-            log,
+    /// Starts the session thread and waits (a few seconds at most) for the
+    /// first join to be settled.
+    pub fn start(config: LinkConfig) -> Result<TrackerLink> {
+        let (events, inbox) = mpsc::channel();
+        let status = Arc::new(Status {
             state: Mutex::default(),
             changed: Condvar::new(),
         });
-        let (reply_sender, replies) = mpsc::channel();
-        let thread = {
-            let shared = Arc::clone(&shared);
-            thread::Builder::new()
-                .name(format!("{} tracker link", shared.log.label()))
-                .spawn(move || shared.run(&reply_sender))
-                .map_err(|e| Error::io("starting the tracker link thread", e))?
+        let first = status.ask();
+        let reply_wait = config
+            .heartbeat
+            .map_or(STALL_TIMEOUT, |beat| (2 * beat).min(STALL_TIMEOUT));
+        let tracker = config.tracker;
+        let session = Session {
+            own_events: events.clone(),
+            status: Arc::clone(&status),
+            phase: Phase::Waiting {
+                until: Some(Instant::now()),
+            },
+            next_connection: 0,
+            pause: FIRST_RETRY_PAUSE,
+            lost: false,
+            ever_joined: false,
+            last_said: None,
+            why_not_joined: format!("not joined to the tracker at {tracker} yet"),
+            config,
         };
-        let link = TrackerLink {
-            shared,
-            replies: Mutex::new(replies),
+        let thread = thread::Builder::new()
+            .name(format!("{} tracker session", session.config.log.label()))
+            .spawn(move || session.run(&inbox))
+            .map_err(|e| Error::io("starting the tracker session thread", e))?;
+        status.wait_settled(first);
+        Ok(TrackerLink {
+            tracker,
+            events,
+            status,
+            reply_wait,
             thread: Mutex::new(Some(thread)),
-        };
-        link.shared.wait_for_attempt(0);
-        Ok(link)
+        })
     }
 
     /// The tracker's address.
     pub fn tracker(&self) -> SocketAddr {
-        self.shared.tracker
+        self.tracker
     }
 
-    /// Whether the peer is joined to the tracker right now.
+    /// Whether the tracker has accepted this peer and the session is up.
     pub fn is_joined(&self) -> bool {
-        self.shared.state().writer.is_some()
+        self.status.state().joined
     }
 
-    /// Sends a request to the tracker and waits for its reply.
+    /// Sends a request to the tracker and waits for its own reply.
     pub fn request(&self, message: &Message) -> Result<Message> {
-        let replies = lock(&self.replies);
-        // Drop a late reply to an earlier request that gave up waiting.
-        while replies.try_recv().is_ok() {}
-        {
-            let mut state = self.shared.state();
-            let Some(writer) = state.writer.as_mut() else {
-                return Err(Error::Other(format!(
-                    "not joined to the tracker at {} (it will rejoin by itself when the tracker is back)",
-                    self.shared.tracker
-                )));
-            };
-            writer.send(message)?;
-        }
-        match replies.recv_timeout(STALL_TIMEOUT) {
-            Ok(reply) => reply,
-            Err(_) => Err(Error::Other(format!(
-                "the tracker at {} did not answer",
-                self.shared.tracker
+        let (reply, answer) = mpsc::channel();
+        let request = Event::Request {
+            message: message.clone(),
+            reply,
+        };
+        self.events.send(request).map_err(|_| self.stopped())?;
+        match answer.recv_timeout(self.reply_wait) {
+            Ok(result) => result,
+            Err(RecvTimeoutError::Timeout) => Err(Error::Other(format!(
+                "the tracker at {} did not answer within {} s (its late answer will be dropped)",
+                self.tracker,
+                self.reply_wait.as_secs()
             ))),
+            Err(RecvTimeoutError::Disconnected) => Err(self.stopped()),
         }
     }
 
-    /// Announces a changed file list: BYE, then join again at once with the
-    /// folder's files as they are now. Waits for that join to be tried.
+    /// Announces the folder as it is now: BYE, then join again. Waits (a
+    /// few seconds at most) until a join that scanned the folder after this
+    /// call is settled.
     pub fn reannounce(&self) {
-        let mut state = self.shared.state();
-        let attempts = state.attempts;
-        state.rejoin_now = true;
-        if let Some(writer) = state.writer.as_mut() {
-            let _ = writer.send(&Message::Bye);
-            writer.shutdown();
+        let number = self.status.ask();
+        if self.events.send(Event::Reannounce).is_ok() {
+            self.status.wait_settled(number);
         }
-        self.shared.changed.notify_all();
-        drop(state);
-        self.shared.wait_for_attempt(attempts);
     }
 
-    /// Leaves the tracker with BYE and stops the link thread.
+    /// Leaves the tracker with BYE and stops the session thread.
     pub fn leave(&self) {
         self.stop(true);
     }
 
     /// Drops the tracker connection without BYE, as a crash would, and
-    /// stops the link thread. The demo uses it to show the tracker
+    /// stops the session thread. The demo uses it to show the tracker
     /// forgetting a crashed peer.
     pub fn crash(&self) {
         self.stop(false);
     }
 
     fn stop(&self, say_bye: bool) {
-        {
-            let mut state = self.shared.state();
-            state.stopping = true;
-            if let Some(writer) = state.writer.as_mut() {
-                if say_bye {
-                    let _ = writer.send(&Message::Bye);
-                }
-                writer.shutdown();
-            }
-            self.shared.changed.notify_all();
-        }
+        let _ = self.events.send(Event::Stop { say_bye });
         if let Some(thread) = lock(&self.thread).take() {
             let _ = thread.join();
         }
+    }
+
+    fn stopped(&self) -> Error {
+        Error::Other(format!(
+            "the session with the tracker at {} has ended (the peer is stopping)",
+            self.tracker
+        ))
     }
 }
 
@@ -194,84 +291,252 @@ impl Drop for TrackerLink {
     }
 }
 
-impl Shared {
-    fn state(&self) -> MutexGuard<'_, LinkState> {
-        lock(&self.state)
-    }
+/// Where the session is (see the diagram at the top).
+enum Phase {
+    /// No connection. Try to join at `until`; `None` waits for a
+    /// re-announce (the folder had nothing to share).
+    Waiting { until: Option<Instant> },
+    /// Records and `PING` sent; waiting for `PONG` or the close.
+    Joining(Live, Attempt),
+    /// Accepted.
+    Joined(Live, Attempt),
+}
 
-    /// The link thread: join, read replies until the connection ends,
-    /// then (unless stopping) tell the user and join again.
-    fn run(&self, replies: &Sender<Result<Message>>) {
-        let mut pause = FIRST_RETRY_PAUSE;
-        let mut lost = false; // no join has worked since the last notice
-        let mut ever_joined = false;
-        while !self.state().stopping {
-            let Some(records) = self.records_to_announce() else {
-                self.finish_attempt(None);
-                self.pause(None);
-                continue;
-            };
-            let reader = match self.join(records) {
-                Ok(reader) => reader,
-                Err(error) => {
-                    if !lost {
-                        self.log.event(&format!(
-                            "notice: cannot join the tracker at {}: {error}; trying again by itself",
-                            self.tracker
-                        ));
-                        lost = true;
+/// One connection to the tracker, as the session thread holds it.
+struct Live {
+    /// Tells this connection's events from those of an older one.
+    number: u64,
+    /// The writing half; the reader thread has the other.
+    writer: Connection,
+    /// Requests sent and not yet answered, oldest first.
+    waiting: VecDeque<Waiting>,
+    /// When the last line went out or came in.
+    last_activity: Instant,
+}
+
+/// A request sent to the tracker, waiting for its reply.
+struct Waiting {
+    sent_at: Instant,
+    /// Who wants the reply; `None` for our own heartbeat `PING`s.
+    reply: Option<Sender<Result<Message>>>,
+}
+
+/// What one join announced, and what it learnt.
+struct Attempt {
+    /// The announcement number its folder scan answers.
+    scanned: u64,
+    names: Vec<String>,
+    started: Instant,
+    /// Where the tracker sees our connection come from.
+    seen_as: Option<IpAddr>,
+    /// An `ERROR:` line the tracker sent while we were joining.
+    reason: Option<String>,
+}
+
+/// The session thread's state.
+struct Session {
+    config: LinkConfig,
+    /// Our own inbox's sender, handed to each reader thread.
+    own_events: Sender<Event>,
+    status: Arc<Status>,
+    phase: Phase,
+    next_connection: u64,
+    /// The pause before the next try after a failure.
+    pause: Duration,
+    /// A notice of the loss was printed and no join worked since.
+    lost: bool,
+    ever_joined: bool,
+    /// The last warning printed about joining, so that a try that fails the
+    /// same way again does not print it again.
+    last_said: Option<String>,
+    /// What a request gets while not joined.
+    why_not_joined: String,
+}
+
+impl Session {
+    /// The session thread: wait for the next event or the next deadline,
+    /// and react, until told to stop.
+    fn run(mut self, inbox: &Receiver<Event>) {
+        loop {
+            let event = match self.next_deadline() {
+                None => inbox.recv().ok(),
+                Some(deadline) => {
+                    match inbox.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                        Ok(event) => Some(event),
+                        Err(RecvTimeoutError::Timeout) => {
+                            self.on_deadline();
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => None,
                     }
-                    self.finish_attempt(None);
-                    self.pause(Some(pause));
-                    pause = (pause * 2).min(MAX_RETRY_PAUSE);
-                    continue;
                 }
             };
-            if lost && ever_joined {
-                self.log
-                    .event(&format!("notice: rejoined the tracker at {}", self.tracker));
+            match event {
+                Some(Event::Stop { say_bye }) => return self.stop(say_bye),
+                // Nobody can send us anything any more: the peer is gone.
+                None => return self.stop(true),
+                Some(event) => self.on_event(event),
             }
-            lost = false;
-            ever_joined = true;
-            let joined_at = Instant::now();
-            self.finish_attempt(Some(reader.second_handle()));
-            self.read_replies(reader, replies);
-            // The session is over: why?
-            let quiet = {
-                let mut state = self.state();
-                state.writer = None;
-                if state.stopping {
-                    return;
-                }
-                std::mem::take(&mut state.rejoin_now)
-            };
-            // Wake a request still waiting for its reply.
-            let _ = replies.send(Err(Error::Closed));
-            if quiet {
-                continue; // re-announcing: join again at once
-            }
-            self.log.event(&format!(
-                "notice: lost the connection to the tracker at {}; still serving files; rejoining by itself",
-                self.tracker
-            ));
-            lost = true;
-            // After a session that lasted, the pauses start again from the
-            // shortest. One that ended at once may have been refused (the
-            // tracker closes a refused join without a word): then the pause
-            // keeps growing, instead of hammering the tracker.
-            if joined_at.elapsed() >= REFUSED_WITHIN {
-                pause = FIRST_RETRY_PAUSE;
-            }
-            self.pause(Some(pause));
-            pause = (pause * 2).min(MAX_RETRY_PAUSE);
         }
     }
 
-    /// HELLO, HI, and our records.
-    fn join(&self, records: Vec<FileRecord>) -> Result<Connection> {
-        let mut connection = Connection::connect(self.tracker, &self.log)?;
+    /// When the session must act if no event comes first.
+    fn next_deadline(&self) -> Option<Instant> {
+        let beat = self.config.heartbeat;
+        match &self.phase {
+            Phase::Waiting { until } => *until,
+            Phase::Joining(_, attempt) => {
+                let wait = beat.map_or(JOIN_CONFIRM_WAIT, |beat| 3 * beat);
+                Some(attempt.started + wait)
+            }
+            Phase::Joined(live, _) => {
+                let beat = beat?;
+                Some(match live.waiting.front() {
+                    // Something is unanswered: give up on the tracker when
+                    // it has been for three heartbeats.
+                    Some(oldest) => oldest.sent_at + 3 * beat,
+                    // All answered: PING when idle for one.
+                    None => live.last_activity + beat,
+                })
+            }
+        }
+    }
+
+    fn on_deadline(&mut self) {
+        let now = Instant::now();
+        match &mut self.phase {
+            Phase::Waiting { .. } => self.try_to_join(),
+            Phase::Joining(_, attempt) => {
+                let waited = now.duration_since(attempt.started).as_secs();
+                self.lose(&format!("it did not confirm our join within {waited} s"));
+            }
+            Phase::Joined(live, _) => match live.waiting.front() {
+                Some(oldest) => {
+                    let waited = now.duration_since(oldest.sent_at).as_secs();
+                    self.lose(&format!("no answer for {waited} s"));
+                }
+                None => {
+                    if let Err(error) = send(live, &Message::Ping, None) {
+                        self.lose(&error.to_string());
+                    }
+                }
+            },
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Request { message, reply } => match &mut self.phase {
+                Phase::Joined(live, _) => {
+                    if let Err(error) = send(live, &message, Some(reply)) {
+                        self.lose(&error.to_string());
+                    }
+                }
+                _ => {
+                    let _ = reply.send(Err(Error::Other(self.why_not_joined.clone())));
+                }
+            },
+            Event::Reannounce => match &mut self.phase {
+                Phase::Joined(live, _) => {
+                    let _ = live.writer.send(&Message::Bye);
+                    close(live, "left to announce a changed folder");
+                    self.wait_then_join(Some(Duration::ZERO));
+                }
+                Phase::Waiting { .. } => self.wait_then_join(Some(Duration::ZERO)),
+                // The join under way announces the folder as it was; once
+                // it is settled, `settle` sees the newer request.
+                Phase::Joining(..) => {}
+            },
+            Event::Line { connection, line } => self.on_line(connection, line),
+            Event::Closed { connection } => match &self.phase {
+                Phase::Joining(live, _) if live.number == connection => self.refused(),
+                Phase::Joined(live, _) if live.number == connection => {
+                    self.lose("the connection was closed")
+                }
+                // An older connection's reader, ending after we left it.
+                _ => {}
+            },
+            Event::Stop { .. } => {}
+        }
+    }
+
+    /// A line from the tracker.
+    fn on_line(&mut self, connection: u64, line: Result<Message>) {
+        match &mut self.phase {
+            Phase::Joining(live, attempt) if live.number == connection => match line {
+                Ok(Message::Pong) => {
+                    // It answers the PING that followed our records.
+                    live.waiting.pop_front();
+                    live.last_activity = Instant::now();
+                    self.accepted();
+                }
+                Ok(Message::Error(reason)) => attempt.reason = Some(reason),
+                Ok(other) => attempt.reason = Some(format!("it sent {:?}", other.format())),
+                Err(error) => attempt.reason = Some(error.to_string()),
+            },
+            Phase::Joined(live, _) if live.number == connection => {
+                live.last_activity = Instant::now();
+                // The oldest request gets it. If its asker gave up, the
+                // reply goes nowhere: it is never handed to a newer request.
+                if let Some(Waiting {
+                    reply: Some(reply), ..
+                }) = live.waiting.pop_front()
+                {
+                    let _ = reply.send(line);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Scans the folder and opens a session: HELLO, HI, records, PING.
+    fn try_to_join(&mut self) {
+        let scanned = self.status.state().requested;
+        let Some(records) = self.records_to_announce() else {
+            self.settle(scanned);
+            self.phase = Phase::Waiting { until: None };
+            return;
+        };
+        let names = records.iter().map(|r| r.name.clone()).collect();
+        match self.open_session(records) {
+            Ok((live, seen_as)) => {
+                let attempt = Attempt {
+                    scanned,
+                    names,
+                    started: Instant::now(),
+                    seen_as,
+                    reason: None,
+                };
+                self.phase = Phase::Joining(live, attempt);
+                if self.config.heartbeat.is_none() {
+                    // No PING, so no confirmation: take it as accepted.
+                    self.accepted();
+                }
+            }
+            Err(error) => {
+                self.settle(scanned);
+                self.why_not_joined = format!(
+                    "not joined to the tracker at {} (it will rejoin by itself when the tracker is back)",
+                    self.config.tracker
+                );
+                self.say_once(format!(
+                    "notice: cannot join the tracker at {}: {error}; trying again by itself",
+                    self.config.tracker
+                ));
+                self.lost = true;
+                self.retry_later();
+            }
+        }
+    }
+
+    /// Connects, says HELLO, reads HI, sends the records (and PING), and
+    /// starts the reader thread. Returns the connection and the address
+    /// the tracker sees us come from.
+    fn open_session(&mut self, records: Vec<FileRecord>) -> Result<(Live, Option<IpAddr>)> {
+        let mut connection = Connection::connect(self.config.tracker, &self.config.log)?;
         match connection.request(&Message::Hello)? {
             Message::Hi => {}
+            Message::Error(reason) => return Err(Error::Remote(reason)),
             other => {
                 return Err(Error::Unexpected {
                     expected: "HI",
@@ -279,53 +544,193 @@ impl Shared {
                 })
             }
         }
-        let names: Vec<String> = records.iter().map(|r| r.name.clone()).collect();
-        connection.send(&Message::Records(records))?;
-        self.log.event(&format!(
-            "joined the tracker at {} sharing {}",
-            self.tracker,
-            names.join(", ")
-        ));
-        Ok(connection)
+        let seen_as = connection.local_addr().ok().map(|a| a.ip().to_canonical());
+        let mut writer = connection.second_handle();
+        writer.send(&Message::Records(records))?;
+        let mut live = Live {
+            number: self.next_connection,
+            writer,
+            waiting: VecDeque::new(),
+            last_activity: Instant::now(),
+        };
+        self.next_connection += 1;
+        if self.config.heartbeat.is_some() {
+            // The tracker answers PING only once it accepted our records.
+            send(&mut live, &Message::Ping, None)?;
+        }
+        start_reader(connection, live.number, self.own_events.clone())?;
+        Ok((live, seen_as))
     }
 
-    /// Passes every line the tracker sends to the waiting request, until
-    /// the connection ends.
-    fn read_replies(&self, mut reader: Connection, replies: &Sender<Result<Message>>) {
-        loop {
-            let reply = match reader.receive(MAX_REPLY_LINE, Wait::Forever) {
-                Ok(Some(message)) => Ok(message),
-                Ok(None) => return,
-                // A line we cannot read is the requester's error; the
-                // session itself goes on.
-                Err(error @ Error::Protocol(_)) => Err(error),
-                Err(_) => return,
-            };
-            let _ = replies.send(reply);
+    /// The tracker answered our PING: we are in.
+    fn accepted(&mut self) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Waiting { until: None });
+        let Phase::Joining(live, attempt) = phase else {
+            self.phase = phase;
+            return;
+        };
+        let tracker = self.config.tracker;
+        let log = &self.config.log;
+        log.event(&format!(
+            "joined the tracker at {tracker} sharing {}",
+            attempt.names.join(", ")
+        ));
+        if self.lost && self.ever_joined {
+            log.event(&format!("notice: rejoined the tracker at {tracker}"));
+        }
+        self.lost = false;
+        self.ever_joined = true;
+        self.last_said = None;
+        self.pause = FIRST_RETRY_PAUSE;
+        let scanned = attempt.scanned;
+        self.phase = Phase::Joined(live, attempt);
+        self.status.update(|state| state.joined = true);
+        self.settle(scanned);
+        // A re-announce asked for during the join: its file may be newer
+        // than the scan we just announced.
+        if self.status.state().requested > scanned {
+            self.on_event(Event::Reannounce);
+        }
+    }
+
+    /// The tracker closed the connection before accepting us.
+    fn refused(&mut self) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Waiting { until: None });
+        let Phase::Joining(mut live, attempt) = phase else {
+            self.phase = phase;
+            return;
+        };
+        close(&mut live, "refused by the tracker");
+        let tracker = self.config.tracker;
+        let why = match &attempt.reason {
+            Some(reason) => format!("it said: {reason}"),
+            None => self.likely_causes(attempt.seen_as),
+        };
+        self.why_not_joined = format!("not joined: refused by the tracker at {tracker} ({why})");
+        self.say_once(format!(
+            "refused by the tracker at {tracker}: {why}; trying again every {} s",
+            REFUSED_RETRY_PAUSE.as_secs()
+        ));
+        self.settle(attempt.scanned);
+        self.wait_then_join(Some(REFUSED_RETRY_PAUSE));
+    }
+
+    /// Why a tracker that gave no reason may have refused us.
+    fn likely_causes(&self, seen_as: Option<IpAddr>) -> String {
+        let announced = self.config.own_addr.ip();
+        let address = match seen_as {
+            Some(seen) if seen != announced && !(seen.is_loopback() && announced.is_loopback()) => {
+                format!(
+                    "it sees this peer's connection come from {seen}, but our records announce \
+                     {announced} (the address of this peer's line in {}): run this peer on the \
+                     machine that has {announced}, or fix that line",
+                    self.config.settings_file.display()
+                )
+            }
+            _ => format!("our records announce {announced}, which it may not accept"),
+        };
+        format!(
+            "it closed the connection without a word; likely causes: {address}; \
+             a record it cannot read (run the tracker with --explain to be told why)"
+        )
+    }
+
+    /// The tracker is gone (or unreachable): tell the user, then rejoin.
+    fn lose(&mut self, reason: &str) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Waiting { until: None });
+        if let Phase::Joining(mut live, attempt) | Phase::Joined(mut live, attempt) = phase {
+            close(&mut live, &format!("lost the tracker: {reason}"));
+            self.settle(attempt.scanned);
+        }
+        self.status.update(|state| state.joined = false);
+        let tracker = self.config.tracker;
+        self.why_not_joined = format!(
+            "not joined to the tracker at {tracker} (it will rejoin by itself when the tracker is back)"
+        );
+        self.config.log.event(&format!(
+            "notice: lost the connection to the tracker at {tracker} ({reason}); \
+             still serving files; rejoining by itself"
+        ));
+        self.lost = true;
+        self.last_said = None;
+        // A session that was up starts the pauses again from the shortest.
+        self.pause = FIRST_RETRY_PAUSE;
+        self.retry_later();
+    }
+
+    /// Leaves: BYE (unless playing a crash), close, and wake everyone.
+    fn stop(&mut self, say_bye: bool) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Waiting { until: None });
+        if let Phase::Joining(mut live, _) | Phase::Joined(mut live, _) = phase {
+            if say_bye {
+                let _ = live.writer.send(&Message::Bye);
+            }
+            close(&mut live, "the peer is stopping");
+        }
+        self.status.update(|state| {
+            state.joined = false;
+            state.stopped = true;
+        });
+    }
+
+    /// Waits the current pause, then tries again; the pause doubles.
+    fn retry_later(&mut self) {
+        self.wait_then_join(Some(self.pause));
+        self.pause = (self.pause * 2).min(MAX_RETRY_PAUSE);
+    }
+
+    fn wait_then_join(&mut self, after: Option<Duration>) {
+        if let Phase::Joined(..) = self.phase {
+            self.status.update(|state| state.joined = false);
+        }
+        self.phase = Phase::Waiting {
+            until: after.map(|pause| Instant::now() + pause),
+        };
+    }
+
+    /// Announcement `scanned` is settled: wake whoever waits for it.
+    fn settle(&self, scanned: u64) {
+        self.status
+            .update(|state| state.settled = state.settled.max(scanned));
+    }
+
+    /// Prints `text` unless it is what was printed last.
+    fn say_once(&mut self, text: String) {
+        if self.last_said.as_ref() != Some(&text) {
+            self.config.log.event(&text);
+            self.last_said = Some(text);
         }
     }
 
     /// The first five shared files, in name order, as records; `None` when
     /// the folder shares nothing (the tracker would refuse us). Warns about
     /// files that cannot be shared or do not fit in the five.
-    fn records_to_announce(&self) -> Option<Vec<FileRecord>> {
-        let scan = match self.folder.scan() {
+    fn records_to_announce(&mut self) -> Option<Vec<FileRecord>> {
+        let folder = &self.config.folder;
+        let scan = match folder.scan() {
             Ok(scan) => scan,
             Err(error) => {
-                self.log.event(&format!("warning: {error}"));
+                self.say_once(format!("warning: {error}"));
                 return None;
             }
         };
         for (name, reason) in &scan.skipped {
-            self.log
+            self.config
+                .log
                 .event(&format!("warning: not sharing {name:?}: {reason}"));
         }
         if scan.files.is_empty() {
-            self.log.event(&format!(
+            self.why_not_joined = format!(
+                "not joined: {} shares no file, and the tracker accepts only peers that \
+                 share 1 to {MAX_RECORDS_PER_JOIN} (publish a file, or put one in that folder)",
+                folder.dir().display()
+            );
+            let text = format!(
                 "not joining the tracker: {} shares no file (the tracker accepts peers that share 1 to {})",
-                self.folder.dir().display(),
+                folder.dir().display(),
                 MAX_RECORDS_PER_JOIN
-            ));
+            );
+            self.say_once(text);
             return None;
         }
         if scan.files.len() > MAX_RECORDS_PER_JOIN {
@@ -333,67 +738,73 @@ impl Shared {
                 .iter()
                 .map(|f| f.name.as_str())
                 .collect();
-            self.log.event(&format!(
+            self.config.log.event(&format!(
                 "note: sharing {} files, but a join announces {MAX_RECORDS_PER_JOIN}; not announced: {}",
                 scan.files.len(),
                 left_out.join(", ")
             ));
         }
+        let own_addr = self.config.own_addr;
         Some(
             scan.files
                 .iter()
                 .take(MAX_RECORDS_PER_JOIN)
-                .map(|file| file.record(self.announce))
+                .map(|file| file.record(own_addr))
                 .collect(),
         )
     }
+}
 
-    /// Records that a join was tried (and its writer, when it worked).
-    fn finish_attempt(&self, writer: Option<Connection>) {
-        let mut state = self.state();
-        state.writer = writer;
-        state.attempts += 1;
-        self.changed.notify_all();
-    }
+/// Sends `message` on the session and queues who waits for its reply.
+fn send(live: &mut Live, message: &Message, reply: Option<Sender<Result<Message>>>) -> Result<()> {
+    live.writer.send(message)?;
+    let now = Instant::now();
+    live.last_activity = now;
+    live.waiting.push_back(Waiting {
+        sent_at: now,
+        reply,
+    });
+    Ok(())
+}
 
-    /// Waits until a join has been tried since `attempts` tries were counted,
-    /// or [`JOIN_WAIT`] has passed.
-    fn wait_for_attempt(&self, attempts: u64) {
-        let deadline = Instant::now() + JOIN_WAIT;
-        let mut state = self.state();
-        while state.attempts == attempts && !state.stopping {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return;
-            }
-            state = self
-                .changed
-                .wait_timeout(state, left)
-                .map(|(s, _)| s)
-                .unwrap_or_else(|e| e.into_inner().0);
+/// Closes the connection (its reader thread then ends) and answers every
+/// request still waiting with `why`.
+fn close(live: &mut Live, why: &str) {
+    live.writer.shutdown();
+    for waiting in live.waiting.drain(..) {
+        if let Some(reply) = waiting.reply {
+            let to = live.writer.other_end();
+            let _ = reply.send(Err(Error::Other(format!("no answer from {to}: {why}"))));
         }
     }
+}
 
-    /// Sleeps for `pause` (for ever with `None`), but wakes at once to stop
-    /// or to re-announce.
-    fn pause(&self, pause: Option<Duration>) {
-        let deadline = pause.map(|pause| Instant::now() + pause);
-        let mut state = self.state();
-        while !state.stopping && !state.rejoin_now {
-            state = match deadline {
-                None => self.changed.wait(state).unwrap_or_else(|e| e.into_inner()),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return;
-                    }
-                    self.changed
-                        .wait_timeout(state, left)
-                        .map(|(s, _)| s)
-                        .unwrap_or_else(|e| e.into_inner().0)
+/// Starts the thread that reads the tracker's lines on `connection` and
+/// passes them to the session as events, until the connection ends.
+fn start_reader(mut connection: Connection, number: u64, events: Sender<Event>) -> Result<()> {
+    thread::Builder::new()
+        .name("tracker session reader".into())
+        .spawn(move || loop {
+            let event = match connection.receive(MAX_REPLY_LINE, Wait::Forever) {
+                Ok(Some(message)) => Event::Line {
+                    connection: number,
+                    line: Ok(message),
+                },
+                // A line we cannot read answers a request with an error;
+                // the session itself goes on.
+                Err(error @ Error::Protocol(_)) => Event::Line {
+                    connection: number,
+                    line: Err(error),
+                },
+                Ok(None) | Err(_) => {
+                    let _ = events.send(Event::Closed { connection: number });
+                    return;
                 }
             };
-        }
-        state.rejoin_now = false;
-    }
+            if events.send(event).is_err() {
+                return; // the session has ended
+            }
+        })
+        .map(drop)
+        .map_err(|e| Error::io("starting the tracker reader thread", e))
 }

@@ -527,7 +527,7 @@ fn check_tracker_reply(payload: &[u8], reply: &[u8]) -> Result<(), String> {
         return Err("the reply ends in the middle of a line".into());
     }
     for line in String::from_utf8_lossy(reply).lines().skip(1) {
-        let known = ["FOUND: ", "NOT FOUND", "FILES:", "ERROR: "]
+        let known = ["FOUND: ", "NOT FOUND", "FILES:", "ERROR: ", "PONG"]
             .iter()
             .any(|start| line.starts_with(start));
         if !known {

@@ -8,6 +8,7 @@ use super::proc::status_kib;
 use super::search::echo_lines;
 use super::{local_addr, quiet_log, LOOPBACK_ANY_PORT};
 use crate::error::{Error, Result};
+use crate::liveness::DEFAULT_HEARTBEAT;
 use crate::log::Log;
 use crate::peer::{Peer, PeerConfig};
 use crate::peer_client;
@@ -16,7 +17,7 @@ use crate::protocol::{type_of, FileSpec};
 use crate::server::listen;
 use crate::settings::{Settings, TRACKER_ID};
 use crate::shared_folder::SharedFolder;
-use crate::tracker::{Tracker, TRACKER_MAX_CONNECTIONS};
+use crate::tracker::{Tracker, TrackerConfig};
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -99,7 +100,7 @@ fn serve_as_tracker() -> Result<()> {
     let addr = local_addr(&listener)?;
     let settings = settings_for(&[(TRACKER_ID, addr)])?;
     let log = Log::new(TRACKER_ID, false);
-    let _tracker = Tracker::start(listener, settings, TRACKER_MAX_CONNECTIONS, log)?;
+    let _tracker = Tracker::start(listener, TrackerConfig::new(settings, log))?;
     report(&format!("address {addr}"));
     wait_for_end_of_input();
     Ok(())
@@ -130,6 +131,7 @@ fn serve_as_peer(tracker: SocketAddr, dir: &Path) -> Result<()> {
         settings: settings_for(&[(TRACKER_ID, tracker), (PEER_ID, addr)])?,
         dir: dir.to_path_buf(),
         max_connections: PEER_MAX_CONNECTIONS,
+        heartbeat: Some(DEFAULT_HEARTBEAT),
         log: Log::new(PEER_ID, false),
     };
     let peer = Peer::start_on(listener, config)?;
