@@ -61,7 +61,7 @@ fn run() -> Result<()> {
             .unwrap_or_else(|| Path::new("served_files").join(&id)),
         max_connections: args.max_connections.unwrap_or(PEER_MAX_CONNECTIONS),
         heartbeat,
-        log: Log::new(&id, args.trace),
+        log: Log::new(&id, args.trace).with_names(&settings),
         settings,
         id,
     };

@@ -51,11 +51,12 @@ fn run() -> Result<()> {
     let heartbeat = args.heartbeat();
     let settings = Settings::load(&args.settings.unwrap_or(DEFAULT_SETTINGS_FILE.into()))?;
     let listener = listen(settings.tracker()?)?;
+    let log = Log::new("tracker", args.trace).with_names(&settings);
     let config = TrackerConfig {
         max_connections: args.max_connections.unwrap_or(TRACKER_MAX_CONNECTIONS),
         heartbeat,
         explain: args.explain,
-        ..TrackerConfig::new(settings, Log::new("tracker", args.trace))
+        ..TrackerConfig::new(settings, log)
     };
     let mut tracker = Tracker::start(listener, config)?;
     tracker.log().event(&format!(

@@ -123,6 +123,9 @@ pub struct Connection {
     /// one write (one TCP segment), and 100-byte chunks in large batches.
     writer: BufWriter<SharedSocket>,
     other_end: SocketAddr,
+    /// What `--trace` calls the other end: its id when known, else its
+    /// address.
+    other_name: String,
     log: Log,
     /// The start of a line whose end has not arrived yet. It lives here, not
     /// in a local variable of the read, so that a read that times out
@@ -181,6 +184,7 @@ impl Connection {
             reader: BufReader::with_capacity(buffer_size, socket.clone()),
             writer: BufWriter::with_capacity(buffer_size, socket),
             other_end,
+            other_name: log.name_of(other_end),
             log: log.clone(),
             partial_line: Vec::new(),
             read_timeout: None,
@@ -190,6 +194,12 @@ impl Connection {
     /// The address of the other end.
     pub fn other_end(&self) -> SocketAddr {
         self.other_end
+    }
+
+    /// Calls the other end `name` in `--trace` lines from now on (the
+    /// tracker does, once a peer has joined and its id is known).
+    pub fn set_other_name(&mut self, name: &str) {
+        self.other_name = name.to_string();
     }
 
     /// This end's address: the one the other end sees our connection come
@@ -230,7 +240,7 @@ impl Connection {
     /// Sends one message as one line, in one write.
     pub fn send(&mut self, message: &Message) -> Result<()> {
         let line = message.format();
-        self.log.trace(self.other_end, Direction::Sent, &line);
+        self.log.trace(&self.other_name, Direction::Sent, &line);
         let context = || format!("sending {} to {}", message.keyword(), self.other_end);
         self.writer
             .write_all(line.as_bytes())
@@ -253,7 +263,7 @@ impl Connection {
             return Ok(None);
         };
         let text = String::from_utf8_lossy(&line);
-        self.log.trace(self.other_end, Direction::Received, &text);
+        self.log.trace(&self.other_name, Direction::Received, &text);
         Ok(Some(Message::parse_bytes(&line)?))
     }
 
@@ -300,7 +310,7 @@ impl Connection {
                     line.pop();
                 }
                 self.log.trace(
-                    self.other_end,
+                    &self.other_name,
                     Direction::Received,
                     &String::from_utf8_lossy(&line),
                 );
@@ -321,7 +331,7 @@ impl Connection {
     /// `BufReader` over the file) for the same reason the socket is.
     pub fn send_file(&mut self, source: &mut impl Read, len: u64) -> Result<()> {
         self.log
-            .trace(self.other_end, Direction::Sent, &body_trace(len));
+            .trace(&self.other_name, Direction::Sent, &body_trace(len));
         let sending = |e| Error::io(format!("sending the file to {}", self.other_end), e);
         self.writer
             .write_all(FILE_HEADER.as_bytes())
@@ -354,7 +364,7 @@ impl Connection {
         progress: &mut dyn FnMut(u64),
     ) -> Result<()> {
         self.log
-            .trace(self.other_end, Direction::Received, &body_trace(len));
+            .trace(&self.other_name, Direction::Received, &body_trace(len));
         self.set_read_timeout(Some(STALL_TIMEOUT))?;
         let mut chunk = [0u8; CHUNK_SIZE];
         let mut received: u64 = 0;

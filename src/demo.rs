@@ -245,7 +245,10 @@ fn copy_served_files(scratch: &TempDir) -> Result<Vec<PathBuf>> {
 fn start_tracker(listener: TcpListener, settings: &Settings) -> Result<Tracker> {
     Tracker::start(
         listener,
-        TrackerConfig::new(settings.clone(), Log::new("tracker", true)),
+        TrackerConfig::new(
+            settings.clone(),
+            Log::new("tracker", true).with_names(settings).on_stdout(),
+        ),
     )
 }
 
@@ -256,7 +259,7 @@ fn peer_config(id: &str, settings: &Settings, dir: &Path) -> PeerConfig {
         dir: dir.to_path_buf(),
         max_connections: PEER_MAX_CONNECTIONS,
         heartbeat: Some(DEFAULT_HEARTBEAT),
-        log: Log::new(id, true),
+        log: Log::new(id, true).with_names(settings).on_stdout(),
     }
 }
 

@@ -2,12 +2,26 @@
 //!
 //! Every node (the tracker, each peer) owns a [`Log`] with its name on it.
 //! In the demo four nodes share one terminal, so each line says whose it is.
-//! Printing goes through `println!`, which locks standard output for the
-//! whole line, so lines from different threads never mix mid-line.
+//!
+//! Where lines go: a program's *results* (what a shell command found, the
+//! console's tables) go to standard output; its *log* (events, notices,
+//! `--trace`) goes to standard error. In a terminal both show, interleaved;
+//! but `peer peer2 < script > results.txt` keeps the results apart. The
+//! demo, whose log is the show, prints it on standard output instead.
+//!
+//! Each line is printed with one call that locks its stream for the whole
+//! line, so lines from different threads never mix mid-line. A progress
+//! line on standard output (`downloading x: 10% 20% ...`) is printed in
+//! pieces, though: [`print_partial`] and the log share a lock, and a log
+//! line that comes in the middle first ends the progress line, which then
+//! goes on, with its label again, on a line of its own.
 
 use crate::date::clock_time;
+use crate::lock;
+use crate::settings::Settings;
+use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The longest protocol line `--trace` prints whole; longer ones (a `FILES:`
 /// list of thousands of records) are cut, with their length said.
@@ -19,6 +33,10 @@ const TRACE_LINE_MAX: usize = 600;
 pub struct Log {
     label: Arc<str>,
     trace: bool,
+    /// The settings file, to call the other end of a connection by its id.
+    names: Option<Arc<Settings>>,
+    /// Print on standard output instead of standard error (the demo).
+    on_stdout: bool,
 }
 
 /// Which way a traced line went, seen from this node.
@@ -28,12 +46,70 @@ pub enum Direction {
     Received,
 }
 
+/// A progress line being printed on standard output, piece by piece.
+struct PartialLine {
+    /// What the line started with, to start it again after an interruption.
+    label: String,
+    /// A log line ended it: the next piece starts a new line with `label`.
+    interrupted: bool,
+}
+
+/// The one progress line of the process, if one is being printed.
+static PARTIAL_LINE: Mutex<Option<PartialLine>> = Mutex::new(None);
+
+/// Prints `piece` on the progress line that starts with `label`, starting
+/// that line first if needed.
+pub fn print_partial(label: &str, piece: &str) {
+    let mut partial = lock(&PARTIAL_LINE);
+    let mut out = std::io::stdout().lock();
+    let start = match partial.as_ref() {
+        Some(line) => line.interrupted || line.label != label,
+        None => true,
+    };
+    if start {
+        let _ = write!(out, "{label}");
+    }
+    let _ = write!(out, "{piece}");
+    let _ = out.flush();
+    *partial = Some(PartialLine {
+        label: label.to_string(),
+        interrupted: false,
+    });
+}
+
+/// Ends the progress line, if one is open.
+pub fn end_partial_line() {
+    let mut partial = lock(&PARTIAL_LINE);
+    if let Some(line) = partial.take() {
+        if !line.interrupted {
+            println!();
+        }
+    }
+}
+
 impl Log {
+    /// A log that prints on standard error.
     pub fn new(label: &str, trace: bool) -> Log {
         Log {
             label: label.into(),
             trace,
+            names: None,
+            on_stdout: false,
         }
+    }
+
+    /// The same log, calling the other ends of connections by their ids in
+    /// `settings` where it lists their address.
+    pub fn with_names(mut self, settings: &Settings) -> Log {
+        self.names = Some(Arc::new(settings.clone()));
+        self
+    }
+
+    /// The same log, printing on standard output (for the demo, whose log
+    /// and narration must stay in one stream, in order).
+    pub fn on_stdout(mut self) -> Log {
+        self.on_stdout = true;
+        self
     }
 
     /// The node's name, e.g. `tracker` or `peer1`.
@@ -41,14 +117,25 @@ impl Log {
         &self.label
     }
 
+    /// What to call the node at `addr`: its id in the settings file, or the
+    /// address itself.
+    pub fn name_of(&self, addr: SocketAddr) -> String {
+        self.names
+            .as_ref()
+            .and_then(|settings| settings.id_of(addr))
+            .map_or_else(|| addr.to_string(), str::to_string)
+    }
+
     /// A time-stamped event: a join, a search, a refusal, a notice.
     pub fn event(&self, text: &str) {
-        println!("[{} {}] {text}", clock_time(), self.label);
+        self.print(&format!("[{} {}] {text}", clock_time(), self.label));
     }
 
     /// One protocol line, printed only with `--trace`:
-    /// `[peer1] 127.0.0.1:5000 -> HELLO` (sent to) or `... <- HI` (received from).
-    pub fn trace(&self, other_end: SocketAddr, direction: Direction, text: &str) {
+    /// `[peer1] tracker -> HELLO` (sent to) or `... <- HI` (received from).
+    /// `other_end` is the id of the other node when it is known, else its
+    /// address.
+    pub fn trace(&self, other_end: &str, direction: Direction, text: &str) {
         if !self.trace {
             return;
         }
@@ -57,18 +144,34 @@ impl Log {
             Direction::Received => "<-",
         };
         if text.len() <= TRACE_LINE_MAX {
-            println!("[{}] {other_end} {arrow} {text}", self.label);
+            self.print(&format!("[{}] {other_end} {arrow} {text}", self.label));
         } else {
             let mut cut = TRACE_LINE_MAX;
             while !text.is_char_boundary(cut) {
                 cut -= 1;
             }
             let shown = &text[..cut];
-            println!(
+            self.print(&format!(
                 "[{}] {other_end} {arrow} {shown}... ({} bytes)",
                 self.label,
                 text.len()
-            );
+            ));
+        }
+    }
+
+    /// Prints one whole line, first ending a progress line it would land in.
+    fn print(&self, line: &str) {
+        let mut partial = lock(&PARTIAL_LINE);
+        if let Some(open) = partial.as_mut() {
+            if !open.interrupted {
+                println!();
+                open.interrupted = true;
+            }
+        }
+        if self.on_stdout {
+            println!("{line}");
+        } else {
+            eprintln!("{line}");
         }
     }
 }

@@ -7,6 +7,7 @@
 //! The end of the input is `quit`.
 
 use crate::error::Result;
+use crate::log;
 use crate::peer::Peer;
 use crate::protocol::{FileRecord, CHUNK_SIZE};
 use std::collections::BTreeMap;
@@ -192,9 +193,9 @@ fn try_execute(peer: &Peer, command: Command) -> Result<()> {
             }
         }
         Command::Download { name, holder } => {
-            let mut progress = Progress::default();
+            let mut progress = Progress::new("downloading", &name);
             let done = peer.download(&name, holder, &mut |bytes, total| {
-                progress.show(&name, bytes, total)
+                progress.show(bytes, total)
             });
             progress.end();
             let done = done?;
@@ -294,39 +295,40 @@ pub fn print_records(records: &[FileRecord]) {
 }
 
 /// A progress line, `downloading x: 10% 20% ... 100%`, printed piece by
-/// piece so that it reads the same on a terminal and in a log file.
-#[derive(Default)]
+/// piece so that it reads the same on a terminal and in a log file. (A log
+/// line that comes in the middle does not split it: see
+/// [`log::print_partial`].)
 struct Progress {
+    /// `downloading x:`, `fetching x:`, `uploading x:`.
+    label: String,
     tenths_shown: u64,
-    started: bool,
 }
 
 impl Progress {
-    fn show(&mut self, name: &str, bytes: u64, total: u64) {
+    fn new(doing: &str, name: &str) -> Progress {
+        Progress {
+            label: format!("{doing} {name}:"),
+            tenths_shown: 0,
+        }
+    }
+
+    fn show(&mut self, bytes: u64, total: u64) {
         if total <= PROGRESS_MIN_CHUNKS * CHUNK_SIZE as u64 {
             return;
-        }
-        if !self.started {
-            print!("downloading {name}:");
-            self.started = true;
         }
         let tenths = bytes.saturating_mul(10) / total;
         while self.tenths_shown < tenths {
             self.tenths_shown += 1;
-            print!(" {}%", self.tenths_shown * 10);
-            let _ = io::stdout().flush();
+            log::print_partial(&self.label, &format!(" {}%", self.tenths_shown * 10));
         }
-        if self.tenths_shown == 10 && self.started {
-            println!(); // done: end the line before anything else prints
-            self.started = false;
+        if self.tenths_shown == 10 {
+            log::end_partial_line(); // done: end the line before anything else prints
         }
     }
 
-    /// Ends the line if the download stopped half-way.
+    /// Ends the line (if the transfer stopped half-way, it is still open).
     fn end(&self) {
-        if self.started {
-            println!();
-        }
+        log::end_partial_line();
     }
 }
 

@@ -254,6 +254,9 @@ fn serve_session(state: &State, mut connection: Connection) {
     };
     let session = state.next_session.fetch_add(1, Ordering::Relaxed);
     let count = records.len();
+    // From now on the trace calls the peer by its id, not by the passing
+    // port its connection happens to come from.
+    connection.set_other_name(&state.log.name_of(addr));
     lock(&state.sessions).insert(session, connection.closer());
     let replaced = lock(&state.index).join(addr, session, records);
     let again = match replaced {

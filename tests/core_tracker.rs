@@ -434,17 +434,21 @@ fn trace_prints_the_protocol_lines_with_the_peer_address() {
     assert_eq!(peer.search("untraced.txt"), "NOT FOUND");
     let who = peer.local.clone();
 
-    let hello = tracker.wait_for_output("a trace line of HELLO", |l| {
+    let hello = tracker.wait_for_log("a trace line of HELLO", |l| {
         l.contains("HELLO") && l.contains(&who)
     });
-    let hi = tracker.wait_for_output("a trace line of HI", |l| {
+    let hi = tracker.wait_for_log("a trace line of HI", |l| {
         l.contains(&who) && l.split_whitespace().any(|w| w == "HI")
     });
-    tracker.wait_for_output("a trace line of the SEARCH", |l| {
-        l.contains("SEARCH: untraced.txt") && l.contains(&who)
+    // Once joined, the peer is called by the address it serves on (by its
+    // id, when the settings file lists that address), not by the passing
+    // port of its connection.
+    let serves_on = format!("127.0.0.1:{port}");
+    tracker.wait_for_log("a trace line of the SEARCH", |l| {
+        l.contains("SEARCH: untraced.txt") && l.contains(&serves_on)
     });
-    tracker.wait_for_output("a trace line of NOT FOUND", |l| {
-        l.contains("NOT FOUND") && l.contains(&who)
+    tracker.wait_for_log("a trace line of NOT FOUND", |l| {
+        l.contains("NOT FOUND") && l.contains(&serves_on)
     });
     // HELLO is received and HI is sent: the two directions must differ.
     let arrow = |l: &str| {

@@ -840,7 +840,7 @@ fn a_peer_past_its_cap_answers_busy_and_keeps_the_others() {
     }
     // Room again once they are gone.
     wait_pong(&addr);
-    peer.wait_for_output("a log line about the refusal", |l| l.contains("busy"));
+    peer.wait_for_log("a log line about the refusal", |l| l.contains("busy"));
     assert_alive(&mut peer);
 }
 
@@ -882,7 +882,7 @@ fn a_tracker_past_its_cap_answers_busy_and_keeps_its_sessions() {
         &file_record("new.txt", "txt", 5, "01/01/26", 5),
         "new.txt",
     );
-    tracker.wait_for_output("a log line about the refusal", |l| l.contains("busy"));
+    tracker.wait_for_log("a log line about the refusal", |l| l.contains("busy"));
     assert_alive(&mut tracker);
 }
 
@@ -1378,7 +1378,7 @@ fn a_restarted_peer_removes_the_partial_files_of_its_crash_and_never_serves_them
 
     let mut peer = net.start_peer("peer1", true, &[]);
     wait_folder_is(&dir, &["keep.txt"]);
-    peer.wait_for_output("a note about the removed leftovers", |l| {
+    peer.wait_for_log("a note about the removed leftovers", |l| {
         l.contains("removed") && l.contains("temporary file")
     });
     probe.wait_found_at("keep.txt", net.port("peer1"));
@@ -1464,13 +1464,13 @@ fn a_killed_tracker_is_rejoined_and_a_killed_peer_is_forgotten_at_once() {
     // The tracker dies, and comes back on the same port.
     tracker.kill();
     drop(probe);
-    peer1.wait_for_output("a notice that the tracker is gone", |l| {
+    peer1.wait_for_log("a notice that the tracker is gone", |l| {
         l.contains("notice") && l.contains(&net.tracker_addr())
     });
     let _tracker = net.start_tracker(&[]);
     let mut probe = net.probe();
     probe.wait_found_at("one.txt", net.port("peer1"));
-    peer1.wait_for_output("a notice of the rejoin", |l| l.contains("rejoined"));
+    peer1.wait_for_log("a notice of the rejoin", |l| l.contains("rejoined"));
     assert_eq!(
         probe.search("two.txt"),
         "NOT FOUND",
@@ -1513,7 +1513,7 @@ fn the_tracker_refuses_records_for_another_address() {
         assert_eq!(probe.search("spoof.txt"), "NOT FOUND", "{what}");
         assert_eq!(probe.search("mine.txt"), "NOT FOUND", "{what}");
     }
-    tracker.wait_for_output("a log line naming the refusal", |l| {
+    tracker.wait_for_log("a log line naming the refusal", |l| {
         l.contains("refused") && l.contains("10.1.2.3")
     });
     assert_alive(&mut tracker);

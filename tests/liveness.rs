@@ -128,7 +128,7 @@ fn a_rejoin_from_the_same_address_closes_the_old_session_at_once() {
     assert_eq!(new.search("old.txt"), "NOT FOUND");
     assert!(new.search("new.txt").starts_with("FOUND:"));
     old.expect_closed_silently("the older session of a peer that joined again");
-    tracker.wait_for_output("the log saying the old session was closed", |l| {
+    tracker.wait_for_log("the log saying the old session was closed", |l| {
         l.contains("older session closed")
     });
 }
@@ -169,7 +169,7 @@ fn a_tracker_on_every_address_accepts_ipv4_peers() {
     let _tracker = net.start_tracker(&["--settings", &path_arg(&any)]);
     net.put("peer1", "shared.txt", b"shared over IPv4");
     let mut peer = net.start_peer("peer1", true, &[]);
-    peer.wait_for_output("the peer's join confirmed", |l| {
+    peer.wait_for_log("the peer's join confirmed", |l| {
         l.contains("joined the tracker")
     });
     net.probe().wait_found_at("shared.txt", net.port("peer1"));

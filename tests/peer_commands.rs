@@ -598,10 +598,10 @@ fn shell_fetch_from_two_peers_at_once() {
     let got = fs::read(s.net.dir("peer2").join("big.bin")).expect("the fetched file");
     assert!(got == big, "the fetched file differs from the original");
     // Both really sent a part of it.
-    s.peer1.wait_for_output("peer1 logging a ranged send", |l| {
+    s.peer1.wait_for_log("peer1 logging a ranged send", |l| {
         l.contains("sent big.bin, bytes")
     });
-    s.peer3.wait_for_output("peer3 logging a ranged send", |l| {
+    s.peer3.wait_for_log("peer3 logging a ranged send", |l| {
         l.contains("sent big.bin, bytes")
     });
     // peer2 now serves what it fetched: the tracker lists it as a holder.

@@ -27,7 +27,7 @@ fn wait_new_line(
 ) -> (String, Duration) {
     let start = Instant::now();
     loop {
-        let lines = node.stdout_lines();
+        let lines = node.stderr_lines();
         if let Some(line) = lines.iter().skip(from).find(|l| pred(l)) {
             return (line.clone(), start.elapsed());
         }
@@ -66,7 +66,7 @@ fn a_peer_notices_a_killed_tracker_and_rejoins_a_restarted_one() {
     drop(probe);
 
     // The tracker crashes; the user types nothing.
-    let from = peer.stdout_lines().len();
+    let from = peer.stderr_lines().len();
     tracker.kill();
     let (notice, took) = wait_new_line(
         &mut peer,
@@ -96,7 +96,7 @@ fn a_peer_notices_a_killed_tracker_and_rejoins_a_restarted_one() {
     );
 
     // The tracker comes back on the same port: the peer rejoins by itself.
-    let from = peer.stdout_lines().len();
+    let from = peer.stderr_lines().len();
     let _tracker = net.start_tracker(&[]);
     let (line, took) = wait_new_line(&mut peer, from, REJOIN_WITHIN, "a rejoined notice", |l| {
         is_rejoined_notice(l, &tracker_addr)
@@ -135,7 +135,7 @@ fn serving_peers_rejoin_after_every_tracker_restart() {
     // Twice: the second time right after the rejoin, while the peers'
     // pause between tries may have grown.
     for round in 1..=2 {
-        let from: Vec<usize> = peers.iter().map(|p| p.stdout_lines().len()).collect();
+        let from: Vec<usize> = peers.iter().map(|p| p.stderr_lines().len()).collect();
         tracker.kill();
         for (peer, from) in peers.iter_mut().zip(&from) {
             wait_new_line(
@@ -162,7 +162,7 @@ fn serving_peers_rejoin_after_every_tracker_restart() {
         // The new tracker knows both by id.
         for id in ["peer1", "peer2"] {
             let joined = format!("join {id} (");
-            tracker.wait_for_output(&format!("{id} joining the new tracker"), |l| {
+            tracker.wait_for_log(&format!("{id} joining the new tracker"), |l| {
                 l.contains(&joined)
             });
         }
@@ -180,7 +180,7 @@ fn a_tracker_that_quits_and_comes_back_is_rejoined() {
     probe.wait_found_at("stay.txt", net.port("peer1"));
     drop(probe);
 
-    let from = peer.stdout_lines().len();
+    let from = peer.stderr_lines().len();
     tracker.send_line("quit");
     assert!(tracker.wait_exit().success(), "quit exits 0");
     wait_new_line(
@@ -224,7 +224,7 @@ fn a_peer_started_before_its_tracker_joins_when_it_comes_up() {
     );
     // The peer's log named the tracker it could not reach.
     assert!(
-        peer.stdout_lines()
+        peer.stderr_lines()
             .iter()
             .any(|l| is_lost_notice(l, &tracker_addr)),
         "a notice naming the tracker it could not join"

@@ -46,7 +46,7 @@ fn joined(test: &str) -> Joined {
     let peer2 = net.start_peer("peer2", true, &[]);
     for id in ["peer1", "peer2"] {
         let joined = format!("join {id} (");
-        tracker.wait_for_output(&format!("{id} joining"), |l| l.contains(&joined));
+        tracker.wait_for_log(&format!("{id} joining"), |l| l.contains(&joined));
     }
     Joined {
         net,
@@ -184,10 +184,10 @@ fn console_quit_exits_0_and_closes_every_session() {
     // The probe's session was closed.
     assert_eq!(probe.client.read_line(), None, "the session is closed");
     // The peers were notified by the closed connection.
-    j.peer1.wait_for_output("a notice naming the tracker", |l| {
+    j.peer1.wait_for_log("a notice naming the tracker", |l| {
         l.contains("notice") && l.contains(&tracker_addr)
     });
-    j.peer2.wait_for_output("a notice naming the tracker", |l| {
+    j.peer2.wait_for_log("a notice naming the tracker", |l| {
         l.contains("notice") && l.contains(&tracker_addr)
     });
 }
@@ -197,7 +197,7 @@ fn tracker_serves_on_when_its_stdin_ends() {
     let mut j = joined("console_stdin_closed");
     j.tracker.close_stdin();
     j.tracker
-        .wait_for_output("the tracker saying its input ended", |l| {
+        .wait_for_log("the tracker saying its input ended", |l| {
             l.contains("standard input ended")
         });
     assert!(
@@ -223,7 +223,7 @@ fn list_to_the_tracker_answers_every_record() {
     let real_date = set_file_date(&path, 2026, 5, 6);
     let mut tracker = net.start_tracker(&[]);
     let _peer1 = net.start_peer("peer1", true, &[]);
-    tracker.wait_for_output("peer1 joining", |l| l.contains("join peer1 ("));
+    tracker.wait_for_log("peer1 joining", |l| l.contains("join peer1 ("));
 
     let (pa, pb) = (free_port(), free_port());
     let a_records = [

@@ -505,9 +505,16 @@ impl Node {
         }
     }
 
-    /// Waits until a line of stdout satisfies `pred` and returns it.
+    /// Waits until a line of stdout (a command's result) satisfies `pred`
+    /// and returns it.
     pub fn wait_for_output(&mut self, what: &str, pred: impl FnMut(&str) -> bool) -> String {
         self.wait_for_line(what, false, pred)
+    }
+
+    /// Waits until a line of the log (standard error: events, notices and
+    /// `--trace`) satisfies `pred` and returns it.
+    pub fn wait_for_log(&mut self, what: &str, pred: impl FnMut(&str) -> bool) -> String {
+        self.wait_for_line(what, true, pred)
     }
 
     /// Waits until a line of stderr satisfies `pred` and returns it.
