@@ -400,12 +400,18 @@ impl Connection {
                 Err(e) => return Err(Error::io(format!("reading from {}", self.other_end), e)),
             };
             if available.is_empty() {
-                // End of file: clean between lines, a cut-off in the middle of one.
-                return if self.partial_line.is_empty() {
-                    Ok(None)
-                } else {
-                    Err(Error::Closed)
-                };
+                // End of file between lines: the other end is done. In the
+                // middle of one: many clients send their last line without
+                // `\n` and then close their side (`shutdown(SHUT_WR)`) to
+                // say so; the line is complete, and it gets its answer.
+                if self.partial_line.is_empty() {
+                    return Ok(None);
+                }
+                let mut line = std::mem::take(&mut self.partial_line);
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                return Ok(Some(line));
             }
             let newline = available.iter().position(|&b| b == b'\n');
             let take = newline.unwrap_or(available.len());

@@ -335,16 +335,47 @@ impl Message {
     }
 }
 
+/// The keywords that stand alone on their line.
+const BARE_KEYWORDS: [&str; 9] = [
+    "HELLO",
+    "HI",
+    "NOT FOUND",
+    "BYE",
+    "LIST",
+    "READY",
+    "DONE",
+    "PING",
+    "PONG",
+];
+
+/// The keywords followed by a colon and their arguments.
+const COLON_KEYWORDS: [&str; 6] = ["SEARCH", "FOUND", "ERROR", "DOWNLOAD", "FILES", "UPLOAD"];
+
+/// The error for a line that is no message. A known keyword written
+/// slightly wrong (`SEARCH notes.txt`, `LIST extra`) says what is wrong
+/// with it, not just "unknown": that is the mistake people make by hand.
 fn unknown(line: &str) -> ParseError {
+    let first = line.split_whitespace().next().unwrap_or("");
+    if let Some(keyword) = COLON_KEYWORDS.iter().find(|k| **k == first) {
+        return bad(
+            keyword,
+            format!("a colon must follow {keyword}: write `{keyword}: ...`"),
+        );
+    }
+    let bare = |keyword: &&&str| match keyword.split_once(' ') {
+        // `NOT FOUND` is two words.
+        Some(_) => line.starts_with(**keyword),
+        None => first == **keyword,
+    };
+    if let Some(keyword) = BARE_KEYWORDS.iter().find(bare) {
+        return bad(
+            keyword,
+            format!("{keyword} stands alone on its line: it takes no argument"),
+        );
+    }
     // Quote only the start of the line: it may be long, and it goes back to
     // the sender in an ERROR reply.
-    let word: String = line
-        .split_whitespace()
-        .next()
-        .unwrap_or("")
-        .chars()
-        .take(20)
-        .collect();
+    let word: String = first.chars().take(20).collect();
     ParseError::UnknownCommand(word)
 }
 
@@ -422,17 +453,20 @@ fn split_fields(text: &str) -> Vec<&str> {
     text.split(',').map(str::trim).collect()
 }
 
-/// A decimal number made of digits only (`u64::from_str` would also take `+5`).
-fn parse_number(text: &str) -> Option<u64> {
+/// A decimal number made of digits only (`u64::from_str` would also take
+/// `+5`). `what` names the field in the error: a number too large to hold is
+/// told apart from one that is not a number at all.
+fn parse_number(what: &str, text: &str) -> Result<u64, String> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+        return Err(format!("{what} {text:?} is not a number"));
     }
-    text.parse().ok()
+    text.parse()
+        .map_err(|_| format!("{what} {text:?} is too large (at most {})", u64::MAX))
 }
 
 fn parse_port(text: &str) -> Result<u16, String> {
-    match parse_number(text).and_then(|n| u16::try_from(n).ok()) {
-        Some(port) if port >= 1 => Ok(port),
+    match parse_number("port", text).map(u16::try_from) {
+        Ok(Ok(port)) if port >= 1 => Ok(port),
         _ => Err(format!("port {text:?} is not a number from 1 to 65535")),
     }
 }
@@ -445,8 +479,7 @@ fn parse_spec(
 ) -> Result<FileSpec, ParseError> {
     check_name(name).map_err(|reason| bad(command, reason))?;
     check_kind(kind).map_err(|reason| bad(command, reason))?;
-    let size =
-        parse_number(size).ok_or_else(|| bad(command, format!("size {size:?} is not a number")))?;
+    let size = parse_number("size", size).map_err(|reason| bad(command, reason))?;
     Ok(FileSpec {
         name: name.to_string(),
         kind: kind.to_string(),
@@ -470,10 +503,10 @@ fn parse_download(rest: &str) -> Result<Message, ParseError> {
     let range = match range {
         None => None,
         Some((first, count)) => {
-            let first = parse_number(first)
-                .ok_or_else(|| bad("DOWNLOAD", "first chunk is not a number"))?;
-            let count = parse_number(count)
-                .ok_or_else(|| bad("DOWNLOAD", "chunk count is not a number"))?;
+            let first =
+                parse_number("first chunk", first).map_err(|reason| bad("DOWNLOAD", reason))?;
+            let count =
+                parse_number("chunk count", count).map_err(|reason| bad("DOWNLOAD", reason))?;
             if count == 0 {
                 return Err(bad("DOWNLOAD", "chunk count is 0"));
             }
@@ -536,7 +569,7 @@ fn parse_location(fields: &[&str]) -> Result<Location, String> {
     check_kind(kind)?;
     Ok(Location {
         kind: kind.to_string(),
-        size: parse_number(size).ok_or_else(|| format!("size {size:?} is not a number"))?,
+        size: parse_number("size", size)?,
         modified: Date::parse(date)
             .ok_or_else(|| format!("date {date:?} is not a real DD/MM/YY day"))?,
         ip: ip
@@ -653,6 +686,26 @@ mod tests {
             Message::Search("a b.txt".into()).format(),
             "SEARCH: a b.txt"
         );
+    }
+
+    #[test]
+    fn a_known_keyword_written_wrong_says_what_is_wrong() {
+        for (line, words) in [
+            ("SEARCH notes.txt", "a colon must follow SEARCH"),
+            ("DOWNLOAD a.txt, txt, 5", "a colon must follow DOWNLOAD"),
+            ("LIST extra", "LIST stands alone on its line"),
+            ("BYE now", "BYE stands alone on its line"),
+            ("NOT FOUND at all", "NOT FOUND stands alone"),
+            ("HIGHWAY", "unknown command \"HIGHWAY\""),
+            (
+                "DOWNLOAD: a.txt, txt, 99999999999999999999",
+                "size \"99999999999999999999\" is too large",
+            ),
+            ("DOWNLOAD: a.txt, txt, 5x", "size \"5x\" is not a number"),
+        ] {
+            let error = Message::parse(line).unwrap_err().to_string();
+            assert!(error.contains(words), "{line:?}: {error}");
+        }
     }
 
     #[test]

@@ -499,11 +499,13 @@ fn peer_payload(rng: &mut Rng) -> Vec<u8> {
 
 /// Does the first line of `payload` reach the tracker as a whole `HELLO`?
 /// Only then may the tracker say anything (HI); otherwise it must close the
-/// connection without a word.
+/// connection without a word. (`exchange` closes its sending side after the
+/// payload, so a last line without `\n` is a whole line too.)
 fn starts_with_hello(payload: &[u8]) -> bool {
-    let Some(end) = payload.iter().position(|&b| b == b'\n') else {
-        return false;
-    };
+    let end = payload
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(payload.len());
     let mut line = &payload[..end];
     if line.last() == Some(&b'\r') {
         line = &line[..line.len() - 1];
