@@ -76,7 +76,13 @@ fn run() -> Result<()> {
     if interactive {
         println!("type help for the commands");
     }
-    shell::run(&peer, stdin.lock(), interactive);
+    let all_worked = shell::run(&peer, stdin.lock(), interactive);
     peer.quit();
+    if !all_worked && !interactive {
+        // A script (commands on a pipe) in which a command failed.
+        return Err(Error::Other(
+            "a command of the script failed (see its error line above)".into(),
+        ));
+    }
     Ok(())
 }

@@ -133,7 +133,7 @@ pub fn run(step: bool) -> Result<()> {
     ));
 
     say("peer2 pings peer1 (PING, PONG)");
-    let time = peer2.ping(settings.resolve("peer1")?)?;
+    let time = peer2.ping("peer1")?;
     say(&format!("PONG after {:.2} ms", time.as_secs_f64() * 1000.0));
 
     act(step, "Act 3: the tracker crashes and comes back");

@@ -10,10 +10,12 @@
 //! 5. [`tracker`]: the file tracker, with [`liveness`] to forget vanished
 //!    machines; [`console`]: its operator console.
 //! 6. [`peer_server`]: how a peer answers other peers.
-//! 7. [`peer_client`], [`tracker_link`], [`fetch`]: how a peer asks.
+//! 7. [`peer_client`], [`tracker_link`] (with [`announce`]), [`fetch`]: how a
+//!    peer asks.
 //! 8. [`peer`]: one peer put together; [`shell`]: its command shell.
 //! 9. [`demo`], [`bench`]: the one-command demo and the benchmark.
 
+pub mod announce;
 pub mod bench;
 pub mod cli;
 pub mod connection;

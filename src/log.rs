@@ -77,6 +77,25 @@ pub fn print_partial(label: &str, piece: &str) {
     });
 }
 
+/// Prints a whole line on standard error (a note of the shell's), first
+/// ending a progress line it would land in.
+pub fn print_line(text: &str) {
+    let mut partial = lock(&PARTIAL_LINE);
+    interrupt(&mut partial);
+    eprintln!("{text}");
+}
+
+/// Ends the progress line for a line printed in its middle; the progress
+/// goes on, on a line of its own.
+fn interrupt(partial: &mut Option<PartialLine>) {
+    if let Some(open) = partial.as_mut() {
+        if !open.interrupted {
+            println!();
+            open.interrupted = true;
+        }
+    }
+}
+
 /// Ends the progress line, if one is open.
 pub fn end_partial_line() {
     let mut partial = lock(&PARTIAL_LINE);
@@ -162,12 +181,7 @@ impl Log {
     /// Prints one whole line, first ending a progress line it would land in.
     fn print(&self, line: &str) {
         let mut partial = lock(&PARTIAL_LINE);
-        if let Some(open) = partial.as_mut() {
-            if !open.interrupted {
-                println!();
-                open.interrupted = true;
-            }
-        }
+        interrupt(&mut partial);
         if self.on_stdout {
             println!("{line}");
         } else {

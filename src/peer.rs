@@ -5,15 +5,18 @@
 //! its [`Server`] answers other peers in background threads, while the
 //! user's commands run here, in the shell's thread.
 
+use crate::announce::Pins;
 use crate::connection::IO_BUFFER_SIZE;
 use crate::error::{Error, Result};
 use crate::fetch::{self, FetchReport};
 use crate::log::Log;
 use crate::peer_client;
 use crate::peer_server::PeerService;
-use crate::protocol::{check_name, type_of, FileRecord, FileSpec, Location, Message};
+use crate::protocol::{
+    check_name, type_of, FileRecord, FileSpec, Location, Message, MAX_RECORDS_PER_JOIN,
+};
 use crate::server::{listen, Handler, Limits, Server};
-use crate::settings::Settings;
+use crate::settings::{Settings, TRACKER_ID};
 use crate::shared_folder::{Scan, SharedFolder};
 use crate::tracker_link::{LinkConfig, TrackerLink};
 use std::fs::File;
@@ -45,6 +48,8 @@ pub struct Peer {
     settings: Settings,
     folder: SharedFolder,
     log: Log,
+    /// Which files go first among the five announced.
+    pins: Pins,
     link: Arc<TrackerLink>,
     server: Server,
 }
@@ -87,17 +92,20 @@ impl Peer {
         log.event(&format!("serving {} on {addr}", dir.display()));
         // The listener is bound already, so peers that connect before the
         // server thread runs simply wait in the queue.
+        let pins = Pins::default();
         let link = Arc::new(TrackerLink::start(LinkConfig {
             tracker,
             folder: folder.clone(),
+            pins: pins.clone(),
             own_addr: addr,
             settings_file: settings.path.clone(),
             heartbeat,
             log: log.clone(),
         })?);
         let on_new_file = {
-            let link = Arc::clone(&link);
-            Box::new(move |_: &str| link.reannounce())
+            let (link, folder, pins, log) =
+                (Arc::clone(&link), folder.clone(), pins.clone(), log.clone());
+            Box::new(move |name: &str| announce_arrival(&link, &folder, &pins, &log, name))
         };
         let service = Arc::new(PeerService {
             folder: folder.clone(),
@@ -114,6 +122,7 @@ impl Peer {
             settings,
             folder,
             log,
+            pins,
             link,
             server,
         })
@@ -158,10 +167,13 @@ impl Peer {
         }
     }
 
-    /// Searches for `name` and downloads it into the served folder, from
-    /// holder number `choice` (1-based) of the search, or else from the
-    /// first holder that is not this peer, trying the next on failure.
-    /// `progress` hears the bytes received so far and the file's size.
+    /// Downloads `name` into the served folder, from holder number `choice`
+    /// (1-based) of the holders found, or else from the first holder that
+    /// is not this peer, trying the next on failure. The holders are the
+    /// tracker's answer to SEARCH; when it knows none (a peer announces
+    /// only five files) or this peer is not joined, the peers of the
+    /// settings file are asked directly (LIST), so any file a peer serves
+    /// can be had. `progress` hears the bytes so far and the file's size.
     pub fn download(
         &self,
         name: &str,
@@ -170,23 +182,15 @@ impl Peer {
     ) -> Result<Downloaded> {
         check_name(name)
             .map_err(|reason| Error::Other(format!("cannot download {name:?}: {reason}")))?;
-        if self.folder.contains(name) {
-            return Err(Error::Other(format!(
-                "{name} exists already in {}; not downloading (it is never overwritten)",
-                self.folder.dir().display()
-            )));
-        }
-        let holders = self.search(name)?;
-        if holders.is_empty() {
-            return Err(Error::Other(format!("nobody shares {name}")));
-        }
+        self.check_not_here(name)?;
+        let holders = self.find_holders(name)?;
         let candidates: Vec<&Location> = match choice {
             Some(number) => vec![number
                 .checked_sub(1)
                 .and_then(|index| holders.get(index))
                 .ok_or_else(|| {
                     Error::Other(format!(
-                        "there is no holder {number}: the search found {}",
+                        "there is no holder {number}: {} peer(s) have {name}",
                         holders.len()
                     ))
                 })?],
@@ -209,7 +213,7 @@ impl Peer {
                 &mut report,
             ) {
                 Ok(path) => {
-                    self.link.reannounce();
+                    self.arrived(name);
                     return Ok(Downloaded {
                         path,
                         size: file.size,
@@ -226,6 +230,50 @@ impl Peer {
             }
         }
         Err(last_error)
+    }
+
+    /// Who has `name`: the tracker's holders, or, when it knows none or
+    /// cannot be asked, the peers of the settings file that serve it.
+    pub fn find_holders(&self, name: &str) -> Result<Vec<Location>> {
+        let asked_tracker = self.search(name);
+        if let Ok(holders) = &asked_tracker {
+            if !holders.is_empty() {
+                return asked_tracker;
+            }
+        }
+        let others: Vec<String> = self
+            .settings
+            .nodes
+            .iter()
+            .filter(|node| node.addr != self.addr && node.id != TRACKER_ID)
+            .map(|node| node.id.clone())
+            .collect();
+        let holders: Vec<Location> = self
+            .list_peers(&others)
+            .into_iter()
+            .filter_map(|(_, listed)| listed.ok())
+            .flatten()
+            .filter(|record| record.name == name)
+            .map(|record| record.location())
+            .collect();
+        if !holders.is_empty() {
+            let why = match &asked_tracker {
+                Ok(_) => "the tracker lists nobody (a peer announces only five files)".to_string(),
+                Err(error) => format!("could not ask the tracker: {error}"),
+            };
+            self.log.event(&format!(
+                "{name}: {why}; asked the peers of the settings file: {} serve it",
+                holders.len()
+            ));
+            return Ok(holders);
+        }
+        match asked_tracker {
+            Ok(_) => Err(Error::Other(format!(
+                "nobody shares {name}: the tracker lists nobody, and no peer of {} serves it",
+                self.settings.path.display()
+            ))),
+            Err(error) => Err(error),
+        }
     }
 
     /// This peer's own shared files.
@@ -246,22 +294,79 @@ impl Peer {
         }))
     }
 
-    /// Fetches `name` from all of `peers` at once, then announces it.
+    /// Fetches `name` from all of `peers` at once, then announces it. With
+    /// no peers, from every holder [`Peer::find_holders`] finds.
     pub fn fetch(&self, name: &str, peers: &[String]) -> Result<FetchReport> {
-        let addrs = peers
+        check_name(name)
+            .map_err(|reason| Error::Other(format!("cannot fetch {name:?}: {reason}")))?;
+        let mut addrs = peers
             .iter()
             .map(|peer| self.settings.resolve(peer))
             .collect::<Result<Vec<_>>>()?;
-        check_name(name)
-            .map_err(|reason| Error::Other(format!("cannot fetch {name:?}: {reason}")))?;
-        if self.folder.contains(name) {
-            return Err(Error::Other(format!(
-                "{name} exists already here; not fetching (it is never overwritten)"
-            )));
+        self.check_not_here(name)?;
+        if addrs.is_empty() {
+            addrs = self
+                .find_holders(name)?
+                .iter()
+                .map(Location::addr)
+                .filter(|addr| *addr != self.addr)
+                .collect();
+            if addrs.is_empty() {
+                return Err(Error::Other(format!("only this peer shares {name}")));
+            }
         }
         let report = fetch::fetch(&self.folder, name, &addrs, &self.log)?;
-        self.link.reannounce();
+        self.arrived(name);
         Ok(report)
+    }
+
+    /// An error if `name` is in the served folder already: an arriving file
+    /// never replaces one.
+    fn check_not_here(&self, name: &str) -> Result<()> {
+        if self.folder.contains(name) {
+            return Err(Error::Other(format!(
+                "{name} exists already in {}; not downloading it again (a file is never overwritten)",
+                self.folder.dir().display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// A file arrived: see [`announce_arrival`].
+    fn arrived(&self, name: &str) {
+        announce_arrival(&self.link, &self.folder, &self.pins, &self.log, name);
+    }
+
+    /// Announces exactly these files (five at most, each one served here)
+    /// first, and announces the folder again.
+    pub fn announce(&self, names: &[String]) -> Result<Vec<String>> {
+        if names.len() > MAX_RECORDS_PER_JOIN {
+            return Err(Error::Other(format!(
+                "a join announces {MAX_RECORDS_PER_JOIN} files at most, not {}",
+                names.len()
+            )));
+        }
+        let shared: Vec<String> = self
+            .folder
+            .scan()?
+            .files
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        if let Some(missing) = names.iter().find(|name| !shared.contains(name)) {
+            return Err(Error::Other(format!(
+                "{missing} is not a shared file in {} (see `list`)",
+                self.folder.dir().display()
+            )));
+        }
+        self.pins.choose(names);
+        self.link.reannounce();
+        Ok(self.link.announced())
+    }
+
+    /// The names the tracker holds for this peer now (none when not joined).
+    pub fn announced(&self) -> Vec<String> {
+        self.link.announced()
     }
 
     /// Copies the local file at `path` into the served folder as `name`
@@ -289,7 +394,7 @@ impl Peer {
         sink.flush().map_err(|e| Error::io("copying the file", e))?;
         drop(sink);
         let published = incoming.finish(size)?;
-        self.link.reannounce();
+        self.arrived(&name);
         Ok(published)
     }
 
@@ -305,9 +410,22 @@ impl Peer {
         }
     }
 
-    /// PING a peer.
-    pub fn ping(&self, peer: SocketAddr) -> Result<Duration> {
-        peer_client::ping(peer, &self.log)
+    /// PING a peer (an id or ip:port) on a connection of its own; or the
+    /// tracker, which answers PING only on a joined session, on ours.
+    /// Returns the round-trip time.
+    pub fn ping(&self, target: &str) -> Result<Duration> {
+        let addr = self.settings.resolve(target)?;
+        if addr != self.link.tracker() {
+            return peer_client::ping(addr, &self.log);
+        }
+        let start = std::time::Instant::now();
+        match self.link.request(&Message::Ping)? {
+            Message::Pong => Ok(start.elapsed()),
+            other => Err(Error::Unexpected {
+                expected: "PONG",
+                got: other.format(),
+            }),
+        }
     }
 
     /// `peer1 (127.0.0.1:5001)`, or the address alone when no id has it.
@@ -357,4 +475,20 @@ impl Peer {
         let results = peer_client::in_parallel(peers, |peer| action(self.settings.resolve(peer)?));
         peers.iter().cloned().zip(results).collect()
     }
+}
+
+/// A file arrived in the folder: make sure it is among the announced five
+/// (saying which file it pushed out), and announce the folder again.
+fn announce_arrival(link: &TrackerLink, folder: &SharedFolder, pins: &Pins, log: &Log, name: &str) {
+    let shared: Vec<String> = match folder.scan() {
+        Ok(scan) => scan.files.into_iter().map(|file| file.name).collect(),
+        Err(_) => vec![name.to_string()],
+    };
+    if let Some(pushed_out) = pins.arrived(name, &shared) {
+        log.event(&format!(
+            "announcing {name}; {pushed_out} is no longer announced to the tracker \
+             (a join announces {MAX_RECORDS_PER_JOIN}; it is still served)"
+        ));
+    }
+    link.reannounce();
 }

@@ -160,7 +160,11 @@ impl PeerService {
             .and_then(|()| incoming.finish(file.size));
         match received {
             Ok(_) => {
-                connection.send(&Message::Done)?;
+                // The file is whole and in place, whatever happens to the
+                // connection now: an uploader that vanished right after its
+                // last byte cannot hear DONE, but the file is ours to
+                // announce all the same.
+                let done = connection.send(&Message::Done);
                 self.log.event(&format!(
                     "received {} ({} bytes) from {}",
                     file.name,
@@ -168,7 +172,7 @@ impl PeerService {
                     connection.other_end()
                 ));
                 (self.on_new_file)(&file.name);
-                Ok(())
+                done
             }
             Err(error) => {
                 // The uploader may be gone; if not, it learns why.

@@ -6,7 +6,8 @@
 //! `printf 'download cat.jpg\n' | cargo run --bin peer -- peer2` is a script.
 //! The end of the input is `quit`.
 
-use crate::error::Result;
+use crate::connection::STALL_TIMEOUT;
+use crate::error::{Error, Result};
 use crate::log;
 use crate::peer::Peer;
 use crate::protocol::{FileRecord, CHUNK_SIZE};
@@ -14,6 +15,9 @@ use std::collections::BTreeMap;
 use std::io::{self, BufRead, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::Duration;
 
 /// Files larger than this many chunks get a progress line.
 const PROGRESS_MIN_CHUNKS: u64 = 10;
@@ -22,13 +26,29 @@ const PROGRESS_MIN_CHUNKS: u64 = 10;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Search(String),
-    Download { name: String, holder: Option<usize> },
+    Download {
+        name: String,
+        holder: Option<usize>,
+    },
     List(Vec<String>),
-    Upload { name: String, peers: Vec<String> },
-    Fetch { name: String, peers: Vec<String> },
-    Publish { path: PathBuf, name: Option<String> },
+    Upload {
+        name: String,
+        peers: Vec<String>,
+    },
+    Fetch {
+        name: String,
+        peers: Vec<String>,
+    },
+    Publish {
+        path: PathBuf,
+        name: Option<String>,
+    },
+    Announce(Vec<String>),
     Info,
     Ping(String),
+    /// A command of another system that this one does differently: what
+    /// to say instead.
+    Elsewhere(&'static str),
     Help,
     Quit,
 }
@@ -37,17 +57,20 @@ pub enum Command {
 pub const HELP: &str = "\
 commands (a name with spaces may be written in double quotes):
   search NAME              who shares NAME? (SEARCH to the tracker)
-  download NAME [N]        download NAME from holder N of the search (default: the first other peer)
-  list                     this peer's shared files
+  download NAME [N]        download NAME from holder N (default: the first other peer)  alias: DESCARGAR
+  list                     this peer's files, and which are announced to the tracker
   list PEER ...            the files of other peers (LIST), in parallel      alias: #FILELIST
   upload FILE PEER ...     send one of our files to peers (UPLOAD)            alias: #UPLOAD
-  fetch FILE PEER ...      download FILE from several peers at once          alias: #DOWNLOAD
+  fetch FILE [PEER ...]    download FILE from several peers at once (default:
+                           every holder)                                      alias: #DOWNLOAD
   publish PATH [NAME]      copy a local file into the served folder and announce it
-  info                     who is online and what they share (LIST to the tracker)
-  ping PEER                PING a peer and time the PONG
-  help                     this text
-  quit                     BYE to the tracker, and exit (also: end of input)
+  announce NAME ...        choose which files (5 at most) the tracker is told about
+  info                     who is online and what they share (LIST to the tracker)  alias: INFO
+  ping PEER                PING a peer (or the tracker) and time the PONG
+  help                     this text                                          alias: ?
+  quit                     BYE to the tracker, and exit (also: end of input)  alias: exit
 PEER is an id from the settings file (peer2) or an address (127.0.0.1:5002).
+Joining (INSC) and the share list (VIDEOS) happen by themselves: see `list`.
 ";
 
 impl Command {
@@ -83,11 +106,15 @@ impl Command {
                 peers: rest[1..].to_vec(),
             },
             "upload" | "#upload" => return usage("upload FILE PEER ..."),
-            "fetch" | "#download" if rest.len() >= 2 => Command::Fetch {
-                name: rest[0].clone(),
-                peers: rest[1..].to_vec(),
+            "fetch" | "#download" => match rest.split_first() {
+                Some((name, peers)) => Command::Fetch {
+                    name: name.clone(),
+                    peers: peers.to_vec(),
+                },
+                None => return usage("fetch FILE [PEER ...]"),
             },
-            "fetch" | "#download" => return usage("fetch FILE PEER ..."),
+            "announce" if !rest.is_empty() => Command::Announce(rest),
+            "announce" => return usage("announce NAME ... (up to 5 shared files)"),
             "publish" => match rest.as_slice() {
                 [path] => Command::Publish {
                     path: path.into(),
@@ -99,13 +126,25 @@ impl Command {
                 },
                 _ => return usage("publish PATH [NAME]"),
             },
-            "info" if rest.is_empty() => Command::Info,
+            "info" | "help" | "?" | "quit" | "exit" if !rest.is_empty() => {
+                return Err(format!("{first} takes no arguments (type help)"))
+            }
+            "info" => Command::Info,
             "ping" => match rest.as_slice() {
                 [peer] => Command::Ping(peer.clone()),
                 _ => return usage("ping PEER"),
             },
             "help" | "?" => Command::Help,
             "quit" | "exit" => Command::Quit,
+            // The video-sharing system's registration and share list.
+            "insc" => Command::Elsewhere(
+                "INSC: a peer registers by joining the tracker (HELLO, HI, its records) \
+                 by itself when it starts",
+            ),
+            "videos" => Command::Elsewhere(
+                "VIDEOS: a peer sends its list of files (its records) when it joins, and \
+                 again after each new file; `list` shows it",
+            ),
             _ => return Err(format!("unknown command {first:?} (type help)")),
         };
         Ok(Some(command))
@@ -147,37 +186,97 @@ fn split_words(line: &str) -> std::result::Result<Vec<String>, String> {
 
 /// Reads commands from `input` until `quit` or its end, and runs them.
 /// `prompt` is shown before each command when the input is a terminal.
-pub fn run(peer: &Peer, input: impl BufRead, prompt: bool) {
+/// Returns true when every command worked: a script run through a pipe
+/// exits 1 otherwise, so that a shell script can tell.
+pub fn run(peer: &Peer, input: impl BufRead, prompt: bool) -> bool {
     let show_prompt = || {
         if prompt {
             print!("{}> ", peer.id());
             let _ = io::stdout().flush();
         }
     };
+    let mut all_worked = true;
     show_prompt();
     for line in input.lines() {
         let Ok(line) = line else { break };
-        match Command::parse(&line) {
-            Ok(None) => {}
-            Ok(Some(Command::Quit)) => return,
+        let worked = match Command::parse(&line) {
+            Ok(None) => true,
+            Ok(Some(Command::Quit)) => return all_worked,
             Ok(Some(command)) => execute(peer, command),
-            Err(message) => println!("error: {message}"),
-        }
+            Err(message) => {
+                println!("error: {message}");
+                false
+            }
+        };
+        all_worked &= worked;
         show_prompt();
     }
+    if prompt {
+        // End of input (Ctrl-D) after a prompt: end its line, so that the
+        // terminal's own prompt starts on a line of its own.
+        println!();
+    }
+    all_worked
 }
 
-/// Runs one command and prints what happened.
-pub fn execute(peer: &Peer, command: Command) {
-    if let Err(error) = try_execute(peer, command) {
-        println!("error: {error}");
+/// Runs one command and prints what happened; false when it failed.
+pub fn execute(peer: &Peer, command: Command) -> bool {
+    match try_execute(peer, command) {
+        Ok(worked) => worked,
+        Err(error) => {
+            println!("error: {error}");
+            false
+        }
     }
 }
 
-fn try_execute(peer: &Peer, command: Command) -> Result<()> {
+/// How long a command that waits on the network may be silent before the
+/// shell says what it waits for.
+const WAITING_NOTE_AFTER: Duration = Duration::from_secs(2);
+
+/// Runs `work`; if it takes longer than [`WAITING_NOTE_AFTER`], says what
+/// it waits for, so that a student does not take a slow network for a hung
+/// program.
+fn say_if_slow<T>(what: &str, work: impl FnOnce() -> T) -> T {
+    let (done, finished) = mpsc::channel::<()>();
+    thread::scope(|scope| {
+        scope.spawn(move || {
+            if let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(WAITING_NOTE_AFTER) {
+                log::print_line(&format!(
+                    "waiting for {what} (gives up after {} s without progress)",
+                    STALL_TIMEOUT.as_secs()
+                ));
+            }
+        });
+        let result = work();
+        drop(done);
+        result
+    })
+}
+
+/// Checks that every PEER word names a peer, before anything is sent. A
+/// word that does not is most often the second half of a file name with a
+/// space in it: say how to write one.
+fn check_peers(peer: &Peer, command: &str, name: &str, peers: &[String]) -> Result<()> {
+    for word in peers {
+        if peer.settings().resolve(word).is_err() {
+            return Err(Error::Other(format!(
+                "{word:?} is not a peer: not an id in {} nor an ip:port. If it is part of the \
+                 file's name, write the name in double quotes: {command} \"{name} {word}\" ...",
+                peer.settings().path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Runs one command. `Ok(false)` when it ran but failed for some of its
+/// peers (each failure printed on its own line).
+fn try_execute(peer: &Peer, command: Command) -> Result<bool> {
+    let mut all_worked = true;
     match command {
         Command::Search(name) => {
-            let holders = peer.search(&name)?;
+            let holders = say_if_slow("the tracker", || peer.search(&name))?;
             if holders.is_empty() {
                 println!("not found: {name}");
             }
@@ -194,8 +293,10 @@ fn try_execute(peer: &Peer, command: Command) -> Result<()> {
         }
         Command::Download { name, holder } => {
             let mut progress = Progress::new("downloading", &name);
-            let done = peer.download(&name, holder, &mut |bytes, total| {
-                progress.show(bytes, total)
+            let done = say_if_slow("the holders of the file", || {
+                peer.download(&name, holder, &mut |bytes, total| {
+                    progress.show(bytes, total)
+                })
             });
             progress.end();
             let done = done?;
@@ -208,42 +309,62 @@ fn try_execute(peer: &Peer, command: Command) -> Result<()> {
         }
         Command::List(peers) if peers.is_empty() => {
             let scan = peer.own_files()?;
+            let announced = peer.announced();
             println!(
-                "{} shares {} file(s):",
+                "{} serves {} file(s); {} announced to the tracker:",
                 peer.folder().dir().display(),
-                scan.files.len()
+                scan.files.len(),
+                announced.len()
             );
-            let records: Vec<FileRecord> = scan
-                .files
-                .iter()
-                .map(|file| file.record(peer.addr()))
-                .collect();
-            print_records(&records);
+            for file in &scan.files {
+                let record = file.record(peer.addr());
+                let mark = if announced.contains(&file.name) {
+                    "announced"
+                } else {
+                    "served only"
+                };
+                println!("{}  ({mark})", record_line(&record));
+            }
             for (name, reason) in &scan.skipped {
                 println!("  (not shared: {name:?}: {reason})");
             }
         }
         Command::List(peers) => {
-            for (peer_name, result) in peer.list_peers(&peers) {
+            let listed = say_if_slow(&peers.join(", "), || peer.list_peers(&peers));
+            for (peer_name, result) in listed {
                 match result {
                     Ok(records) => {
-                        println!("{peer_name}: {} file(s)", records.len());
+                        println!("{peer_name}: serves {} file(s)", records.len());
                         print_records(&records);
                     }
-                    Err(error) => println!("{peer_name}: error: {error}"),
+                    Err(error) => {
+                        println!("{peer_name}: error: {error}");
+                        all_worked = false;
+                    }
                 }
             }
         }
         Command::Upload { name, peers } => {
-            for (peer_name, result) in peer.upload(&name, &peers)? {
+            check_peers(peer, "upload", &name, &peers)?;
+            let sent = say_if_slow(&peers.join(", "), || peer.upload(&name, &peers))?;
+            for (peer_name, result) in sent {
                 match result {
                     Ok(()) => println!("{peer_name}: uploaded {name}"),
-                    Err(error) => println!("{peer_name}: error: {error}"),
+                    Err(error) => {
+                        println!("{peer_name}: error: {error}");
+                        all_worked = false;
+                    }
                 }
             }
         }
         Command::Fetch { name, peers } => {
-            let report = peer.fetch(&name, &peers)?;
+            check_peers(peer, "fetch", &name, &peers)?;
+            let from = if peers.is_empty() {
+                "every holder of the file".to_string()
+            } else {
+                peers.join(", ")
+            };
+            let report = say_if_slow(&from, || peer.fetch(&name, &peers))?;
             println!(
                 "fetched {name} ({} bytes) into {}",
                 report.size,
@@ -260,8 +381,16 @@ fn try_execute(peer: &Peer, command: Command) -> Result<()> {
             let published = peer.publish(&path, name.as_deref())?;
             println!("published {} as {}", path.display(), published.display());
         }
+        Command::Announce(names) => {
+            let announced = say_if_slow("the tracker", || peer.announce(&names))?;
+            if announced.is_empty() {
+                println!("chosen; announced at the next join (not joined now)");
+            } else {
+                println!("announced to the tracker: {}", announced.join(", "));
+            }
+        }
         Command::Info => {
-            let records = peer.info()?;
+            let records = say_if_slow("the tracker", || peer.info())?;
             let mut by_peer: BTreeMap<SocketAddr, Vec<&str>> = BTreeMap::new();
             for record in &records {
                 by_peer.entry(record.addr()).or_default().push(&record.name);
@@ -271,27 +400,39 @@ fn try_execute(peer: &Peer, command: Command) -> Result<()> {
                 println!("  {}: {}", peer.describe(addr), names.join(", "));
             }
         }
-        Command::Ping(target) => match peer.ping(peer.settings().resolve(&target)?) {
-            Ok(time) => println!(
-                "PONG from {target} in {:.2} ms",
-                time.as_secs_f64() * 1000.0
-            ),
-            Err(error) => println!("{target} is unreachable: {error}"),
-        },
+        Command::Ping(target) => {
+            let pinged = say_if_slow(&target, || peer.ping(&target));
+            match pinged {
+                Ok(time) => println!(
+                    "PONG from {target} in {:.2} ms",
+                    time.as_secs_f64() * 1000.0
+                ),
+                Err(error) => {
+                    println!("{target} is unreachable: {error}");
+                    all_worked = false;
+                }
+            }
+        }
+        Command::Elsewhere(text) => println!("{text}"),
         Command::Help => print!("{HELP}"),
         Command::Quit => {}
     }
-    Ok(())
+    Ok(all_worked)
 }
 
 /// One line per record, as `list` and the tracker console show them.
 pub fn print_records(records: &[FileRecord]) {
     for record in records {
-        println!(
-            "  {}  {}, {} bytes, {}",
-            record.name, record.kind, record.size, record.modified
-        );
+        println!("{}", record_line(record));
     }
+}
+
+/// `  notes.txt  txt, 986 bytes, 22/11/26`
+fn record_line(record: &FileRecord) -> String {
+    format!(
+        "  {}  {}, {} bytes, {}",
+        record.name, record.kind, record.size, record.modified
+    )
 }
 
 /// A progress line, `downloading x: 10% 20% ... 100%`, printed piece by
@@ -424,7 +565,10 @@ mod tests {
             ("search", "usage: search"),
             ("download", "usage: download"),
             ("upload a.txt", "usage: upload"),
-            ("fetch a.txt", "usage: fetch"),
+            ("fetch", "usage: fetch"),
+            ("announce", "usage: announce"),
+            ("info extra", "info takes no arguments"),
+            ("quit now", "quit takes no arguments"),
             ("publish", "usage: publish"),
             ("ping", "usage: ping"),
             ("dance", "unknown command"),

@@ -42,6 +42,7 @@
 //! socket and a channel at once. Everyone else (the shell asking `SEARCH`,
 //! an upload asking for a re-announce) sends an event on the same channel.
 
+use crate::announce::Pins;
 use crate::connection::{Connection, Wait, MAX_REPLY_LINE, STALL_TIMEOUT};
 use crate::error::{Error, Result};
 use crate::lock;
@@ -83,6 +84,8 @@ pub struct LinkConfig {
     pub tracker: SocketAddr,
     /// The folder whose files are announced.
     pub folder: SharedFolder,
+    /// Which of them go first among the five a join may announce.
+    pub pins: Pins,
     /// The address this peer serves on, which its records announce.
     pub own_addr: SocketAddr,
     /// The settings file, named when the tracker refuses our address.
@@ -134,6 +137,8 @@ struct Status {
 #[derive(Default)]
 struct Published {
     joined: bool,
+    /// The names announced by the session that is joined now.
+    announced: Vec<String>,
     /// Announcements asked for so far (starting the link is the first).
     requested: u64,
     /// The highest request whose join has been settled: accepted, refused
@@ -202,6 +207,7 @@ impl TrackerLink {
             lost: false,
             ever_joined: false,
             last_said: None,
+            last_note: None,
             why_not_joined: format!("not joined to the tracker at {tracker} yet"),
             config,
         };
@@ -227,6 +233,16 @@ impl TrackerLink {
     /// Whether the tracker has accepted this peer and the session is up.
     pub fn is_joined(&self) -> bool {
         self.status.state().joined
+    }
+
+    /// The names the tracker holds for this peer now (none when not joined).
+    pub fn announced(&self) -> Vec<String> {
+        let state = self.status.state();
+        if state.joined {
+            state.announced.clone()
+        } else {
+            Vec::new()
+        }
     }
 
     /// Sends a request to the tracker and waits for its own reply.
@@ -349,6 +365,9 @@ struct Session {
     /// The last warning printed about joining, so that a try that fails the
     /// same way again does not print it again.
     last_said: Option<String>,
+    /// The last note about files left out of the five, printed once per
+    /// change, not at every join.
+    last_note: Option<String>,
     /// What a request gets while not joined.
     why_not_joined: String,
 }
@@ -583,8 +602,12 @@ impl Session {
         self.last_said = None;
         self.pause = FIRST_RETRY_PAUSE;
         let scanned = attempt.scanned;
+        let announced = attempt.names.clone();
         self.phase = Phase::Joined(live, attempt);
-        self.status.update(|state| state.joined = true);
+        self.status.update(|state| {
+            state.joined = true;
+            state.announced = announced;
+        });
         self.settle(scanned);
         // A re-announce asked for during the join: its file may be newer
         // than the scan we just announced.
@@ -702,9 +725,10 @@ impl Session {
         }
     }
 
-    /// The first five shared files, in name order, as records; `None` when
+    /// The five (at most) shared files to announce, as records: the pinned
+    /// ones first, then in name order (see [`crate::announce`]); `None` when
     /// the folder shares nothing (the tracker would refuse us). Warns about
-    /// files that cannot be shared or do not fit in the five.
+    /// files that cannot be shared, and notes those left out of the five.
     fn records_to_announce(&mut self) -> Option<Vec<FileRecord>> {
         let folder = &self.config.folder;
         let scan = match folder.scan() {
@@ -721,8 +745,9 @@ impl Session {
         }
         if scan.files.is_empty() {
             self.why_not_joined = format!(
-                "not joined: {} shares no file, and the tracker accepts only peers that \
-                 share 1 to {MAX_RECORDS_PER_JOIN} (publish a file, or put one in that folder)",
+                "not joined: {} shares no file, and the protocol does not accept a peer that \
+                 shares nothing (a join carries 1 to {MAX_RECORDS_PER_JOIN} records): `publish` \
+                 a file, or put one in that folder",
                 folder.dir().display()
             );
             let text = format!(
@@ -733,22 +758,32 @@ impl Session {
             self.say_once(text);
             return None;
         }
-        if scan.files.len() > MAX_RECORDS_PER_JOIN {
-            let left_out: Vec<&str> = scan.files[MAX_RECORDS_PER_JOIN..]
-                .iter()
-                .map(|f| f.name.as_str())
-                .collect();
-            self.config.log.event(&format!(
-                "note: sharing {} files, but a join announces {MAX_RECORDS_PER_JOIN}; not announced: {}",
-                scan.files.len(),
+        let shared: Vec<String> = scan.files.iter().map(|f| f.name.clone()).collect();
+        let chosen = self.config.pins.announced(&shared);
+        let left_out: Vec<&str> = shared
+            .iter()
+            .filter(|name| !chosen.contains(name))
+            .map(String::as_str)
+            .collect();
+        let note = (!left_out.is_empty()).then(|| {
+            format!(
+                "note: serving {} files, but a join announces {MAX_RECORDS_PER_JOIN}; \
+                 not announced to the tracker (still served to peers that ask): {}",
+                shared.len(),
                 left_out.join(", ")
-            ));
+            )
+        });
+        if note != self.last_note {
+            if let Some(note) = &note {
+                self.config.log.event(note);
+            }
+            self.last_note = note;
         }
         let own_addr = self.config.own_addr;
         Some(
-            scan.files
+            chosen
                 .iter()
-                .take(MAX_RECORDS_PER_JOIN)
+                .filter_map(|name| scan.files.iter().find(|file| &file.name == name))
                 .map(|file| file.record(own_addr))
                 .collect(),
         )
@@ -891,6 +926,7 @@ mod tests {
         let config = LinkConfig {
             tracker: setup.listener.local_addr().unwrap(),
             folder: SharedFolder::open(setup.folder_dir.path()).unwrap().0,
+            pins: Pins::default(),
             own_addr: "127.0.0.1:9".parse().unwrap(),
             settings_file: "test_settings.txt".into(),
             heartbeat: Some(BEAT),
