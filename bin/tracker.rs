@@ -10,6 +10,7 @@ use p2p_share::server::listen;
 use p2p_share::settings::{Settings, DEFAULT_SETTINGS_FILE};
 use p2p_share::tracker::{Tracker, TrackerConfig, TRACKER_MAX_CONNECTIONS};
 use p2p_share::{cli, Result};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
@@ -63,7 +64,9 @@ fn run() -> Result<()> {
         "listening on {} (type help for the console)",
         tracker.local_addr()
     ));
-    if console::run(&tracker, std::io::stdin().lock()) == ConsoleEnd::EndOfInput {
+    let stdin = std::io::stdin();
+    let prompt = stdin.is_terminal();
+    if console::run(&tracker, stdin.lock(), prompt) == ConsoleEnd::EndOfInput {
         // No console (a pipe that ended, or no terminal): serve on until killed.
         tracker
             .log()

@@ -370,15 +370,27 @@ impl Connection {
         let mut received: u64 = 0;
         while received < len {
             let size = chunk_len(len - received);
-            if let Err(e) = self.reader.read_exact(&mut chunk[..size]) {
-                return Err(if e.kind() == io::ErrorKind::UnexpectedEof {
-                    Error::Other(format!(
-                        "{} stopped sending after {received} of {len} bytes",
-                        self.other_end
-                    ))
-                } else {
-                    Error::io(format!("receiving the file from {}", self.other_end), e)
-                });
+            // Fill the chunk read by read, counting every byte, so that a
+            // sender cut off mid-chunk is reported to the byte.
+            let mut filled = 0;
+            while filled < size {
+                match self.reader.read(&mut chunk[filled..size]) {
+                    Ok(0) => {
+                        return Err(Error::Other(format!(
+                            "{} stopped sending after {} of {len} bytes",
+                            self.other_name,
+                            received + filled as u64
+                        )))
+                    }
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        return Err(Error::io(
+                            format!("receiving the file from {}", self.other_name),
+                            e,
+                        ))
+                    }
+                }
             }
             sink.write_all(&chunk[..size])
                 .map_err(|e| Error::io("writing the received file", e))?;
@@ -386,6 +398,34 @@ impl Connection {
             progress(received);
         }
         Ok(())
+    }
+
+    /// After a file body: the sender must close now. Waits up to `wait` for
+    /// the close; a byte more than announced is an error (the sender and we
+    /// disagree on where the file ends, so what we have may be shifted: a
+    /// stray line end before the bytes does exactly that). A sender that
+    /// keeps the connection open without sending is let be.
+    pub fn expect_end_of_body(&mut self, wait: Duration) -> Result<()> {
+        self.set_read_timeout(Some(wait))?;
+        let mut probe = [0u8; 1];
+        match self.reader.read(&mut probe) {
+            Ok(0) => Ok(()),
+            Ok(_) => Err(Error::Other(format!(
+                "{} sent more bytes than the file's size it was asked for; \
+                 the copy may be shifted, so it is not kept",
+                self.other_name
+            ))),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(())
+            }
+            // Reset after the whole body: what we have is whole.
+            Err(_) => Ok(()),
+        }
     }
 
     /// Reads up to and without the next `\n` (and a `\r` before it), never

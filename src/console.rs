@@ -10,7 +10,7 @@ use crate::protocol::FileRecord;
 use crate::shell::print_records;
 use crate::tracker::Tracker;
 use std::collections::BTreeMap;
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 
 /// What `help` prints.
@@ -34,22 +34,43 @@ pub enum ConsoleEnd {
 }
 
 /// Reads and runs console commands until `quit` or the end of `input`.
-pub fn run(tracker: &Tracker, input: impl BufRead) -> ConsoleEnd {
+/// With `prompt` (standard input is a terminal), `tracker> ` is shown
+/// before each command. Commands are not case-sensitive, as in the peer's
+/// shell.
+pub fn run(tracker: &Tracker, input: impl BufRead, prompt: bool) -> ConsoleEnd {
+    let show_prompt = || {
+        if prompt {
+            print!("tracker> ");
+            let _ = std::io::stdout().flush();
+        }
+    };
+    show_prompt();
     for line in input.lines() {
         let Ok(line) = line else { break };
         let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
-            [] => {}
-            ["quit" | "exit"] => return ConsoleEnd::Quit,
-            ["list"] => list(tracker),
-            ["files"] => files(tracker),
-            ["discover", peer] => discover(tracker, peer),
-            ["ping", peer] => ping(tracker, peer),
-            ["discover", ..] => println!("usage: discover PEER"),
-            ["ping", ..] => println!("usage: ping PEER"),
-            ["help" | "?"] => print!("{HELP}"),
-            _ => println!("error: unknown command {line:?} (type help)"),
+        let Some((first, rest)) = words.split_first() else {
+            show_prompt();
+            continue;
+        };
+        let command = first.to_lowercase();
+        match (command.as_str(), rest) {
+            ("quit" | "exit", []) => return ConsoleEnd::Quit,
+            ("list", []) => list(tracker),
+            ("files", []) => files(tracker),
+            ("discover", [peer]) => discover(tracker, peer),
+            ("ping", [peer]) => ping(tracker, peer),
+            ("help" | "?", []) => print!("{HELP}"),
+            ("discover", _) => println!("usage: discover PEER"),
+            ("ping", _) => println!("usage: ping PEER"),
+            ("quit" | "exit" | "list" | "files" | "help" | "?", _) => {
+                println!("error: {first} takes no arguments (type help)")
+            }
+            _ => println!("error: unknown command {first:?} (type help)"),
         }
+        show_prompt();
+    }
+    if prompt {
+        println!(); // end the prompt's line at Ctrl-D
     }
     ConsoleEnd::EndOfInput
 }
@@ -59,7 +80,7 @@ fn list(tracker: &Tracker) {
     println!("{} peer(s) online:", peers.len());
     for (addr, records) in peers {
         let id = tracker.settings().id_of(addr).unwrap_or("-");
-        println!("  {id}  {addr}  {} file(s)", records.len());
+        println!("  {id}  {addr}  {} file(s) announced", records.len());
     }
 }
 
@@ -93,7 +114,7 @@ fn discover(tracker: &Tracker, peer: &str) {
         println!("{} is not joined", tracker.settings().describe(addr));
     } else {
         println!(
-            "{} shares {} file(s):",
+            "{} announces {} file(s) to the tracker (it may serve more: `list {peer}` in a peer's shell asks it):",
             tracker.settings().describe(addr),
             records.len()
         );
@@ -106,6 +127,10 @@ fn ping(tracker: &Tracker, peer: &str) {
         return;
     };
     let who = tracker.settings().describe(addr);
+    if addr == tracker.local_addr() || tracker.settings().tracker().ok() == Some(addr) {
+        println!("{who} is this tracker: ping a peer (id or ip:port)");
+        return;
+    }
     match peer_client::ping(addr, tracker.log()) {
         Ok(time) => println!("PONG from {who} in {:.2} ms", time.as_secs_f64() * 1000.0),
         Err(error) => println!("{who} is unreachable: {error}"),

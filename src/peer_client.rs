@@ -15,6 +15,10 @@ use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// How long a download waits, after the last byte, for the seeder to close
+/// the connection as the protocol says. Our seeders close at once.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
 /// Downloads what `request` asks for from the peer at `addr` into `sink`.
 /// `progress` hears the byte count after every chunk. Returns the number of
 /// bytes received (the whole file, or the range, clipped at its end).
@@ -33,7 +37,10 @@ pub fn download(
     let mut connection = Connection::connect(addr, log)?;
     connection.send(&Message::Download(request.clone()))?;
     match connection.receive_file_or_reply()? {
-        FileOrMessage::File => connection.receive_file(sink, len, progress)?,
+        FileOrMessage::File => {
+            connection.receive_file(sink, len, progress)?;
+            connection.expect_end_of_body(CLOSE_WAIT)?;
+        }
         FileOrMessage::Message(Message::Error(reason)) => return Err(Error::Remote(reason)),
         FileOrMessage::Message(other) => {
             return Err(Error::Unexpected {

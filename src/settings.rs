@@ -127,11 +127,34 @@ impl Settings {
         self.nodes.iter().any(|node| node.addr.ip() == ip)
     }
 
-    /// Turns what a user typed, a node id or an `ip:port`, into an address.
+    /// Turns what a user typed, a node id or an `ip:port` (or a
+    /// `host:port`), into an address.
     pub fn resolve(&self, id_or_addr: &str) -> Result<SocketAddr> {
-        match id_or_addr.parse::<SocketAddr>() {
-            Ok(addr) => Ok(addr),
-            Err(_) => Ok(self.node(id_or_addr)?.addr),
+        if let Ok(addr) = id_or_addr.parse::<SocketAddr>() {
+            return Ok(addr);
+        }
+        let unknown_id = match self.node(id_or_addr) {
+            Ok(node) => return Ok(node.addr),
+            Err(error) => error,
+        };
+        // Not an id: was it meant as an address?
+        let Some((host, port)) = id_or_addr.rsplit_once(':') else {
+            return Err(unknown_id);
+        };
+        let fix = "write an id from the settings file or ip:port (127.0.0.1:5002, [::1]:5002)";
+        if port.parse::<u16>().map_or(true, |port| port == 0) {
+            return Err(Error::Other(format!(
+                "{id_or_addr:?}: the port {port:?} is not a number from 1 to 65535 ({fix})"
+            )));
+        }
+        match std::net::ToSocketAddrs::to_socket_addrs(id_or_addr)
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+        {
+            Some(addr) => Ok(addr),
+            None => Err(Error::Other(format!(
+                "{id_or_addr:?}: no machine is called {host:?} ({fix})"
+            ))),
         }
     }
 
@@ -202,6 +225,20 @@ mod tests {
             );
             assert!(message.contains(words), "{message}");
         }
+    }
+
+    #[test]
+    fn typed_addresses_say_what_is_wrong_with_them() {
+        let settings = parse("tracker 127.0.0.1 5000\npeer1 127.0.0.1 5001\n").unwrap();
+        let port = settings.resolve("127.0.0.1:99999").unwrap_err().to_string();
+        assert!(
+            port.contains("port \"99999\" is not a number from 1"),
+            "{port}"
+        );
+        // (An unknown host name is not tried here: looking it up would ask
+        // the machine's name server, off this machine.)
+        let local = settings.resolve("localhost:5002").unwrap();
+        assert!(local.ip().is_loopback() && local.port() == 5002);
     }
 
     #[test]

@@ -71,6 +71,14 @@ impl SharedFolder {
     /// files a crash may have left in it. Returns the folder and how many
     /// leftovers were removed.
     pub fn open(dir: &Path) -> Result<(SharedFolder, usize)> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::Other(format!(
+                "{} is a file, not a folder: --dir takes the folder that holds the files to share \
+                 (e.g. --dir {})",
+                dir.display(),
+                dir.parent().unwrap_or(Path::new(".")).display()
+            )));
+        }
         if !dir.is_dir() {
             return Err(Error::Other(format!(
                 "the served folder {} does not exist (create it, or pick another with --dir)",

@@ -67,10 +67,18 @@ fn console_list_shows_peers_with_id_address_and_file_count() {
     });
     let one = find_line(&out, "peer1's line", |l| l.contains("peer1"));
     let words: Vec<&str> = one.split_whitespace().collect();
-    assert_eq!(words, ["peer1", addr1.as_str(), "2", "file(s)"], "{one:?}");
+    assert_eq!(
+        words,
+        ["peer1", addr1.as_str(), "2", "file(s)", "announced"],
+        "{one:?}"
+    );
     let two = find_line(&out, "peer2's line", |l| l.contains("peer2"));
     let words: Vec<&str> = two.split_whitespace().collect();
-    assert_eq!(words, ["peer2", addr2.as_str(), "1", "file(s)"], "{two:?}");
+    assert_eq!(
+        words,
+        ["peer2", addr2.as_str(), "1", "file(s)", "announced"],
+        "{two:?}"
+    );
     assert!(!out.iter().any(|l| l.contains("peer3")), "peer3 is down");
 
     // A joined peer that is not in the settings file has no id.
@@ -271,4 +279,25 @@ fn list_to_the_tracker_answers_every_record() {
     let mut stranger = Client::connect(&net.tracker_addr());
     stranger.send_line("LIST");
     stranger.expect_closed_silently("LIST before HELLO");
+}
+
+#[test]
+fn console_commands_ignore_case_and_check_their_arguments() {
+    let mut j = joined("console_case_args");
+    let out = console_lines(&run(&mut j.tracker, "LIST"));
+    find_line(&out, "the list, typed in capitals", |l| {
+        l.contains("2 peer(s) online")
+    });
+    let out = console_lines(&run(&mut j.tracker, "list extra"));
+    find_line(&out, "an argument error", |l| {
+        l.contains("list takes no arguments")
+    });
+    let out = console_lines(&run(&mut j.tracker, "quit now"));
+    find_line(&out, "an argument error, not a quit", |l| {
+        l.contains("quit takes no arguments")
+    });
+    let out = console_lines(&run(&mut j.tracker, "ping tracker"));
+    find_line(&out, "a word on pinging itself", |l| {
+        l.contains("is this tracker")
+    });
 }
