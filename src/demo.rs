@@ -118,7 +118,8 @@ pub fn run(step: bool) -> Result<()> {
     }
 
     say("peer2 fetches syllabus.txt from peer1 and peer3 at once: each sends one range of chunks");
-    let report = peer2.fetch("syllabus.txt", &["peer1".to_string(), "peer3".to_string()])?;
+    let peers = ["peer1".to_string(), "peer3".to_string()];
+    let report = peer2.fetch("syllabus.txt", &peers, &mut |_, _| {})?;
     for (from, chunks) in &report.chunks_by_peer {
         say(&format!(
             "{} sent {chunks} chunk(s) of 100 bytes",

@@ -23,8 +23,10 @@ use std::fs::OpenOptions;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
+use std::time::Duration;
 
 /// What a fetch did.
 #[derive(Debug)]
@@ -53,12 +55,18 @@ enum RangeError {
     Local(Error),
 }
 
-/// Fetches `name` from `peers` into `folder`.
+/// How often the coordinating loop reports progress while the range
+/// threads work.
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+
+/// Fetches `name` from `peers` into `folder`. `progress` hears the bytes
+/// received so far (by all peers together) and the file's size.
 pub fn fetch(
     folder: &SharedFolder,
     name: &str,
     peers: &[SocketAddr],
     log: &Log,
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<FetchReport> {
     let mut failures = Vec::new();
     let (file, holders) = find_holders(name, peers, log, &mut failures)?;
@@ -69,13 +77,18 @@ pub fn fetch(
 
     let mut idle: Vec<SocketAddr> = Vec::new();
     let mut pending: VecDeque<ChunkRange> = VecDeque::new();
+    // Every range thread adds the bytes it receives here; the loop below
+    // reads it to report progress. (A chunk sent again by a second peer
+    // after a failure counts twice; the report is capped at the size.)
+    let received = AtomicU64::new(0);
     thread::scope(|scope| -> Result<()> {
         let (report_sender, reports) = mpsc::channel::<RangeReport>();
         let start = |peer: SocketAddr, range: ChunkRange| -> Result<()> {
             let (sender, file, path) = (report_sender.clone(), &file, incoming.temp_path());
+            let received = &received;
             thread::Builder::new()
                 .spawn_scoped(scope, move || {
-                    let report = download_range(peer, file, range, path, log);
+                    let report = download_range(peer, file, range, path, log, received);
                     let _ = sender.send(report);
                 })
                 .map(drop)
@@ -92,7 +105,15 @@ pub fn fetch(
             }
         }
         while running > 0 {
-            let Ok(report) = reports.recv() else { break };
+            let report = match reports.recv_timeout(PROGRESS_EVERY) {
+                Ok(report) => report,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let so_far = received.load(Ordering::Relaxed).min(file.size);
+                    progress(so_far, file.size);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
             running -= 1;
             *chunks_by_peer.entry(report.peer).or_default() += report.chunks_done;
             match report.outcome {
@@ -128,6 +149,7 @@ pub fn fetch(
             range.first + range.count - 1
         )));
     }
+    progress(file.size, file.size);
     let path = incoming.finish(file.size)?;
     chunks_by_peer.retain(|_, chunks| *chunks > 0);
     Ok(FetchReport {
@@ -201,9 +223,18 @@ fn download_range(
     range: ChunkRange,
     path: &Path,
     log: &Log,
+    received_by_all: &AtomicU64,
 ) -> RangeReport {
     let mut bytes_received = 0;
-    let outcome = write_range(peer, file, range, path, log, &mut bytes_received);
+    let outcome = write_range(
+        peer,
+        file,
+        range,
+        path,
+        log,
+        &mut bytes_received,
+        received_by_all,
+    );
     let chunks_done = match outcome {
         Ok(()) => range.count,
         // Whatever arrived is on disk: only whole chunks count as done.
@@ -226,6 +257,7 @@ fn write_range(
     path: &Path,
     log: &Log,
     bytes_received: &mut u64,
+    received_by_all: &AtomicU64,
 ) -> std::result::Result<(), RangeError> {
     let local = |e| RangeError::Local(Error::io(format!("writing {}", path.display()), e));
     // Each thread opens the file itself, so each has its own position.
@@ -239,7 +271,8 @@ fn write_range(
         range: Some(range),
     };
     let result = peer_client::download(peer, &request, &mut sink, log, &mut |bytes| {
-        *bytes_received = bytes
+        received_by_all.fetch_add(bytes - *bytes_received, Ordering::Relaxed);
+        *bytes_received = bytes;
     });
     // Flush what arrived even when the peer failed half-way: those chunks
     // are kept, and another peer only sends the rest.

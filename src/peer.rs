@@ -296,7 +296,12 @@ impl Peer {
 
     /// Fetches `name` from all of `peers` at once, then announces it. With
     /// no peers, from every holder [`Peer::find_holders`] finds.
-    pub fn fetch(&self, name: &str, peers: &[String]) -> Result<FetchReport> {
+    pub fn fetch(
+        &self,
+        name: &str,
+        peers: &[String],
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<FetchReport> {
         check_name(name)
             .map_err(|reason| Error::Other(format!("cannot fetch {name:?}: {reason}")))?;
         let mut addrs = peers
@@ -315,7 +320,7 @@ impl Peer {
                 return Err(Error::Other(format!("only this peer shares {name}")));
             }
         }
-        let report = fetch::fetch(&self.folder, name, &addrs, &self.log)?;
+        let report = fetch::fetch(&self.folder, name, &addrs, &self.log, progress)?;
         self.arrived(name);
         Ok(report)
     }

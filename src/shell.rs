@@ -364,7 +364,14 @@ fn try_execute(peer: &Peer, command: Command) -> Result<bool> {
             } else {
                 peers.join(", ")
             };
-            let report = say_if_slow(&from, || peer.fetch(&name, &peers))?;
+            let mut progress = Progress::new("fetching", &name);
+            let report = say_if_slow(&from, || {
+                peer.fetch(&name, &peers, &mut |bytes, total| {
+                    progress.show(bytes, total)
+                })
+            });
+            progress.end();
+            let report = report?;
             println!(
                 "fetched {name} ({} bytes) into {}",
                 report.size,

@@ -247,3 +247,34 @@ fn shell_messages_name_the_cause_and_the_fix() {
         });
     }
 }
+
+#[test]
+fn fetch_without_peers_takes_every_holder_and_shows_progress() {
+    let big = pattern_bytes(5000);
+    let (net, _tracker, mut nodes) = shells(
+        "first_fetch_all",
+        &[
+            ("peer1", &[("big.bin", &big)]),
+            ("peer3", &[("big.bin", &big)]),
+            ("peer2", &[("own.txt", b"own")]),
+        ],
+    );
+    let mut peer2 = nodes.pop().expect("peer2");
+    let out = run(&mut peer2, "fetch big.bin");
+    find_line(&out, "the progress line", |l| {
+        l.starts_with("fetching big.bin:") && l.ends_with("100%")
+    });
+    find_line(&out, "the result", |l| {
+        l.starts_with("fetched big.bin (5000 bytes)")
+    });
+    find_line(&out, "peer1's share", |l| {
+        l.contains("peer1 (") && l.contains(") sent 25 chunk(s)")
+    });
+    find_line(&out, "peer3's share", |l| {
+        l.contains("peer3 (") && l.contains(") sent 25 chunk(s)")
+    });
+    assert_eq!(
+        std::fs::read(net.dir("peer2").join("big.bin")).unwrap(),
+        big
+    );
+}
