@@ -160,19 +160,18 @@ impl PeerService {
             .and_then(|()| incoming.finish(file.size));
         match received {
             Ok(_) => {
-                // The file is whole and in place, whatever happens to the
-                // connection now: an uploader that vanished right after its
-                // last byte cannot hear DONE, but the file is ours to
-                // announce all the same.
-                let done = connection.send(&Message::Done);
                 self.log.event(&format!(
                     "received {} ({} bytes) from {}",
                     file.name,
                     file.size,
                     connection.other_end()
                 ));
+                // Announce first, DONE after: when the uploader hears DONE,
+                // the tracker lists the file here already. And an uploader
+                // that vanished right after its last byte cannot stop the
+                // announcement of a file that is whole and in place.
                 (self.on_new_file)(&file.name);
-                done
+                connection.send(&Message::Done)
             }
             Err(error) => {
                 // The uploader may be gone; if not, it learns why.
