@@ -13,7 +13,9 @@
 //! 7. [`peer_client`], [`tracker_link`] (with [`announce`]), [`fetch`]: how a
 //!    peer asks.
 //! 8. [`peer`]: one peer put together; [`shell`]: its command shell.
-//! 9. [`demo`], [`bench`]: the one-command demo and the benchmark.
+//! 9. [`demo`], [`bench`](mod@bench): the one-command demo and the benchmark.
+
+#![forbid(unsafe_code)]
 
 pub mod announce;
 pub mod bench;

@@ -1,5 +1,5 @@
 //! Runs `bench --quick`, so that the benchmark never rots: it must finish,
-//! exit 0 and print every figure of issue 5 and the summary.
+//! exit 0 and print every figure of the benchmark and the summary.
 
 use std::process::Command;
 

@@ -1,4 +1,4 @@
-//! Command-line checks of both programs (issue 2), with `assert_cmd`:
+//! Command-line checks of both programs, with `assert_cmd`:
 //! `--help`, and every error that must end the program with a non-zero
 //! status and a one-line message on stderr naming the cause (unknown flag,
 //! missing or unknown peer id, missing or bad settings file, port in use).

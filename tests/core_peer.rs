@@ -1,4 +1,4 @@
-//! Black-box tests of the peer (issue 2): the real `peer` binary next to a
+//! Black-box tests of the peer: the real `peer` binary next to a
 //! real `tracker`, on free loopback ports, with temporary served folders.
 //!
 //! Covered: what a peer announces when it joins (first five regular,

@@ -1,4 +1,4 @@
-//! Black-box tests of the tracker (issue 2): the real `tracker` binary on a
+//! Black-box tests of the tracker: the real `tracker` binary on a
 //! free loopback port, spoken to by fake peers over raw TCP.
 //!
 //! Covered: HELLO/HI, joining, SEARCH found / not found / several holders,

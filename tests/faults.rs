@@ -1,4 +1,4 @@
-//! The fault-injection suite (issue 4): the real `tracker` and `peer`
+//! The fault-injection suite: the real `tracker` and `peer`
 //! binaries, on free loopback ports, meet the bad things a shared lab
 //! network brings, and each test checks that a promise of the README's
 //! "What it guarantees" holds.

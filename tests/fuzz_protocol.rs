@@ -1,4 +1,4 @@
-//! Fuzz tests of the pure parsers (issue 4, promise 3: "no crash on any
+//! Fuzz tests of the pure parsers (promise 3 of the README's guarantees: "no crash on any
 //! input"): `Message::parse`, `Message::parse_bytes`, `Message::format`,
 //! `Settings::parse`, `Date::parse` and `ChunkRange::byte_range`.
 //!

@@ -1,4 +1,4 @@
-//! Black-box tests of the direct peer commands (issue 3): the real `peer`
+//! Black-box tests of the direct peer commands: the real `peer`
 //! binary, on free loopback ports, with temporary served folders.
 //!
 //! Covered, on the wire (raw TCP to `peer --serve`): LIST (every file, and

@@ -1,4 +1,4 @@
-//! Black-box tests of the notices and the rejoin (issue 3): when the
+//! Black-box tests of the notices and the rejoin: when the
 //! tracker goes away, a peer says so at once (naming the tracker), keeps
 //! serving, answers `search` with "not joined", and joins a restarted
 //! tracker on the same port by itself, with no user input.
@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// How soon a peer must print its notice after the tracker went away
-/// (the issue says "within a second"; we poll for up to this long).
+/// (the README says "at once"; we poll for up to this long).
 const NOTICE_WITHIN: Duration = Duration::from_secs(5);
 /// How soon a peer must have rejoined a restarted tracker (its pause
 /// between tries is capped at a few seconds).

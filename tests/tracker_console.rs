@@ -1,5 +1,5 @@
 //! Black-box tests of the tracker's operator console and of `LIST` to the
-//! tracker (issue 3): the real `tracker` and `peer` binaries on free
+//! tracker: the real `tracker` and `peer` binaries on free
 //! loopback ports, commands written to the tracker's standard input.
 //!
 //! Covered: `list`, `files`, `discover` (by id and by ip:port), `ping` (a
