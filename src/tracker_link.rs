@@ -459,6 +459,11 @@ impl Session {
                 Phase::Joined(live, _) => {
                     let _ = live.writer.send(&Message::Bye);
                     close(live, "left to announce a changed folder");
+                    self.why_not_joined = format!(
+                        "not joined for a moment: leaving and joining the tracker at {} again \
+                         to announce a changed folder (try again)",
+                        self.config.tracker
+                    );
                     self.wait_then_join(Some(Duration::ZERO));
                 }
                 Phase::Waiting { .. } => self.wait_then_join(Some(Duration::ZERO)),
