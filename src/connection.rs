@@ -6,14 +6,15 @@
 //!   allocate endless memory;
 //! - file bodies: `FILE: ` followed by exactly as many raw bytes as the
 //!   request said, moved in [`CHUNK_SIZE`] chunks;
-//! - time limits: how long a read or write may wait before we give up;
+//! - time limits: how long a read or write may wait before we give up, and
+//!   what "no progress" means for each side of a transfer;
 //! - `--trace`: every line sent and received is printed here, so the trace
 //!   shows exactly what crossed the wire.
 //!
 //! The tracker, the peer server and the peer's client code all talk through
 //! a [`Connection`], so none of them builds or parses raw bytes itself.
 
-use crate::error::{Error, Result};
+use crate::error::{is_io_timeout, Error, Result};
 use crate::log::{Direction, Log};
 use crate::protocol::{Message, CHUNK_SIZE, FILE_HEADER};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
@@ -41,11 +42,24 @@ pub const MAX_REPLY_LINE: usize = 16 * 1024 * 1024;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A transfer, or a reply we wait for, that makes no progress for this long
-/// is abandoned. Every read and write of a body may wait this long.
+/// is abandoned, by the sending side as well as the receiving side. For a
+/// reader, progress is any byte arriving; for a writer, any byte the
+/// operating system takes from us (see [`TimedWriter`]).
 pub const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long connecting to another node may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long connecting to another node may take. 10 s, not less: a machine
+/// that has just rebooted (or whose network cable was just plugged back in)
+/// can take several seconds before it answers for its address again, and
+/// a lab starts its tracker and peers right after booting.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long one blocked `send` may wait before [`TimedWriter`] looks at the
+/// clock. The operating system restarts a socket's write time-out on every
+/// call, and a call that sent a few bytes counts as a success, so a single
+/// time-out of [`STALL_TIMEOUT`] could let a write hang for several times
+/// that. Waiting in short slices instead, and counting time since the last
+/// byte taken, bounds a stalled write to `STALL_TIMEOUT` plus one slice.
+const WRITE_WAIT_SLICE: Duration = Duration::from_secs(1);
 
 /// How long a read may wait for the other end.
 #[derive(Debug, Clone, Copy)]
@@ -113,6 +127,56 @@ impl Closer {
     }
 }
 
+/// The writing side of a connection, timed as a whole rather than per
+/// system call: a write fails once nothing at all has been taken from us for
+/// `stall`, however the operating system splits it into calls.
+///
+/// Once a write has failed, every later write fails at once without
+/// touching the socket. That matters when the connection is dropped: a
+/// `BufWriter` flushes what it still holds when dropped, and flushing into a
+/// connection that has just stalled would block for another whole stall.
+#[derive(Debug)]
+struct TimedWriter {
+    socket: SharedSocket,
+    stall: Duration,
+    failed: bool,
+}
+
+impl Write for TimedWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.failed {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "an earlier write on this connection failed",
+            ));
+        }
+        // Each `write` that returns Ok took at least one byte: progress.
+        // So the time without progress counts from the start of this call.
+        let waiting_since = Instant::now();
+        loop {
+            match self.socket.write(buf) {
+                Ok(written) => return Ok(written),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // One slice of WRITE_WAIT_SLICE passed without a byte taken.
+                Err(e) if is_io_timeout(&e) && waiting_since.elapsed() < self.stall => {}
+                Err(e) => {
+                    self.failed = true;
+                    return Err(if is_io_timeout(&e) {
+                        no_progress(self.stall)
+                    } else {
+                        e
+                    });
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        // A socket holds nothing back in the program; `write` has sent it all.
+        Ok(())
+    }
+}
+
 /// A TCP connection that speaks the protocol.
 pub struct Connection {
     /// Reads go through a buffer so that lines can be split out of whatever
@@ -121,7 +185,7 @@ pub struct Connection {
     reader: BufReader<SharedSocket>,
     /// Writes are gathered and sent with `flush`: a whole line goes out in
     /// one write (one TCP segment), and 100-byte chunks in large batches.
-    writer: BufWriter<SharedSocket>,
+    writer: BufWriter<TimedWriter>,
     other_end: SocketAddr,
     /// What `--trace` calls the other end: its id when known, else its
     /// address.
@@ -135,6 +199,9 @@ pub struct Connection {
     /// The read time-out set on the socket now, so we only change it when
     /// it changes (each change is a system call).
     read_timeout: Option<Duration>,
+    /// How long a transfer or a reply may make no progress:
+    /// [`STALL_TIMEOUT`], shorter only in this file's tests.
+    stall: Duration,
 }
 
 impl Connection {
@@ -164,9 +231,10 @@ impl Connection {
             // next (Nagle's algorithm): our lines are requests and replies,
             // and waiting for a batch that never comes costs milliseconds.
             stream.set_nodelay(true)?;
-            // A write that cannot go on for this long (the other end stopped
-            // reading) fails instead of blocking the thread for ever.
-            stream.set_write_timeout(Some(STALL_TIMEOUT))
+            // A blocked write wakes up this often to check how long it has
+            // been without progress (see TimedWriter): a write to an end
+            // that stopped reading fails instead of blocking for ever.
+            stream.set_write_timeout(Some(WRITE_WAIT_SLICE))
         };
         setup(&stream).map_err(|e| Error::io("setting up the socket", e))?;
         let socket = SharedSocket(Arc::new(stream));
@@ -180,15 +248,29 @@ impl Connection {
         log: &Log,
         buffer_size: usize,
     ) -> Connection {
+        let writer = TimedWriter {
+            socket: socket.clone(),
+            stall: STALL_TIMEOUT,
+            failed: false,
+        };
         Connection {
-            reader: BufReader::with_capacity(buffer_size, socket.clone()),
-            writer: BufWriter::with_capacity(buffer_size, socket),
+            reader: BufReader::with_capacity(buffer_size, socket),
+            writer: BufWriter::with_capacity(buffer_size, writer),
             other_end,
             other_name: log.name_of(other_end),
             log: log.clone(),
             partial_line: Vec::new(),
             read_timeout: None,
+            stall: STALL_TIMEOUT,
         }
+    }
+
+    /// Makes the stall time-out shorter, so the tests of this file can
+    /// prove the stall rules in seconds rather than minutes.
+    #[cfg(test)]
+    fn set_stall_timeout(&mut self, stall: Duration) {
+        self.stall = stall;
+        self.writer.get_mut().stall = stall;
     }
 
     /// The address of the other end.
@@ -206,7 +288,7 @@ impl Connection {
     /// from (which, on a machine with several addresses, the operating
     /// system chose, not us).
     pub fn local_addr(&self) -> Result<SocketAddr> {
-        let SharedSocket(stream) = self.writer.get_ref();
+        let SharedSocket(stream) = self.reader.get_ref();
         stream
             .local_addr()
             .map_err(|e| Error::io("reading our own address", e))
@@ -219,7 +301,7 @@ impl Connection {
     pub fn second_handle(&self) -> Connection {
         let buffer_size = self.writer.capacity();
         Connection::over(
-            self.writer.get_ref().clone(),
+            self.reader.get_ref().clone(),
             self.other_end,
             &self.log,
             buffer_size,
@@ -228,7 +310,7 @@ impl Connection {
 
     /// A handle that can close the socket from another thread.
     pub fn closer(&self) -> Closer {
-        Closer(self.writer.get_ref().clone())
+        Closer(self.reader.get_ref().clone())
     }
 
     /// Closes both directions now; a thread blocked reading this socket
@@ -279,14 +361,14 @@ impl Connection {
     pub fn receive_reply(&mut self) -> Result<Message> {
         // The same wait every time (not a deadline, which differs on every
         // call) means the socket's time-out is set once, not per request.
-        self.receive(MAX_REPLY_LINE, Wait::NoProgressFor(STALL_TIMEOUT))?
+        self.receive(MAX_REPLY_LINE, Wait::NoProgressFor(self.stall))?
             .ok_or(Error::Closed)
     }
 
     /// Reads the answer to a request that may be answered with a file:
     /// either the `FILE: ` header (the bytes follow), or one line.
     pub fn receive_file_or_reply(&mut self) -> Result<FileOrMessage> {
-        self.receive_file_or_line(MAX_REPLY_LINE, Wait::NoProgressFor(STALL_TIMEOUT))
+        self.receive_file_or_line(MAX_REPLY_LINE, Wait::NoProgressFor(self.stall))
     }
 
     /// Like [`Connection::receive_file_or_reply`], with a request's limits:
@@ -302,7 +384,7 @@ impl Connection {
                 Ok([]) => return Err(Error::Closed),
                 Ok(available) => available[0],
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::io(format!("reading from {}", self.other_end), e)),
+                Err(e) => return Err(self.read_error(e, wait)),
             };
             self.reader.consume(1);
             if byte == b'\n' {
@@ -365,7 +447,10 @@ impl Connection {
     ) -> Result<()> {
         self.log
             .trace(&self.other_name, Direction::Received, &body_trace(len));
-        self.set_read_timeout(Some(STALL_TIMEOUT))?;
+        // A read returns as soon as any byte arrives, so a read time-out of
+        // `stall` is exactly "no progress for `stall`".
+        let wait = Wait::NoProgressFor(self.stall);
+        self.set_read_timeout(Some(self.stall))?;
         let mut chunk = [0u8; CHUNK_SIZE];
         let mut received: u64 = 0;
         while received < len {
@@ -387,7 +472,7 @@ impl Connection {
                     Err(e) => {
                         return Err(Error::io(
                             format!("receiving the file from {}", self.other_name),
-                            e,
+                            plain_timeout(e, wait),
                         ))
                     }
                 }
@@ -437,7 +522,7 @@ impl Connection {
             let available = match self.reader.fill_buf() {
                 Ok(available) => available,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::io(format!("reading from {}", self.other_end), e)),
+                Err(e) => return Err(self.read_error(e, wait)),
             };
             if available.is_empty() {
                 // End of file between lines: the other end is done. In the
@@ -483,16 +568,24 @@ impl Connection {
             Wait::Until(deadline) => {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    let timed_out = io::Error::new(io::ErrorKind::TimedOut, "deadline passed");
                     return Err(Error::io(
                         format!("waiting for {}", self.other_end),
-                        timed_out,
+                        time_is_up(),
                     ));
                 }
                 Some(left)
             }
         };
         self.set_read_timeout(timeout)
+    }
+
+    /// A failed read as an error that says what happened, in plain words
+    /// when the other end was too slow.
+    fn read_error(&self, error: io::Error, wait: Wait) -> Error {
+        Error::io(
+            format!("reading from {}", self.other_end),
+            plain_timeout(error, wait),
+        )
     }
 
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
@@ -507,6 +600,47 @@ impl Connection {
     }
 }
 
+/// The error of a transfer or reply that made no progress for `stall`:
+/// "no progress for 30 s", where the system would say "Resource temporarily
+/// unavailable".
+fn no_progress(stall: Duration) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("no progress for {}", seconds(stall)),
+    )
+}
+
+/// The error of a request that did not arrive by its deadline.
+fn time_is_up() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        "it did not arrive within the time allowed",
+    )
+}
+
+/// A read error, with a socket time-out replaced by what it means for `wait`.
+fn plain_timeout(error: io::Error, wait: Wait) -> io::Error {
+    if !is_io_timeout(&error) {
+        return error;
+    }
+    match wait {
+        Wait::NoProgressFor(stall) => no_progress(stall),
+        Wait::Until(_) => time_is_up(),
+        // No time-out is set then; should the system time out anyway, its
+        // own words are all we have.
+        Wait::Forever => error,
+    }
+}
+
+/// `30 s`, or `0.5 s` for a duration that is not whole seconds.
+fn seconds(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{:.1} s", duration.as_secs_f64())
+    }
+}
+
 /// How many bytes the next chunk holds when `left` bytes remain.
 fn chunk_len(left: u64) -> usize {
     // `min` with CHUNK_SIZE first, so the cast can never truncate.
@@ -518,4 +652,141 @@ fn chunk_len(left: u64) -> usize {
 fn body_trace(len: u64) -> String {
     let chunks = len.div_ceil(CHUNK_SIZE as u64);
     format!("{FILE_HEADER}({len} bytes in {chunks} chunks of {CHUNK_SIZE})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, TcpListener};
+    use std::sync::mpsc;
+    use std::thread;
+
+    /// Short enough for a test, and longer than one [`WRITE_WAIT_SLICE`].
+    const TEST_STALL: Duration = Duration::from_secs(2);
+
+    /// Far more than the kernel buffers of a loopback connection hold (a
+    /// few MiB each way), so a sender whose receiver does not read blocks.
+    const BIG: u64 = 64 * 1024 * 1024;
+
+    /// A connected pair: our `Connection` (with the short stall) and the
+    /// other end's raw socket.
+    fn pair() -> (Connection, TcpStream) {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let log = Log::new("test", false);
+        let mut ours = Connection::connect(listener.local_addr().unwrap(), &log).unwrap();
+        ours.set_stall_timeout(TEST_STALL);
+        let (theirs, _) = listener.accept().unwrap();
+        (ours, theirs)
+    }
+
+    /// A source of bytes that notes when it was last read: the sender reads
+    /// it only while the socket takes bytes, so that is the moment of the
+    /// sender's last progress (give or take one wait slice).
+    struct Clocked {
+        last_read: Instant,
+    }
+
+    impl Read for Clocked {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.last_read = Instant::now();
+            buf.fill(7);
+            Ok(buf.len())
+        }
+    }
+
+    #[test]
+    fn a_sender_whose_receiver_stops_reading_gives_up_after_the_stall_time() {
+        let (mut sender, receiver) = pair();
+        let mut source = Clocked {
+            last_read: Instant::now(),
+        };
+        let error = sender.send_file(&mut source, BIG).unwrap_err();
+        // The kernel may go on taking a few bytes for a second or two after
+        // the receiver stops (its buffers grow); the stall counts from the
+        // last of them.
+        let stalled_for = source.last_read.elapsed();
+        assert!(
+            stalled_for >= TEST_STALL
+                && stalled_for <= TEST_STALL + 2 * WRITE_WAIT_SLICE + Duration::from_secs(1),
+            "gave up {stalled_for:?} after its last progress; the stall time is {TEST_STALL:?}"
+        );
+        let message = error.to_string();
+        assert!(message.contains("no progress for 2 s"), "{message}");
+        // Dropping the connection must not flush the 64 KiB still buffered
+        // into the stalled socket (that would block for another stall).
+        let start = Instant::now();
+        drop(sender);
+        assert!(
+            start.elapsed() < WRITE_WAIT_SLICE,
+            "dropping the failed connection took {:?}",
+            start.elapsed()
+        );
+        drop(receiver);
+    }
+
+    #[test]
+    fn a_slow_receiver_that_keeps_reading_is_not_abandoned() {
+        let (mut sender, receiver) = pair();
+        // The receiver pauses three times for less than the stall time; the
+        // sender, its buffers full, waits each time. The whole transfer
+        // takes longer than the stall time, and must still succeed.
+        let pause = TEST_STALL * 3 / 4;
+        let reading = thread::spawn(move || {
+            let mut receiver = receiver;
+            let mut total = 0u64;
+            for _ in 0..3 {
+                thread::sleep(pause);
+                total += io::copy(&mut (&mut receiver).take(4 << 20), &mut io::sink()).unwrap();
+            }
+            total + io::copy(&mut receiver, &mut io::sink()).unwrap()
+        });
+        let start = Instant::now();
+        sender.send_file(&mut io::repeat(7).take(BIG), BIG).unwrap();
+        drop(sender);
+        assert!(start.elapsed() > TEST_STALL, "took {:?}", start.elapsed());
+        let received = reading.join().unwrap();
+        assert_eq!(received, BIG + FILE_HEADER.len() as u64);
+    }
+
+    #[test]
+    fn a_receiver_whose_sender_stops_sending_gives_up_after_the_stall_time() {
+        let (mut receiver, mut sender) = pair();
+        sender.write_all(b"FILE: 0123456789").unwrap();
+        assert!(matches!(
+            receiver.receive_file_or_reply().unwrap(),
+            FileOrMessage::File
+        ));
+        let (progress_tx, progress_rx) = mpsc::channel();
+        let start = Instant::now();
+        let error = receiver
+            .receive_file(&mut io::sink(), 1000, &mut |n| {
+                let _ = progress_tx.send(n);
+            })
+            .unwrap_err();
+        let took = start.elapsed();
+        assert!(
+            took >= TEST_STALL && took <= TEST_STALL + Duration::from_secs(2),
+            "gave up after {took:?}"
+        );
+        assert_eq!(progress_rx.try_iter().last(), None, "no whole chunk came");
+        let message = error.to_string();
+        assert!(message.contains("no progress for 2 s"), "{message}");
+        drop(sender);
+    }
+
+    #[test]
+    fn a_time_out_in_the_systems_words_gets_a_plain_sentence_first() {
+        let (_ours, theirs) = pair();
+        theirs
+            .set_read_timeout(Some(Duration::from_millis(10)))
+            .unwrap();
+        let os_error = (&theirs).read(&mut [0u8; 1]).unwrap_err();
+        let error = Error::io("reading from somewhere", os_error);
+        assert!(error.is_timeout());
+        let message = error.to_string();
+        assert!(
+            message.starts_with("reading from somewhere: the other end did not answer in time"),
+            "{message}"
+        );
+    }
 }

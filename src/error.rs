@@ -49,9 +49,17 @@ impl Error {
 
     /// True when the error is a time-out of a socket read or write.
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Io { source, .. }
-            if matches!(source.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut))
+        matches!(self, Error::Io { source, .. } if is_io_timeout(source))
     }
+}
+
+/// True when a socket call gave up because its time-out passed (Unix says
+/// "would block", Windows "timed out").
+pub(crate) fn is_io_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 impl fmt::Display for Error {
@@ -61,8 +69,16 @@ impl fmt::Display for Error {
             Error::Settings { file, line, reason } => {
                 write!(f, "{}, line {line}: {reason}", file.display())
             }
-            Error::Io { context, source } if self.is_timeout() => {
-                write!(f, "{context}: timed out ({source})")
+            // The system's words for a time-out ("Resource temporarily
+            // unavailable (os error 11)") do not say what happened; our own
+            // time-outs already say it ("no progress for 30 s").
+            Error::Io { context, source }
+                if self.is_timeout() && source.raw_os_error().is_some() =>
+            {
+                write!(
+                    f,
+                    "{context}: the other end did not answer in time (the system says: {source})"
+                )
             }
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Protocol(error) => write!(f, "protocol error: {error}"),
