@@ -5,13 +5,23 @@
 //! ignored. The id `tracker` names the file tracker that every peer joins.
 //!
 //! ```text
-//! # id      address    port
-//! tracker   127.0.0.1  5000
-//! peer1     127.0.0.1  5001
+//! # id      address        port
+//! tracker   10.77.0.1      5000
+//! peer1     labpc2         5001     # a host name, looked up once at start
+//! peer2     [fd00:77::3]   5002     # IPv6, bracketed or bare (fd00:77::3)
 //! ```
+//!
+//! An address is an IP address or a host name. A host name is looked up
+//! once, when the file is read, and the node's address is the first one the
+//! system's resolver gives (`/etc/hosts`, then DNS, in the order the system
+//! prefers: often IPv6 before IPv4 when the name has both). From then on
+//! only that IP address is used: file records carry IP addresses, and the
+//! tracker compares them with the address a connection comes from. To pick
+//! one address of a name that has several, write that address instead.
 
 use crate::error::{Error, Result};
-use std::net::{IpAddr, SocketAddr};
+use std::io;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 /// The id of the file tracker's line.
@@ -46,8 +56,15 @@ impl Settings {
         Settings::parse(path, &text)
     }
 
-    /// Checks the text of a settings file; `path` is only used in errors.
+    /// Checks the text of a settings file, looking host names up with the
+    /// system's resolver; `path` is only used in errors.
     pub fn parse(path: &Path, text: &str) -> Result<Settings> {
+        Settings::parse_with(path, text, &system_lookup)
+    }
+
+    /// Like [`Settings::parse`], with `lookup` turning a host name into its
+    /// addresses (tests pass one that never asks the network).
+    pub fn parse_with(path: &Path, text: &str, lookup: &Lookup<'_>) -> Result<Settings> {
         let mut nodes: Vec<Node> = Vec::new();
         for (index, line) in text.lines().enumerate() {
             let error = |reason: String| Error::Settings {
@@ -66,11 +83,6 @@ impl Settings {
                     fields.len()
                 )));
             };
-            let ip: IpAddr = address.parse().map_err(|_| {
-                error(format!(
-                    "{address:?} is not an IP address (write 127.0.0.1, not a host name)"
-                ))
-            })?;
             let port = match port.parse::<u16>() {
                 Ok(port) if port >= 1 => port,
                 _ => {
@@ -82,6 +94,8 @@ impl Settings {
             if nodes.iter().any(|node| node.id == *id) {
                 return Err(error(format!("the id {id:?} is used twice")));
             }
+            // Last, so that a line with another mistake costs no lookup.
+            let ip = ip_of(address, lookup).map_err(error)?;
             nodes.push(Node {
                 id: id.to_string(),
                 addr: SocketAddr::new(ip, port),
@@ -167,6 +181,60 @@ impl Settings {
     }
 }
 
+/// How a host name becomes IP addresses, in the order to prefer them.
+pub type Lookup<'a> = dyn Fn(&str) -> io::Result<Vec<IpAddr>> + 'a;
+
+/// The system's resolver (`/etc/hosts`, then DNS), as `ToSocketAddrs` asks
+/// it; the port given to it is of no importance.
+pub fn system_lookup(name: &str) -> io::Result<Vec<IpAddr>> {
+    Ok((name, 0).to_socket_addrs()?.map(|addr| addr.ip()).collect())
+}
+
+/// The IP address of an address field: an IP address as it is, IPv6 also
+/// in brackets (`[fd00:77::2]`, as URLs write it), or a host name, looked up
+/// now with the first address it has.
+fn ip_of(address: &str, lookup: &Lookup<'_>) -> std::result::Result<IpAddr, String> {
+    if let Ok(ip) = address.parse::<IpAddr>() {
+        return Ok(ip);
+    }
+    if let Some(inside) = address.strip_prefix('[') {
+        return match inside.strip_suffix(']').map(str::parse::<Ipv6Addr>) {
+            Some(Ok(ip)) => Ok(IpAddr::V6(ip)),
+            _ => Err(format!(
+                "{address:?} is not an IPv6 address in brackets (write it like [fd00:77::2])"
+            )),
+        };
+    }
+    if !is_host_name(address) {
+        return Err(format!(
+            "{address:?} is neither an IP address nor a host name \
+             (write an address like 10.77.0.2 or fd00:77::2, or a name like labpc2)"
+        ));
+    }
+    let fix =
+        "write the machine's IP address instead, or add the name to /etc/hosts (or the lab's DNS)";
+    match lookup(address) {
+        Ok(ips) => ips
+            .first()
+            .copied()
+            .ok_or_else(|| format!("the host name {address:?} has no address: {fix}")),
+        Err(e) => Err(format!(
+            "the host name {address:?} cannot be looked up ({e}): {fix}"
+        )),
+    }
+}
+
+/// Whether `text` has the shape of a host name: letters, digits, `-`, `.`
+/// and `_` (which `/etc/hosts` files use, although DNS does not). Anything
+/// else is a typo, and is not worth a lookup.
+fn is_host_name(text: &str) -> bool {
+    !text.is_empty()
+        && !text.starts_with(['-', '.'])
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,7 +277,14 @@ mod tests {
             ("peer1 127.0.0.1 0\n", 1, "port"),
             ("peer1 127.0.0.1 70000\n", 1, "port"),
             ("peer1 127.0.0.1 http\n", 1, "port"),
-            ("peer1 localhost 5001\n", 1, "IP address"),
+            (
+                "peer1 lab/pc2 5001\n",
+                1,
+                "neither an IP address nor a host name",
+            ),
+            ("peer1 [::1 5001\n", 1, "brackets"),
+            ("peer1 [10.0.0.1] 5001\n", 1, "brackets"),
+            ("peer1 -pc 5001\n", 1, "host name"),
             (
                 "# c\npeer1 127.0.0.1 5001\npeer1 127.0.0.1 5002\n",
                 3,
@@ -225,6 +300,91 @@ mod tests {
             );
             assert!(message.contains(words), "{message}");
         }
+    }
+
+    /// A lookup that knows two names and counts its calls, so the tests
+    /// never ask the network.
+    fn lab_lookup(calls: &std::cell::Cell<usize>) -> impl Fn(&str) -> io::Result<Vec<IpAddr>> + '_ {
+        move |name| {
+            calls.set(calls.get() + 1);
+            match name {
+                "labpc2" => Ok(vec![
+                    "10.77.0.2".parse().unwrap(),
+                    "fd00:77::2".parse().unwrap(),
+                ]),
+                "nameless" => Ok(vec![]),
+                _ => Err(io::Error::new(io::ErrorKind::NotFound, "no such host")),
+            }
+        }
+    }
+
+    #[test]
+    fn ipv4_bare_ipv6_and_bracketed_ipv6_addresses() {
+        let text = "tracker 10.77.0.1 5000\npeer1 fd00:77::2 5001\npeer2 [fd00:77::3] 5002\npeer3 [::1] 5003\n";
+        let settings = parse(text).unwrap();
+        let addrs: Vec<String> = settings.nodes.iter().map(|n| n.addr.to_string()).collect();
+        assert_eq!(
+            addrs,
+            [
+                "10.77.0.1:5000",
+                "[fd00:77::2]:5001",
+                "[fd00:77::3]:5002",
+                "[::1]:5003"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_host_name_is_looked_up_once_and_its_first_address_kept() {
+        let calls = std::cell::Cell::new(0);
+        let lookup = lab_lookup(&calls);
+        let text = "tracker 10.77.0.1 5000\npeer2 labpc2 5002\n";
+        let settings = Settings::parse_with(Path::new("lab.txt"), text, &lookup).unwrap();
+        assert_eq!(calls.get(), 1, "one lookup, for the one host name");
+        assert_eq!(
+            settings.node("peer2").unwrap().addr,
+            "10.77.0.2:5002".parse().unwrap()
+        );
+        // Records carry the IP address: that is what the node is known by.
+        assert_eq!(
+            settings.id_of("10.77.0.2:5002".parse().unwrap()),
+            Some("peer2")
+        );
+    }
+
+    #[test]
+    fn localhost_is_looked_up_with_the_system_resolver() {
+        // Every system knows localhost, as 127.0.0.1 or ::1 (either may come first).
+        let settings = parse("tracker localhost 5000\n").unwrap();
+        let ip = settings.tracker().unwrap().ip();
+        assert!(ip.is_loopback(), "localhost is {ip}");
+    }
+
+    #[test]
+    fn a_host_name_that_does_not_resolve_names_the_file_line_name_and_fix() {
+        let calls = std::cell::Cell::new(0);
+        let lookup = lab_lookup(&calls);
+        for (name, words) in [
+            ("labpc9", "cannot be looked up"),
+            ("nameless", "has no address"),
+        ] {
+            let text = format!("tracker 10.77.0.1 5000\npeer9 {name} 5009\n");
+            let message = Settings::parse_with(Path::new("lab.txt"), &text, &lookup)
+                .unwrap_err()
+                .to_string();
+            assert!(message.starts_with("lab.txt, line 2: "), "{message}");
+            assert!(message.contains(&format!("{name:?}")), "{message}");
+            assert!(message.contains(words), "{message}");
+            assert!(
+                message.contains("IP address instead") && message.contains("/etc/hosts"),
+                "the fix: {message}"
+            );
+        }
+        // A line with another mistake is refused without a lookup.
+        calls.set(0);
+        let bad_port = Settings::parse_with(Path::new("lab.txt"), "peer9 labpc9 0\n", &lookup);
+        assert!(bad_port.unwrap_err().to_string().contains("port"));
+        assert_eq!(calls.get(), 0);
     }
 
     #[test]
