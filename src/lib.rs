@@ -6,7 +6,8 @@
 //! 1. [`protocol`]: every message as a type, with `parse` and `format`.
 //! 2. [`connection`]: lines and 100-byte file chunks on a socket.
 //! 3. [`settings`], [`shared_folder`]: who is where, and what a peer shares.
-//! 4. [`server`]: a thread per connection, with a cap.
+//! 4. [`server`]: a thread per connection, with a cap; [`open_files`]: the
+//!    open-file limit the cap must fit under.
 //! 5. [`tracker`]: the file tracker, with [`liveness`] to forget vanished
 //!    machines; [`console`]: its operator console.
 //! 6. [`peer_server`]: how a peer answers other peers.
@@ -28,6 +29,7 @@ pub mod error;
 pub mod fetch;
 pub mod liveness;
 pub mod log;
+pub mod open_files;
 pub mod peer;
 pub mod peer_client;
 pub mod peer_server;

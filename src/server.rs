@@ -9,12 +9,17 @@
 //! - a small stack per thread ([`CONNECTION_STACK_SIZE`]), so ten thousand
 //!   idle tracker sessions fit in little memory;
 //! - a thread that cannot be started (out of resources) costs that one
-//!   connection, never the server.
+//!   connection, never the server;
+//! - the cap fits under the process's open-file limit (see
+//!   [`crate::open_files`]): a server whose cap is too high for it lowers
+//!   the cap at start and says so, so that the connection one too many gets
+//!   `ERROR: busy` rather than a failing `accept`.
 
 use crate::connection::{Closer, Connection};
 use crate::error::{Error, Result};
 use crate::lock;
 use crate::log::Log;
+use crate::open_files::{connections_that_fit, open_file_limit};
 use crate::protocol::Message;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
@@ -32,6 +37,17 @@ pub const CONNECTION_STACK_SIZE: usize = 128 * 1024;
 /// When `accept` itself fails (say, out of file descriptors), we wait this
 /// long before trying again instead of spinning on the error.
 const ACCEPT_RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// A failing `accept` is logged at most once in this long. Out of open
+/// files, it fails again at every try, 20 times a second; one line a second,
+/// with a count of the failures not shown, says as much and leaves the log
+/// readable.
+const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The error number of "Too many open files" (EMFILE), the same on Linux,
+/// macOS and the BSDs; std has no error kind for it.
+#[cfg(unix)]
+const TOO_MANY_OPEN_FILES: i32 = 24;
 
 /// How long [`Server::stop`] waits for connection threads to finish.
 const STOP_WAIT: Duration = Duration::from_secs(5);
@@ -89,6 +105,10 @@ impl LiveConnections {
 impl Server {
     /// Serves `listener` in a background thread: every accepted connection
     /// runs `handler` in a thread of its own, within `limits`.
+    ///
+    /// If `limits.max_connections` does not fit under the process's
+    /// open-file limit, the server takes as many as fit, and logs one line
+    /// saying so.
     pub fn start(
         listener: TcpListener,
         limits: Limits,
@@ -98,6 +118,7 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .map_err(|e| Error::io("reading the listening address", e))?;
+        let limits = fit_to_open_files(limits, open_file_limit(), &log);
         let stopping = Arc::new(AtomicBool::new(false));
         let live = Arc::new(LiveConnections::default());
         let accept_thread = {
@@ -173,18 +194,97 @@ pub struct Limits {
     pub buffer_size: usize,
     /// The stack of each connection thread.
     pub stack_size: usize,
+    /// How many open files one connection holds: its socket, plus any file
+    /// it reads or writes while it lasts (a peer sending or receiving a
+    /// file holds 2). The cap is lowered until this many per connection fit
+    /// under the process's open-file limit.
+    pub files_per_connection: usize,
 }
 
 impl Limits {
     /// `max_connections` connections with buffers of `buffer_size` bytes,
-    /// each thread with a [`CONNECTION_STACK_SIZE`] stack.
+    /// each thread with a [`CONNECTION_STACK_SIZE`] stack, each connection
+    /// counted as one open file (its socket).
     pub fn new(max_connections: usize, buffer_size: usize) -> Limits {
         Limits {
             max_connections,
             buffer_size,
             stack_size: CONNECTION_STACK_SIZE,
+            files_per_connection: 1,
         }
     }
+}
+
+/// `limits`, with the cap lowered to what fits under `open_file_limit`
+/// (when it is known), and one log line when it was lowered.
+fn fit_to_open_files(limits: Limits, open_file_limit: Option<u64>, log: &Log) -> Limits {
+    let Some(open_file_limit) = open_file_limit else {
+        return limits;
+    };
+    let fit = connections_that_fit(open_file_limit, limits.files_per_connection);
+    if limits.max_connections <= fit {
+        return limits;
+    }
+    log.event(&format!(
+        "serving at most {fit} connections at once, not {}: that is what fits under this \
+         process's open-file limit of {open_file_limit} (raise it with `ulimit -n` to serve more)",
+        limits.max_connections
+    ));
+    Limits {
+        max_connections: fit,
+        ..limits
+    }
+}
+
+/// Lets a line that may repeat fast through at most once per `interval`,
+/// and counts the ones it holds back.
+struct Throttle {
+    interval: Duration,
+    last_shown: Option<Instant>,
+    held_back: u64,
+}
+
+impl Throttle {
+    fn new(interval: Duration) -> Throttle {
+        Throttle {
+            interval,
+            last_shown: None,
+            held_back: 0,
+        }
+    }
+
+    /// Whether the line may be shown at `now`; if so, how many were held
+    /// back since the last one shown.
+    fn allow(&mut self, now: Instant) -> Option<u64> {
+        let due = self
+            .last_shown
+            .is_none_or(|last| now.duration_since(last) >= self.interval);
+        if !due {
+            self.held_back += 1;
+            return None;
+        }
+        self.last_shown = Some(now);
+        Some(std::mem::take(&mut self.held_back))
+    }
+}
+
+/// The log line for a failed `accept`, with what to do when the process is
+/// out of open files, and how many failures were not logged before it.
+fn accept_failure(error: &std::io::Error, held_back: u64) -> String {
+    #[cfg(unix)]
+    let hint = if error.raw_os_error() == Some(TOO_MANY_OPEN_FILES) {
+        ": out of open files; the connection waits until one is closed \
+         (lower --max-connections, or raise the limit with `ulimit -n`)"
+    } else {
+        ""
+    };
+    #[cfg(not(unix))]
+    let hint = "";
+    let held_back = match held_back {
+        0 => String::new(),
+        n => format!(" ({n} more failure(s) since the last line)"),
+    };
+    format!("could not accept a connection: {error}{hint}{held_back}")
 }
 
 fn accept_loop(
@@ -195,6 +295,7 @@ fn accept_loop(
     stopping: &AtomicBool,
     live: &Arc<LiveConnections>,
 ) {
+    let mut accept_errors = Throttle::new(ACCEPT_ERROR_LOG_INTERVAL);
     for stream in listener.incoming() {
         if stopping.load(Ordering::SeqCst) {
             return;
@@ -202,7 +303,9 @@ fn accept_loop(
         let stream = match stream {
             Ok(stream) => stream,
             Err(error) => {
-                log.event(&format!("could not accept a connection: {error}"));
+                if let Some(held_back) = accept_errors.allow(Instant::now()) {
+                    log.event(&accept_failure(&error, held_back));
+                }
                 thread::sleep(ACCEPT_RETRY_PAUSE);
                 continue;
             }
@@ -318,9 +421,8 @@ mod tests {
     fn a_thread_that_cannot_start_costs_one_connection_not_the_server() {
         // No machine has 64 TiB for a stack: every spawn fails.
         let limits = Limits {
-            buffer_size: 1024,
-            max_connections: 4,
             stack_size: 1 << 46,
+            ..Limits::new(4, 1024)
         };
         let server =
             Server::start(listener(), limits, Log::new("test", false), echo_pong()).unwrap();
@@ -335,6 +437,55 @@ mod tests {
             server.connection_count(),
             0,
             "the failed connections are not counted"
+        );
+    }
+
+    #[test]
+    fn a_cap_over_the_open_file_limit_is_lowered_to_fit() {
+        let log = Log::new("test", false);
+        let peer = Limits {
+            files_per_connection: 2,
+            ..Limits::new(128, 1024)
+        };
+        // 256 files: 32 kept back, 2 a connection.
+        assert_eq!(
+            fit_to_open_files(peer, Some(256), &log).max_connections,
+            112
+        );
+        assert_eq!(
+            fit_to_open_files(peer, Some(1024), &log).max_connections,
+            128
+        );
+        let tracker = Limits::new(12_000, 1024);
+        assert_eq!(
+            fit_to_open_files(tracker, Some(1024), &log).max_connections,
+            992
+        );
+        // An unknown limit keeps the cap.
+        assert_eq!(
+            fit_to_open_files(tracker, None, &log).max_connections,
+            12_000
+        );
+    }
+
+    #[test]
+    fn a_repeating_failure_is_logged_once_a_second_with_a_count() {
+        let mut throttle = Throttle::new(Duration::from_secs(1));
+        let start = Instant::now();
+        let at = |ms| start + Duration::from_millis(ms);
+        assert_eq!(throttle.allow(at(0)), Some(0), "the first one is shown");
+        // 20 a second, as a failing accept loop would.
+        let shown: Vec<Option<u64>> = (1..=40).map(|n| throttle.allow(at(n * 50))).collect();
+        let lines: Vec<u64> = shown.iter().flatten().copied().collect();
+        assert_eq!(
+            lines,
+            [19, 19],
+            "one line a second, each counting the 19 held back"
+        );
+        let message = accept_failure(&std::io::Error::other("no"), 19);
+        assert_eq!(
+            message,
+            "could not accept a connection: no (19 more failure(s) since the last line)"
         );
     }
 }

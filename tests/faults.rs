@@ -6,7 +6,7 @@
 //! | promise                          | tests                                                     |
 //! |----------------------------------|-----------------------------------------------------------|
 //! | 1 bounded input, time limits     | `requests_that_never_finish_are_closed_after_the_request_timeout`, `overlong_lines_get_an_error_or_a_close`, (ignored) `a_stalled_upload_is_abandoned_after_the_stall_timeout`, (ignored) `a_stalled_transfer_is_abandoned_by_its_sender_within_35_s` |
-//! | 2 bounded threads, cap and busy  | `fifty_idle_connections_do_not_stop_a_download`, `a_peer_past_its_cap_answers_busy_and_keeps_the_others`, `a_tracker_past_its_cap_answers_busy_and_keeps_its_sessions`, `two_thousand_peers_join_one_tracker_and_are_forgotten_when_they_close`, `fifty_parallel_downloads_are_all_byte_identical` |
+//! | 2 bounded threads, cap and busy  | `fifty_idle_connections_do_not_stop_a_download`, `a_peer_past_its_cap_answers_busy_and_keeps_the_others`, `a_tracker_past_its_cap_answers_busy_and_keeps_its_sessions`, `two_thousand_peers_join_one_tracker_and_are_forgotten_when_they_close`, `a_tracker_under_a_low_open_file_limit_lowers_its_cap_and_answers_busy`, `fifty_parallel_downloads_are_all_byte_identical` |
 //! | 3 no crash on any input          | `random_bytes_and_token_soups_do_not_hurt_tracker_or_peer`, `huge_size_fields_get_an_error`, `overlong_lines_get_an_error_or_a_close` |
 //! | 4 nothing from outside the folder| `nothing_outside_the_served_folder_is_listed_or_served`    |
 //! | 5 nothing lost                   | `a_shell_download_cut_off_by_its_seeder_fails_and_leaves_nothing`, `an_uploader_that_dies_mid_upload_leaves_nothing`, `an_uploader_process_killed_mid_upload_leaves_the_whole_file_or_nothing`, `a_restarted_peer_removes_the_partial_files_of_its_crash_and_never_serves_them` |
@@ -776,8 +776,8 @@ const SENDER_GIVES_UP_WITHIN: Duration = Duration::from_secs(35);
 /// A line to wait for: what it is, and the test a line must pass.
 type Wanted<'a> = (&'a str, &'a dyn Fn(&str) -> bool);
 
-/// Polls `node`'s standard output until, for each of `wanted`, a line
-/// passes its test, for up to `limit` (longer than the
+/// Polls `node`'s output (standard output and the log on standard error)
+/// until, for each of `wanted`, a line passes its test, for up to `limit` (longer than the
 /// usual `TIMEOUT`); returns each line with the time it was first seen.
 fn wait_lines_within(
     node: &mut Node,
@@ -787,7 +787,7 @@ fn wait_lines_within(
     let deadline = Instant::now() + limit;
     let mut seen: Vec<Option<(String, Instant)>> = vec![None; wanted.len()];
     while seen.iter().any(Option::is_none) {
-        let lines = node.stdout_lines();
+        let lines = node.all_lines();
         for ((_, pred), seen) in wanted.iter().zip(&mut seen) {
             if seen.is_none() {
                 *seen = lines
@@ -1000,10 +1000,13 @@ fn a_tracker_past_its_cap_answers_busy_and_keeps_its_sessions() {
 
 /// 2000 fake peers joined at once (promise 2: the tracker's cap is large
 /// enough for thousands), then all gone when their connections close.
+/// Under a low open-file limit, as many as fit (it says how many).
 #[test]
 fn two_thousand_peers_join_one_tracker_and_are_forgotten_when_they_close() {
-    const PEERS: usize = 2000;
     const WORKERS: usize = 4;
+    // The probe, and the connections that checked the port, may count too.
+    let fit = connections_within_open_file_limit(2000, 4);
+    let peers = fit - fit % WORKERS;
     let net = Net::new("two_thousand", &[]);
     let mut tracker = net.start_tracker(&[]);
     let addr = net.tracker_addr();
@@ -1013,11 +1016,11 @@ fn two_thousand_peers_join_one_tracker_and_are_forgotten_when_they_close() {
             .map(|w| {
                 let addr = &addr;
                 scope.spawn(move || {
-                    (0..PEERS / WORKERS)
+                    (0..peers / WORKERS)
                         .map(|i| {
                             // Distinct ports, 10000 and up: nothing listens
                             // there, and the tracker does not care.
-                            let port = 10_000 + (w * PEERS / WORKERS + i) as u16;
+                            let port = 10_000 + (w * peers / WORKERS + i) as u16;
                             let mut client = Client::connect(addr);
                             assert_eq!(client.request("HELLO"), "HI", "fake peer {port}");
                             client.send_line(&file_record(
@@ -1038,22 +1041,22 @@ fn two_thousand_peers_join_one_tracker_and_are_forgotten_when_they_close() {
             .flat_map(|w| w.join().expect("joining thread"))
             .collect()
     });
-    assert_eq!(clients.len(), PEERS);
+    assert_eq!(clients.len(), peers);
     let mut probe = net.probe();
     let deadline = Instant::now() + TIMEOUT;
     loop {
         let answer = probe.search("everyone.bin");
         let holders = parse_found(&answer).map_or(0, |records| records.len());
-        if holders == PEERS {
+        if holders == peers {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "the tracker lists {holders} of the {PEERS} holders"
+            "the tracker lists {holders} of the {peers} holders"
         );
         thread::sleep(POLL_INTERVAL);
     }
-    println!("{PEERS} peers joined and found in {:?}", started.elapsed());
+    println!("{peers} peers joined and found in {:?}", started.elapsed());
     drop(clients);
     probe.wait_not_found("everyone.bin");
     drop(probe);
@@ -1062,6 +1065,58 @@ fn two_thousand_peers_join_one_tracker_and_are_forgotten_when_they_close() {
     });
     assert_alive(&mut tracker);
     println!("whole test took {:?}", started.elapsed());
+}
+
+/// Under an open-file limit too low for its cap, a tracker lowers the cap
+/// to fit and says so in one line; the connection past it gets
+/// `ERROR: busy` (not a hang), and `accept` never fails.
+#[test]
+fn a_tracker_under_a_low_open_file_limit_lowers_its_cap_and_answers_busy() {
+    const LIMIT: u64 = 64;
+    // The tracker's cap: the limit, less the files it keeps for itself.
+    let cap = (LIMIT - p2p_share::open_files::RESERVED_FILES) as usize;
+    let net = Net::new("low_file_limit", &[]);
+    let args = vec!["--settings".to_string(), path_arg(&net.settings)];
+    let mut tracker =
+        spawn_with_open_file_limit("tracker", LIMIT, TRACKER_BIN, &args, net.tmp.path());
+    tracker.wait_for_port(&net.tracker_addr());
+    let said = tracker.wait_for_log("the lowered cap", |l| l.contains("serving at most"));
+    assert!(
+        said.contains(&format!("at most {cap} connections at once, not 12000"))
+            && said.contains(&format!("open-file limit of {LIMIT}"))
+            && said.contains("ulimit -n"),
+        "{said}"
+    );
+    let addr = net.tracker_addr();
+    let _sessions: Vec<Client> = (1..=cap)
+        .map(|n| {
+            let name = format!("held-{n}.txt");
+            join_checked(
+                &addr,
+                &file_record(&name, "txt", 5, "01/01/26", n as u16),
+                &name,
+            )
+        })
+        .collect();
+    let refusal = exchange(&addr, b"HELLO\n", EXCHANGE_LIMIT).expect("one connection too many");
+    assert_eq!(String::from_utf8_lossy(&refusal), "ERROR: busy\n");
+    let lines = tracker.all_lines();
+    let about_cap = lines
+        .iter()
+        .filter(|l| l.contains("serving at most"))
+        .count();
+    assert_eq!(
+        about_cap,
+        1,
+        "one line about the cap:\n{}",
+        lines.join("\n")
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("could not accept")),
+        "accept never fails under the lowered cap:\n{}",
+        lines.join("\n")
+    );
+    assert_alive(&mut tracker);
 }
 
 #[test]

@@ -54,7 +54,7 @@ use child_modes::AS_TRACKER;
 use children::{start_peers, ChildProcess};
 use memory::{measure_memory, MemoryFigures};
 use search::{measure_search, SearchRatios};
-use sessions::{join_sessions, TrackerMemory};
+use sessions::{join_sessions, raise_open_file_limit_for, TrackerMemory};
 use transfer::{measure_fetch, measure_transfer};
 use workspace::{generate_file, Workspace};
 
@@ -191,6 +191,8 @@ pub fn run(options: &Options) -> Result<()> {
     let source = first_dir.join(FILE_NAME);
     let size = generate_file(&source, options.size_mib)?;
 
+    // Before the tracker starts: it inherits the limit.
+    raise_open_file_limit_for(options.sessions);
     let tracker_log = workspace.root.join("tracker.log");
     let tracker = ChildProcess::spawn("tracker", vec![AS_TRACKER.into()], &tracker_log)?;
     let tracker_addr = tracker.address()?;

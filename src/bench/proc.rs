@@ -5,6 +5,7 @@
 //! tests feed with sample text.
 
 use crate::error::{Error, Result};
+use crate::open_files::parse_open_file_limits;
 use std::fs;
 use std::process::Command;
 
@@ -31,13 +32,18 @@ pub(super) fn open_fd_count(pid: u32) -> Result<usize> {
     Ok(entries.count())
 }
 
+/// The soft and hard open-file limits of process `pid`.
+pub(super) fn open_file_limits(pid: u32) -> Result<(u64, u64)> {
+    let path = format!("/proc/{pid}/limits");
+    let limits = fs::read_to_string(&path).map_err(|e| Error::io(format!("reading {path}"), e))?;
+    parse_open_file_limits(&limits)
+        .ok_or_else(|| Error::Other(format!("no open-file limit in {path}")))
+}
+
 /// Lets process `pid` open `wanted` files. std has no call for it, so we
 /// ask the `prlimit` tool (util-linux); raising the hard limit needs root.
 pub(super) fn raise_open_file_limit(pid: u32, wanted: u64) -> std::result::Result<(), String> {
-    let path = format!("/proc/{pid}/limits");
-    let limits = fs::read_to_string(&path).map_err(|e| format!("reading {path}: {e}"))?;
-    let (soft, hard) =
-        parse_open_file_limit(&limits).ok_or_else(|| format!("no open-file limit in {path}"))?;
+    let (soft, hard) = open_file_limits(pid).map_err(|e| e.to_string())?;
     if soft >= wanted {
         return Ok(());
     }
@@ -56,20 +62,6 @@ pub(super) fn raise_open_file_limit(pid: u32, wanted: u64) -> std::result::Resul
     }
 }
 
-/// The soft and hard open-file limits from the text of `/proc/PID/limits`.
-fn parse_open_file_limit(limits: &str) -> Option<(u64, u64)> {
-    let line = limits
-        .lines()
-        .find(|line| line.starts_with("Max open files"))?;
-    let mut values = line["Max open files".len()..]
-        .split_whitespace()
-        .map(|value| match value {
-            "unlimited" => Some(u64::MAX),
-            number => number.parse().ok(),
-        });
-    Some((values.next()??, values.next()??))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,9 +72,5 @@ mod tests {
         assert_eq!(parse_status_kib(status, "VmRSS"), Some(4096));
         assert_eq!(parse_status_kib(status, "VmHWM"), Some(5120));
         assert_eq!(parse_status_kib(status, "VmSwap"), None);
-        let limits =
-            "Max cpu time              unlimited            unlimited            seconds\n\
-                      Max open files            20000                40000                files\n";
-        assert_eq!(parse_open_file_limit(limits), Some((20_000, 40_000)));
     }
 }

@@ -4,11 +4,12 @@
 //! SEARCHes go through a full index, and the first few send them.
 
 use super::children::ChildProcess;
-use super::proc::{open_fd_count, raise_open_file_limit, status_kib};
+use super::proc::{open_fd_count, open_file_limits, raise_open_file_limit, status_kib};
 use super::{figure, quiet_log, SEARCH_CONNECTIONS, TRACKER_GOAL_SESSIONS};
 use crate::connection::{Connection, CONNECT_TIMEOUT, REQUEST_TIMEOUT};
 use crate::date::Date;
 use crate::error::{Error, Result};
+use crate::open_files::{connections_that_fit, open_file_limit};
 use crate::protocol::{type_of, FileRecord, Message, MAX_RECORDS_PER_JOIN};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
@@ -29,12 +30,18 @@ const JOIN_CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause between two `LIST`s while waiting for the joins to show.
 const JOIN_POLL_PAUSE: Duration = Duration::from_millis(20);
 
-/// The tracker keeps one descriptor per session (the figure
-/// `sessions_tracker_fds` shows it).
-const TRACKER_FDS_PER_SESSION: u64 = 1;
-
-/// Descriptors a process needs besides its sessions (files, listeners, pipes).
+/// Descriptors a process needs besides its sessions (files, listeners,
+/// pipes), when raising the limit: plenty, as raising costs nothing.
 const FD_HEADROOM: u64 = 1_024;
+
+/// Descriptors this process holds besides its sessions (the pipes to its
+/// children, the files it measures with, the echo connections), when the
+/// limit cannot be raised and the sessions must fit under it.
+const OWN_FILES_BESIDES_SESSIONS: u64 = 64;
+
+/// Tracker connections that are not fake peers: the serving peers' own
+/// sessions, and a few to spare.
+const TRACKER_OTHER_CONNECTIONS: usize = 16;
 
 /// The fake peers joined to the tracker.
 pub(super) struct Sessions {
@@ -71,12 +78,12 @@ pub(super) fn join_sessions(
     addr: SocketAddr,
     wanted: usize,
 ) -> Result<Sessions> {
-    raise_limits(tracker.pid(), wanted);
+    let fit = sessions_that_fit(tracker.pid(), wanted)?;
     let idle_kib = status_kib(tracker.pid(), "VmRSS")?;
     let idle_fds = open_fd_count(tracker.pid())?;
 
     let start = Instant::now();
-    let mut streams = open_sessions(addr, wanted);
+    let mut streams = open_sessions(addr, fit);
     let opened = streams.len();
     // The searchers are sessions like the others; wrapping them in a
     // `Connection` gives them the protocol's framing for their requests.
@@ -111,18 +118,36 @@ pub(super) fn join_sessions(
     })
 }
 
-/// Raises the open-file limits a run of `sessions` sessions needs, or says
-/// why it could not: each session takes a descriptor here and one in the
-/// tracker.
-fn raise_limits(tracker: u32, sessions: usize) {
-    let tracker_fds = TRACKER_FDS_PER_SESSION * sessions as u64 + FD_HEADROOM;
-    if let Err(reason) = raise_open_file_limit(tracker, tracker_fds) {
-        println!("note: could not raise the tracker's open-file limit to {tracker_fds}: {reason}");
+/// Raises this process's open-file limit to what a run of `sessions`
+/// sessions needs, or says why it could not. Call it before starting the
+/// tracker: each session takes a descriptor here and one in the tracker,
+/// which inherits the limit, and sizes its cap to it when it starts.
+pub(super) fn raise_open_file_limit_for(sessions: usize) {
+    let wanted = sessions as u64 + FD_HEADROOM;
+    if let Err(reason) = raise_open_file_limit(std::process::id(), wanted) {
+        println!("note: could not raise the open-file limit to {wanted}: {reason}");
     }
-    let own_fds = sessions as u64 + FD_HEADROOM;
-    if let Err(reason) = raise_open_file_limit(std::process::id(), own_fds) {
-        println!("note: could not raise the benchmark's open-file limit to {own_fds}: {reason}");
+}
+
+/// How many of `wanted` sessions fit under the open-file limits: the
+/// tracker's cap, which it lowered at start to fit its limit (by the rule of
+/// [`connections_that_fit`]), and ours, with a socket per session. Says so
+/// when that is fewer than `wanted`.
+fn sessions_that_fit(tracker: u32, wanted: usize) -> Result<usize> {
+    let (tracker_limit, _) = open_file_limits(tracker)?;
+    let tracker_fit =
+        connections_that_fit(tracker_limit, 1).saturating_sub(TRACKER_OTHER_CONNECTIONS);
+    let own_limit = open_file_limit().unwrap_or(u64::MAX);
+    let own_fit =
+        usize::try_from(own_limit.saturating_sub(OWN_FILES_BESIDES_SESSIONS)).unwrap_or(usize::MAX);
+    let fit = wanted.min(tracker_fit).min(own_fit);
+    if fit < wanted {
+        println!(
+            "note: {fit} of the {wanted} sessions fit under the open-file limits \
+             (the tracker's {tracker_limit}, ours {own_limit}; raise `ulimit -n` for more)"
+        );
     }
+    Ok(fit)
 }
 
 /// Opens up to `wanted` sessions, within [`JOIN_TIME_LIMIT`]. The first

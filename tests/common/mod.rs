@@ -9,6 +9,7 @@
 //! a poll with a deadline (`wait_until`), which fails with a clear message.
 #![allow(dead_code)]
 
+use p2p_share::open_files::{connections_that_fit, open_file_limit};
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -53,6 +54,52 @@ pub fn wait_for_port(addr: &str) {
     wait_until(&format!("a server listening on {addr}"), || {
         TcpStream::connect_timeout(&addr.parse().expect("socket address"), READ_TIMEOUT).is_ok()
     });
+}
+
+// ---------------------------------------------------------------------------
+// The open-file limit
+// ---------------------------------------------------------------------------
+
+/// How many connections a test may hold open at once to one tracker or peer
+/// it started: `wanted`, or fewer where the open-file limit is lower than
+/// that needs (`ulimit -n`: 1024 on many Linux accounts, 256 on macOS).
+/// The programs inherit the limit from the tests, and lower their caps to
+/// fit it (`p2p_share::open_files`); `spare` of that cap are kept for the
+/// test's other connections (probes). This test process holds a socket per
+/// connection too, while the other tests of its file run beside it: it
+/// takes half the limit at most. Prints one line when `wanted` is lowered.
+pub fn connections_within_open_file_limit(wanted: usize, spare: usize) -> usize {
+    let Some(limit) = open_file_limit() else {
+        return wanted;
+    };
+    let server_cap = connections_that_fit(limit, 1).saturating_sub(spare);
+    let ours = usize::try_from(limit / 2).unwrap_or(usize::MAX);
+    let fit = wanted.min(server_cap).min(ours);
+    if fit < wanted {
+        println!(
+            "note: the open-file limit (ulimit -n) is {limit}: this test uses {fit} connections, not {wanted}"
+        );
+    }
+    fit
+}
+
+/// Starts `program` with `args` under an open-file limit of `limit`
+/// (through `sh -c 'ulimit -n LIMIT; exec ...'`), as a user with a low
+/// limit would run it.
+pub fn spawn_with_open_file_limit(
+    name: &str,
+    limit: u64,
+    program: &str,
+    args: &[String],
+    cwd: &Path,
+) -> Node {
+    let mut sh_args = vec![
+        "-c".to_string(),
+        format!("ulimit -n {limit} && exec \"$0\" \"$@\""),
+        program.to_string(),
+    ];
+    sh_args.extend(args.iter().cloned());
+    Node::spawn(name, "sh", &sh_args, cwd)
 }
 
 // ---------------------------------------------------------------------------
