@@ -361,13 +361,21 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
 }
 
 /// Binds a listening socket, with an error that says what to do when the
-/// port is taken.
+/// port is taken or the address is not this machine's.
 pub fn listen(addr: SocketAddr) -> Result<TcpListener> {
     TcpListener::bind(addr).map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
-            " (is another tracker or peer running on that port? stop it, or change the port in the settings file)"
-        } else {
-            ""
+        let hint = match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                " (is another tracker or peer running on that port? stop it, or change the port in the settings file)".to_string()
+            }
+            // A lab's settings file lists every machine: a program started
+            // on the wrong machine, or a line with a stale address, ends here.
+            std::io::ErrorKind::AddrNotAvailable => format!(
+                ": this machine has no address {}: run the program on the machine that has it, \
+                 or fix that address in the settings file",
+                addr.ip()
+            ),
+            _ => String::new(),
         };
         Error::Other(format!("cannot listen on {addr}: {e}{hint}"))
     })
@@ -486,6 +494,23 @@ mod tests {
         assert_eq!(
             message,
             "could not accept a connection: no (19 more failure(s) since the last line)"
+        );
+    }
+
+    #[test]
+    fn listening_on_an_address_this_machine_lacks_says_so() {
+        // 203.0.113.77 is TEST-NET-3 (RFC 5737): no machine has it, and binding
+        // it fails at once, without a packet sent.
+        let addr: SocketAddr = "203.0.113.77:5001".parse().unwrap();
+        let message = listen(addr).unwrap_err().to_string();
+        assert!(
+            message.starts_with("cannot listen on 203.0.113.77:5001: "),
+            "{message}"
+        );
+        assert!(
+            message.contains("this machine has no address 203.0.113.77")
+                && message.contains("settings file"),
+            "{message}"
         );
     }
 }

@@ -1,7 +1,8 @@
 //! Command-line checks of both programs, with `assert_cmd`:
 //! `--help`, and every error that must end the program with a non-zero
 //! status and a one-line message on stderr naming the cause (unknown flag,
-//! missing or unknown peer id, missing or bad settings file, port in use).
+//! missing or unknown peer id, missing or bad settings file, port in use,
+//! an address the machine does not have).
 
 mod common;
 
@@ -279,5 +280,50 @@ fn peer_reports_its_port_in_use() {
         command(PEER_BIN, &net.tmp).args(&args),
         "peer on a port in use",
         &[&port.to_string()],
+    );
+}
+
+// --- an address the machine does not have ---------------------------------------
+
+/// A settings line whose address is not this machine's (a program started
+/// on the wrong machine of a lab): the error names the address and the two
+/// ways out. 203.0.113.77 is TEST-NET-3 (RFC 5737): no machine has it, and
+/// binding it fails at once, without a packet sent.
+#[test]
+fn a_program_on_a_machine_without_its_address_says_so() {
+    let tmp = TempDir::new("foreign_address");
+    let settings = tmp.join("settings.txt");
+    let port = free_port();
+    fs::write(
+        &settings,
+        format!(
+            "tracker 203.0.113.77 {port}\npeer1 203.0.113.77 {}\n",
+            port + 1
+        ),
+    )
+    .expect("write settings");
+    fs::create_dir_all(tmp.join("peer1")).expect("served folder");
+    let needles = [
+        "cannot listen on 203.0.113.77",
+        "this machine has no address 203.0.113.77",
+        "run the program on the machine that has it",
+        "settings file",
+    ];
+    expect_error(
+        command(TRACKER_BIN, &tmp).args(["--settings", &path_arg(&settings)]),
+        "tracker on a foreign address",
+        &needles,
+    );
+    expect_error(
+        command(PEER_BIN, &tmp).args([
+            "peer1",
+            "--serve",
+            "--settings",
+            &path_arg(&settings),
+            "--dir",
+            &path_arg(&tmp.join("peer1")),
+        ]),
+        "peer on a foreign address",
+        &needles,
     );
 }
