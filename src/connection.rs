@@ -44,7 +44,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// A transfer, or a reply we wait for, that makes no progress for this long
 /// is abandoned, by the sending side as well as the receiving side. For a
 /// reader, progress is any byte arriving; for a writer, any byte the
-/// operating system takes from us (see [`TimedWriter`]).
+/// operating system takes from us (see `TimedWriter` below).
 pub const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long connecting to another node may take. 10 s, not less: a machine
