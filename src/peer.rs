@@ -114,7 +114,11 @@ impl Peer {
             on_new_file,
         });
         let handler: Handler = Arc::new(move |connection| service.handle(connection));
-        let limits = Limits::new(max_connections, IO_BUFFER_SIZE);
+        let limits = Limits {
+            // A connection sending or receiving a file also holds the file.
+            files_per_connection: 2,
+            ..Limits::new(max_connections, IO_BUFFER_SIZE)
+        };
         let server = Server::start(listener, limits, log.clone(), handler)?;
         Ok(Peer {
             id,
