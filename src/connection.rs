@@ -411,7 +411,15 @@ impl Connection {
     /// Sends `FILE: ` and then exactly `len` bytes from `source`, in
     /// [`CHUNK_SIZE`] chunks. `source` should itself be buffered (a
     /// `BufReader` over the file) for the same reason the socket is.
-    pub fn send_file(&mut self, source: &mut impl Read, len: u64) -> Result<()> {
+    ///
+    /// `progress` hears the byte count handed to the system so far, after
+    /// each chunk.
+    pub fn send_file(
+        &mut self,
+        source: &mut impl Read,
+        len: u64,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<()> {
         self.log
             .trace(&self.other_name, Direction::Sent, &body_trace(len));
         let sending = |e| Error::io(format!("sending the file to {}", self.other_end), e);
@@ -432,6 +440,7 @@ impl Connection {
             // turns hundreds of chunks into one system call.
             self.writer.write_all(&chunk[..size]).map_err(sending)?;
             sent += size as u64;
+            progress(sent);
         }
         self.writer.flush().map_err(sending)
     }
@@ -700,7 +709,7 @@ mod tests {
         let mut source = Clocked {
             last_read: Instant::now(),
         };
-        let error = sender.send_file(&mut source, BIG).unwrap_err();
+        let error = sender.send_file(&mut source, BIG, &mut |_| {}).unwrap_err();
         // The kernel may go on taking a few bytes for a second or two after
         // the receiver stops (its buffers grow); the stall counts from the
         // last of them.
@@ -741,7 +750,9 @@ mod tests {
             total + io::copy(&mut receiver, &mut io::sink()).unwrap()
         });
         let start = Instant::now();
-        sender.send_file(&mut io::repeat(7).take(BIG), BIG).unwrap();
+        sender
+            .send_file(&mut io::repeat(7).take(BIG), BIG, &mut |_| {})
+            .unwrap();
         drop(sender);
         assert!(start.elapsed() > TEST_STALL, "took {:?}", start.elapsed());
         let received = reading.join().unwrap();

@@ -112,7 +112,7 @@ pub fn run(step: bool) -> Result<()> {
     }
 
     say("peer2 uploads poem.txt to peer3 (UPLOAD, READY, FILE, DONE)");
-    for (who, result) in peer2.upload("poem.txt", &["peer3".to_string()])? {
+    for (who, result) in peer2.upload("poem.txt", &["peer3".to_string()], &|_, _| {})? {
         result?;
         say(&format!("{who} has poem.txt now"));
     }

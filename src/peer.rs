@@ -23,6 +23,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -291,10 +292,25 @@ impl Peer {
     }
 
     /// UPLOAD our file `name` to each of `peers`, in parallel.
-    pub fn upload(&self, name: &str, peers: &[String]) -> Result<Vec<(String, Result<()>)>> {
+    /// `progress` hears the bytes sent to all of them so far and the total
+    /// (the file's size once per peer).
+    pub fn upload(
+        &self,
+        name: &str,
+        peers: &[String],
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<Vec<(String, Result<()>)>> {
         let file = self.own_file(name)?;
+        let total = file.size.saturating_mul(peers.len() as u64);
+        let sent_to_all = AtomicU64::new(0);
         Ok(self.for_each_peer(peers, |addr| {
-            peer_client::upload(addr, &self.folder, &file, &self.log)
+            let mut sent_here = 0;
+            peer_client::upload(addr, &self.folder, &file, &self.log, &mut |sent| {
+                let delta = sent - sent_here;
+                sent_here = sent;
+                let so_far = sent_to_all.fetch_add(delta, Ordering::Relaxed) + delta;
+                progress(so_far, total);
+            })
         }))
     }
 

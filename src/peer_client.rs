@@ -89,7 +89,14 @@ pub fn list(addr: SocketAddr, log: &Log) -> Result<Vec<FileRecord>> {
 }
 
 /// Sends the file `file` of our folder to the peer at `addr`.
-pub fn upload(addr: SocketAddr, folder: &SharedFolder, file: &FileSpec, log: &Log) -> Result<()> {
+/// `progress` hears the bytes sent so far.
+pub fn upload(
+    addr: SocketAddr,
+    folder: &SharedFolder,
+    file: &FileSpec,
+    log: &Log,
+    progress: &mut dyn FnMut(u64),
+) -> Result<()> {
     // Open the file before asking, so that a file we cannot send never
     // makes the other peer reserve its name.
     let source = folder.open_to_send(file)?;
@@ -107,6 +114,7 @@ pub fn upload(addr: SocketAddr, folder: &SharedFolder, file: &FileSpec, log: &Lo
     connection.send_file(
         &mut BufReader::with_capacity(IO_BUFFER_SIZE, source),
         file.size,
+        progress,
     )?;
     match connection.receive_reply()? {
         Message::Done => Ok(()),

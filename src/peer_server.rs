@@ -93,7 +93,7 @@ impl PeerService {
         source
             .seek(SeekFrom::Start(offset))
             .map_err(|e| Error::io("seeking in the file", e))?;
-        connection.send_file(&mut source, len)?;
+        connection.send_file(&mut source, len, &mut |_| {})?;
         let name = &request.file.name;
         let to = connection.other_end();
         self.log.event(&format!(

@@ -8,6 +8,7 @@
 
 use crate::connection::STALL_TIMEOUT;
 use crate::error::{Error, Result};
+use crate::lock;
 use crate::log;
 use crate::peer::Peer;
 use crate::protocol::{FileRecord, CHUNK_SIZE};
@@ -16,6 +17,7 @@ use std::io::{self, BufRead, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Mutex;
 use std::thread;
 use std::time::Duration;
 
@@ -346,7 +348,14 @@ fn try_execute(peer: &Peer, command: Command) -> Result<bool> {
         }
         Command::Upload { name, peers } => {
             check_peers(peer, "upload", &name, &peers)?;
-            let sent = say_if_slow(&peers.join(", "), || peer.upload(&name, &peers))?;
+            let progress = Mutex::new(Progress::new("uploading", &name));
+            let sent = say_if_slow(&peers.join(", "), || {
+                peer.upload(&name, &peers, &|bytes, total| {
+                    lock(&progress).show(bytes, total)
+                })
+            });
+            lock(&progress).end();
+            let sent = sent?;
             for (peer_name, result) in sent {
                 match result {
                     Ok(()) => println!("{peer_name}: uploaded {name}"),

@@ -278,3 +278,21 @@ fn fetch_without_peers_takes_every_holder_and_shows_progress() {
         big
     );
 }
+
+#[test]
+fn upload_shows_a_progress_line() {
+    let big = pattern_bytes(3000);
+    let (_net, _tracker, mut nodes) = shells(
+        "first_upload_progress",
+        &[
+            ("peer1", &[("own1.txt", b"1")]),
+            ("peer2", &[("big.bin", &big)]),
+        ],
+    );
+    let mut peer2 = nodes.pop().expect("peer2");
+    let out = run(&mut peer2, "upload big.bin peer1");
+    find_line(&out, "the progress line", |l| {
+        l.starts_with("uploading big.bin:") && l.ends_with("100%")
+    });
+    find_line(&out, "the result", |l| l == "peer1: uploaded big.bin");
+}
