@@ -1,5 +1,5 @@
 //! The benchmark: how fast the real tracker and peer code is, measured in
-//! the same run beside what the machine itself can do (issue 5).
+//! the same run beside what the machine itself can do.
 //!
 //! `cargo run --release --bin bench -- [--size MIB] [--peers N] [--sessions N] [--quick]`
 //!
@@ -59,7 +59,7 @@ use transfer::{measure_fetch, measure_transfer};
 use workspace::{generate_file, Workspace};
 
 // ---------------------------------------------------------------------------
-// What is measured, and the goals of issue 5
+// What is measured, and the goals it is held to
 // ---------------------------------------------------------------------------
 
 /// The size of the generated file in a full run, in MiB.

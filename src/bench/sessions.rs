@@ -199,9 +199,9 @@ fn print_session_figures(
 }
 
 /// One fake peer: HELLO, HI, then its five records, as a real peer joins.
-/// A bare socket and not a [`Connection`]: a connection keeps two
-/// descriptors (one to read, one to write), and ten thousand sessions must
-/// fit under this process's open-file limit.
+/// A bare socket and not a [`Connection`]: the fake peer only writes its
+/// join and then holds the socket, and ten thousand of them need no
+/// buffers of their own.
 fn join_fake_peer(tracker: SocketAddr, number: usize) -> Result<TcpStream> {
     let stream = TcpStream::connect_timeout(&tracker, CONNECT_TIMEOUT)
         .map_err(|e| Error::io(format!("connecting to the tracker at {tracker}"), e))?;
