@@ -212,7 +212,12 @@ impl Probe {
     /// Reads one line within the time limit, never holding more than
     /// [`MAX_LINE`] bytes.
     pub fn read_line(&mut self) -> Reply {
-        let (reply, raw) = self.line_within(self.limit);
+        self.read_line_until(Instant::now() + self.limit)
+    }
+
+    /// [`Probe::read_line`], with the time limit ending at `deadline`.
+    fn read_line_until(&mut self, deadline: Instant) -> Reply {
+        let (reply, raw) = self.line_until(deadline);
         let what = match &reply {
             // Shown as it came: with its line end (and a `\r`, if any).
             Reply::Line(_) => show(&raw),
@@ -240,8 +245,9 @@ impl Probe {
             }
         }
         let Some(rest) = bytes.strip_prefix(word.as_bytes()) else {
+            // Not the greeting: read it as a line, within the same limit.
             self.pending = bytes;
-            return self.read_line();
+            return self.read_line_until(deadline);
         };
         let mut rest = rest.to_vec();
         if rest.is_empty() {
@@ -255,7 +261,7 @@ impl Probe {
                 // "HI" and more on the same line (or a lone `\r` so far):
                 // read it as a line.
                 self.pending = [word.as_bytes(), &rest].concat();
-                return self.read_line();
+                return self.read_line_until(deadline);
             }
             self.transcript.note(format!(
                 "{} got {} (no line end)",
@@ -298,10 +304,9 @@ impl Probe {
         Received { bytes, end }
     }
 
-    /// Reads one line within `wait`. Returns it, and the bytes it was made
+    /// Reads one line by `deadline`. Returns it, and the bytes it was made
     /// of as they came (with the line end), for the transcript.
-    fn line_within(&mut self, wait: Duration) -> (Reply, Vec<u8>) {
-        let deadline = Instant::now() + wait;
+    fn line_until(&mut self, deadline: Instant) -> (Reply, Vec<u8>) {
         let mut bytes = std::mem::take(&mut self.pending);
         // Bytes already searched for a `\n`: each byte is looked at once.
         let mut searched = 0;
@@ -325,45 +330,59 @@ impl Probe {
                 Filled::Bytes => continue,
                 Filled::Closed => End::Closed,
                 Filled::Reset => End::Reset,
-                Filled::TimedOut => End::Open(wait),
+                Filled::TimedOut => End::Open(self.limit),
             };
             return (Reply::Unfinished(bytes, end), Vec::new());
         }
     }
 
     /// One read from the socket into `bytes`, waiting at most until
-    /// `deadline`.
+    /// `deadline`. Past the deadline it still takes what has already
+    /// arrived (a close, too), but waits no more.
     fn fill(&mut self, bytes: &mut Vec<u8>, deadline: Instant) -> Filled {
         let mut chunk = [0u8; READ_CHUNK];
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Filled::TimedOut;
-            }
-            // A read time-out of zero would mean "wait for ever": the
-            // shortest we set is one millisecond.
-            let _ = self
-                .stream
-                .set_read_timeout(Some(left.max(Duration::from_millis(1))));
-            match self.stream.read(&mut chunk) {
+            let read = if left.is_zero() {
+                self.read_ready(&mut chunk)
+            } else {
+                // A read time-out of zero would mean "wait for ever": the
+                // shortest we set is one millisecond.
+                let _ = self
+                    .stream
+                    .set_read_timeout(Some(left.max(Duration::from_millis(1))));
+                self.stream.read(&mut chunk)
+            };
+            match read {
                 Ok(0) => return Filled::Closed,
                 Ok(n) => {
                     bytes.extend_from_slice(&chunk[..n]);
                     return Filled::Bytes;
                 }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e)
                     if matches!(
                         e.kind(),
-                        io::ErrorKind::Interrupted
-                            | io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
-                    continue
+                    // Time is up only once the deadline has passed; an
+                    // early wake-up waits again for what is left.
+                    if left.is_zero() {
+                        return Filled::TimedOut;
+                    }
                 }
                 Err(_) => return Filled::Reset,
             }
         }
+    }
+
+    /// Reads what has already arrived, without waiting.
+    fn read_ready(&mut self, chunk: &mut [u8]) -> io::Result<usize> {
+        self.stream.set_nonblocking(true)?;
+        let read = self.stream.read(chunk);
+        self.stream.set_nonblocking(false)?;
+        read
     }
 }
 
