@@ -495,6 +495,20 @@ mod tests {
 
     const OPEN: End = End::Open(Duration::from_millis(100));
 
+    /// Each reply, ending so, is judged wrong, and the reason says `why`.
+    fn assert_refused(
+        cases: &[(&[u8], End, &str)],
+        judge: impl Fn(&Received) -> Result<(), String>,
+    ) {
+        for &(reply, end, why) in cases {
+            let judged = judge(&got(reply, end));
+            assert!(
+                judged.as_ref().is_err_and(|e| e.contains(why)),
+                "{reply:?}: {judged:?}"
+            );
+        }
+    }
+
     #[test]
     fn a_file_reply_is_judged_byte_for_byte() {
         let file = b"hello world";
@@ -513,13 +527,7 @@ mod tests {
             (b"ERROR: no\n", End::Closed, "answered \"ERROR: no\""),
             (b"", End::Closed, "must start with FILE:"),
         ];
-        for (reply, end, why) in wrong {
-            let judged = judge_file(&got(reply, end), file);
-            assert!(
-                judged.as_ref().is_err_and(|e| e.contains(why)),
-                "{reply:?}: {judged:?}"
-            );
-        }
+        assert_refused(&wrong, |received| judge_file(received, file));
     }
 
     #[test]
@@ -535,12 +543,6 @@ mod tests {
             (b"FILE: x", End::Closed, "sent FILE:"),
             (b"NO\n", End::Closed, "expected ERROR:"),
         ];
-        for (reply, end, why) in wrong {
-            let judged = judge_error(&got(reply, end));
-            assert!(
-                judged.as_ref().is_err_and(|e| e.contains(why)),
-                "{reply:?}: {judged:?}"
-            );
-        }
+        assert_refused(&wrong, judge_error);
     }
 }

@@ -448,10 +448,8 @@ fn error_after_join(tracker: &Tracker, t: &Transcript) -> Checked {
 // ---------------------------------------------------------------------------
 
 fn bye(tracker: &Tracker, t: &Transcript) -> Checked {
-    let mut leaver = joined(tracker, t, "A", 1)?;
-    let mut asker = joined(tracker, t, "B", 1)?;
+    let (mut leaver, mut asker) = seen_by_another(tracker, t)?;
     let wanted = leaver.records[0].clone();
-    wait_listed(&mut asker.probe, &wanted.name, &[wanted.location()])?;
     leaver.probe.send_line("BYE")?;
     closes_silently(&mut leaver.probe).map_err(|why| format!("{why} (after BYE)"))?;
     wait_gone(&mut asker.probe, &wanted).map_err(|why| format!("{why} after its BYE"))?;
@@ -459,10 +457,8 @@ fn bye(tracker: &Tracker, t: &Transcript) -> Checked {
 }
 
 fn crash(tracker: &Tracker, t: &Transcript) -> Checked {
-    let leaver = joined(tracker, t, "A", 1)?;
-    let mut asker = joined(tracker, t, "B", 1)?;
+    let (leaver, mut asker) = seen_by_another(tracker, t)?;
     let wanted = leaver.records[0].clone();
-    wait_listed(&mut asker.probe, &wanted.name, &[wanted.location()])?;
     leaver.probe.close();
     wait_gone(&mut asker.probe, &wanted)
         .map_err(|why| format!("{why} after its connection closed without BYE"))?;
@@ -470,10 +466,8 @@ fn crash(tracker: &Tracker, t: &Transcript) -> Checked {
 }
 
 fn rejoin(tracker: &Tracker, t: &Transcript) -> Checked {
-    let first = joined(tracker, t, "A", 1)?;
-    let mut asker = joined(tracker, t, "B", 1)?;
+    let (first, mut asker) = seen_by_another(tracker, t)?;
     let old = first.records[0].clone();
-    wait_listed(&mut asker.probe, &old.name, &[old.location()])?;
     // The same peer again, on a new connection, from the same ip:port.
     let mut again = connect(tracker, t, "C")?;
     let mut new = old.clone();
@@ -619,6 +613,16 @@ fn joined_with(
         _port: port,
         records,
     })
+}
+
+/// Peer A joined with one file, and peer B, joined too, whose SEARCH
+/// finds it: the start of every rule about leaving.
+fn seen_by_another(tracker: &Tracker, t: &Transcript) -> Result<(Joined, Joined), String> {
+    let holder = joined(tracker, t, "A", 1)?;
+    let mut asker = joined(tracker, t, "B", 1)?;
+    let record = &holder.records[0];
+    wait_listed(&mut asker.probe, &record.name, &[record.location()])?;
+    Ok((holder, asker))
 }
 
 /// HELLO, HI and the records line. Whether the join was accepted is for
