@@ -64,8 +64,12 @@ impl Report {
             .filter(|&n| n <= up_to)
             .max()
             .unwrap_or(0);
+        let stages = match last {
+            1 => "stage 1".to_string(),
+            _ => format!("stages 1 to {last}"),
+        };
         self.print(&format!(
-            "checking the {} (stages 1 to {last}; each probe waits at most {})",
+            "checking the {} ({stages}; each probe waits at most {})",
             self.target,
             seconds(limit)
         ));
