@@ -42,3 +42,32 @@ fn the_summary_is_one_line() {
     );
     assert_eq!(run.code, Some(0));
 }
+
+#[test]
+fn help_says_every_option_and_a_bad_command_line_exits_2() {
+    let help = run_check(&["--help"]);
+    assert_eq!(help.code, Some(0), "{}", help.shown());
+    for option in [
+        "tracker HOST:PORT",
+        "peer HOST:PORT",
+        "--file",
+        "--stage",
+        "--timeout",
+        "--summary",
+    ] {
+        assert!(help.stdout.contains(option), "{option}: {}", help.shown());
+    }
+    for args in [
+        &["peer", "127.0.0.1:1"][..],
+        &["tracker"],
+        &["tracker", "127.0.0.1:1", "--stage", "9"],
+    ] {
+        let run = run_check(args);
+        assert_eq!(run.code, Some(2), "{}", run.shown());
+        assert!(
+            run.stdout.is_empty() && run.stderr.starts_with("check: "),
+            "{}",
+            run.shown()
+        );
+    }
+}
