@@ -143,9 +143,8 @@ impl Probe {
         transcript: &Transcript,
     ) -> Result<Probe, String> {
         let stream = TcpStream::connect_timeout(&addr, limit).map_err(|error| {
-            let why = format!("{name} could not connect to {addr}: {error}");
-            transcript.note(why.clone());
-            why
+            transcript.note(format!("{name} could not connect to {addr}: {error}"));
+            "no connection, so nothing could be checked".to_string()
         })?;
         // A write to a server that stopped reading must fail, not block;
         // and each line should leave at once, not wait for the next.
@@ -191,9 +190,9 @@ impl Probe {
             .write_all(bytes)
             .and_then(|()| self.stream.flush())
             .map_err(|error| {
-                let why = format!("{} could not send: {error}", self.name);
-                self.transcript.note(why.clone());
-                why
+                self.transcript
+                    .note(format!("{} could not send: {error}", self.name));
+                "the connection broke while the checker was sending".to_string()
             })
     }
 

@@ -285,8 +285,7 @@ fn ranged_download(peer: &Peer, t: &Transcript) -> Checked {
             count: 3,
         });
     }
-    for (i, range) in ranges.iter().enumerate() {
-        let name = ["A", "B", "C"][i];
+    for (i, (range, name)) in ranges.iter().zip(["A", "B", "C"]).enumerate() {
         let Some((offset, len)) = range.byte_range(size) else {
             continue;
         };

@@ -299,7 +299,7 @@ fn join(tracker: &Tracker, t: &Transcript) -> Checked {
 }
 
 fn refuse_empty(tracker: &Tracker, t: &Transcript) -> Checked {
-    refused(tracker, t, "A", &[])
+    refused_on(connect(tracker, t, "A")?, "")
 }
 
 fn refuse_six(tracker: &Tracker, t: &Transcript) -> Checked {
@@ -311,39 +311,34 @@ fn refuse_six(tracker: &Tracker, t: &Transcript) -> Checked {
     refused_on(a, &records.join(" "))
 }
 
+/// A good record spoilt in one field, as a malformed record is written.
+type Spoiler = fn(&FileRecord) -> String;
+
 fn refuse_malformed(tracker: &Tracker, t: &Transcript) -> Checked {
-    // Each a record that is wrong in one field, each on its own connection;
-    // the first one accepted fails the rule.
-    let cases = [
-        ("size", "ten"),
-        ("date", "32/01/26"),
-        ("port", "70000"),
-        ("fields", ""),
+    let cases: [(&str, Spoiler); 4] = [
+        ("size", |r| {
+            let (name, kind, date, ip, port) = (&r.name, &r.kind, r.modified, r.ip, r.port);
+            format!("<{name}, {kind}, ten, {date}, {ip}, {port}>")
+        }),
+        ("date", |r| {
+            let (name, kind, size, ip, port) = (&r.name, &r.kind, r.size, r.ip, r.port);
+            format!("<{name}, {kind}, {size}, 32/01/26, {ip}, {port}>")
+        }),
+        ("port", |r| {
+            let (name, kind, size, date, ip) = (&r.name, &r.kind, r.size, r.modified, r.ip);
+            format!("<{name}, {kind}, {size}, {date}, {ip}, 70000>")
+        }),
+        // Five fields: the date is missing.
+        ("fields", |r| {
+            let (name, kind, size, ip, port) = (&r.name, &r.kind, r.size, r.ip, r.port);
+            format!("<{name}, {kind}, {size}, {ip}, {port}>")
+        }),
     ];
-    for (i, (field, value)) in cases.into_iter().enumerate() {
-        let name = ["A", "B", "C", "D"][i];
+    // Each on its own connection; the first one accepted fails the rule.
+    for ((field, spoil), name) in cases.into_iter().zip(["A", "B", "C", "D"]) {
         let a = connect(tracker, t, name)?;
         let port = ServedPort::open(&a)?;
-        let good = record(tracker, &port, &format!("bad-{field}.txt"));
-        let bad = match field {
-            "size" => format!(
-                "<{}, {}, {value}, {}, {}, {}>",
-                good.name, good.kind, good.modified, good.ip, good.port
-            ),
-            "date" => format!(
-                "<{}, {}, {}, {value}, {}, {}>",
-                good.name, good.kind, good.size, good.ip, good.port
-            ),
-            "port" => format!(
-                "<{}, {}, {}, {}, {}, {value}>",
-                good.name, good.kind, good.size, good.modified, good.ip
-            ),
-            // Five fields: the date is missing.
-            _ => format!(
-                "<{}, {}, {}, {}, {}>",
-                good.name, good.kind, good.size, good.ip, good.port
-            ),
-        };
+        let bad = spoil(&record(tracker, &port, &format!("bad-{field}.txt")));
         refused_on(a, &bad).map_err(|miss| match miss {
             Miss::Broken(why) => Miss::Broken(format!("{why} (the record's {field} is wrong)")),
             other => other,
@@ -352,13 +347,8 @@ fn refuse_malformed(tracker: &Tracker, t: &Transcript) -> Checked {
     Ok(())
 }
 
-/// Joins with `records` (written as they are) and expects the refusal:
-/// nothing sent, the connection closed.
-fn refused(tracker: &Tracker, t: &Transcript, name: &str, records: &[String]) -> Checked {
-    let a = connect(tracker, t, name)?;
-    refused_on(a, &records.join(" "))
-}
-
+/// Joins with this records line and expects the refusal: nothing sent,
+/// the connection closed.
 fn refused_on(mut a: Probe, records_line: &str) -> Checked {
     a.send_line("HELLO")?;
     read_greeting(&mut a, "HI")?;
