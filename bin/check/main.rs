@@ -13,6 +13,10 @@
 //! and how the rules run), `rules/tracker.rs` and `rules/peer.rs` (the
 //! rules), `report.rs` (what is printed).
 
+// Like the library: safe Rust only, also in the code that reads bytes
+// from anyone.
+#![forbid(unsafe_code)]
+
 mod probe;
 mod report;
 mod rules;
