@@ -9,6 +9,9 @@
 //! a poll with a deadline (`wait_until`), which fails with a clear message.
 #![allow(dead_code)]
 
+/// Running the protocol checker and reading its report.
+pub mod checker;
+
 use p2p_share::open_files::{connections_that_fit, open_file_limit};
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};

@@ -1,0 +1,126 @@
+//! The rules the checker holds a program to, and how one rule is run.
+//!
+//! Each rule is one sentence of the README's protocol section, with a short
+//! name (for `--summary` and for talking about it), the stage that checks
+//! it, and a function that plays the other side of the protocol to find out
+//! whether the program keeps it. The rules of the tracker are in
+//! [`tracker`], those of a peer in [`peer`].
+//!
+//! Stages follow the order in which a student builds a program (for the
+//! tracker: join, search, leave, then the extensions), so that a half
+//! written program can be checked with `--stage N`.
+
+pub mod peer;
+pub mod tracker;
+
+use crate::probe::{show, Probe, Reply, Transcript};
+use crate::report::{Outcome, Report, Verdict};
+use p2p_share::protocol::Message;
+use std::panic::{self, AssertUnwindSafe};
+use std::time::Instant;
+
+/// One rule of the protocol, checked against a program of type `T`
+/// ([`tracker::Tracker`] or [`peer::Peer`]).
+pub struct Rule<T> {
+    /// The stage that checks it (1 is the first thing a student writes).
+    pub stage: u32,
+    /// A short name, one word: `hello-hi`, `refuse-six`.
+    pub name: &'static str,
+    /// The rule in words, as the protocol section states it.
+    pub words: &'static str,
+    /// An extension of this project (LIST, PING, ...), not the core
+    /// protocol: a failure is reported but does not fail the check.
+    pub extension: bool,
+    /// Plays the other side; every byte it sends and receives goes to the
+    /// transcript.
+    pub check: fn(&T, &Transcript) -> Checked,
+}
+
+/// What checking one rule found: `Ok` when the program kept it.
+pub type Checked = Result<(), Miss>;
+
+/// Why a rule was not passed.
+#[derive(Debug)]
+pub enum Miss {
+    /// The program broke the rule; the text says how.
+    Broken(String),
+    /// An extension the program does not offer: it answered `ERROR:`.
+    NotOffered(String),
+}
+
+/// Most failures are found by code that returns `Result<_, String>`; `?`
+/// turns those into [`Miss::Broken`].
+impl From<String> for Miss {
+    fn from(why: String) -> Miss {
+        Miss::Broken(why)
+    }
+}
+
+/// A stage: its number and what it covers.
+pub struct Stage {
+    pub number: u32,
+    pub title: &'static str,
+}
+
+/// Runs every rule of the stages up to `up_to`, in order, into `report`.
+/// One rule that fails, or even one that panics (a bug in the checker),
+/// never stops the others.
+pub fn run_all<T>(
+    target: &T,
+    stages: &[Stage],
+    rules: &[Rule<T>],
+    up_to: u32,
+    report: &mut Report,
+) {
+    for stage in stages.iter().filter(|stage| stage.number <= up_to) {
+        report.stage(stage);
+        for rule in rules.iter().filter(|rule| rule.stage == stage.number) {
+            let transcript = Transcript::new();
+            let started = Instant::now();
+            let checked =
+                panic::catch_unwind(AssertUnwindSafe(|| (rule.check)(target, &transcript)));
+            let verdict = match checked {
+                Ok(Ok(())) => Verdict::Pass,
+                Ok(Err(Miss::Broken(why))) => Verdict::Fail(why),
+                Ok(Err(Miss::NotOffered(why))) if rule.extension => Verdict::NotOffered(why),
+                // A core rule cannot be "not offered": it is broken.
+                Ok(Err(Miss::NotOffered(why))) => Verdict::Fail(why),
+                Err(_) => Verdict::Fail("the checker itself failed on this rule (a bug in the checker: please report it)".into()),
+            };
+            report.add(Outcome {
+                name: rule.name,
+                words: rule.words,
+                extension: rule.extension,
+                verdict,
+                transcript: transcript.lines(),
+                took: started.elapsed(),
+            });
+        }
+    }
+}
+
+/// Reads the reply line to an extension request; `ERROR:` means the
+/// program does not offer that extension.
+fn reply_line(probe: &mut Probe, expected: &str) -> Result<String, Miss> {
+    match probe.read_line() {
+        Reply::Line(line) if line.starts_with("ERROR") => Err(Miss::NotOffered(format!(
+            "it answered {line:?} instead of {expected}"
+        ))),
+        Reply::Line(line) => Ok(line),
+        Reply::Unfinished(..) => Err(Miss::Broken(format!("no {expected} line came"))),
+    }
+}
+
+/// The line must be written as the protocol writes it: records with fields
+/// separated by ", ", records separated by one space.
+fn written_exactly(line: &str) -> Checked {
+    match Message::parse(line) {
+        Ok(message) if message.format() == line => Ok(()),
+        Ok(message) => Err(format!(
+            "not written as the protocol writes it: expected {}",
+            show(format!("{}\n", message.format()).as_bytes())
+        )
+        .into()),
+        Err(error) => Err(format!("the line does not parse: {error}").into()),
+    }
+}

@@ -1,0 +1,73 @@
+//! The protocol checker against this project's own tracker and peer: every
+//! rule, core and extension, passes. (That every rule can also fail is
+//! proven in `check_fakes.rs`.)
+
+mod common;
+
+use common::checker::run_check;
+use common::*;
+
+#[test]
+fn our_tracker_passes_every_rule() {
+    let net = Net::new("check_self_tracker", &[]);
+    let _tracker = net.start_tracker(&[]);
+    let run = run_check(&["tracker", &net.tracker_addr()]);
+    run.assert_failed_exactly(&[], false);
+    assert_eq!(run.rules("PASS").len(), 18, "{}", run.shown());
+}
+
+#[test]
+fn our_peer_passes_every_rule() {
+    let net = Net::new("check_self_peer", &["peer1"]);
+    let _tracker = net.start_tracker(&[]);
+    // More than a few chunks, every byte value, a ragged last chunk.
+    let file = net.put("peer1", "notes.bin", &all_byte_values());
+    let _peer = net.start_peer("peer1", true, &[]);
+    let run = run_check(&["peer", &net.addr("peer1"), "--file", &path_arg(&file)]);
+    run.assert_failed_exactly(&[], false);
+    assert_eq!(run.rules("PASS").len(), 9, "{}", run.shown());
+}
+
+#[test]
+fn the_summary_is_one_line() {
+    let net = Net::new("check_self_summary", &[]);
+    let _tracker = net.start_tracker(&[]);
+    let addr = net.tracker_addr();
+    let run = run_check(&["tracker", &addr, "--summary", "--stage", "2"]);
+    assert_eq!(
+        run.stdout,
+        format!("tracker at {addr}: 13 passed, 0 failed\n"),
+        "{}",
+        run.shown()
+    );
+    assert_eq!(run.code, Some(0));
+}
+
+#[test]
+fn help_says_every_option_and_a_bad_command_line_exits_2() {
+    let help = run_check(&["--help"]);
+    assert_eq!(help.code, Some(0), "{}", help.shown());
+    for option in [
+        "tracker HOST:PORT",
+        "peer HOST:PORT",
+        "--file",
+        "--stage",
+        "--timeout",
+        "--summary",
+    ] {
+        assert!(help.stdout.contains(option), "{option}: {}", help.shown());
+    }
+    for args in [
+        &["peer", "127.0.0.1:1"][..],
+        &["tracker"],
+        &["tracker", "127.0.0.1:1", "--stage", "9"],
+    ] {
+        let run = run_check(args);
+        assert_eq!(run.code, Some(2), "{}", run.shown());
+        assert!(
+            run.stdout.is_empty() && run.stderr.starts_with("check: "),
+            "{}",
+            run.shown()
+        );
+    }
+}

@@ -1,0 +1,95 @@
+//! Running the protocol checker (`check`) from a test, and reading its
+//! report: which rules passed, failed or were not offered.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub const CHECK_BIN: &str = env!("CARGO_BIN_EXE_check");
+
+/// One run of `check`, finished.
+pub struct CheckRun {
+    pub args: Vec<String>,
+    pub stdout: String,
+    pub stderr: String,
+    pub code: Option<i32>,
+    pub took: Duration,
+}
+
+/// Runs `check ARGS...` to its end.
+pub fn run_check(args: &[&str]) -> CheckRun {
+    let started = Instant::now();
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::new(CHECK_BIN)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {CHECK_BIN}: {e}"));
+    CheckRun {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        code: status.code(),
+        took: started.elapsed(),
+    }
+}
+
+impl CheckRun {
+    /// The names of the rules marked `mark` (`PASS`, `FAIL` or `SKIP`), in
+    /// the order of the report.
+    pub fn rules(&self, mark: &str) -> Vec<String> {
+        self.stdout
+            .lines()
+            .filter_map(|line| line.strip_prefix(mark)?.strip_prefix("  "))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .map(String::from)
+            .collect()
+    }
+
+    pub fn failed(&self) -> Vec<String> {
+        self.rules("FAIL")
+    }
+
+    /// The whole run, for an assertion message.
+    pub fn shown(&self) -> String {
+        format!(
+            "check {} (exit {:?}, {:.1} s)\n--- stdout\n{}--- stderr\n{}",
+            self.args.join(" "),
+            self.code,
+            self.took.as_secs_f64(),
+            self.stdout,
+            self.stderr
+        )
+    }
+
+    /// The last line of the report: `N passed, N failed`.
+    pub fn counts(&self) -> (usize, usize) {
+        let last = self.stdout.lines().last().unwrap_or_default();
+        let numbers: Vec<usize> = last
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        assert!(
+            numbers.len() == 2 && last.ends_with(" failed") && last.contains(" passed, "),
+            "the last line is not `N passed, N failed`: {last:?}\n{}",
+            self.shown()
+        );
+        (numbers[0], numbers[1])
+    }
+
+    /// Asserts that exactly these rules failed and every other one passed,
+    /// that the report's count agrees, and that the exit status says
+    /// whether a core rule failed. Prints the report (the evidence).
+    pub fn assert_failed_exactly(&self, expected: &[&str], core_failed: bool) {
+        println!("{}", self.shown());
+        assert_eq!(self.failed(), expected, "{}", self.shown());
+        assert!(self.rules("SKIP").is_empty(), "{}", self.shown());
+        let (passed, failed) = self.counts();
+        assert_eq!(failed, expected.len(), "{}", self.shown());
+        assert_eq!(passed, self.rules("PASS").len(), "{}", self.shown());
+        let code = if core_failed { 1 } else { 0 };
+        assert_eq!(self.code, Some(code), "{}", self.shown());
+        assert!(!self.stderr.contains("panicked"), "{}", self.shown());
+    }
+}
