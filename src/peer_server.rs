@@ -93,14 +93,15 @@ impl PeerService {
         source
             .seek(SeekFrom::Start(offset))
             .map_err(|e| Error::io("seeking in the file", e))?;
-        connection.send_file(&mut source, len, &mut |_| {})?;
+        // Said before the bytes go: said after, it would race with what the
+        // downloader prints once it has them (a failure is logged anyway).
         let name = &request.file.name;
         let to = connection.other_end();
         self.log.event(&format!(
-            "sent {name}, bytes {offset}..{}, to {to}",
+            "sending {name}, bytes {offset}..{}, to {to}",
             offset + len
         ));
-        Ok(())
+        connection.send_file(&mut source, len, &mut |_| {})
     }
 
     fn send_list(&self, connection: &mut Connection) -> Result<()> {

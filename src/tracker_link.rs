@@ -30,8 +30,9 @@
 //!   peer rejoins by itself.
 //! - **Re-announce.** To announce a changed folder the peer leaves (`BYE`)
 //!   and joins again with the files as they are *when the join starts*: the
-//!   core protocol needs no extra message for it. A re-announce asked for
-//!   while a join is under way is not lost: that join's scan may predate
+//!   core protocol needs no extra message for it. It joins again once the
+//!   tracker has closed the old session, so the two never overlap. A
+//!   re-announce asked for while a join is under way is not lost: that join's scan may predate
 //!   the new file, so another join follows it.
 //!
 //! Why one thread that owns everything: the state lives in one place and is
@@ -76,6 +77,13 @@ const JOIN_WAIT: Duration = Duration::from_secs(15);
 
 /// How long a join waits for `PONG` without a heartbeat interval to go by.
 const JOIN_CONFIRM_WAIT: Duration = STALL_TIMEOUT;
+
+/// After the `BYE` of a re-announce, how long the peer waits for the
+/// tracker to close the old session (it does at once) before joining again
+/// anyway. Waiting means the tracker has dropped the old records before
+/// the new `HELLO` arrives: its log reads "leave", then "join", never an
+/// overlap of two sessions.
+const LEAVE_WAIT: Duration = Duration::from_secs(2);
 
 /// How a peer's tracker session is set up.
 #[derive(Debug, Clone)]
@@ -316,6 +324,9 @@ enum Phase {
     Joining(Live, Attempt),
     /// Accepted.
     Joined(Live, Attempt),
+    /// `BYE` sent to re-announce; waiting until `until` at most for the
+    /// tracker to close this connection, then joining again.
+    Leaving(Live, Instant),
 }
 
 /// One connection to the tracker, as the session thread holds it.
@@ -408,6 +419,7 @@ impl Session {
                 let wait = beat.map_or(JOIN_CONFIRM_WAIT, |beat| 3 * beat);
                 Some(attempt.started + wait)
             }
+            Phase::Leaving(_, until) => Some(*until),
             Phase::Joined(live, _) => {
                 let beat = beat?;
                 Some(match live.waiting.front() {
@@ -425,6 +437,7 @@ impl Session {
         let now = Instant::now();
         match &mut self.phase {
             Phase::Waiting { .. } => self.try_to_join(),
+            Phase::Leaving(..) => self.rejoin_after_leaving(),
             Phase::Joining(_, attempt) => {
                 let waited = now.duration_since(attempt.started).as_secs();
                 self.lose(&format!("it did not confirm our join within {waited} s"));
@@ -456,20 +469,12 @@ impl Session {
                 }
             },
             Event::Reannounce => match &mut self.phase {
-                Phase::Joined(live, _) => {
-                    let _ = live.writer.send(&Message::Bye);
-                    close(live, "left to announce a changed folder");
-                    self.why_not_joined = format!(
-                        "not joined for a moment: leaving and joining the tracker at {} again \
-                         to announce a changed folder (try again)",
-                        self.config.tracker
-                    );
-                    self.wait_then_join(Some(Duration::ZERO));
-                }
+                Phase::Joined(..) => self.leave_to_reannounce(),
                 Phase::Waiting { .. } => self.wait_then_join(Some(Duration::ZERO)),
                 // The join under way announces the folder as it was; once
-                // it is settled, `settle` sees the newer request.
-                Phase::Joining(..) => {}
+                // it is settled, `settle` sees the newer request. A leave
+                // under way is followed by a join that scans the folder then.
+                Phase::Joining(..) | Phase::Leaving(..) => {}
             },
             Event::Line { connection, line } => self.on_line(connection, line),
             Event::Closed { connection } => match &self.phase {
@@ -477,6 +482,7 @@ impl Session {
                 Phase::Joined(live, _) if live.number == connection => {
                     self.lose("the connection was closed")
                 }
+                Phase::Leaving(live, _) if live.number == connection => self.rejoin_after_leaving(),
                 // An older connection's reader, ending after we left it.
                 _ => {}
             },
@@ -498,7 +504,7 @@ impl Session {
                 Ok(other) => attempt.reason = Some(format!("it sent {:?}", other.format())),
                 Err(error) => attempt.reason = Some(error.to_string()),
             },
-            Phase::Joined(live, _) if live.number == connection => {
+            Phase::Joined(live, _) | Phase::Leaving(live, _) if live.number == connection => {
                 live.last_activity = Instant::now();
                 // The oldest request gets it. If its asker gave up, the
                 // reply goes nowhere: it is never handed to a newer request.
@@ -686,13 +692,53 @@ impl Session {
         self.retry_later();
     }
 
-    /// Leaves: BYE (unless playing a crash), close, and wake everyone.
+    /// Re-announce, first half: BYE, then wait for the tracker to close
+    /// the session (see [`LEAVE_WAIT`]).
+    fn leave_to_reannounce(&mut self) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Waiting { until: None });
+        let Phase::Joined(mut live, _) = phase else {
+            self.phase = phase;
+            return;
+        };
+        self.status.update(|state| state.joined = false);
+        self.why_not_joined = format!(
+            "not joined for a moment: leaving and joining the tracker at {} again \
+             to announce a changed folder (try again)",
+            self.config.tracker
+        );
+        match live.writer.send(&Message::Bye) {
+            Ok(()) => self.phase = Phase::Leaving(live, Instant::now() + LEAVE_WAIT),
+            // The tracker is gone already: nothing to wait for.
+            Err(error) => {
+                close(
+                    &mut live,
+                    &format!("left to announce a changed folder: {error}"),
+                );
+                self.wait_then_join(Some(Duration::ZERO));
+            }
+        }
+    }
+
+    /// Re-announce, second half: the tracker closed the old session (or
+    /// did not within [`LEAVE_WAIT`]); join again now.
+    fn rejoin_after_leaving(&mut self) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Waiting { until: None });
+        if let Phase::Leaving(mut live, _) = phase {
+            close(&mut live, "left to announce a changed folder");
+        }
+        self.wait_then_join(Some(Duration::ZERO));
+    }
+
+    /// Leaves: BYE (unless playing a crash, or said already), close, and
+    /// wake everyone.
     fn stop(&mut self, say_bye: bool) {
         let phase = std::mem::replace(&mut self.phase, Phase::Waiting { until: None });
         if let Phase::Joining(mut live, _) | Phase::Joined(mut live, _) = phase {
             if say_bye {
                 let _ = live.writer.send(&Message::Bye);
             }
+            close(&mut live, "the peer is stopping");
+        } else if let Phase::Leaving(mut live, _) = phase {
             close(&mut live, "the peer is stopping");
         }
         self.status.update(|state| {
@@ -1068,6 +1114,8 @@ mod tests {
             thread::spawn(move || link.reannounce())
         };
         assert_eq!(tracker.line(), "BYE");
+        // As a tracker does after BYE: close, so the link joins again at once.
+        drop(tracker);
         let mut second = FakeSession::accept(&setup.listener);
         let records = second.greet();
         assert!(records.contains("b.txt"), "{records}");
@@ -1088,6 +1136,7 @@ mod tests {
         first.join().unwrap();
         // The join in progress scanned before c.txt: another one follows.
         assert_eq!(second.line(), "BYE");
+        drop(second);
         let mut third = FakeSession::accept(&setup.listener);
         let records = third.greet();
         assert!(records.contains("c.txt"), "{records}");

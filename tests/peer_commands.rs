@@ -599,10 +599,10 @@ fn shell_fetch_from_two_peers_at_once() {
     assert!(got == big, "the fetched file differs from the original");
     // Both really sent a part of it.
     s.peer1.wait_for_log("peer1 logging a ranged send", |l| {
-        l.contains("sent big.bin, bytes")
+        l.contains("sending big.bin, bytes")
     });
     s.peer3.wait_for_log("peer3 logging a ranged send", |l| {
-        l.contains("sent big.bin, bytes")
+        l.contains("sending big.bin, bytes")
     });
     // peer2 now serves what it fetched: the tracker lists it as a holder.
     s.probe.wait_found_at("big.bin", s.net.port("peer2"));
