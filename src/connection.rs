@@ -436,6 +436,12 @@ impl Connection {
                     e,
                 )
             })?;
+            // `demo --slow` only: send each chunk on its own, after a
+            // pause, so a class can watch chunks from two peers take turns.
+            if let Some(pause) = self.log.chunk_pause() {
+                self.writer.flush().map_err(sending)?;
+                std::thread::sleep(pause);
+            }
             // Into the 64 KiB buffer, not straight onto the wire: the buffer
             // turns hundreds of chunks into one system call.
             self.writer.write_all(&chunk[..size]).map_err(sending)?;
@@ -489,6 +495,13 @@ impl Connection {
             sink.write_all(&chunk[..size])
                 .map_err(|e| Error::io("writing the received file", e))?;
             received += size as u64;
+            // `demo --slow` only (see `Log::paced`): show each chunk arrive.
+            if self.log.chunk_pause().is_some() {
+                let number = received.div_ceil(CHUNK_SIZE as u64);
+                let of = len.div_ceil(CHUNK_SIZE as u64);
+                let text = format!("chunk {number} of {of} ({size} bytes)");
+                self.log.trace(&self.other_name, Direction::Received, &text);
+            }
             progress(received);
         }
         Ok(())

@@ -19,9 +19,11 @@
 use crate::date::clock_time;
 use crate::lock;
 use crate::settings::Settings;
+use std::fmt;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// The longest protocol line `--trace` prints whole; longer ones (a `FILES:`
 /// list of thousands of records) are cut, with their length said.
@@ -29,7 +31,7 @@ const TRACE_LINE_MAX: usize = 600;
 
 /// A node's name and whether it traces the protocol. Cheap to clone: every
 /// connection of the node holds one.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Log {
     label: Arc<str>,
     trace: bool,
@@ -37,10 +39,47 @@ pub struct Log {
     names: Option<Arc<Settings>>,
     /// Print on standard output instead of standard error (the demo).
     on_stdout: bool,
+    /// Hand every line to this instead of printing it (the demo, which
+    /// decides what to show and in which order; see [`Stage`]).
+    stage: Option<Arc<dyn Stage>>,
+    /// `demo --slow`: the pause a sender makes before each chunk of a
+    /// file, so that a class can watch chunks arrive (see [`Log::paced`]).
+    chunk_pause: Option<Duration>,
+}
+
+/// Takes a node's log lines instead of a terminal. The demo has one: it
+/// prints each scene's lines in an order that is the same on every run.
+pub trait Stage: Send + Sync {
+    fn line(&self, line: LogLine);
+}
+
+/// One line as a [`Stage`] receives it.
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    /// The node that logged it: `tracker`, `peer1`...
+    pub node: String,
+    /// `None` for an event; which way a traced protocol line went.
+    pub direction: Option<Direction>,
+    /// For a traced line: the other end, by id when known, else ip:port.
+    pub other_end: Option<String>,
+    /// The whole line, as it would have been printed.
+    pub text: String,
+}
+
+impl fmt::Debug for Log {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Log")
+            .field("label", &self.label)
+            .field("trace", &self.trace)
+            .field("on_stdout", &self.on_stdout)
+            .field("on_stage", &self.stage.is_some())
+            .field("chunk_pause", &self.chunk_pause)
+            .finish()
+    }
 }
 
 /// Which way a traced line went, seen from this node.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
     Sent,
     Received,
@@ -114,7 +153,29 @@ impl Log {
             trace,
             names: None,
             on_stdout: false,
+            stage: None,
+            chunk_pause: None,
         }
+    }
+
+    /// The same log, handing its lines to `stage` instead of printing them.
+    pub fn on_stage(mut self, stage: Arc<dyn Stage>) -> Log {
+        self.stage = Some(stage);
+        self
+    }
+
+    /// The same log, for `demo --slow` only: a connection of this node
+    /// pauses `pause` before each chunk of a file it sends, and traces each
+    /// chunk it receives, so that chunks from two senders visibly take
+    /// turns. Nothing else sets it: real transfers never wait.
+    pub fn paced(mut self, pause: Duration) -> Log {
+        self.chunk_pause = Some(pause);
+        self
+    }
+
+    /// The pause before each chunk sent, set by [`Log::paced`].
+    pub fn chunk_pause(&self) -> Option<Duration> {
+        self.chunk_pause
     }
 
     /// The same log, calling the other ends of connections by their ids in
@@ -147,7 +208,8 @@ impl Log {
 
     /// A time-stamped event: a join, a search, a refusal, a notice.
     pub fn event(&self, text: &str) {
-        self.print(&format!("[{} {}] {text}", clock_time(), self.label));
+        let line = format!("[{} {}] {text}", clock_time(), self.label);
+        self.print(None, None, line);
     }
 
     /// One protocol line, printed only with `--trace`:
@@ -162,24 +224,35 @@ impl Log {
             Direction::Sent => "->",
             Direction::Received => "<-",
         };
-        if text.len() <= TRACE_LINE_MAX {
-            self.print(&format!("[{}] {other_end} {arrow} {text}", self.label));
+        let line = if text.len() <= TRACE_LINE_MAX {
+            format!("[{}] {other_end} {arrow} {text}", self.label)
         } else {
             let mut cut = TRACE_LINE_MAX;
             while !text.is_char_boundary(cut) {
                 cut -= 1;
             }
             let shown = &text[..cut];
-            self.print(&format!(
+            format!(
                 "[{}] {other_end} {arrow} {shown}... ({} bytes)",
                 self.label,
                 text.len()
-            ));
-        }
+            )
+        };
+        self.print(Some(direction), Some(other_end), line);
     }
 
-    /// Prints one whole line, first ending a progress line it would land in.
-    fn print(&self, line: &str) {
+    /// Prints one whole line (or hands it to the stage), first ending a
+    /// progress line it would land in.
+    fn print(&self, direction: Option<Direction>, other_end: Option<&str>, line: String) {
+        if let Some(stage) = &self.stage {
+            stage.line(LogLine {
+                node: self.label.to_string(),
+                direction,
+                other_end: other_end.map(str::to_string),
+                text: line,
+            });
+            return;
+        }
         let mut partial = lock(&PARTIAL_LINE);
         interrupt(&mut partial);
         if self.on_stdout {
