@@ -157,6 +157,11 @@ fn play(show: &mut Show, cast: Cast) -> Result<()> {
     };
     let options = show.options;
 
+    // A second handle on the tracker's listening socket, kept through act
+    // 3: when the first tracker stops, the socket stays open, so the peers'
+    // first try to rejoin waits in its queue for the second tracker instead
+    // of being refused (as with a service manager that holds the socket).
+    let tracker_socket = tracker_listener.try_clone().map_err(io)?;
     show.act("Act 1: the core protocol");
     let mut tracker = start_tracker(&logs, tracker_listener, &settings)?;
     let mut peers = Vec::new();
@@ -366,9 +371,8 @@ fn play(show: &mut Show, cast: Cast) -> Result<()> {
     )?;
 
     show.act("Act 3: the tracker crashes and comes back");
-    let tracker_addr = tracker.local_addr();
     let everyone = vec![peer1_id.clone(), "peer2".to_string(), peer3_id.clone()];
-    let listener = show.scene(
+    show.scene(
         "the tracker crashes",
         &[
             "the tracker stops without a word, as in a crash: every session closes; each peer",
@@ -381,9 +385,6 @@ fn play(show: &mut Show, cast: Cast) -> Result<()> {
         },
         |stage| {
             tracker.stop();
-            // Bound at once, so the peers' first try to rejoin finds the
-            // address taken and waits in its queue for the new tracker.
-            let listener = listen(tracker_addr)?;
             stage.wait_for(
                 "peer1",
                 "notice: lost",
@@ -394,7 +395,7 @@ fn play(show: &mut Show, cast: Cast) -> Result<()> {
                 stage.wait_for(id, "notice: lost", 1, &format!("{id} to notice"))?;
             }
             stage.say("no tracker now: the peers still serve their files, to each other");
-            Ok(listener)
+            Ok(())
         },
     )?;
     drop(tracker);
@@ -410,7 +411,7 @@ fn play(show: &mut Show, cast: Cast) -> Result<()> {
             tracker_first: false,
         },
         |stage| {
-            let tracker = start_tracker(&logs, listener, &settings)?;
+            let tracker = start_tracker(&logs, tracker_socket, &settings)?;
             for id in ["peer1", "peer2", "peer3"] {
                 stage.wait_for(id, "notice: rejoined", 1, &format!("{id} to rejoin"))?;
             }
