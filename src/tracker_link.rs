@@ -1,6 +1,6 @@
 //! A peer's session with the tracker: one thread, one state machine.
 //!
-//! The session has three states, and everything that happens to it is an
+//! The session has four states, and everything that happens to it is an
 //! event that moves it from one to another:
 //!
 //! ```text
@@ -13,7 +13,9 @@
 //!     │                                                               │ or the connection closed:
 //!     ├───────────────────────────────────────────────────────────── lost (notice)
 //!     │                                                               │
-//!     └──────────────── at once, quietly ─────────────────────────── re-announce (BYE)
+//!     │                                                               │ re-announce: BYE
+//!     │          the tracker closed it (or 2 s passed)                v
+//!     └──────────────────────────────────────────────────────────── Leaving
 //! ```
 //!
 //! - **Joining.** After its records the peer sends `PING`. The tracker
@@ -32,8 +34,8 @@
 //!   and joins again with the files as they are *when the join starts*: the
 //!   core protocol needs no extra message for it. It joins again once the
 //!   tracker has closed the old session, so the two never overlap. A
-//!   re-announce asked for while a join is under way is not lost: that join's scan may predate
-//!   the new file, so another join follows it.
+//!   re-announce asked for while a join is under way is not lost: that
+//!   join's scan may predate the new file, so another join follows it.
 //!
 //! Why one thread that owns everything: the state lives in one place and is
 //! changed by one thread, in the order events happened, and no lock is ever
