@@ -387,23 +387,21 @@ impl Connection {
                 Err(e) => return Err(self.read_error(e, wait)),
             };
             self.reader.consume(1);
-            if byte == b'\n' {
-                if line.last() == Some(&b'\r') {
-                    line.pop();
+            match split_line(line.len(), &[byte], limit) {
+                Split::TooLong => return Err(Error::LineTooLong { limit }),
+                Split::NeedMore { .. } => line.push(byte),
+                Split::Line { .. } => {
+                    let line = without_cr(line);
+                    self.log.trace(
+                        &self.other_name,
+                        Direction::Received,
+                        &String::from_utf8_lossy(&line),
+                    );
+                    return Ok(FileOrMessage::Message(Message::parse_bytes(&line)?));
                 }
-                self.log.trace(
-                    &self.other_name,
-                    Direction::Received,
-                    &String::from_utf8_lossy(&line),
-                );
-                return Ok(FileOrMessage::Message(Message::parse_bytes(&line)?));
             }
-            line.push(byte);
             if line == FILE_HEADER.as_bytes() {
                 return Ok(FileOrMessage::File);
-            }
-            if line.len() > limit {
-                return Err(Error::LineTooLong { limit });
             }
         }
     }
@@ -554,26 +552,20 @@ impl Connection {
                 if self.partial_line.is_empty() {
                     return Ok(None);
                 }
-                let mut line = std::mem::take(&mut self.partial_line);
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                return Ok(Some(line));
+                return Ok(Some(without_cr(std::mem::take(&mut self.partial_line))));
             }
-            let newline = available.iter().position(|&b| b == b'\n');
-            let take = newline.unwrap_or(available.len());
-            if self.partial_line.len() + take > limit {
-                return Err(Error::LineTooLong { limit });
-            }
-            self.partial_line.extend_from_slice(&available[..take]);
-            // Consume the `\n` too, but do not keep it.
-            self.reader.consume(take + usize::from(newline.is_some()));
-            if newline.is_some() {
-                let mut line = std::mem::take(&mut self.partial_line);
-                if line.last() == Some(&b'\r') {
-                    line.pop();
+            match split_line(self.partial_line.len(), available, limit) {
+                Split::TooLong => return Err(Error::LineTooLong { limit }),
+                Split::NeedMore { take } => {
+                    self.partial_line.extend_from_slice(&available[..take]);
+                    self.reader.consume(take);
                 }
-                return Ok(Some(line));
+                Split::Line { take } => {
+                    self.partial_line.extend_from_slice(&available[..take]);
+                    // Consume the `\n` too, but do not keep it.
+                    self.reader.consume(take + 1);
+                    return Ok(Some(without_cr(std::mem::take(&mut self.partial_line))));
+                }
             }
         }
     }
@@ -663,6 +655,43 @@ fn seconds(duration: Duration) -> String {
     }
 }
 
+/// What the next bytes hold, for a reader that has `held` bytes of a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// The line ends after `take` more bytes; the `\n` follows them.
+    Line { take: usize },
+    /// No `\n` yet: keep all `take` bytes and read more.
+    NeedMore { take: usize },
+    /// The line is longer than the limit: stop reading it.
+    TooLong,
+}
+
+/// Splits a line out of `available`, the bytes that came in, for a reader
+/// that already holds `held` bytes of the line and takes `limit` bytes at
+/// most (the `\n` not counted). This is the rule that keeps a sender of an
+/// endless line from making us allocate endless memory, so it is a pure
+/// function, tested alone; every line read of [`Connection`] goes through
+/// it.
+pub fn split_line(held: usize, available: &[u8], limit: usize) -> Split {
+    let newline = available.iter().position(|&b| b == b'\n');
+    let take = newline.unwrap_or(available.len());
+    if held.saturating_add(take) > limit {
+        Split::TooLong
+    } else if newline.is_some() {
+        Split::Line { take }
+    } else {
+        Split::NeedMore { take }
+    }
+}
+
+/// A line without the `\r` of a `\r\n` ending.
+fn without_cr(mut line: Vec<u8>) -> Vec<u8> {
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    line
+}
+
 /// How many bytes the next chunk holds when `left` bytes remain.
 fn chunk_len(left: u64) -> usize {
     // `min` with CHUNK_SIZE first, so the cast can never truncate.
@@ -689,6 +718,34 @@ mod tests {
     /// Far more than the kernel buffers of a loopback connection hold (a
     /// few MiB each way), so a sender whose receiver does not read blocks.
     const BIG: u64 = 64 * 1024 * 1024;
+
+    #[test]
+    fn the_line_splitter_finds_lines_and_bounds_them() {
+        // A whole line, with more bytes behind it.
+        assert_eq!(split_line(0, b"HELLO\nHI", 10), Split::Line { take: 5 });
+        // A line's start: keep it, read more.
+        assert_eq!(split_line(0, b"HEL", 10), Split::NeedMore { take: 3 });
+        // Its end, after 3 bytes held.
+        assert_eq!(split_line(3, b"LO\n", 10), Split::Line { take: 2 });
+        // The limit counts what is held and what comes, not the `\n`.
+        assert_eq!(split_line(0, b"0123456789\n", 10), Split::Line { take: 10 });
+        assert_eq!(split_line(0, b"0123456789A\n", 10), Split::TooLong);
+        assert_eq!(split_line(8, b"abc", 10), Split::TooLong);
+        assert_eq!(split_line(7, b"abc", 10), Split::NeedMore { take: 3 });
+        // An empty line, and nothing at all.
+        assert_eq!(split_line(0, b"\n", 10), Split::Line { take: 0 });
+        assert_eq!(split_line(0, b"", 10), Split::NeedMore { take: 0 });
+        // A limit of 0 takes only empty lines; a huge `held` never overflows.
+        assert_eq!(split_line(0, b"x", 0), Split::TooLong);
+        assert_eq!(split_line(usize::MAX, b"x", 10), Split::TooLong);
+    }
+
+    #[test]
+    fn a_line_ending_keeps_no_carriage_return() {
+        assert_eq!(without_cr(b"HI\r".to_vec()), b"HI");
+        assert_eq!(without_cr(b"HI".to_vec()), b"HI");
+        assert_eq!(without_cr(b"\r\r".to_vec()), b"\r");
+    }
 
     /// A connected pair: our `Connection` (with the short stall) and the
     /// other end's raw socket.
