@@ -5,10 +5,11 @@
 //! reads commands on standard input (`help`).
 
 use p2p_share::log::Log;
+use p2p_share::peer::server::PEER_MAX_CONNECTIONS;
+use p2p_share::peer::shell;
 use p2p_share::peer::{Peer, PeerConfig};
-use p2p_share::peer_server::PEER_MAX_CONNECTIONS;
 use p2p_share::settings::{Settings, DEFAULT_SETTINGS_FILE};
-use p2p_share::{cli, shell, Error, Result};
+use p2p_share::{cli, Error, Result};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;

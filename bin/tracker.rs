@@ -4,10 +4,10 @@
 //! Listens on the `tracker` line of the settings file and keeps the index
 //! of who shares what. Its standard input is an operator console (`help`).
 
-use p2p_share::console::{self, ConsoleEnd};
 use p2p_share::log::Log;
 use p2p_share::server::listen;
 use p2p_share::settings::{Settings, DEFAULT_SETTINGS_FILE};
+use p2p_share::tracker::console::{self, ConsoleEnd};
 use p2p_share::tracker::{Tracker, TrackerConfig, TRACKER_MAX_CONNECTIONS};
 use p2p_share::{cli, Result};
 use std::io::IsTerminal;

@@ -4,7 +4,7 @@
 //! words, a few `--flag VALUE` options and a few `--switch`es.
 
 use crate::error::{Error, Result};
-use crate::liveness::DEFAULT_HEARTBEAT;
+use crate::tracker::liveness::DEFAULT_HEARTBEAT;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -5,7 +5,7 @@
 //! something about it, what to do. A network error ends the one connection
 //! it happened on; the servers log it and go on.
 
-use crate::protocol::ParseError;
+use crate::wire::protocol::ParseError;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;

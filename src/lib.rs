@@ -2,45 +2,48 @@
 //! knows which peer has which file, and peers download from each other
 //! directly, over a plain-text protocol on TCP.
 //!
-//! Read the modules in this order (the README says the same):
-//! 1. [`protocol`]: every message as a type, with `parse` and `format`.
-//! 2. [`connection`]: lines and 100-byte file chunks on a socket.
-//! 3. [`settings`], [`shared_folder`]: who is where, and what a peer shares.
-//! 4. [`server`]: a thread per connection, with a cap; [`open_files`]: the
-//!    open-file limit the cap must fit under.
-//! 5. [`tracker`]: the file tracker, with [`liveness`] to forget vanished
-//!    machines; [`console`]: its operator console.
-//! 6. [`peer_server`]: how a peer answers other peers.
-//! 7. [`peer_client`], [`tracker_link`] (with [`announce`]), [`fetch`]: how a
-//!    peer asks.
-//! 8. [`peer`]: one peer put together; [`shell`]: its command shell.
-//! 9. [`demo`], [`bench`](mod@bench): the one-command demo and the benchmark.
+//! Read the modules in this order (the README links here):
+//! 1. [`wire`]: the protocol on the wire, with no knowledge of who speaks
+//!    it: every message as a type with pure `parse` and `format`
+//!    ([`wire::protocol`]), dates as `DD/MM/YY` ([`wire::date`]), and the
+//!    one place that reads and writes a socket ([`wire::connection`]).
+//! 2. The shared pieces both programs stand on: [`settings`] (who is
+//!    where), [`server`] (a thread per connection, with a cap that fits
+//!    under the [`open_files`] limit), [`error`], [`log`] and [`cli`].
+//! 3. [`tracker`]: the file tracker, the index of who shares what, the
+//!    liveness rules that forget vanished machines, and its console.
+//! 4. [`peer`]: one peer: its served folder, its server for other peers,
+//!    its client side, its session with the tracker, the multi-peer fetch
+//!    and its command shell.
+//! 5. [`demo`]: the whole system in one process, narrated.
+//!
+//! ```text
+//!                 wire (protocol, connection, date)
+//!                   ^                        ^
+//!   settings, server, log, error, cli        |
+//!        ^                    ^              |
+//!     tracker  <── TCP ──>  peer  <── TCP ──> peer
+//!   (index, liveness,     (folder, server, client,
+//!    console)              tracker_session, fetch, shell)
+//! ```
+//!
+//! The binaries in `bin/` are thin: arguments in, a library call, errors
+//! out.
 
 #![forbid(unsafe_code)]
 
-pub mod announce;
 pub mod bench;
 pub mod cli;
-pub mod connection;
-pub mod console;
-pub mod date;
 pub mod demo;
 pub mod error;
-pub mod fetch;
-pub mod liveness;
 pub mod log;
 pub mod open_files;
 pub mod peer;
-pub mod peer_client;
-pub mod peer_server;
-pub mod protocol;
 pub mod server;
 pub mod settings;
-pub mod shared_folder;
-pub mod shell;
 pub mod temp_dir;
 pub mod tracker;
-pub mod tracker_link;
+pub mod wire;
 
 pub use error::{Error, Result};
 

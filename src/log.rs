@@ -16,9 +16,9 @@
 //! line that comes in the middle first ends the progress line, which then
 //! goes on, with its label again, on a line of its own.
 
-use crate::date::clock_time;
 use crate::lock;
 use crate::settings::Settings;
+use crate::wire::date::clock_time;
 use std::fmt;
 use std::io::Write;
 use std::net::SocketAddr;

@@ -15,12 +15,12 @@
 //!   the cap at start and says so, so that the connection one too many gets
 //!   `ERROR: busy` rather than a failing `accept`.
 
-use crate::connection::{Closer, Connection};
 use crate::error::{Error, Result};
 use crate::lock;
 use crate::log::Log;
 use crate::open_files::{connections_that_fit, open_file_limit};
-use crate::protocol::Message;
+use crate::wire::connection::{Closer, Connection};
+use crate::wire::protocol::Message;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -1,7 +1,7 @@
 //! The peer settings file: who is where.
 //!
 //! One node a line, `id address port`, separated by white space, as in the
-//! peer-settings seed project. `#` starts a comment and blank lines are
+//! peer-settings system. `#` starts a comment and blank lines are
 //! ignored. The id `tracker` names the file tracker that every peer joins.
 //!
 //! ```text

@@ -13,8 +13,8 @@ mod common;
 
 use common::checker::{run_check, CheckRun};
 use common::{pattern_bytes, Rng, TempDir};
-use p2p_share::date::Date;
-use p2p_share::protocol::{type_of, FileRecord, Location, Message, ParseError, FILE_HEADER};
+use p2p_share::wire::date::Date;
+use p2p_share::wire::protocol::{type_of, FileRecord, Location, Message, ParseError, FILE_HEADER};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

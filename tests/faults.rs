@@ -23,7 +23,7 @@
 mod common;
 
 use common::*;
-use p2p_share::protocol::Message;
+use p2p_share::wire::protocol::Message;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};

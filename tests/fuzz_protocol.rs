@@ -24,12 +24,12 @@
 mod common;
 
 use common::{fuzz_seed, Rng};
-use p2p_share::date::Date;
-use p2p_share::protocol::{
+use p2p_share::settings::Settings;
+use p2p_share::wire::date::Date;
+use p2p_share::wire::protocol::{
     check_name, type_of, ChunkRange, DownloadRequest, FileRecord, FileSpec, Location, Message,
     CHUNK_SIZE, MAX_NAME_LEN,
 };
-use p2p_share::settings::Settings;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;

@@ -15,7 +15,7 @@
 mod common;
 
 use common::*;
-use p2p_share::peer_server::MAX_UPLOAD_SIZE;
+use p2p_share::peer::server::MAX_UPLOAD_SIZE;
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};

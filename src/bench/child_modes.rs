@@ -8,16 +8,16 @@ use super::proc::status_kib;
 use super::search::echo_lines;
 use super::{local_addr, quiet_log, LOOPBACK_ANY_PORT};
 use crate::error::{Error, Result};
-use crate::liveness::DEFAULT_HEARTBEAT;
 use crate::log::Log;
+use crate::peer::client;
+use crate::peer::folder::SharedFolder;
+use crate::peer::server::PEER_MAX_CONNECTIONS;
 use crate::peer::{Peer, PeerConfig};
-use crate::peer_client;
-use crate::peer_server::PEER_MAX_CONNECTIONS;
-use crate::protocol::{type_of, FileSpec};
 use crate::server::listen;
 use crate::settings::{Settings, TRACKER_ID};
-use crate::shared_folder::SharedFolder;
+use crate::tracker::liveness::DEFAULT_HEARTBEAT;
 use crate::tracker::{Tracker, TrackerConfig};
+use crate::wire::protocol::{type_of, FileSpec};
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -150,7 +150,7 @@ fn download_as_child(from: SocketAddr, name: &str, size: u64, dir: &Path) -> Res
         kind: type_of(name),
         size,
     };
-    peer_client::download_into_folder(&folder, from, &file, &quiet_log(), &mut |_| {})?;
+    client::download_into_folder(&folder, from, &file, &quiet_log(), &mut |_| {})?;
     report(&format!(
         "peak-kib {}",
         status_kib(std::process::id(), "VmHWM")?

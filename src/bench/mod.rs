@@ -46,7 +46,7 @@ pub use child_modes::{is_child_mode, run_child};
 use crate::cli::Args;
 use crate::error::{Error, Result};
 use crate::log::Log;
-use crate::shared_folder::SharedFolder;
+use crate::peer::folder::SharedFolder;
 use std::fmt::Display;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 

@@ -6,12 +6,12 @@
 
 use super::workspace::{check_same, open, remove, Workspace};
 use super::{figure, joined, local_addr, quiet_log, FILE_NAME, LOOPBACK_ANY_PORT, MIB};
-use crate::connection::{CONNECT_TIMEOUT, IO_BUFFER_SIZE};
 use crate::error::{Error, Result};
-use crate::fetch;
-use crate::peer_client;
-use crate::protocol::{type_of, FileSpec};
-use crate::shared_folder::SharedFolder;
+use crate::peer::client;
+use crate::peer::fetch;
+use crate::peer::folder::SharedFolder;
+use crate::wire::connection::{CONNECT_TIMEOUT, IO_BUFFER_SIZE};
+use crate::wire::protocol::{type_of, FileSpec};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -56,8 +56,7 @@ pub(super) fn measure_transfer(
         remove(&raw_target)?;
 
         let start = Instant::now();
-        let path =
-            peer_client::download_into_folder(client, peer, &file, &quiet_log(), &mut |_| {})?;
+        let path = client::download_into_folder(client, peer, &file, &quiet_log(), &mut |_| {})?;
         download = download.min(start.elapsed());
         check_same(source, &path)?;
         remove(&path)?;

@@ -17,13 +17,13 @@ pub mod stage;
 
 use crate::error::{Error, Result};
 use crate::log::Log;
+use crate::peer::server::PEER_MAX_CONNECTIONS;
 use crate::peer::{Peer, PeerConfig};
-use crate::peer_server::PEER_MAX_CONNECTIONS;
-use crate::protocol::Location;
 use crate::server::listen;
 use crate::settings::{Settings, TRACKER_ID};
 use crate::temp_dir::TempDir;
 use crate::tracker::{Tracker, TrackerConfig};
+use crate::wire::protocol::Location;
 use samples::{sample, SAMPLES};
 use stage::{Mode, Stage};
 use std::fs;

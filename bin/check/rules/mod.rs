@@ -15,7 +15,7 @@ pub mod tracker;
 
 use crate::probe::{show, Probe, Reply, Transcript};
 use crate::report::{Outcome, Report, Verdict};
-use p2p_share::protocol::Message;
+use p2p_share::wire::protocol::Message;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 

@@ -8,7 +8,7 @@ use super::{reply_line, written_exactly, Checked, Miss, Rule, Stage};
 use crate::probe::{
     count, show, Probe, Received, Reply, Transcript, EXTRA_LIMIT, MAX_LINE, MIN_TRANSFER_RATE,
 };
-use p2p_share::protocol::{type_of, ChunkRange, Message, CHUNK_SIZE};
+use p2p_share::wire::protocol::{type_of, ChunkRange, Message, CHUNK_SIZE};
 use std::path::Path;
 use std::time::Duration;
 
@@ -63,7 +63,7 @@ impl LocalFile {
             .and_then(|name| name.to_str())
             .ok_or_else(|| format!("--file {shown}: not a file name the protocol can carry"))?
             .to_string();
-        p2p_share::protocol::check_name(&name)
+        p2p_share::wire::protocol::check_name(&name)
             .map_err(|why| format!("--file {shown}: a peer cannot serve this name: {why}"))?;
         let size = std::fs::metadata(path)
             .map_err(|e| format!("--file {shown}: {e}"))?

@@ -16,8 +16,8 @@
 
 use super::{reply_line, written_exactly, Checked, Miss, Rule, Stage};
 use crate::probe::{seconds, show, End, Probe, Reply, Transcript, MAX_LINE};
-use p2p_share::date::Date;
-use p2p_share::protocol::{FileRecord, Location, Message};
+use p2p_share::wire::date::Date;
+use p2p_share::wire::protocol::{FileRecord, Location, Message};
 use std::cell::Cell;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -566,7 +566,7 @@ fn record(tracker: &Tracker, port: &ServedPort, what: &str) -> FileRecord {
 fn named_record(tracker: &Tracker, port: &ServedPort, name: &str) -> FileRecord {
     FileRecord {
         name: name.to_string(),
-        kind: p2p_share::protocol::type_of(name),
+        kind: p2p_share::wire::protocol::type_of(name),
         // Sizes differ from record to record, so a mixed-up record shows.
         size: 1000 + u64::from(tracker.names.get()),
         modified: tracker.today,

@@ -1,14 +1,14 @@
 //! The tracker's operator console: commands on the tracker's standard input,
-//! as in the central-tracking-server seed.
+//! as in the central-tracker system.
 //!
 //! The tracker keeps serving whatever happens here: when standard input
 //! ends (or is not a terminal), the console stops reading and the tracker
 //! serves on until it is killed.
 
-use crate::peer_client;
-use crate::protocol::FileRecord;
-use crate::shell::print_records;
+use crate::peer::client;
+use crate::peer::shell::print_records;
 use crate::tracker::Tracker;
+use crate::wire::protocol::FileRecord;
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
@@ -131,7 +131,7 @@ fn ping(tracker: &Tracker, peer: &str) {
         println!("{who} is this tracker: ping a peer (id or ip:port)");
         return;
     }
-    match peer_client::ping(addr, tracker.log()) {
+    match client::ping(addr, tracker.log()) {
         Ok(time) => println!("PONG from {who} in {:.2} ms", time.as_secs_f64() * 1000.0),
         Err(error) => println!("{who} is unreachable: {error}"),
     }

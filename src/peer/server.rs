@@ -11,14 +11,14 @@
 //! After the answer, B closes the connection. Every refusal is an `ERROR:`
 //! line that says why, then the close.
 
-use crate::connection::{
+use crate::error::{Error, Result};
+use crate::log::Log;
+use crate::peer::folder::{Incoming, SharedFolder};
+use crate::wire::connection::{
     Connection, FileOrMessage, Wait, IO_BUFFER_SIZE, MAX_REQUEST_LINE, REQUEST_TIMEOUT,
     STALL_TIMEOUT,
 };
-use crate::error::{Error, Result};
-use crate::log::Log;
-use crate::protocol::{type_of, DownloadRequest, FileSpec, Message};
-use crate::shared_folder::{Incoming, SharedFolder};
+use crate::wire::protocol::{type_of, DownloadRequest, FileSpec, Message};
 use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::time::Instant;

@@ -12,12 +12,12 @@
 //! The coordinating loop (step 4) runs in the calling thread and is the one
 //! place that decides who downloads what, so no lock is needed.
 
-use crate::connection::IO_BUFFER_SIZE;
 use crate::error::{Error, Result};
 use crate::log::Log;
-use crate::peer_client;
-use crate::protocol::{ChunkRange, DownloadRequest, FileSpec, CHUNK_SIZE};
-use crate::shared_folder::SharedFolder;
+use crate::peer::client;
+use crate::peer::folder::SharedFolder;
+use crate::wire::connection::IO_BUFFER_SIZE;
+use crate::wire::protocol::{ChunkRange, DownloadRequest, FileSpec, CHUNK_SIZE};
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
@@ -168,7 +168,7 @@ fn find_holders(
     log: &Log,
     failures: &mut Vec<(SocketAddr, String)>,
 ) -> Result<(FileSpec, Vec<SocketAddr>)> {
-    let lists = peer_client::in_parallel(peers, |&peer| peer_client::list(peer, log));
+    let lists = client::in_parallel(peers, |&peer| client::list(peer, log));
     let mut file: Option<FileSpec> = None;
     let mut holders = Vec::new();
     for (&peer, list) in peers.iter().zip(lists) {
@@ -270,7 +270,7 @@ fn write_range(
         file: file.clone(),
         range: Some(range),
     };
-    let result = peer_client::download(peer, &request, &mut sink, log, &mut |bytes| {
+    let result = client::download(peer, &request, &mut sink, log, &mut |bytes| {
         received_by_all.fetch_add(bytes - *bytes_received, Ordering::Relaxed);
         *bytes_received = bytes;
     });

@@ -1,14 +1,14 @@
-//! How a peer asks other peers: the client side of [`crate::peer_server`].
+//! How a peer asks other peers: the client side of [`crate::peer::server`].
 //!
 //! Each function opens one connection, sends one request, reads the answer
 //! and lets the connection close. An `ERROR:` answer becomes
 //! [`Error::Remote`], so callers see the other peer's reason.
 
-use crate::connection::{Connection, FileOrMessage, IO_BUFFER_SIZE};
 use crate::error::{Error, Result};
 use crate::log::Log;
-use crate::protocol::{DownloadRequest, FileRecord, FileSpec, Message};
-use crate::shared_folder::SharedFolder;
+use crate::peer::folder::SharedFolder;
+use crate::wire::connection::{Connection, FileOrMessage, IO_BUFFER_SIZE};
+use crate::wire::protocol::{DownloadRequest, FileRecord, FileSpec, Message};
 use std::io::{BufReader, BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -12,7 +12,7 @@
 //! names that are still shared, then the rest in name order.
 
 use crate::lock;
-use crate::protocol::MAX_RECORDS_PER_JOIN;
+use crate::wire::protocol::MAX_RECORDS_PER_JOIN;
 use std::sync::{Arc, Mutex};
 
 /// The pinned names, shared by the peer (which pins) and its tracker

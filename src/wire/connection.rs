@@ -16,7 +16,7 @@
 
 use crate::error::{is_io_timeout, Error, Result};
 use crate::log::{Direction, Log};
-use crate::protocol::{Message, CHUNK_SIZE, FILE_HEADER};
+use crate::wire::protocol::{Message, CHUNK_SIZE, FILE_HEADER};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;

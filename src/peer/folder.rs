@@ -10,10 +10,10 @@
 //!   file is never replaced. A peer that crashed mid-transfer leaves a
 //!   temporary file behind; the next start removes it.
 
-use crate::date::Date;
 use crate::error::{Error, Result};
 use crate::lock;
-use crate::protocol::{check_name, type_of, FileRecord, FileSpec};
+use crate::wire::date::Date;
+use crate::wire::protocol::{check_name, type_of, FileRecord, FileSpec};
 use std::collections::HashSet;
 use std::fs::{self, File, Metadata};
 use std::net::SocketAddr;

@@ -45,13 +45,13 @@
 //! socket and a channel at once. Everyone else (the shell asking `SEARCH`,
 //! an upload asking for a re-announce) sends an event on the same channel.
 
-use crate::announce::Pins;
-use crate::connection::{Connection, Wait, MAX_REPLY_LINE, STALL_TIMEOUT};
 use crate::error::{Error, Result};
 use crate::lock;
 use crate::log::Log;
-use crate::protocol::{FileRecord, Message, MAX_RECORDS_PER_JOIN};
-use crate::shared_folder::SharedFolder;
+use crate::peer::announce::Pins;
+use crate::peer::folder::SharedFolder;
+use crate::wire::connection::{Connection, Wait, MAX_REPLY_LINE, STALL_TIMEOUT};
+use crate::wire::protocol::{FileRecord, Message, MAX_RECORDS_PER_JOIN};
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -74,7 +74,7 @@ pub const REFUSED_RETRY_PAUSE: Duration = Duration::from_secs(10);
 
 /// How long starting the link, or a re-announce, waits for its join to be
 /// settled (accepted, refused or failed) before going on anyway. Connecting
-/// alone may take [`crate::connection::CONNECT_TIMEOUT`].
+/// alone may take [`crate::wire::connection::CONNECT_TIMEOUT`].
 const JOIN_WAIT: Duration = Duration::from_secs(15);
 
 /// How long a join waits for `PONG` without a heartbeat interval to go by.
@@ -779,7 +779,7 @@ impl Session {
     }
 
     /// The five (at most) shared files to announce, as records: the pinned
-    /// ones first, then in name order (see [`crate::announce`]); `None` when
+    /// ones first, then in name order (see [`crate::peer::announce`]); `None` when
     /// the folder shares nothing (the tracker would refuse us). Warns about
     /// files that cannot be shared, and notes those left out of the five.
     fn records_to_announce(&mut self) -> Option<Vec<FileRecord>> {

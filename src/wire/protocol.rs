@@ -6,10 +6,10 @@
 //! rest of the program never builds a protocol line by hand.
 //!
 //! A message is one line of UTF-8 text; the line ending (`\n`, or `\r\n`) is
-//! the job of [`crate::connection`], which also handles the one thing that is
+//! the job of [`crate::wire::connection`], which also handles the one thing that is
 //! not a line: the raw file bytes that follow [`FILE_HEADER`].
 
-use crate::date::Date;
+use crate::wire::date::Date;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -20,9 +20,9 @@ use std::path::Path;
 pub const FILE_HEADER: &str = "FILE: ";
 
 /// Files travel in chunks of this many bytes: read 100 bytes, send 100
-/// bytes. The number comes from the peer-settings seed project, and ranged
+/// bytes. The number comes from the peer-settings system, and ranged
 /// `DOWNLOAD`s count in these chunks. It does not make transfers slow: see
-/// [`crate::connection::IO_BUFFER_SIZE`].
+/// [`crate::wire::connection::IO_BUFFER_SIZE`].
 pub const CHUNK_SIZE: usize = 100;
 
 /// The most records one peer may announce when it joins the tracker.

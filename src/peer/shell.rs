@@ -6,12 +6,12 @@
 //! `printf 'download cat.jpg\n' | cargo run --bin peer -- peer2` is a script.
 //! The end of the input is `quit`.
 
-use crate::connection::STALL_TIMEOUT;
 use crate::error::{Error, Result};
 use crate::lock;
 use crate::log;
 use crate::peer::Peer;
-use crate::protocol::{FileRecord, CHUNK_SIZE};
+use crate::wire::connection::STALL_TIMEOUT;
+use crate::wire::protocol::{FileRecord, CHUNK_SIZE};
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, Write};
 use std::net::SocketAddr;
@@ -87,7 +87,7 @@ impl Command {
         let command = match first.to_lowercase().as_str() {
             "search" if !rest.is_empty() => Command::Search(rest.join(" ")),
             "search" => return usage("search NAME"),
-            // DESCARGAR is the video-sharing seed's download.
+            // DESCARGAR is the download command of the video-sharing system.
             "download" | "descargar" => {
                 let (name, holder) = match rest.split_last() {
                     Some((last, before))

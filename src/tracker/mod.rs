@@ -18,16 +18,26 @@
 //! after one `ERROR: <reason>` line). The peer's records live exactly as
 //! long as its session: when the connection ends, with `BYE` or without (a
 //! crash), they are dropped at once; when the peer's machine vanishes
-//! without a word, [`crate::liveness`] finds out.
+//! without a word, [`liveness`] finds out.
+//!
+//! Read its files in this order: [`Index`] (who shares what, pure data),
+//! this file (one session per peer), [`liveness`] (telling a vanished
+//! machine from a quiet one), then [`console`] (the operator's commands).
 
-use crate::connection::{Closer, Connection, Wait, MAX_REQUEST_LINE, REQUEST_TIMEOUT};
+pub mod console;
+mod index;
+pub mod liveness;
+
+pub use index::Index;
+
 use crate::error::{Error, Result};
-use crate::liveness::{self, Liveness, Verdict};
 use crate::lock;
 use crate::log::Log;
-use crate::protocol::{FileRecord, Location, Message, MAX_RECORDS_PER_JOIN};
 use crate::server::{Handler, Limits, Server};
 use crate::settings::Settings;
+use crate::wire::connection::{Closer, Connection, Wait, MAX_REQUEST_LINE, REQUEST_TIMEOUT};
+use crate::wire::protocol::{FileRecord, Location, Message, MAX_RECORDS_PER_JOIN};
+use liveness::{Liveness, Verdict};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -44,92 +54,6 @@ pub const TRACKER_MAX_CONNECTIONS: usize = 12_000;
 /// sessions with the peers' 64 KiB buffers would cost over a gigabyte.
 pub const SESSION_BUFFER_SIZE: usize = MAX_REQUEST_LINE;
 
-/// The index the tracker keeps. Pure data, no I/O, so it is tested alone.
-#[derive(Debug, Default)]
-pub struct Index {
-    /// The hash table of the protocol: file name -> where it can be had.
-    by_name: HashMap<String, Vec<Location>>,
-    /// Every joined peer, by the address it serves downloads on.
-    peers: HashMap<SocketAddr, JoinedPeer>,
-}
-
-#[derive(Debug)]
-struct JoinedPeer {
-    /// Which session announced these records: a peer that rejoins replaces
-    /// its records, and the old session, when it ends, must not remove the
-    /// new ones.
-    session: u64,
-    records: Vec<FileRecord>,
-}
-
-impl Index {
-    /// Adds a peer's records, replacing any earlier ones from the same
-    /// address. Returns the session whose records it replaced, if any.
-    pub fn join(
-        &mut self,
-        addr: SocketAddr,
-        session: u64,
-        records: Vec<FileRecord>,
-    ) -> Option<u64> {
-        let replaced = self.peers.get(&addr).map(|peer| peer.session);
-        self.remove(addr);
-        for record in &records {
-            self.by_name
-                .entry(record.name.clone())
-                .or_default()
-                .push(record.location());
-        }
-        self.peers.insert(addr, JoinedPeer { session, records });
-        replaced
-    }
-
-    /// Drops the records of `addr` if `session` announced them. Returns the
-    /// dropped records.
-    pub fn leave(&mut self, addr: SocketAddr, session: u64) -> Option<Vec<FileRecord>> {
-        match self.peers.get(&addr) {
-            Some(peer) if peer.session == session => self.remove(addr),
-            _ => None,
-        }
-    }
-
-    fn remove(&mut self, addr: SocketAddr) -> Option<Vec<FileRecord>> {
-        let peer = self.peers.remove(&addr)?;
-        for record in &peer.records {
-            if let Some(locations) = self.by_name.get_mut(&record.name) {
-                locations.retain(|l| l.addr() != addr);
-                if locations.is_empty() {
-                    self.by_name.remove(&record.name);
-                }
-            }
-        }
-        Some(peer.records)
-    }
-
-    /// Where `name` can be downloaded (exact, case-sensitive match).
-    pub fn search(&self, name: &str) -> Option<&[Location]> {
-        self.by_name.get(name).map(Vec::as_slice)
-    }
-
-    /// Every joined peer and its records, in address order.
-    pub fn peers(&self) -> Vec<(SocketAddr, Vec<FileRecord>)> {
-        let mut peers: Vec<_> = self
-            .peers
-            .iter()
-            .map(|(addr, peer)| (*addr, peer.records.clone()))
-            .collect();
-        peers.sort_by_key(|(addr, _)| *addr);
-        peers
-    }
-
-    /// Every record of every joined peer.
-    pub fn all_records(&self) -> Vec<FileRecord> {
-        self.peers()
-            .into_iter()
-            .flat_map(|(_, records)| records)
-            .collect()
-    }
-}
-
 /// How a tracker is started.
 #[derive(Debug, Clone)]
 pub struct TrackerConfig {
@@ -138,7 +62,7 @@ pub struct TrackerConfig {
     pub settings: Settings,
     pub max_connections: usize,
     /// `--heartbeat`: the interval by which a session that keeps none of its
-    /// own is judged (see [`crate::liveness`]); `None` never forgets a
+    /// own is judged (see [`crate::tracker::liveness`]); `None` never forgets a
     /// silent session.
     pub heartbeat: Option<Duration>,
     /// `--explain`: tell a refused peer why, in one `ERROR:` line, before
@@ -149,12 +73,12 @@ pub struct TrackerConfig {
 
 impl TrackerConfig {
     /// The defaults of the `tracker` binary: [`TRACKER_MAX_CONNECTIONS`],
-    /// a heartbeat of [`crate::liveness::DEFAULT_HEARTBEAT`], no `--explain`.
+    /// a heartbeat of [`crate::tracker::liveness::DEFAULT_HEARTBEAT`], no `--explain`.
     pub fn new(settings: Settings, log: Log) -> TrackerConfig {
         TrackerConfig {
             settings,
             max_connections: TRACKER_MAX_CONNECTIONS,
-            heartbeat: Some(crate::liveness::DEFAULT_HEARTBEAT),
+            heartbeat: Some(crate::tracker::liveness::DEFAULT_HEARTBEAT),
             explain: false,
             log,
         }
@@ -455,64 +379,9 @@ fn search(state: &State, name: &str, from: SocketAddr) -> Message {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::date::Date;
     use std::path::Path;
 
-    fn record(name: &str, ip: &str, port: u16) -> FileRecord {
-        FileRecord {
-            name: name.into(),
-            kind: "txt".into(),
-            size: 10,
-            modified: Date::new(1, 1, 26).unwrap(),
-            ip: ip.parse().unwrap(),
-            port,
-        }
-    }
-
-    fn addr(port: u16) -> SocketAddr {
-        SocketAddr::new("127.0.0.1".parse().unwrap(), port)
-    }
-
-    #[test]
-    fn join_search_and_leave() {
-        let mut index = Index::default();
-        index.join(
-            addr(1),
-            1,
-            vec![
-                record("a.txt", "127.0.0.1", 1),
-                record("b.txt", "127.0.0.1", 1),
-            ],
-        );
-        index.join(addr(2), 2, vec![record("a.txt", "127.0.0.1", 2)]);
-        assert_eq!(index.search("a.txt").unwrap().len(), 2);
-        assert!(index.search("A.TXT").is_none(), "search is case-sensitive");
-        assert_eq!(index.leave(addr(1), 1).unwrap().len(), 2);
-        assert_eq!(index.search("a.txt").unwrap()[0].port, 2);
-        assert!(index.search("b.txt").is_none());
-        assert_eq!(index.peers().len(), 1);
-    }
-
-    #[test]
-    fn a_rejoin_replaces_and_the_old_session_cannot_remove_it() {
-        let mut index = Index::default();
-        assert_eq!(
-            index.join(addr(1), 1, vec![record("old.txt", "127.0.0.1", 1)]),
-            None
-        );
-        assert_eq!(
-            index.join(addr(1), 2, vec![record("new.txt", "127.0.0.1", 1)]),
-            Some(1)
-        );
-        assert!(index.search("old.txt").is_none());
-        assert!(
-            index.leave(addr(1), 1).is_none(),
-            "the first session ended late"
-        );
-        assert!(index.search("new.txt").is_some());
-        assert!(index.leave(addr(1), 2).is_some());
-        assert!(index.all_records().is_empty());
-    }
+    use super::index::tests::record;
 
     #[test]
     fn records_are_checked_for_count_and_origin() {

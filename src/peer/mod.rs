@@ -1,24 +1,41 @@
 //! One peer, put together: its served folder, its server for other peers,
 //! its session with the tracker, and the actions its shell offers.
 //!
-//! A peer is a server and a client at once (as in the Napster-like seed):
-//! its [`Server`] answers other peers in background threads, while the
-//! user's commands run here, in the shell's thread.
+//! A peer is a server and a client at once (as in the Napster-like
+//! system): its [`Server`] answers other peers in background threads, while
+//! the user's commands run here, in the shell's thread.
+//!
+//! Read its files in this order:
+//! 1. [`folder`]: what a peer shares, and how a file arrives without ever
+//!    being half there.
+//! 2. [`server`]: how a peer answers DOWNLOAD, LIST, UPLOAD and PING.
+//! 3. [`client`]: the same requests from the asking side.
+//! 4. [`tracker_session`]: the session with the tracker, one state machine
+//!    (with [`announce`]: which five files it announces).
+//! 5. [`fetch`]: one file from several peers at once.
+//! 6. This file: one peer put together; then [`shell`], its command shell.
 
-use crate::announce::Pins;
-use crate::connection::IO_BUFFER_SIZE;
+pub mod announce;
+pub mod client;
+pub mod fetch;
+pub mod folder;
+pub mod server;
+pub mod shell;
+pub mod tracker_session;
+
 use crate::error::{Error, Result};
-use crate::fetch::{self, FetchReport};
 use crate::log::Log;
-use crate::peer_client;
-use crate::peer_server::PeerService;
-use crate::protocol::{
-    check_name, type_of, FileRecord, FileSpec, Location, Message, MAX_RECORDS_PER_JOIN,
-};
+use crate::peer::announce::Pins;
+use crate::peer::fetch::FetchReport;
+use crate::peer::folder::{Scan, SharedFolder};
+use crate::peer::server::PeerService;
+use crate::peer::tracker_session::{LinkConfig, TrackerLink};
 use crate::server::{listen, Handler, Limits, Server};
 use crate::settings::{Settings, TRACKER_ID};
-use crate::shared_folder::{Scan, SharedFolder};
-use crate::tracker_link::{LinkConfig, TrackerLink};
+use crate::wire::connection::IO_BUFFER_SIZE;
+use crate::wire::protocol::{
+    check_name, type_of, FileRecord, FileSpec, Location, Message, MAX_RECORDS_PER_JOIN,
+};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -210,13 +227,7 @@ impl Peer {
                 size: location.size,
             };
             let mut report = |bytes| progress(bytes, file.size);
-            match peer_client::download_into_folder(
-                &self.folder,
-                from,
-                &file,
-                &self.log,
-                &mut report,
-            ) {
+            match client::download_into_folder(&self.folder, from, &file, &self.log, &mut report) {
                 Ok(path) => {
                     self.arrived(name);
                     return Ok(Downloaded {
@@ -288,7 +299,7 @@ impl Peer {
 
     /// LIST each of `peers` (ids or ip:port), in parallel.
     pub fn list_peers(&self, peers: &[String]) -> Vec<(String, Result<Vec<FileRecord>>)> {
-        self.for_each_peer(peers, |addr| peer_client::list(addr, &self.log))
+        self.for_each_peer(peers, |addr| client::list(addr, &self.log))
     }
 
     /// UPLOAD our file `name` to each of `peers`, in parallel.
@@ -305,7 +316,7 @@ impl Peer {
         let sent_to_all = AtomicU64::new(0);
         Ok(self.for_each_peer(peers, |addr| {
             let mut sent_here = 0;
-            peer_client::upload(addr, &self.folder, &file, &self.log, &mut |sent| {
+            client::upload(addr, &self.folder, &file, &self.log, &mut |sent| {
                 let delta = sent - sent_here;
                 sent_here = sent;
                 let so_far = sent_to_all.fetch_add(delta, Ordering::Relaxed) + delta;
@@ -441,7 +452,7 @@ impl Peer {
     pub fn ping(&self, target: &str) -> Result<Duration> {
         let addr = self.settings.resolve(target)?;
         if addr != self.link.tracker() {
-            return peer_client::ping(addr, &self.log);
+            return client::ping(addr, &self.log);
         }
         let start = std::time::Instant::now();
         match self.link.request(&Message::Ping)? {
@@ -497,7 +508,7 @@ impl Peer {
         peers: &[String],
         action: impl Fn(SocketAddr) -> Result<T> + Sync,
     ) -> Vec<(String, Result<T>)> {
-        let results = peer_client::in_parallel(peers, |peer| action(self.settings.resolve(peer)?));
+        let results = client::in_parallel(peers, |peer| action(self.settings.resolve(peer)?));
         peers.iter().cloned().zip(results).collect()
     }
 }

@@ -1,0 +1,14 @@
+//! The protocol on the wire: what the bytes between two nodes mean, and
+//! nothing about who sends them or why.
+//!
+//! - [`protocol`]: every line of the protocol as a type, with pure
+//!   `parse` and `format` (no I/O), and the rules for names and records.
+//! - [`date`]: the `DD/MM/YY` field of a record, from the standard library
+//!   alone.
+//! - [`connection`]: one TCP connection with the protocol's framing on
+//!   top: bounded lines, `FILE: ` bodies in 100-byte chunks, time limits,
+//!   `--trace`. The only code that reads or writes a socket.
+
+pub mod connection;
+pub mod date;
+pub mod protocol;
