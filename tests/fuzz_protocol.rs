@@ -26,6 +26,7 @@ mod common;
 use common::{fuzz_seed, Rng};
 use p2p_share::settings::Settings;
 use p2p_share::wire::date::Date;
+use p2p_share::wire::messages::{PeerReply, PeerRequest, TrackerReply, TrackerRequest, Wire};
 use p2p_share::wire::protocol::{
     check_name, type_of, ChunkRange, DownloadRequest, FileRecord, FileSpec, Location, Message,
     CHUNK_SIZE, MAX_NAME_LEN,
@@ -442,7 +443,39 @@ fn check_line(bytes: &[u8], seed: u64, case: usize) -> bool {
         }
     };
     check_round_trip(&message, !text.contains('\n'), &context);
+    check_conversations(text, &message, &context);
     true
+}
+
+/// Each conversation's type reads a line as the grammar does: the same
+/// message when it belongs to that conversation, a refusal when not, and at
+/// least one conversation takes every message.
+fn check_conversations(text: &str, message: &Message, context: &dyn Fn() -> String) {
+    fn read<M: Wire>(text: &str) -> Option<String> {
+        no_panic("a conversation's parse", &text, || M::parse(text))
+            .ok()
+            .map(|message| message.format())
+    }
+    let readings = [
+        read::<TrackerRequest>(text),
+        read::<TrackerReply>(text),
+        read::<PeerRequest>(text),
+        read::<PeerReply>(text),
+    ];
+    let line = message.format();
+    assert!(
+        readings.iter().any(Option::is_some),
+        "{}: no conversation takes {line:?}",
+        context()
+    );
+    for reading in readings.into_iter().flatten() {
+        assert_eq!(
+            reading,
+            line,
+            "{}: a conversation reads it otherwise",
+            context()
+        );
+    }
 }
 
 /// `format` gives a line that parses to the same message, and is stable.

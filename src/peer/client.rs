@@ -8,7 +8,8 @@ use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::peer::folder::SharedFolder;
 use crate::wire::connection::{Connection, FileOrMessage, IO_BUFFER_SIZE};
-use crate::wire::protocol::{DownloadRequest, FileRecord, FileSpec, Message};
+use crate::wire::messages::{PeerReply, PeerRequest, Wire};
+use crate::wire::protocol::{DownloadRequest, FileRecord, FileSpec};
 use std::io::{BufReader, BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,13 +36,13 @@ pub fn download(
         .byte_range()
         .ok_or_else(|| Error::Other("the range starts past the end of the file".into()))?;
     let mut connection = Connection::connect(addr, log)?;
-    connection.send(&Message::Download(request.clone()))?;
+    connection.send(&PeerRequest::Download(request.clone()))?;
     match connection.receive_file_or_reply()? {
         FileOrMessage::File => {
             connection.receive_file(sink, len, progress)?;
             connection.expect_end_of_body(CLOSE_WAIT)?;
         }
-        FileOrMessage::Message(Message::Error(reason)) => return Err(Error::Remote(reason)),
+        FileOrMessage::Message(PeerReply::Error(reason)) => return Err(Error::Remote(reason)),
         FileOrMessage::Message(other) => {
             return Err(Error::Unexpected {
                 expected: "FILE: and the file's bytes",
@@ -78,9 +79,9 @@ pub fn download_into_folder(
 /// Asks a peer for the list of every file it serves.
 pub fn list(addr: SocketAddr, log: &Log) -> Result<Vec<FileRecord>> {
     let mut connection = Connection::connect(addr, log)?;
-    match connection.request(&Message::List)? {
-        Message::Files(records) => Ok(records),
-        Message::Error(reason) => Err(Error::Remote(reason)),
+    match connection.request(&PeerRequest::List)? {
+        PeerReply::Files(records) => Ok(records),
+        PeerReply::Error(reason) => Err(Error::Remote(reason)),
         other => Err(Error::Unexpected {
             expected: "FILES:",
             got: other.format(),
@@ -101,9 +102,9 @@ pub fn upload(
     // makes the other peer reserve its name.
     let source = folder.open_to_send(file)?;
     let mut connection = Connection::connect(addr, log)?;
-    match connection.request(&Message::Upload(file.clone()))? {
-        Message::Ready => {}
-        Message::Error(reason) => return Err(Error::Remote(reason)),
+    match connection.request(&PeerRequest::Upload(file.clone()))? {
+        PeerReply::Ready => {}
+        PeerReply::Error(reason) => return Err(Error::Remote(reason)),
         other => {
             return Err(Error::Unexpected {
                 expected: "READY",
@@ -117,8 +118,8 @@ pub fn upload(
         progress,
     )?;
     match connection.receive_reply()? {
-        Message::Done => Ok(()),
-        Message::Error(reason) => Err(Error::Remote(reason)),
+        PeerReply::Done => Ok(()),
+        PeerReply::Error(reason) => Err(Error::Remote(reason)),
         other => Err(Error::Unexpected {
             expected: "DONE",
             got: other.format(),
@@ -131,8 +132,8 @@ pub fn upload(
 pub fn ping(addr: SocketAddr, log: &Log) -> Result<Duration> {
     let mut connection = Connection::connect(addr, log)?;
     let start = Instant::now();
-    match connection.request(&Message::Ping)? {
-        Message::Pong => Ok(start.elapsed()),
+    match connection.request(&PeerRequest::Ping)? {
+        PeerReply::Pong => Ok(start.elapsed()),
         other => Err(Error::Unexpected {
             expected: "PONG",
             got: other.format(),

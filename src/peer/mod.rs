@@ -33,8 +33,9 @@ use crate::peer::tracker_session::{LinkConfig, TrackerLink};
 use crate::server::{listen, Handler, Limits, Server};
 use crate::settings::{Settings, TRACKER_ID};
 use crate::wire::connection::IO_BUFFER_SIZE;
+use crate::wire::messages::{TrackerReply, TrackerRequest, Wire};
 use crate::wire::protocol::{
-    check_name, type_of, FileRecord, FileSpec, Location, Message, MAX_RECORDS_PER_JOIN,
+    check_name, type_of, FileRecord, FileSpec, Location, MAX_RECORDS_PER_JOIN,
 };
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -178,10 +179,13 @@ impl Peer {
     pub fn search(&self, name: &str) -> Result<Vec<Location>> {
         check_name(name)
             .map_err(|reason| Error::Other(format!("cannot search for {name:?}: {reason}")))?;
-        match self.link.request(&Message::Search(name.to_string()))? {
-            Message::Found(locations) => Ok(locations),
-            Message::NotFound => Ok(Vec::new()),
-            Message::Error(reason) => Err(Error::Remote(reason)),
+        match self
+            .link
+            .request(&TrackerRequest::Search(name.to_string()))?
+        {
+            TrackerReply::Found(locations) => Ok(locations),
+            TrackerReply::NotFound => Ok(Vec::new()),
+            TrackerReply::Error(reason) => Err(Error::Remote(reason)),
             other => Err(Error::Unexpected {
                 expected: "FOUND or NOT FOUND",
                 got: other.format(),
@@ -436,9 +440,9 @@ impl Peer {
 
     /// LIST to the tracker: every record of every joined peer.
     pub fn info(&self) -> Result<Vec<FileRecord>> {
-        match self.link.request(&Message::List)? {
-            Message::Files(records) => Ok(records),
-            Message::Error(reason) => Err(Error::Remote(reason)),
+        match self.link.request(&TrackerRequest::List)? {
+            TrackerReply::Files(records) => Ok(records),
+            TrackerReply::Error(reason) => Err(Error::Remote(reason)),
             other => Err(Error::Unexpected {
                 expected: "FILES:",
                 got: other.format(),
@@ -455,8 +459,8 @@ impl Peer {
             return client::ping(addr, &self.log);
         }
         let start = std::time::Instant::now();
-        match self.link.request(&Message::Ping)? {
-            Message::Pong => Ok(start.elapsed()),
+        match self.link.request(&TrackerRequest::Ping)? {
+            TrackerReply::Pong => Ok(start.elapsed()),
             other => Err(Error::Unexpected {
                 expected: "PONG",
                 got: other.format(),

@@ -18,7 +18,8 @@ use crate::wire::connection::{
     Connection, FileOrMessage, Wait, IO_BUFFER_SIZE, MAX_REQUEST_LINE, REQUEST_TIMEOUT,
     STALL_TIMEOUT,
 };
-use crate::wire::protocol::{type_of, DownloadRequest, FileSpec, Message};
+use crate::wire::messages::{PeerReply, PeerRequest};
+use crate::wire::protocol::{type_of, DownloadRequest, FileSpec, Message, ParseError};
 use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -52,8 +53,14 @@ impl PeerService {
         ) {
             Ok(Some(request)) => request,
             Ok(None) => return, // connected and left without a word
+            Err(Error::Protocol(ParseError::OtherConversation { keyword, .. })) => {
+                let _ = connection.send(&PeerReply::Error(format!(
+                    "a peer takes DOWNLOAD, LIST, UPLOAD or PING, not {keyword}"
+                )));
+                return;
+            }
             Err(error @ (Error::Protocol(_) | Error::LineTooLong { .. })) => {
-                let _ = connection.send(&Message::Error(error.to_string()));
+                let _ = connection.send(&PeerReply::Error(error.to_string()));
                 return;
             }
             Err(error) => {
@@ -62,14 +69,10 @@ impl PeerService {
             }
         };
         let result = match request {
-            Message::Download(request) => self.send_download(&mut connection, &request),
-            Message::List => self.send_list(&mut connection),
-            Message::Upload(file) => self.receive_upload(&mut connection, &file),
-            Message::Ping => connection.send(&Message::Pong),
-            other => connection.send(&Message::Error(format!(
-                "a peer takes DOWNLOAD, LIST, UPLOAD or PING, not {}",
-                other.keyword()
-            ))),
+            PeerRequest::Download(request) => self.send_download(&mut connection, &request),
+            PeerRequest::List => self.send_list(&mut connection),
+            PeerRequest::Upload(file) => self.receive_upload(&mut connection, &file),
+            PeerRequest::Ping => connection.send(&PeerReply::Pong),
         };
         if let Err(error) = result {
             self.log
@@ -80,10 +83,10 @@ impl PeerService {
     fn send_download(&self, connection: &mut Connection, request: &DownloadRequest) -> Result<()> {
         let file = match self.folder.open_to_send(&request.file) {
             Ok(file) => file,
-            Err(error) => return connection.send(&Message::Error(error.to_string())),
+            Err(error) => return connection.send(&PeerReply::Error(error.to_string())),
         };
         let Some((offset, len)) = request.byte_range() else {
-            return connection.send(&Message::Error(
+            return connection.send(&PeerReply::Error(
                 "the range starts past the end of the file".into(),
             ));
         };
@@ -111,14 +114,15 @@ impl PeerService {
             .iter()
             .map(|file| file.record(self.addr))
             .collect();
-        connection.send(&Message::Files(records))
+        connection.send(&PeerReply::Files(records))
     }
 
     /// UPLOAD: check everything before saying READY, then take exactly the
     /// announced bytes into a temporary file, and name it only when whole.
     fn receive_upload(&self, connection: &mut Connection, file: &FileSpec) -> Result<()> {
-        let refuse =
-            |connection: &mut Connection, reason: String| connection.send(&Message::Error(reason));
+        let refuse = |connection: &mut Connection, reason: String| {
+            connection.send(&PeerReply::Error(reason))
+        };
         if file.size > MAX_UPLOAD_SIZE {
             let reason = format!(
                 "{} bytes is over the upload limit of {MAX_UPLOAD_SIZE} bytes",
@@ -142,9 +146,11 @@ impl PeerService {
             Ok(incoming) => incoming,
             Err(error) => return refuse(connection, error.to_string()),
         };
-        connection.send(&Message::Ready)?;
+        connection.send(&PeerReply::Ready)?;
+        // After READY only `FILE: ` is right; any other line (of any
+        // conversation) is shown in the error.
         match connection
-            .receive_file_or_line(MAX_REQUEST_LINE, Wait::NoProgressFor(STALL_TIMEOUT))?
+            .receive_file_or_line::<Message>(MAX_REQUEST_LINE, Wait::NoProgressFor(STALL_TIMEOUT))?
         {
             FileOrMessage::File => {}
             FileOrMessage::Message(other) => {
@@ -152,7 +158,7 @@ impl PeerService {
                     expected: "FILE: after READY",
                     got: other.format(),
                 };
-                connection.send(&Message::Error(error.to_string()))?;
+                connection.send(&PeerReply::Error(error.to_string()))?;
                 return Err(error);
             }
         }
@@ -172,11 +178,11 @@ impl PeerService {
                 // that vanished right after its last byte cannot stop the
                 // announcement of a file that is whole and in place.
                 (self.on_new_file)(&file.name);
-                connection.send(&Message::Done)
+                connection.send(&PeerReply::Done)
             }
             Err(error) => {
                 // The uploader may be gone; if not, it learns why.
-                let _ = connection.send(&Message::Error(error.to_string()));
+                let _ = connection.send(&PeerReply::Error(error.to_string()));
                 Err(error)
             }
         }

@@ -51,7 +51,8 @@ use crate::log::Log;
 use crate::peer::announce::Pins;
 use crate::peer::folder::SharedFolder;
 use crate::wire::connection::{Connection, Wait, MAX_REPLY_LINE, STALL_TIMEOUT};
-use crate::wire::protocol::{FileRecord, Message, MAX_RECORDS_PER_JOIN};
+use crate::wire::messages::{TrackerReply, TrackerRequest, Wire};
+use crate::wire::protocol::{FileRecord, MAX_RECORDS_PER_JOIN};
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -121,15 +122,15 @@ pub struct TrackerLink {
 enum Event {
     /// Send this to the tracker and hand its reply to `reply`.
     Request {
-        message: Message,
-        reply: Sender<Result<Message>>,
+        message: TrackerRequest,
+        reply: Sender<Result<TrackerReply>>,
     },
     /// The folder changed: announce it (the number is in [`Status`]).
     Reannounce,
     /// The reader thread of connection `connection` read a line.
     Line {
         connection: u64,
-        line: Result<Message>,
+        line: Result<TrackerReply>,
     },
     /// The reader thread of connection `connection` saw it end.
     Closed { connection: u64 },
@@ -256,7 +257,7 @@ impl TrackerLink {
     }
 
     /// Sends a request to the tracker and waits for its own reply.
-    pub fn request(&self, message: &Message) -> Result<Message> {
+    pub fn request(&self, message: &TrackerRequest) -> Result<TrackerReply> {
         let (reply, answer) = mpsc::channel();
         let request = Event::Request {
             message: message.clone(),
@@ -347,7 +348,7 @@ struct Live {
 struct Waiting {
     sent_at: Instant,
     /// Who wants the reply; `None` for our own heartbeat `PING`s.
-    reply: Option<Sender<Result<Message>>>,
+    reply: Option<Sender<Result<TrackerReply>>>,
 }
 
 /// What one join announced, and what it learnt.
@@ -450,7 +451,7 @@ impl Session {
                     self.lose(&format!("no answer for {waited} s"));
                 }
                 None => {
-                    if let Err(error) = send(live, &Message::Ping, None) {
+                    if let Err(error) = send(live, &TrackerRequest::Ping, None) {
                         self.lose(&error.to_string());
                     }
                 }
@@ -493,16 +494,16 @@ impl Session {
     }
 
     /// A line from the tracker.
-    fn on_line(&mut self, connection: u64, line: Result<Message>) {
+    fn on_line(&mut self, connection: u64, line: Result<TrackerReply>) {
         match &mut self.phase {
             Phase::Joining(live, attempt) if live.number == connection => match line {
-                Ok(Message::Pong) => {
+                Ok(TrackerReply::Pong) => {
                     // It answers the PING that followed our records.
                     live.waiting.pop_front();
                     live.last_activity = Instant::now();
                     self.accepted();
                 }
-                Ok(Message::Error(reason)) => attempt.reason = Some(reason),
+                Ok(TrackerReply::Error(reason)) => attempt.reason = Some(reason),
                 Ok(other) => attempt.reason = Some(format!("it sent {:?}", other.format())),
                 Err(error) => attempt.reason = Some(error.to_string()),
             },
@@ -566,9 +567,9 @@ impl Session {
     /// the tracker sees us come from.
     fn open_session(&mut self, records: Vec<FileRecord>) -> Result<(Live, Option<IpAddr>)> {
         let mut connection = Connection::connect(self.config.tracker, &self.config.log)?;
-        match connection.request(&Message::Hello)? {
-            Message::Hi => {}
-            Message::Error(reason) => return Err(Error::Remote(reason)),
+        match connection.request(&TrackerRequest::Hello)? {
+            TrackerReply::Hi => {}
+            TrackerReply::Error(reason) => return Err(Error::Remote(reason)),
             other => {
                 return Err(Error::Unexpected {
                     expected: "HI",
@@ -578,7 +579,7 @@ impl Session {
         }
         let seen_as = connection.local_addr().ok().map(|a| a.ip().to_canonical());
         let mut writer = connection.second_handle();
-        writer.send(&Message::Records(records))?;
+        writer.send(&TrackerRequest::Records(records))?;
         let mut live = Live {
             number: self.next_connection,
             writer,
@@ -588,7 +589,7 @@ impl Session {
         self.next_connection += 1;
         if self.config.heartbeat.is_some() {
             // The tracker answers PING only once it accepted our records.
-            send(&mut live, &Message::Ping, None)?;
+            send(&mut live, &TrackerRequest::Ping, None)?;
         }
         start_reader(connection, live.number, self.own_events.clone())?;
         Ok((live, seen_as))
@@ -708,7 +709,7 @@ impl Session {
              to announce a changed folder (try again)",
             self.config.tracker
         );
-        match live.writer.send(&Message::Bye) {
+        match live.writer.send(&TrackerRequest::Bye) {
             Ok(()) => self.phase = Phase::Leaving(live, Instant::now() + LEAVE_WAIT),
             // The tracker is gone already: nothing to wait for.
             Err(error) => {
@@ -737,7 +738,7 @@ impl Session {
         let phase = std::mem::replace(&mut self.phase, Phase::Waiting { until: None });
         if let Phase::Joining(mut live, _) | Phase::Joined(mut live, _) = phase {
             if say_bye {
-                let _ = live.writer.send(&Message::Bye);
+                let _ = live.writer.send(&TrackerRequest::Bye);
             }
             close(&mut live, "the peer is stopping");
         } else if let Phase::Leaving(mut live, _) = phase {
@@ -844,7 +845,11 @@ impl Session {
 }
 
 /// Sends `message` on the session and queues who waits for its reply.
-fn send(live: &mut Live, message: &Message, reply: Option<Sender<Result<Message>>>) -> Result<()> {
+fn send(
+    live: &mut Live,
+    message: &TrackerRequest,
+    reply: Option<Sender<Result<TrackerReply>>>,
+) -> Result<()> {
     live.writer.send(message)?;
     let now = Instant::now();
     live.last_activity = now;
@@ -988,8 +993,8 @@ mod tests {
         thread::spawn(move || TrackerLink::start(config).unwrap())
     }
 
-    fn search(name: &str) -> Message {
-        Message::Search(name.into())
+    fn search(name: &str) -> TrackerRequest {
+        TrackerRequest::Search(name.into())
     }
 
     #[test]
@@ -1026,7 +1031,7 @@ mod tests {
         assert_eq!(tracker.line(), "SEARCH: a.txt");
         tracker.send("NOT FOUND");
         let (link, reply) = asking.join().unwrap();
-        assert_eq!(reply.unwrap(), Message::NotFound);
+        assert_eq!(reply.unwrap(), TrackerReply::NotFound);
         assert!(link.is_joined());
     }
 
@@ -1053,7 +1058,7 @@ mod tests {
         };
         assert_eq!(tracker.line(), "SEARCH: second.txt");
         tracker.send("NOT FOUND");
-        assert_eq!(second.join().unwrap().unwrap(), Message::NotFound);
+        assert_eq!(second.join().unwrap().unwrap(), TrackerReply::NotFound);
     }
 
     #[test]

@@ -36,7 +36,8 @@ use crate::log::Log;
 use crate::server::{Handler, Limits, Server};
 use crate::settings::Settings;
 use crate::wire::connection::{Closer, Connection, Wait, MAX_REQUEST_LINE, REQUEST_TIMEOUT};
-use crate::wire::protocol::{FileRecord, Location, Message, MAX_RECORDS_PER_JOIN};
+use crate::wire::messages::{TrackerReply, TrackerRequest, Wire};
+use crate::wire::protocol::{FileRecord, Location, ParseError, MAX_RECORDS_PER_JOIN};
 use liveness::{Liveness, Verdict};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpListener};
@@ -170,7 +171,7 @@ fn serve_session(state: &State, mut connection: Connection) {
             // The protocol says a refused peer gets no answer: we just close.
             // A teacher may ask for the reason to be sent (`--explain`).
             if state.explain {
-                let _ = connection.send(&Message::Error(format!("refused: {reason}")));
+                let _ = connection.send(&TrackerReply::Error(format!("refused: {reason}")));
             }
             state.log.event(&format!("refused {from}: {reason}"));
             return;
@@ -225,16 +226,24 @@ fn accept(
     connection: &mut Connection,
 ) -> std::result::Result<(SocketAddr, Vec<FileRecord>), String> {
     let deadline = Wait::Until(Instant::now() + REQUEST_TIMEOUT);
-    match connection.receive(MAX_REQUEST_LINE, deadline) {
-        Ok(Some(Message::Hello)) => {}
+    match connection.receive::<TrackerRequest>(MAX_REQUEST_LINE, deadline) {
+        Ok(Some(TrackerRequest::Hello)) => {}
         Ok(Some(other)) => return Err(format!("first line was {}, not HELLO", other.keyword())),
+        Err(Error::Protocol(ParseError::OtherConversation { keyword, .. })) => {
+            return Err(format!("first line was {keyword}, not HELLO"))
+        }
         Ok(None) => return Err("closed before HELLO".into()),
         Err(error) => return Err(format!("no HELLO: {error}")),
     }
-    connection.send(&Message::Hi).map_err(|e| e.to_string())?;
-    let records = match connection.receive(MAX_REQUEST_LINE, deadline) {
-        Ok(Some(Message::Records(records))) => records,
+    connection
+        .send(&TrackerReply::Hi)
+        .map_err(|e| e.to_string())?;
+    let records = match connection.receive::<TrackerRequest>(MAX_REQUEST_LINE, deadline) {
+        Ok(Some(TrackerRequest::Records(records))) => records,
         Ok(Some(other)) => return Err(format!("sent {} instead of file records", other.keyword())),
+        Err(Error::Protocol(ParseError::OtherConversation { keyword, .. })) => {
+            return Err(format!("sent {keyword} instead of file records"))
+        }
         Ok(None) => return Err("closed before sending file records".into()),
         Err(error) => return Err(format!("bad file records: {error}")),
     };
@@ -298,28 +307,33 @@ fn serve_requests(state: &State, connection: &mut Connection, addr: SocketAddr) 
             Some(live) => Wait::NoProgressFor(live.interval()),
             None => Wait::Forever,
         };
-        let received = connection.receive(MAX_REQUEST_LINE, wait);
+        let received = connection.receive::<TrackerRequest>(MAX_REQUEST_LINE, wait);
         if let (Some(live), Ok(Some(message))) = (liveness.as_mut(), &received) {
-            live.heard(Instant::now(), *message == Message::Ping);
+            live.heard(Instant::now(), *message == TrackerRequest::Ping);
         }
+        let not_taken = |keyword: &str| {
+            TrackerReply::Error(format!(
+                "the tracker does not take {keyword} (it takes SEARCH, LIST, PING, BYE)"
+            ))
+        };
         let reply = match received {
             Ok(None) => return "connection closed without BYE".into(),
-            Ok(Some(Message::Bye)) => return "BYE".into(),
-            Ok(Some(Message::Search(name))) => search(state, &name, addr),
-            Ok(Some(Message::List)) => Message::Files(lock(&state.index).all_records()),
-            Ok(Some(Message::Ping)) => Message::Pong,
-            Ok(Some(Message::Hello)) => Message::Error(
+            Ok(Some(TrackerRequest::Bye)) => return "BYE".into(),
+            Ok(Some(TrackerRequest::Search(name))) => search(state, &name, addr),
+            Ok(Some(TrackerRequest::List)) => TrackerReply::Files(lock(&state.index).all_records()),
+            Ok(Some(TrackerRequest::Ping)) => TrackerReply::Pong,
+            Ok(Some(TrackerRequest::Hello)) => TrackerReply::Error(
                 "already joined: HELLO opens a session, and this one is open (send BYE to leave)"
                     .into(),
             ),
-            Ok(Some(other)) => Message::Error(format!(
-                "the tracker does not take {} (it takes SEARCH, LIST, PING, BYE)",
-                other.keyword()
-            )),
+            Ok(Some(TrackerRequest::Records(_))) => not_taken("records"),
+            Err(Error::Protocol(ParseError::OtherConversation { keyword, .. })) => {
+                not_taken(keyword)
+            }
             // A line we cannot parse is answered, and the session goes on.
-            Err(Error::Protocol(error)) => Message::Error(error.to_string()),
+            Err(Error::Protocol(error)) => TrackerReply::Error(error.to_string()),
             Err(error @ Error::LineTooLong { .. }) => {
-                let _ = connection.send(&Message::Error(error.to_string()));
+                let _ = connection.send(&TrackerReply::Error(error.to_string()));
                 return format!("connection closed by the tracker: {error}");
             }
             Err(error) if error.is_timeout() => match &mut liveness {
@@ -356,7 +370,7 @@ fn check_on(live: &mut Liveness, addr: SocketAddr) -> std::result::Result<(), St
     ))
 }
 
-fn search(state: &State, name: &str, from: SocketAddr) -> Message {
+fn search(state: &State, name: &str, from: SocketAddr) -> TrackerReply {
     let found = lock(&state.index).search(name).map(<[Location]>::to_vec);
     let who = state.settings.describe(from);
     match found {
@@ -365,13 +379,13 @@ fn search(state: &State, name: &str, from: SocketAddr) -> Message {
                 "search {name:?} by {who}: {} holder(s)",
                 locations.len()
             ));
-            Message::Found(locations)
+            TrackerReply::Found(locations)
         }
         None => {
             state
                 .log
                 .event(&format!("search {name:?} by {who}: not found"));
-            Message::NotFound
+            TrackerReply::NotFound
         }
     }
 }

@@ -16,7 +16,8 @@
 
 use crate::error::{is_io_timeout, Error, Result};
 use crate::log::{Direction, Log};
-use crate::wire::protocol::{Message, CHUNK_SIZE, FILE_HEADER};
+use crate::wire::messages::Wire;
+use crate::wire::protocol::{ParseError, CHUNK_SIZE, FILE_HEADER};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -77,12 +78,18 @@ pub enum Wait {
 
 /// What came back after a request that may be answered with a file.
 #[derive(Debug)]
-pub enum FileOrMessage {
+pub enum FileOrMessage<M> {
     /// `FILE: ` arrived: the raw bytes follow, to be read with
     /// [`Connection::receive_file`].
     File,
     /// A line arrived instead (usually `ERROR: ...`).
-    Message(Message),
+    Message(M),
+}
+
+/// Parses a line as it came off the wire: it must be UTF-8 text.
+fn parse_line<M: Wire>(line: &[u8]) -> Result<M> {
+    let text = std::str::from_utf8(line).map_err(|_| ParseError::NotText)?;
+    Ok(M::parse(text)?)
 }
 
 /// One socket, shared by the reading and writing halves of a connection
@@ -320,7 +327,7 @@ impl Connection {
     }
 
     /// Sends one message as one line, in one write.
-    pub fn send(&mut self, message: &Message) -> Result<()> {
+    pub fn send(&mut self, message: &impl Wire) -> Result<()> {
         let line = message.format();
         self.log.trace(&self.other_name, Direction::Sent, &line);
         let context = || format!("sending {} to {}", message.keyword(), self.other_end);
@@ -340,25 +347,25 @@ impl Connection {
     ///
     /// `limit` bounds the line's length; `deadline`, when given, is the
     /// latest moment the whole line must have arrived by.
-    pub fn receive(&mut self, limit: usize, wait: Wait) -> Result<Option<Message>> {
+    pub fn receive<M: Wire>(&mut self, limit: usize, wait: Wait) -> Result<Option<M>> {
         let Some(line) = self.read_line(limit, wait)? else {
             return Ok(None);
         };
         let text = String::from_utf8_lossy(&line);
         self.log.trace(&self.other_name, Direction::Received, &text);
-        Ok(Some(Message::parse_bytes(&line)?))
+        parse_line(&line).map(Some)
     }
 
     /// Sends a request and reads its one-line reply, treating end-of-file as
     /// an error (a reply was owed).
-    pub fn request(&mut self, message: &Message) -> Result<Message> {
+    pub fn request<R: Wire>(&mut self, message: &impl Wire) -> Result<R> {
         self.send(message)?;
         self.receive_reply()
     }
 
     /// Reads a reply line: end-of-file is an error, and the other end has
     /// [`STALL_TIMEOUT`] to answer.
-    pub fn receive_reply(&mut self) -> Result<Message> {
+    pub fn receive_reply<R: Wire>(&mut self) -> Result<R> {
         // The same wait every time (not a deadline, which differs on every
         // call) means the socket's time-out is set once, not per request.
         self.receive(MAX_REPLY_LINE, Wait::NoProgressFor(self.stall))?
@@ -367,13 +374,17 @@ impl Connection {
 
     /// Reads the answer to a request that may be answered with a file:
     /// either the `FILE: ` header (the bytes follow), or one line.
-    pub fn receive_file_or_reply(&mut self) -> Result<FileOrMessage> {
+    pub fn receive_file_or_reply<R: Wire>(&mut self) -> Result<FileOrMessage<R>> {
         self.receive_file_or_line(MAX_REPLY_LINE, Wait::NoProgressFor(self.stall))
     }
 
     /// Like [`Connection::receive_file_or_reply`], with a request's limits:
     /// a server waiting for an uploaded file uses this.
-    pub fn receive_file_or_line(&mut self, limit: usize, wait: Wait) -> Result<FileOrMessage> {
+    pub fn receive_file_or_line<M: Wire>(
+        &mut self,
+        limit: usize,
+        wait: Wait,
+    ) -> Result<FileOrMessage<M>> {
         // `FILE: ` has no line ending, so we look at the bytes one at a time
         // until they either spell the header or end a line. The bytes come
         // out of the read buffer, so this costs no extra system calls.
@@ -397,7 +408,7 @@ impl Connection {
                         Direction::Received,
                         &String::from_utf8_lossy(&line),
                     );
-                    return Ok(FileOrMessage::Message(Message::parse_bytes(&line)?));
+                    return Ok(FileOrMessage::Message(parse_line(&line)?));
                 }
             }
             if line == FILE_HEADER.as_bytes() {
@@ -708,6 +719,7 @@ fn body_trace(len: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::messages::PeerReply;
     use std::net::{Ipv4Addr, TcpListener};
     use std::sync::mpsc;
     use std::thread;
@@ -834,7 +846,7 @@ mod tests {
         let (mut receiver, mut sender) = pair();
         sender.write_all(b"FILE: 0123456789").unwrap();
         assert!(matches!(
-            receiver.receive_file_or_reply().unwrap(),
+            receiver.receive_file_or_reply::<PeerReply>().unwrap(),
             FileOrMessage::File
         ));
         let (progress_tx, progress_rx) = mpsc::channel();

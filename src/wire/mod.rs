@@ -3,6 +3,8 @@
 //!
 //! - [`protocol`]: every line of the protocol as a type, with pure
 //!   `parse` and `format` (no I/O), and the rules for names and records.
+//! - [`messages`]: who sends what: one type per conversation (requests
+//!   to the tracker, its replies, requests to a peer, its replies).
 //! - [`date`]: the `DD/MM/YY` field of a record, from the standard library
 //!   alone.
 //! - [`connection`]: one TCP connection with the protocol's framing on
@@ -11,4 +13,5 @@
 
 pub mod connection;
 pub mod date;
+pub mod messages;
 pub mod protocol;

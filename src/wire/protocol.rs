@@ -199,6 +199,15 @@ pub enum ParseError {
     },
     /// A `<...>` record that is not well formed.
     BadRecord(String),
+    /// A valid line, of another conversation than the receiver's (a
+    /// `READY` sent to the tracker): see [`crate::wire::messages`].
+    OtherConversation {
+        keyword: &'static str,
+        /// Who got it: "the tracker", "a peer".
+        receiver: &'static str,
+        /// The keywords the receiver takes.
+        takes: &'static str,
+    },
 }
 
 impl fmt::Display for ParseError {
@@ -209,6 +218,11 @@ impl fmt::Display for ParseError {
             ParseError::UnknownCommand(word) => write!(f, "unknown command {word:?}"),
             ParseError::BadArgument { command, reason } => write!(f, "bad {command}: {reason}"),
             ParseError::BadRecord(reason) => write!(f, "bad record: {reason}"),
+            ParseError::OtherConversation {
+                keyword,
+                receiver,
+                takes,
+            } => write!(f, "{receiver} does not take {keyword} (it takes {takes})"),
         }
     }
 }
@@ -609,7 +623,7 @@ fn join_records<T: fmt::Display>(records: &[T]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn record(name: &str, port: u16) -> FileRecord {
@@ -623,7 +637,7 @@ mod tests {
         }
     }
 
-    fn every_kind_of_message() -> Vec<Message> {
+    pub(crate) fn every_kind_of_message() -> Vec<Message> {
         let file = FileSpec {
             name: "my notes.txt".into(),
             kind: "txt".into(),
