@@ -10,7 +10,7 @@ use crate::peer::folder::SharedFolder;
 use crate::wire::connection::{Connection, FileOrMessage, IO_BUFFER_SIZE};
 use crate::wire::messages::{PeerReply, PeerRequest, Wire};
 use crate::wire::protocol::{DownloadRequest, FileRecord, FileSpec};
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::thread;
@@ -63,17 +63,13 @@ pub fn download_into_folder(
     log: &Log,
     progress: &mut dyn FnMut(u64),
 ) -> Result<PathBuf> {
-    let incoming = folder.receive(&file.name)?;
-    let mut sink = BufWriter::with_capacity(IO_BUFFER_SIZE, incoming.open()?);
     let request = DownloadRequest {
         file: file.clone(),
         range: None,
     };
-    download(addr, &request, &mut sink, log, progress)?;
-    sink.flush()
-        .map_err(|e| Error::io("writing the downloaded file", e))?;
-    drop(sink);
-    incoming.finish(file.size)
+    folder.receive(&file.name)?.fill(file.size, |sink| {
+        download(addr, &request, sink, log, progress).map(drop)
+    })
 }
 
 /// Asks a peer for the list of every file it serves.

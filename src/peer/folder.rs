@@ -12,10 +12,12 @@
 
 use crate::error::{Error, Result};
 use crate::lock;
+use crate::wire::connection::IO_BUFFER_SIZE;
 use crate::wire::date::Date;
 use crate::wire::protocol::{check_name, type_of, FileRecord, FileSpec};
 use std::collections::HashSet;
 use std::fs::{self, File, Metadata};
+use std::io::{BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -176,13 +178,7 @@ impl SharedFolder {
         if !same_file(&before, &opened) {
             return Err(not_served("it changed while being opened"));
         }
-        if type_of(&spec.name) != spec.kind {
-            return Err(not_served(&format!(
-                "its type is {}, not {}",
-                type_of(&spec.name),
-                spec.kind
-            )));
-        }
+        spec.check_type().map_err(|reason| not_served(&reason))?;
         if opened.len() != spec.size {
             return Err(not_served(&format!(
                 "its size is {}, not {}",
@@ -196,6 +192,16 @@ impl SharedFolder {
     /// Whether anything, of any kind, has this name in the folder.
     pub fn contains(&self, name: &str) -> bool {
         fs::symlink_metadata(self.dir.join(name)).is_ok()
+    }
+
+    /// The rule that nothing arriving ever replaces a file: an error when
+    /// `name` is taken. Every arrival checks it through [`SharedFolder::receive`];
+    /// a download checks it first too, before asking anybody for anything.
+    pub fn check_free(&self, name: &str) -> Result<()> {
+        if self.contains(name) {
+            return Err(already_here(name));
+        }
+        Ok(())
     }
 
     /// Starts receiving a file called `name`: reserves the name and creates
@@ -213,9 +219,7 @@ impl SharedFolder {
             name: name.to_string(),
             temp_path: None,
         };
-        if self.contains(name) {
-            return Err(Error::Other(format!("already serving {name}")));
-        }
+        self.check_free(name)?;
         let temp_path = self.dir.join(temp_name());
         File::create_new(&temp_path).map_err(|e| {
             Error::io(
@@ -245,7 +249,25 @@ impl Incoming {
         self.temp_path.as_deref().unwrap_or(Path::new(""))
     }
 
-    /// Opens the temporary file for writing.
+    /// The whole arrival in one call: `write` fills the temporary file
+    /// through a buffer, then the file is checked to hold `size` bytes and
+    /// given its name. On any failure nothing is left behind. Downloads,
+    /// uploads and `publish` all arrive this way.
+    pub fn fill(
+        self,
+        size: u64,
+        write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
+    ) -> Result<PathBuf> {
+        let mut sink = BufWriter::with_capacity(IO_BUFFER_SIZE, self.open()?);
+        write(&mut sink)?;
+        sink.flush()
+            .map_err(|e| Error::io(format!("writing {}", self.temp_path().display()), e))?;
+        drop(sink);
+        self.finish(size)
+    }
+
+    /// Opens the temporary file for writing (a multi-peer fetch writes it
+    /// range by range, each thread with its own handle).
     pub fn open(&self) -> Result<File> {
         fs::OpenOptions::new()
             .write(true)
@@ -288,15 +310,19 @@ fn install(temp_path: &Path, final_path: &Path, expected_size: u64) -> Result<Pa
     // caller then removes the temporary name.
     fs::hard_link(temp_path, final_path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
-            Error::Other(format!(
-                "{} exists already; it was not replaced",
-                final_path.display()
-            ))
+            // It appeared while the bytes were coming.
+            let name = final_path.file_name().unwrap_or_default();
+            already_here(&name.to_string_lossy())
         } else {
             Error::io(format!("naming {}", final_path.display()), e)
         }
     })?;
     Ok(final_path.to_path_buf())
+}
+
+/// The one message for a name that is taken.
+fn already_here(name: &str) -> Error {
+    Error::Other(format!("already serving {name}"))
 }
 
 /// A fresh temporary name: the process id and a counter keep two transfers

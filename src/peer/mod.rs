@@ -38,7 +38,7 @@ use crate::wire::protocol::{
     check_name, type_of, FileRecord, FileSpec, Location, MAX_RECORDS_PER_JOIN,
 };
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -208,7 +208,7 @@ impl Peer {
     ) -> Result<Downloaded> {
         check_name(name)
             .map_err(|reason| Error::Other(format!("cannot download {name:?}: {reason}")))?;
-        self.check_not_here(name)?;
+        self.folder.check_free(name)?;
         let holders = self.find_holders(name)?;
         let candidates: Vec<&Location> = match choice {
             Some(number) => vec![number
@@ -343,7 +343,7 @@ impl Peer {
             .iter()
             .map(|peer| self.settings.resolve(peer))
             .collect::<Result<Vec<_>>>()?;
-        self.check_not_here(name)?;
+        self.folder.check_free(name)?;
         if addrs.is_empty() {
             addrs = self
                 .find_holders(name)?
@@ -358,18 +358,6 @@ impl Peer {
         let report = fetch::fetch(&self.folder, name, &addrs, &self.log, progress)?;
         self.arrived(name);
         Ok(report)
-    }
-
-    /// An error if `name` is in the served folder already: an arriving file
-    /// never replaces one.
-    fn check_not_here(&self, name: &str) -> Result<()> {
-        if self.folder.contains(name) {
-            return Err(Error::Other(format!(
-                "{name} exists already in {}; not downloading it again (a file is never overwritten)",
-                self.folder.dir().display()
-            )));
-        }
-        Ok(())
     }
 
     /// A file arrived: see [`announce_arrival`].
@@ -427,13 +415,15 @@ impl Peer {
         };
         let mut source = File::open(path)
             .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
-        let incoming = self.folder.receive(&name)?;
-        let mut sink = BufWriter::new(incoming.open()?);
-        let size =
-            io::copy(&mut source, &mut sink).map_err(|e| Error::io("copying the file", e))?;
-        sink.flush().map_err(|e| Error::io("copying the file", e))?;
-        drop(sink);
-        let published = incoming.finish(size)?;
+        let size = source
+            .metadata()
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?
+            .len();
+        let published = self.folder.receive(&name)?.fill(size, |sink| {
+            io::copy(&mut source, sink)
+                .map(drop)
+                .map_err(|e| Error::io("copying the file", e))
+        })?;
         self.arrived(&name);
         Ok(published)
     }

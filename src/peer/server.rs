@@ -13,14 +13,14 @@
 
 use crate::error::{Error, Result};
 use crate::log::Log;
-use crate::peer::folder::{Incoming, SharedFolder};
+use crate::peer::folder::SharedFolder;
 use crate::wire::connection::{
     Connection, FileOrMessage, Wait, IO_BUFFER_SIZE, MAX_REQUEST_LINE, REQUEST_TIMEOUT,
     STALL_TIMEOUT,
 };
 use crate::wire::messages::{PeerReply, PeerRequest};
-use crate::wire::protocol::{type_of, DownloadRequest, FileSpec, Message, ParseError};
-use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
+use crate::wire::protocol::{DownloadRequest, FileSpec, Message, ParseError};
+use std::io::{BufReader, Seek, SeekFrom};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -130,16 +130,8 @@ impl PeerService {
             );
             return refuse(connection, reason);
         }
-        if file.kind != type_of(&file.name) {
-            return refuse(
-                connection,
-                format!(
-                    "the type of {} is {}, not {}",
-                    file.name,
-                    type_of(&file.name),
-                    file.kind
-                ),
-            );
+        if let Err(reason) = file.check_type() {
+            return refuse(connection, reason);
         }
         // Reserves the name: a second upload of it now gets "currently receiving".
         let incoming = match self.folder.receive(&file.name) {
@@ -162,9 +154,9 @@ impl PeerService {
                 return Err(error);
             }
         }
-        let received = self
-            .write_body(connection, &incoming, file.size)
-            .and_then(|()| incoming.finish(file.size));
+        let received = incoming.fill(file.size, |sink| {
+            connection.receive_file(sink, file.size, &mut |_| {})
+        });
         match received {
             Ok(_) => {
                 self.log.event(&format!(
@@ -186,17 +178,5 @@ impl PeerService {
                 Err(error)
             }
         }
-    }
-
-    fn write_body(
-        &self,
-        connection: &mut Connection,
-        incoming: &Incoming,
-        size: u64,
-    ) -> Result<()> {
-        let mut sink = BufWriter::with_capacity(IO_BUFFER_SIZE, incoming.open()?);
-        connection.receive_file(&mut sink, size, &mut |_| {})?;
-        sink.flush()
-            .map_err(|e| Error::io("writing the received file", e))
     }
 }

@@ -122,6 +122,22 @@ impl ChunkRange {
     }
 }
 
+impl FileSpec {
+    /// The rule that a file's type is the one its name gives
+    /// ([`type_of`]): checked before a peer sends or accepts a byte.
+    pub fn check_type(&self) -> Result<(), String> {
+        let by_name = type_of(&self.name);
+        if by_name == self.kind {
+            Ok(())
+        } else {
+            Err(format!(
+                "the type of {} is {by_name}, not {}",
+                self.name, self.kind
+            ))
+        }
+    }
+}
+
 impl DownloadRequest {
     /// The bytes this request asks for, as `(offset, length)`; `None` for
     /// a range past the end of the file.
