@@ -4,7 +4,18 @@
 //! Each variant's message says what happened and, where the user can do
 //! something about it, what to do. A network error ends the one connection
 //! it happened on; the servers log it and go on.
+//!
+//! Why an enum and not a string: the code that meets an error sometimes
+//! has to tell one kind from another (a time-out is a moment to check on a
+//! silent peer; a line of another conversation gets its own answer; a peer
+//! that already has a file is told so in the protocol's words), and a
+//! `match` on a variant says that plainly where comparing strings would
+//! break at the first rewording. An I/O error keeps the system's own error
+//! as its [`source`](std::error::Error::source), for whoever wants the
+//! details. The pure parsers of the protocol say why a line is wrong with
+//! [`ParseError`], which becomes [`Error::Protocol`] at the socket.
 
+use crate::wire::messages::Wire;
 use crate::wire::protocol::ParseError;
 use std::fmt;
 use std::io;
@@ -34,6 +45,17 @@ pub enum Error {
     LineTooLong { limit: usize },
     /// The other end closed the connection before it should have.
     Closed,
+    /// A file of this name is in the served folder already: nothing that
+    /// arrives ever replaces it.
+    AlreadyServing(String),
+    /// A file of this name is arriving right now (a second transfer of it
+    /// would race with the first).
+    CurrentlyReceiving(String),
+    /// A peer was asked for a file it does not serve as described.
+    NotServed { name: String, why: String },
+    /// A request for the tracker while this peer is not joined; the text
+    /// says why and what to do.
+    NotJoined(String),
     /// Anything else, said in words (a file that exists already, ...).
     Other(String),
 }
@@ -44,6 +66,14 @@ impl Error {
         Error::Io {
             context: context.into(),
             source,
+        }
+    }
+
+    /// The other end sent `got`, a valid message, where `expected` was due.
+    pub fn unexpected(expected: &'static str, got: &impl Wire) -> Error {
+        Error::Unexpected {
+            expected,
+            got: got.format(),
         }
     }
 
@@ -86,12 +116,24 @@ impl fmt::Display for Error {
             Error::Remote(reason) => write!(f, "refused: {reason}"),
             Error::LineTooLong { limit } => write!(f, "line longer than {limit} bytes"),
             Error::Closed => write!(f, "the connection was closed by the other side"),
+            Error::AlreadyServing(name) => write!(f, "already serving {name}"),
+            Error::CurrentlyReceiving(name) => write!(f, "currently receiving {name}"),
+            Error::NotServed { name, why } => write!(f, "{name} is not served here ({why})"),
+            Error::NotJoined(why) => write!(f, "{why}"),
             Error::Other(text) => write!(f, "{text}"),
         }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            Error::Protocol(error) => Some(error),
+            _ => None,
+        }
+    }
+}
 
 impl From<ParseError> for Error {
     fn from(error: ParseError) -> Error {

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::peer::folder::SharedFolder;
 use crate::wire::connection::{Connection, FileOrMessage, IO_BUFFER_SIZE};
-use crate::wire::messages::{PeerReply, PeerRequest, Wire};
+use crate::wire::messages::{PeerReply, PeerRequest};
 use crate::wire::protocol::{DownloadRequest, FileRecord, FileSpec};
 use std::io::{BufReader, Write};
 use std::net::SocketAddr;
@@ -44,10 +44,7 @@ pub fn download(
         }
         FileOrMessage::Message(PeerReply::Error(reason)) => return Err(Error::Remote(reason)),
         FileOrMessage::Message(other) => {
-            return Err(Error::Unexpected {
-                expected: "FILE: and the file's bytes",
-                got: other.format(),
-            })
+            return Err(Error::unexpected("FILE: and the file's bytes", &other))
         }
     }
     Ok(len)
@@ -78,10 +75,7 @@ pub fn list(addr: SocketAddr, log: &Log) -> Result<Vec<FileRecord>> {
     match connection.request(&PeerRequest::List)? {
         PeerReply::Files(records) => Ok(records),
         PeerReply::Error(reason) => Err(Error::Remote(reason)),
-        other => Err(Error::Unexpected {
-            expected: "FILES:",
-            got: other.format(),
-        }),
+        other => Err(Error::unexpected("FILES:", &other)),
     }
 }
 
@@ -101,12 +95,7 @@ pub fn upload(
     match connection.request(&PeerRequest::Upload(file.clone()))? {
         PeerReply::Ready => {}
         PeerReply::Error(reason) => return Err(Error::Remote(reason)),
-        other => {
-            return Err(Error::Unexpected {
-                expected: "READY",
-                got: other.format(),
-            })
-        }
+        other => return Err(Error::unexpected("READY", &other)),
     }
     connection.send_file(
         &mut BufReader::with_capacity(IO_BUFFER_SIZE, source),
@@ -116,10 +105,7 @@ pub fn upload(
     match connection.receive_reply()? {
         PeerReply::Done => Ok(()),
         PeerReply::Error(reason) => Err(Error::Remote(reason)),
-        other => Err(Error::Unexpected {
-            expected: "DONE",
-            got: other.format(),
-        }),
+        other => Err(Error::unexpected("DONE", &other)),
     }
 }
 
@@ -130,10 +116,7 @@ pub fn ping(addr: SocketAddr, log: &Log) -> Result<Duration> {
     let start = Instant::now();
     match connection.request(&PeerRequest::Ping)? {
         PeerReply::Pong => Ok(start.elapsed()),
-        other => Err(Error::Unexpected {
-            expected: "PONG",
-            got: other.format(),
-        }),
+        other => Err(Error::unexpected("PONG", &other)),
     }
 }
 

@@ -160,8 +160,10 @@ impl SharedFolder {
     /// Opens a shared file for sending, if the folder shares a file with
     /// exactly this name, type and size.
     pub fn open_to_send(&self, spec: &FileSpec) -> Result<File> {
-        let not_served =
-            |why: &str| Error::Other(format!("{} is not served here ({why})", spec.name));
+        let not_served = |why: &str| Error::NotServed {
+            name: spec.name.clone(),
+            why: why.to_string(),
+        };
         check_name(&spec.name).map_err(|reason| not_served(&reason))?;
         let path = self.dir.join(&spec.name);
         // Look before opening: opening a pipe would block, and a link could
@@ -211,7 +213,7 @@ impl SharedFolder {
         check_name(name)
             .map_err(|reason| Error::Other(format!("cannot receive {name:?}: {reason}")))?;
         if !lock(&self.receiving).insert(name.to_string()) {
-            return Err(Error::Other(format!("currently receiving {name}")));
+            return Err(Error::CurrentlyReceiving(name.to_string()));
         }
         // From here on the reservation is released by `Incoming`'s drop.
         let mut incoming = Incoming {
@@ -320,9 +322,9 @@ fn install(temp_path: &Path, final_path: &Path, expected_size: u64) -> Result<Pa
     Ok(final_path.to_path_buf())
 }
 
-/// The one message for a name that is taken.
+/// The one error for a name that is taken.
 fn already_here(name: &str) -> Error {
-    Error::Other(format!("already serving {name}"))
+    Error::AlreadyServing(name.to_string())
 }
 
 /// A fresh temporary name: the process id and a counter keep two transfers

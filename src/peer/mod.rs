@@ -33,7 +33,7 @@ use crate::peer::tracker_session::{LinkConfig, TrackerLink};
 use crate::server::{listen, Handler, Limits, Server};
 use crate::settings::{Settings, TRACKER_ID};
 use crate::wire::connection::IO_BUFFER_SIZE;
-use crate::wire::messages::{TrackerReply, TrackerRequest, Wire};
+use crate::wire::messages::{TrackerReply, TrackerRequest};
 use crate::wire::protocol::{
     check_name, type_of, FileRecord, FileSpec, Location, MAX_RECORDS_PER_JOIN,
 };
@@ -186,10 +186,7 @@ impl Peer {
             TrackerReply::Found(locations) => Ok(locations),
             TrackerReply::NotFound => Ok(Vec::new()),
             TrackerReply::Error(reason) => Err(Error::Remote(reason)),
-            other => Err(Error::Unexpected {
-                expected: "FOUND or NOT FOUND",
-                got: other.format(),
-            }),
+            other => Err(Error::unexpected("FOUND or NOT FOUND", &other)),
         }
     }
 
@@ -433,10 +430,7 @@ impl Peer {
         match self.link.request(&TrackerRequest::List)? {
             TrackerReply::Files(records) => Ok(records),
             TrackerReply::Error(reason) => Err(Error::Remote(reason)),
-            other => Err(Error::Unexpected {
-                expected: "FILES:",
-                got: other.format(),
-            }),
+            other => Err(Error::unexpected("FILES:", &other)),
         }
     }
 
@@ -451,10 +445,7 @@ impl Peer {
         let start = std::time::Instant::now();
         match self.link.request(&TrackerRequest::Ping)? {
             TrackerReply::Pong => Ok(start.elapsed()),
-            other => Err(Error::Unexpected {
-                expected: "PONG",
-                got: other.format(),
-            }),
+            other => Err(Error::unexpected("PONG", &other)),
         }
     }
 

@@ -146,10 +146,7 @@ impl PeerService {
         {
             FileOrMessage::File => {}
             FileOrMessage::Message(other) => {
-                let error = Error::Unexpected {
-                    expected: "FILE: after READY",
-                    got: other.format(),
-                };
+                let error = Error::unexpected("FILE: after READY", &other);
                 connection.send(&PeerReply::Error(error.to_string()))?;
                 return Err(error);
             }

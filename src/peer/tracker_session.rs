@@ -468,7 +468,7 @@ impl Session {
                     }
                 }
                 _ => {
-                    let _ = reply.send(Err(Error::Other(self.why_not_joined.clone())));
+                    let _ = reply.send(Err(Error::NotJoined(self.why_not_joined.clone())));
                 }
             },
             Event::Reannounce => match &mut self.phase {
@@ -570,12 +570,7 @@ impl Session {
         match connection.request(&TrackerRequest::Hello)? {
             TrackerReply::Hi => {}
             TrackerReply::Error(reason) => return Err(Error::Remote(reason)),
-            other => {
-                return Err(Error::Unexpected {
-                    expected: "HI",
-                    got: other.format(),
-                })
-            }
+            other => return Err(Error::unexpected("HI", &other)),
         }
         let seen_as = connection.local_addr().ok().map(|a| a.ip().to_canonical());
         let mut writer = connection.second_handle();
