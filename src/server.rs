@@ -14,6 +14,19 @@
 //!   [`crate::open_files`]): a server whose cap is too high for it lowers
 //!   the cap at start and says so, so that the connection one too many gets
 //!   `ERROR: busy` rather than a failing `accept`.
+//!
+//! Why not the fixed pool of worker threads of the Rust book's web server?
+//! A web request is over in milliseconds, so a few workers take turns
+//! serving thousands of them. A tracker session is not: a joined peer keeps
+//! its connection, and the thread reading it, for hours. With a pool of N
+//! threads, peer N + 1 would wait in the queue, unserved, until somebody
+//! left, with no word of why. A thread per connection serves every peer at
+//! once; the cap puts a bound on them instead.
+//!
+//! Why `ERROR: busy` past the cap, and not just a close or a queue: the
+//! connection that does not fit is told why in one line (the protocol's
+//! own `ERROR:`), so a user or a program sees "busy", not a hang or a
+//! connection that vanished, and everyone already served goes on as before.
 
 use crate::error::{Error, Result};
 use crate::lock;
