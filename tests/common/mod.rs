@@ -11,6 +11,8 @@
 
 /// Running the protocol checker and reading its report.
 pub mod checker;
+/// A lab of simulated machines (network namespaces), for the multi-host tests.
+pub mod netns;
 
 use p2p_share::open_files::{connections_that_fit, open_file_limit};
 use std::fs;
