@@ -421,7 +421,7 @@ fn a_peer_announcing_another_address_of_its_machine_is_told_it_was_refused() {
 
 #[test]
 fn a_pulled_cable_is_forgotten_within_three_heartbeats_and_a_rebooted_peer_replaces_its_session() {
-    let hosts = ["tracker", "peer1", "peer2"];
+    let hosts = ["tracker", "peer1", "peer2", "peer3"];
     let Some(lab) = build_lab("multi_host_cable", &hosts) else {
         return;
     };
@@ -439,8 +439,14 @@ fn a_pulled_cable_is_forgotten_within_three_heartbeats_and_a_rebooted_peer_repla
     let mut peer1 = start_peer(&lab, "peer1", &settings, &heartbeat);
     let serve_args = ["--serve", "--heartbeat", beat.as_str()];
     let mut peer2 = start_peer(&lab, "peer2", &settings, &serve_args);
-    wait_joined(&mut peer1);
-    wait_joined(&mut peer2);
+    // peer3 speaks only the core protocol (no heartbeat): silent after its
+    // join, for as long as it likes. Its machine stays up, so the tracker's
+    // checks (a connection to its port) find it, and it must stay listed.
+    share(&lab, "peer3", "quiet.txt", b"on a quiet machine");
+    let mut peer3 = start_peer(&lab, "peer3", &settings, &["--serve", "--heartbeat", "0"]);
+    for peer in [&mut peer1, &mut peer2, &mut peer3] {
+        wait_joined(peer);
+    }
     let peer2_at = addr(&ipv4("peer2"), "peer2");
     let found = search(&mut peer1, "cable.txt");
     find_line(&found, "peer2 as the holder", |l| l.contains(&peer2_at));
@@ -512,6 +518,19 @@ fn a_pulled_cable_is_forgotten_within_three_heartbeats_and_a_rebooted_peer_repla
     find_line(&found, "the old records gone", |l| {
         l.starts_with("not found")
     });
+
+    // The quiet peer has said nothing since before the cable was pulled:
+    // longer than peer2 took to be forgotten. It was checked, and kept.
+    let found = search(&mut peer1, "quiet.txt");
+    let peer3_at = addr(&ipv4("peer3"), "peer3");
+    find_line(&found, "the quiet peer still listed", |l| {
+        l.contains(&peer3_at)
+    });
+    assert_never_printed(
+        &tracker,
+        "leave peer3",
+        "a quiet peer on a live machine is kept",
+    );
 }
 
 #[test]
