@@ -85,17 +85,22 @@ fn addr(ip: &str, id: &str) -> String {
     }
 }
 
-/// A lab with these machines, each with its IPv4 and IPv6 address; `None`
-/// (after one line saying why) when no lab can be built here.
+/// A lab with these machines (see [`add_machine`]); `None` (after one line
+/// saying why) when no lab can be built here.
 fn build_lab(test: &str, hosts: &[&str]) -> Option<Lab> {
     let mut lab = Lab::new(test)?;
     for host in hosts {
-        lab.add_host(
-            host,
-            &[&format!("{}/24", ipv4(host)), &format!("{}/64", ipv6(host))],
-        );
+        add_machine(&mut lab, host);
     }
     Some(lab)
+}
+
+/// Adds machine `host` to the lab, with its IPv4 and its IPv6 address.
+fn add_machine(lab: &mut Lab, host: &str) {
+    lab.add_host(
+        host,
+        &[&format!("{}/24", ipv4(host)), &format!("{}/64", ipv6(host))],
+    );
 }
 
 /// Writes a settings file as a teacher would for the whole lab: one line
@@ -589,13 +594,7 @@ fn idle_peers_rejoin_a_tracker_whose_machine_lost_power() {
 
     // The machine comes back, empty, and the tracker starts again.
     let from = [peer1.stderr_lines().len(), peer2.stderr_lines().len()];
-    lab.add_host(
-        "tracker",
-        &[
-            &format!("{}/24", ipv4("tracker")),
-            &format!("{}/64", ipv6("tracker")),
-        ],
-    );
+    add_machine(&mut lab, "tracker");
     let _tracker = start_tracker(&lab, &settings, &heartbeat);
     let restarted = Instant::now();
     let within = MAX_RETRY_PAUSE + SLACK;
