@@ -284,7 +284,6 @@ fn ipv6_addresses_in_the_settings_file() {
 }
 
 #[test]
-#[ignore = "needs bracketed IPv6 in the settings file (being added on main)"]
 fn bracketed_ipv6_addresses_in_the_settings_file() {
     ipv6_lab("multi_host_ipv6_brackets", |id| format!("[{}]", ipv6(id)));
 }
@@ -320,7 +319,6 @@ fn a_tracker_listening_on_every_address_accepts_ipv4_peers() {
 }
 
 #[test]
-#[ignore = "needs host names in the settings file (being added on main)"]
 fn host_names_in_the_settings_file() {
     let hosts = ["tracker", "peer1", "peer2"];
     let Some(lab) = build_lab("multi_host_names", &hosts) else {
