@@ -7,7 +7,7 @@
 //! unplugged and a connection always ends with a word from the kernel.
 //! Here each machine has its own addresses, and the tests do what happens
 //! in a real lab: IPv6, a tracker listening on every address, host names,
-//! a machine with two addresses, a pulled cable, a tracker machine that
+//! a peer started on the wrong machine, a machine with two addresses, a pulled cable, a tracker machine that
 //! loses power, a receiver that vanishes in the middle of an upload, and a
 //! tracker that answers late.
 //!
@@ -192,7 +192,7 @@ fn assert_same_file(copy: &Path, original: &[u8]) {
 }
 
 // ---------------------------------------------------------------------------
-// The core protocol across machines
+// The core protocol across machines, and the addresses a lab has
 // ---------------------------------------------------------------------------
 
 #[test]
@@ -348,6 +348,34 @@ fn host_names_in_the_settings_file() {
     });
     let found = search(&mut peer2, "named.txt");
     find_line(&found, "peer1 at its IP", |l| l.contains(&at));
+}
+
+#[test]
+fn a_peer_started_on_the_wrong_machine_names_the_missing_address() {
+    let hosts = ["tracker", "peer1", "peer2"];
+    let Some(lab) = build_lab("multi_host_wrong_machine", &hosts) else {
+        return;
+    };
+    let settings = write_settings(&lab, "lab_settings.txt", &hosts, ipv4);
+    share(&lab, "peer1", "own.txt", b"peer1's file");
+    // A student starts peer1 on peer2's machine: peer1's line names an
+    // address this machine does not have, so it cannot listen there.
+    let args = [
+        "peer1".to_string(),
+        "--settings".into(),
+        path_arg(&settings),
+        "--dir".into(),
+        path_arg(&lab.path("peer1")),
+        "--serve".into(),
+    ];
+    let mut peer = lab.spawn("peer2", "peer1 on peer2's machine", PEER_BIN, &args);
+    assert!(!peer.wait_exit().success(), "it must stop with an error");
+    let missing = format!("this machine has no address {}", ipv4("peer1"));
+    let stderr = peer.stderr_lines().join("\n");
+    assert!(
+        stderr.contains(&missing),
+        "the error names the address it lacks ({missing:?}):\n{stderr}"
+    );
 }
 
 // ---------------------------------------------------------------------------
