@@ -382,9 +382,9 @@ fn a_peer_started_on_the_wrong_machine_names_the_missing_address() {
 // A refused peer is told so
 // ---------------------------------------------------------------------------
 
-/// Starts peer2, whose settings line names its machine's second address,
-/// and returns the line where it says it was refused, after checking that
-/// the tracker logged the refusal and the peer never said "joined".
+/// Starts peer2, whose settings line names its machine's second address;
+/// returns the line where it says it was refused and the tracker's log
+/// line of the refusal, after checking that the peer never said "joined".
 fn refused_peer(lab: &Lab, settings: &Path, tracker: &mut Node) -> (String, String) {
     let mut peer2 = start_peer(lab, "peer2", settings, &["--serve"]);
     let refused = peer2.wait_for_log("that it was refused", |l| l.contains("refused"));
