@@ -243,7 +243,9 @@ fn why_no_lab() -> Option<String> {
 /// One line, straight to the terminal: the test harness hides what a
 /// passing test prints with `println!`, and this one should be seen.
 fn say_not_run(test: &str, why: &str) {
-    let _ = writeln!(std::io::stderr(), "lab test {test} not run: {why}");
+    // One write, so that parallel tests' lines do not mix.
+    let line = format!("lab test {test} not run: {why}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// Runs `ip ARGS`; its error output (or why it could not start) on failure.
