@@ -342,6 +342,8 @@ struct Live {
     waiting: VecDeque<Waiting>,
     /// When the last line went out or came in.
     last_activity: Instant,
+    /// When the tracker last said anything: its last sign of life.
+    last_heard: Instant,
 }
 
 /// A request sent to the tracker, waiting for its reply.
@@ -427,8 +429,10 @@ impl Session {
                 let beat = beat?;
                 Some(match live.waiting.front() {
                     // Something is unanswered: give up on the tracker when
-                    // it has been for three heartbeats.
-                    Some(oldest) => oldest.sent_at + 3 * beat,
+                    // it has been silent for three heartbeats (an idle
+                    // session's PING goes out after one of them), and a
+                    // request has had two at least.
+                    Some(oldest) => (live.last_heard + 3 * beat).max(oldest.sent_at + 2 * beat),
                     // All answered: PING when idle for one.
                     None => live.last_activity + beat,
                 })
@@ -446,9 +450,9 @@ impl Session {
                 self.lose(&format!("it did not confirm our join within {waited} s"));
             }
             Phase::Joined(live, _) => match live.waiting.front() {
-                Some(oldest) => {
-                    let waited = now.duration_since(oldest.sent_at).as_secs();
-                    self.lose(&format!("no answer for {waited} s"));
+                Some(_) => {
+                    let silent = now.duration_since(live.last_heard).as_secs();
+                    self.lose(&format!("no answer for {silent} s"));
                 }
                 None => {
                     if let Err(error) = send(live, &TrackerRequest::Ping, None) {
@@ -501,6 +505,7 @@ impl Session {
                     // It answers the PING that followed our records.
                     live.waiting.pop_front();
                     live.last_activity = Instant::now();
+                    live.last_heard = live.last_activity;
                     self.accepted();
                 }
                 Ok(TrackerReply::Error(reason)) => attempt.reason = Some(reason),
@@ -509,6 +514,7 @@ impl Session {
             },
             Phase::Joined(live, _) | Phase::Leaving(live, _) if live.number == connection => {
                 live.last_activity = Instant::now();
+                live.last_heard = live.last_activity;
                 // The oldest request gets it. If its asker gave up, the
                 // reply goes nowhere: it is never handed to a newer request.
                 if let Some(Waiting {
@@ -580,6 +586,7 @@ impl Session {
             writer,
             waiting: VecDeque::new(),
             last_activity: Instant::now(),
+            last_heard: Instant::now(),
         };
         self.next_connection += 1;
         if self.config.heartbeat.is_some() {
@@ -1062,10 +1069,11 @@ mod tests {
         let starting = start(&setup);
         let mut tracker = FakeSession::accept(&setup.listener);
         tracker.accept_join();
-        let link = starting.join().unwrap();
-        // The tracker's machine "loses power": it reads, answers nothing.
-        assert_eq!(tracker.line(), "PING");
+        // Its PONG was the tracker's last word: its machine "loses power"
+        // now, and reads on but answers nothing.
         let silent_since = Instant::now();
+        let link = starting.join().unwrap();
+        assert_eq!(tracker.line(), "PING", "an idle session's heartbeat");
         let mut again = FakeSession::accept(&setup.listener);
         let waited = silent_since.elapsed();
         assert!(
