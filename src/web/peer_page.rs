@@ -1,7 +1,7 @@
 //! The peer's page (`peer ID --web PORT`): the window of the graphical
 //! clients of the source systems, in a browser.
 //!
-//! What it reads (`GET`): the page itself, [`state`](PeerPage::state) (who
+//! What it reads (`GET`): the page itself, `/api/state` (who
 //! this peer is, whether it is joined, its files and which are announced,
 //! the transfers), and `/events`, the live log. What it does (`POST`, each
 //! one a method of [`Peer`], the very ones the shell calls): search,

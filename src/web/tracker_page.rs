@@ -1,7 +1,7 @@
 //! The tracker's page (`tracker --web PORT`): the index as tables, and
 //! the protocol as a live sequence diagram, for a class to watch.
 //!
-//! What it reads (`GET`): the page, [`state`](TrackerPage) (the peers
+//! What it reads (`GET`): the page, `/api/state` (the peers
 //! online with their files, every file with its holders) and `/events`
 //! (every protocol line the tracker sends or receives, and its log). What
 //! it does (`POST`): the console's `ping` and `discover`, with the same
