@@ -105,7 +105,7 @@ fn a_search_then_download_from_the_page_lands_byte_identical() {
     );
     let id = transfer_id(again.expect(200, "second download"));
     let state = wait_transfer(&page, &id, "failed");
-    assert!(state.contains("exists already"), "{state}");
+    assert!(state.contains("already serving data.bin"), "{state}");
 }
 
 #[test]
