@@ -1,5 +1,5 @@
 //! A peer:
-//! `cargo run --bin peer -- ID [--settings FILE] [--dir DIR] [--serve] [--trace] [--heartbeat SECS] [--max-connections N]`.
+//! `cargo run --bin peer -- ID [--settings FILE] [--dir DIR] [--serve] [--trace] [--heartbeat SECS] [--max-connections N] [--web PORT [--web-any]]`.
 //!
 //! Serves the files in its folder to other peers, joins the tracker, and
 //! reads commands on standard input (`help`).
@@ -9,13 +9,15 @@ use p2p_share::peer::server::PEER_MAX_CONNECTIONS;
 use p2p_share::peer::shell;
 use p2p_share::peer::{Peer, PeerConfig};
 use p2p_share::settings::{Settings, DEFAULT_SETTINGS_FILE};
+use p2p_share::web::peer_page::PeerPage;
 use p2p_share::{cli, Error, Result};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 const USAGE: &str = "\
-usage: peer ID [--settings FILE] [--dir DIR] [--serve] [--trace] [--heartbeat SECS] [--max-connections N]
+usage: peer ID [--settings FILE] [--dir DIR] [--serve] [--trace] [--heartbeat SECS] [--max-connections N] [--web PORT [--web-any]]
 
   ID                     this peer's id in the settings file (peer1, peer2, ...)
   --settings FILE        the peer settings file (default: peer_settings.txt)
@@ -27,6 +29,11 @@ usage: peer ID [--settings FILE] [--dir DIR] [--serve] [--trace] [--heartbeat SE
                          (default: 30; 0: no PING, for a tracker that only
                          speaks the core protocol)
   --max-connections N    most connections served at once (default: 128)
+  --web PORT             also serve this peer's window as a web page on
+                         http://127.0.0.1:PORT/ (this machine only)
+  --web-any              serve the web page on every address: anybody who
+                         can reach PORT can then act as this peer (a
+                         trusted lab network only)
 
 Type `help` at the prompt for the shell's commands.
 ";
@@ -43,6 +50,8 @@ fn run() -> Result<()> {
         "--trace",
         "--heartbeat",
         "--max-connections",
+        "--web",
+        "--web-any",
     ];
     let args = cli::parse(std::env::args().skip(1), &accepted)?;
     if args.help {
@@ -55,6 +64,7 @@ fn run() -> Result<()> {
         [_, extra, ..] => return Err(Error::Usage(format!("unexpected argument {extra:?}"))),
     };
     let heartbeat = args.heartbeat();
+    let web = args.web_options()?;
     let settings = Settings::load(&args.settings.unwrap_or(DEFAULT_SETTINGS_FILE.into()))?;
     let config = PeerConfig {
         dir: args
@@ -66,7 +76,10 @@ fn run() -> Result<()> {
         settings,
         id,
     };
-    let peer = Peer::start(config)?;
+    let peer = Arc::new(Peer::start(config)?);
+    let page = web
+        .map(|options| PeerPage::start(Arc::clone(&peer), options))
+        .transpose()?;
     if args.serve {
         loop {
             std::thread::park();
@@ -78,7 +91,13 @@ fn run() -> Result<()> {
         println!("type help for the commands");
     }
     let all_worked = shell::run(&peer, stdin.lock(), interactive);
-    peer.quit();
+    // The page goes first: then, unless a transfer it started still runs,
+    // nobody else holds the peer.
+    drop(page);
+    match Arc::try_unwrap(peer) {
+        Ok(peer) => peer.quit(),
+        Err(peer) => peer.leave(),
+    }
     if !all_worked && !interactive {
         // A script (commands on a pipe) in which a command failed.
         return Err(Error::Other(

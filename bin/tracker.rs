@@ -1,5 +1,5 @@
 //! The file tracker:
-//! `cargo run --bin tracker -- [--settings FILE] [--trace] [--heartbeat SECS] [--explain] [--max-connections N]`.
+//! `cargo run --bin tracker -- [--settings FILE] [--trace] [--heartbeat SECS] [--explain] [--max-connections N] [--web PORT [--web-any]]`.
 //!
 //! Listens on the `tracker` line of the settings file and keeps the index
 //! of who shares what. Its standard input is an operator console (`help`).
@@ -9,12 +9,14 @@ use p2p_share::server::listen;
 use p2p_share::settings::{Settings, DEFAULT_SETTINGS_FILE};
 use p2p_share::tracker::console::{self, ConsoleEnd};
 use p2p_share::tracker::{Tracker, TrackerConfig, TRACKER_MAX_CONNECTIONS};
+use p2p_share::web::tracker_page::TrackerPage;
 use p2p_share::{cli, Result};
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 const USAGE: &str = "\
-usage: tracker [--settings FILE] [--trace] [--heartbeat SECS] [--explain] [--max-connections N]
+usage: tracker [--settings FILE] [--trace] [--heartbeat SECS] [--explain] [--max-connections N] [--web PORT [--web-any]]
 
   --settings FILE        the peer settings file (default: peer_settings.txt);
                          the tracker listens on its `tracker` line
@@ -25,6 +27,11 @@ usage: tracker [--settings FILE] [--trace] [--heartbeat SECS] [--explain] [--max
   --explain              tell a refused peer why, in one ERROR: line (the
                          core protocol closes without a word)
   --max-connections N    most connections served at once (default: 12000)
+  --web PORT             also serve the tracker's page (its peers, files and
+                         a live sequence diagram of the protocol) on
+                         http://127.0.0.1:PORT/ (this machine only)
+  --web-any              serve the web page on every address (anybody who
+                         can reach PORT can see it and ping from it)
 
 Type `help` on the tracker's standard input for the console commands.
 ";
@@ -42,6 +49,8 @@ fn run() -> Result<()> {
             "--heartbeat",
             "--explain",
             "--max-connections",
+            "--web",
+            "--web-any",
         ],
     )?;
     if args.help {
@@ -50,6 +59,7 @@ fn run() -> Result<()> {
     }
     args.no_positional()?;
     let heartbeat = args.heartbeat();
+    let web = args.web_options()?;
     let settings = Settings::load(&args.settings.unwrap_or(DEFAULT_SETTINGS_FILE.into()))?;
     let listener = listen(settings.tracker()?)?;
     let log = Log::new("tracker", args.trace).with_names(&settings);
@@ -59,11 +69,14 @@ fn run() -> Result<()> {
         explain: args.explain,
         ..TrackerConfig::new(settings, log)
     };
-    let mut tracker = Tracker::start(listener, config)?;
+    let tracker = Arc::new(Tracker::start(listener, config)?);
     tracker.log().event(&format!(
         "listening on {} (type help for the console)",
         tracker.local_addr()
     ));
+    let page = web
+        .map(|options| TrackerPage::start(Arc::clone(&tracker), options))
+        .transpose()?;
     let stdin = std::io::stdin();
     let prompt = stdin.is_terminal();
     if console::run(&tracker, stdin.lock(), prompt) == ConsoleEnd::EndOfInput {
@@ -76,6 +89,10 @@ fn run() -> Result<()> {
         }
     }
     tracker.log().event("quit: closing every session");
-    tracker.stop();
+    // The page goes first: then nobody else holds the tracker.
+    drop(page);
+    if let Ok(mut tracker) = Arc::try_unwrap(tracker) {
+        tracker.stop();
+    }
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::tracker::liveness::DEFAULT_HEARTBEAT;
+use crate::web::WebOptions;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,6 +22,10 @@ pub struct Args {
     pub explain: bool,
     pub trace: bool,
     pub serve: bool,
+    /// `--web PORT`: serve the web page on this port.
+    pub web: Option<u16>,
+    /// `--web-any`: serve the web page on every address, not loopback only.
+    pub web_any: bool,
     pub help: bool,
     /// `--name VALUE` options not listed above (the benchmark's).
     pub numbers: Vec<(String, u64)>,
@@ -56,6 +61,8 @@ pub fn parse(args: impl IntoIterator<Item = String>, accepted: &[&str]) -> Resul
             "--explain" => parsed.explain = true,
             "--trace" => parsed.trace = true,
             "--serve" => parsed.serve = true,
+            "--web" => parsed.web = Some(port(&arg, &value()?)?),
+            "--web-any" => parsed.web_any = true,
             "--quick" => parsed.quick = true,
             _ => {
                 let n = number(&arg, &value()?)?;
@@ -64,6 +71,16 @@ pub fn parse(args: impl IntoIterator<Item = String>, accepted: &[&str]) -> Resul
         }
     }
     Ok(parsed)
+}
+
+/// A TCP port to listen on, 1 to 65535.
+fn port(option: &str, text: &str) -> Result<u16> {
+    match text.parse::<u16>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(Error::Usage(format!(
+            "{option} needs a port number from 1 to 65535, not {text:?}"
+        ))),
+    }
 }
 
 fn number(option: &str, text: &str) -> Result<u64> {
@@ -95,6 +112,18 @@ impl Args {
             None => Some(DEFAULT_HEARTBEAT),
             Some(0) => None,
             Some(secs) => Some(std::time::Duration::from_secs(secs)),
+        }
+    }
+
+    /// Where to serve the web page, if `--web PORT` was given; an error
+    /// for `--web-any` without `--web`.
+    pub fn web_options(&self) -> Result<Option<WebOptions>> {
+        match (self.web, self.web_any) {
+            (Some(port), any_address) => Ok(Some(WebOptions { port, any_address })),
+            (None, true) => Err(Error::Usage(
+                "--web-any goes with --web PORT (the port to serve the page on)".into(),
+            )),
+            (None, false) => Ok(None),
         }
     }
 
@@ -174,5 +203,31 @@ mod tests {
             .contains("needs a value"));
         assert!(parse(args(&["--size", "x"]), &["--size"]).is_err());
         assert!(parse(args(&["--help"]), &[]).unwrap().help);
+        assert!(parse(args(&["--web", "0"]), &["--web"]).is_err());
+        assert!(parse(args(&["--web", "70000"]), &["--web"]).is_err());
+    }
+
+    #[test]
+    fn web_options() {
+        let accepted = ["--web", "--web-any"];
+        let web = |words: &[&str]| parse(args(words), &accepted).unwrap().web_options();
+        assert_eq!(web(&[]).unwrap(), None);
+        assert_eq!(
+            web(&["--web", "8080"]).unwrap(),
+            Some(WebOptions {
+                port: 8080,
+                any_address: false
+            })
+        );
+        assert!(
+            web(&["--web", "8080", "--web-any"])
+                .unwrap()
+                .unwrap()
+                .any_address
+        );
+        assert!(web(&["--web-any"])
+            .unwrap_err()
+            .to_string()
+            .contains("--web PORT"));
     }
 }

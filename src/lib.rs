@@ -16,6 +16,8 @@
 //!    its client side, its session with the tracker, the multi-peer fetch
 //!    and its command shell.
 //! 5. [`demo`]: the whole system in one process, narrated.
+//! 6. [`web`]: the web page of a peer or of the tracker: the same
+//!    [`server`] speaking HTTP, with live updates of the [`log`].
 //!
 //! ```text
 //!                 wire (protocol, connection, date)
@@ -43,6 +45,7 @@ pub mod server;
 pub mod settings;
 pub mod temp_dir;
 pub mod tracker;
+pub mod web;
 pub mod wire;
 
 pub use error::{Error, Result};

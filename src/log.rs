@@ -15,6 +15,11 @@
 //! pieces, though: [`print_partial`] and the log share a lock, and a log
 //! line that comes in the middle first ends the progress line, which then
 //! goes on, with its label again, on a line of its own.
+//!
+//! Besides the terminal, a log can have *subscribers* ([`Log::subscribe`]):
+//! the web page receives every event line, and every protocol line even
+//! without `--trace`, as a [`LiveLine`]. A log nobody subscribes to checks
+//! one flag and does no more work than before.
 
 use crate::lock;
 use crate::settings::Settings;
@@ -22,6 +27,7 @@ use crate::wire::date::clock_time;
 use std::fmt;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -45,6 +51,9 @@ pub struct Log {
     /// `demo --slow`: the pause a sender makes before each chunk of a
     /// file, so that a class can watch chunks arrive (see [`Log::paced`]).
     chunk_pause: Option<Duration>,
+    /// Who else hears every line live (the web page); shared by all clones
+    /// of this log.
+    subscribers: Arc<Subscribers>,
 }
 
 /// Takes a node's log lines instead of a terminal. The demo has one: it
@@ -83,6 +92,63 @@ impl fmt::Debug for Log {
 pub enum Direction {
     Sent,
     Received,
+}
+
+/// One line of a node's log, as a subscriber hears it live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveLine {
+    /// The node's name (`tracker`, `peer1`).
+    pub node: String,
+    /// The clock time it happened, `HH:MM:SS`.
+    pub time: String,
+    pub kind: LineKind,
+    /// The event's words, or the protocol line (cut as `--trace` cuts it).
+    pub text: String,
+}
+
+/// What a [`LiveLine`] is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineKind {
+    /// An event: a join, a search, a refusal, a notice.
+    Event,
+    /// A protocol line that crossed the wire, to or from `other_end` (an
+    /// id when known, else an address).
+    Trace {
+        other_end: String,
+        direction: Direction,
+    },
+}
+
+/// A subscriber: hears each line, and answers `false` once it wants no
+/// more (its receiving end is gone), which removes it.
+type Sink = Box<dyn FnMut(&LiveLine) -> bool + Send>;
+
+/// The subscribers of one log and its clones.
+#[derive(Default)]
+struct Subscribers {
+    /// Whether there is any: read on every line, so that a log without
+    /// subscribers never takes the lock or builds a [`LiveLine`].
+    any: AtomicBool,
+    sinks: Mutex<Vec<Sink>>,
+}
+
+impl fmt::Debug for Subscribers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} subscriber(s)", lock(&self.sinks).len())
+    }
+}
+
+impl Subscribers {
+    /// Hands `line` to every subscriber, dropping those that are gone.
+    fn publish(&self, line: impl FnOnce() -> LiveLine) {
+        if !self.any.load(Ordering::Relaxed) {
+            return;
+        }
+        let line = line();
+        let mut sinks = lock(&self.sinks);
+        sinks.retain_mut(|sink| sink(&line));
+        self.any.store(!sinks.is_empty(), Ordering::Relaxed);
+    }
 }
 
 /// A progress line being printed on standard output, piece by piece.
@@ -155,6 +221,7 @@ impl Log {
             on_stdout: false,
             stage: None,
             chunk_pause: None,
+            subscribers: Arc::default(),
         }
     }
 
@@ -176,6 +243,27 @@ impl Log {
     /// The pause before each chunk sent, set by [`Log::paced`].
     pub fn chunk_pause(&self) -> Option<Duration> {
         self.chunk_pause
+    }
+
+    /// Adds a subscriber: from now on `sink` hears every event and every
+    /// protocol line of this log and its clones (protocol lines also
+    /// without `--trace`), in the thread that logs them, so it must be
+    /// quick (a channel send is). It is dropped the first time it returns
+    /// `false`, e.g. when the receiver of its channel is gone:
+    ///
+    /// ```text
+    /// let (lines, receiver) = std::sync::mpsc::channel();
+    /// log.subscribe(move |line| lines.send(line.clone()).is_ok());
+    /// ```
+    pub fn subscribe(&self, sink: impl FnMut(&LiveLine) -> bool + Send + 'static) {
+        let mut sinks = lock(&self.subscribers.sinks);
+        sinks.push(Box::new(sink));
+        self.subscribers.any.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether anybody hears protocol lines: `--trace` or a subscriber.
+    fn traced(&self) -> bool {
+        self.trace || self.subscribers.any.load(Ordering::Relaxed)
     }
 
     /// The same log, calling the other ends of connections by their ids in
@@ -208,8 +296,15 @@ impl Log {
 
     /// A time-stamped event: a join, a search, a refusal, a notice.
     pub fn event(&self, text: &str) {
-        let line = format!("[{} {}] {text}", clock_time(), self.label);
+        let time = clock_time();
+        let line = format!("[{time} {}] {text}", self.label);
         self.print(None, None, line);
+        self.subscribers.publish(|| LiveLine {
+            node: self.label.to_string(),
+            time,
+            kind: LineKind::Event,
+            text: text.to_string(),
+        });
     }
 
     /// One protocol line, printed only with `--trace`:
@@ -217,28 +312,35 @@ impl Log {
     /// `other_end` is the id of the other node when it is known, else its
     /// address.
     pub fn trace(&self, other_end: &str, direction: Direction, text: &str) {
-        if !self.trace {
+        if !self.traced() {
             return;
         }
         let arrow = match direction {
             Direction::Sent => "->",
             Direction::Received => "<-",
         };
-        let line = if text.len() <= TRACE_LINE_MAX {
-            format!("[{}] {other_end} {arrow} {text}", self.label)
+        let shown = if text.len() <= TRACE_LINE_MAX {
+            text.to_string()
         } else {
             let mut cut = TRACE_LINE_MAX;
             while !text.is_char_boundary(cut) {
                 cut -= 1;
             }
-            let shown = &text[..cut];
-            format!(
-                "[{}] {other_end} {arrow} {shown}... ({} bytes)",
-                self.label,
-                text.len()
-            )
+            format!("{}... ({} bytes)", &text[..cut], text.len())
         };
-        self.print(Some(direction), Some(other_end), line);
+        if self.trace {
+            let line = format!("[{}] {other_end} {arrow} {shown}", self.label);
+            self.print(Some(direction), Some(other_end), line);
+        }
+        self.subscribers.publish(|| LiveLine {
+            node: self.label.to_string(),
+            time: clock_time(),
+            kind: LineKind::Trace {
+                other_end: other_end.to_string(),
+                direction,
+            },
+            text: shown,
+        });
     }
 
     /// Prints one whole line (or hands it to the stage), first ending a
@@ -260,5 +362,46 @@ impl Log {
         } else {
             eprintln!("{line}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    #[test]
+    fn a_subscriber_hears_events_and_protocol_lines_even_without_trace() {
+        let log = Log::new("peer1", false);
+        let (lines, received) = mpsc::channel();
+        log.clone()
+            .subscribe(move |line| lines.send(line.clone()).is_ok());
+        log.event("joined");
+        log.trace("tracker", Direction::Sent, "HELLO");
+        let event = received.try_recv().unwrap();
+        assert_eq!(
+            (event.node.as_str(), event.kind, event.text.as_str()),
+            ("peer1", LineKind::Event, "joined")
+        );
+        let trace = received.try_recv().unwrap();
+        assert_eq!(
+            trace.kind,
+            LineKind::Trace {
+                other_end: "tracker".into(),
+                direction: Direction::Sent
+            }
+        );
+        assert_eq!(trace.text, "HELLO");
+    }
+
+    #[test]
+    fn a_subscriber_whose_receiver_is_gone_is_dropped() {
+        let log = Log::new("peer1", false);
+        let (lines, received) = mpsc::channel();
+        log.subscribe(move |line| lines.send(line.clone()).is_ok());
+        assert!(log.traced());
+        drop(received);
+        log.event("nobody hears this");
+        assert!(!log.traced(), "the last subscriber left: back to no work");
     }
 }

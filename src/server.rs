@@ -27,6 +27,12 @@
 //! connection that does not fit is told why in one line (the protocol's
 //! own `ERROR:`), so a user or a program sees "busy", not a hang or a
 //! connection that vanished, and everyone already served goes on as before.
+//!
+//! The same machinery serves the web page (HTTP, see `crate::web`): what a
+//! server makes of an accepted socket, and how it turns away the one too
+//! many, is the [`Accepted`] trait. Our protocol's [`Connection`] is one
+//! (it answers `ERROR: busy`); the web page's HTTP stream is another (it
+//! answers `503`).
 
 use crate::error::{Error, Result};
 use crate::lock;
@@ -68,6 +74,38 @@ const STOP_WAIT: Duration = Duration::from_secs(5);
 /// What a server does with one connection, in that connection's thread.
 pub type Handler = Arc<dyn Fn(Connection) + Send + Sync>;
 
+/// What a server makes of an accepted socket before its handler gets it:
+/// a protocol [`Connection`], or the web page's HTTP stream.
+pub trait Accepted: Sized + Send + 'static {
+    /// Wraps a socket that `accept` gave us.
+    fn accept(stream: TcpStream, log: &Log, buffer_size: usize) -> Result<Self>;
+    /// A handle to close it from another thread when the server stops.
+    fn closer(&self) -> Closer;
+    fn other_end(&self) -> SocketAddr;
+    /// Tells a connection over the cap that the server is busy, in its own
+    /// language. A fresh socket's send buffer is empty, so a short answer
+    /// cannot block.
+    fn refuse_busy(self) -> Result<()>;
+}
+
+impl Accepted for Connection {
+    fn accept(stream: TcpStream, log: &Log, buffer_size: usize) -> Result<Connection> {
+        Connection::with_buffers(stream, log, buffer_size)
+    }
+
+    fn closer(&self) -> Closer {
+        Connection::closer(self)
+    }
+
+    fn other_end(&self) -> SocketAddr {
+        Connection::other_end(self)
+    }
+
+    fn refuse_busy(mut self) -> Result<()> {
+        self.send(&Message::Error("busy".into()))
+    }
+}
+
 /// A running server. Dropping it stops it.
 pub struct Server {
     local_addr: SocketAddr,
@@ -101,7 +139,7 @@ impl Drop for Ticket {
 
 impl LiveConnections {
     /// Counts a new connection, unless `max` are live already.
-    fn admit(self: &Arc<Self>, connection: &Connection, max: usize) -> Option<Ticket> {
+    fn admit(self: &Arc<Self>, connection: &impl Accepted, max: usize) -> Option<Ticket> {
         let mut closers = lock(&self.closers);
         if closers.len() >= max {
             return None;
@@ -122,11 +160,13 @@ impl Server {
     /// If `limits.max_connections` does not fit under the process's
     /// open-file limit, the server takes as many as fit, and logs one line
     /// saying so.
-    pub fn start(
+    ///
+    /// `C` is what the handler is given: a [`Connection`] for our protocol.
+    pub fn start<C: Accepted>(
         listener: TcpListener,
         limits: Limits,
         log: Log,
-        handler: Handler,
+        handler: Arc<dyn Fn(C) + Send + Sync>,
     ) -> Result<Server> {
         let local_addr = listener
             .local_addr()
@@ -300,11 +340,11 @@ fn accept_failure(error: &std::io::Error, held_back: u64) -> String {
     format!("could not accept a connection: {error}{hint}{held_back}")
 }
 
-fn accept_loop(
+fn accept_loop<C: Accepted>(
     listener: TcpListener,
     limits: Limits,
     log: &Log,
-    handler: &Handler,
+    handler: &Arc<dyn Fn(C) + Send + Sync>,
     stopping: &AtomicBool,
     live: &Arc<LiveConnections>,
 ) {
@@ -330,22 +370,21 @@ fn accept_loop(
     }
 }
 
-fn serve_one(
+fn serve_one<C: Accepted>(
     stream: TcpStream,
     limits: Limits,
     log: &Log,
-    handler: &Handler,
+    handler: &Arc<dyn Fn(C) + Send + Sync>,
     live: &Arc<LiveConnections>,
 ) -> Result<()> {
-    let mut connection = Connection::with_buffers(stream, log, limits.buffer_size)?;
+    let connection = C::accept(stream, log, limits.buffer_size)?;
     let Some(ticket) = live.admit(&connection, limits.max_connections) else {
         log.event(&format!(
             "refused {}: busy ({} connections)",
             connection.other_end(),
             limits.max_connections
         ));
-        // A fresh socket's send buffer is empty, so this cannot block.
-        return connection.send(&Message::Error("busy".into()));
+        return connection.refuse_busy();
     };
     let handler = Arc::clone(handler);
     let other_end = connection.other_end();

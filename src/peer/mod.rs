@@ -38,7 +38,7 @@ use crate::wire::protocol::{
     check_name, type_of, FileRecord, FileSpec, Location, MAX_RECORDS_PER_JOIN,
 };
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -203,10 +203,7 @@ impl Peer {
         choice: Option<usize>,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<Downloaded> {
-        check_name(name)
-            .map_err(|reason| Error::Other(format!("cannot download {name:?}: {reason}")))?;
-        self.folder.check_free(name)?;
-        let holders = self.find_holders(name)?;
+        let holders = self.holders_to_download(name)?;
         let candidates: Vec<&Location> = match choice {
             Some(number) => vec![number
                 .checked_sub(1)
@@ -219,6 +216,49 @@ impl Peer {
                 })?],
             None => holders.iter().filter(|l| l.addr() != self.addr).collect(),
         };
+        self.download_from_first(name, candidates, progress)
+    }
+
+    /// Downloads `name` into the served folder from the holder at `from`,
+    /// which must be one of the holders [`Peer::find_holders`] finds (the
+    /// web page's "download from this peer").
+    pub fn download_from(
+        &self,
+        name: &str,
+        from: SocketAddr,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Downloaded> {
+        let holders = self.holders_to_download(name)?;
+        let holder = holders
+            .iter()
+            .find(|holder| holder.addr() == from)
+            .ok_or_else(|| {
+                Error::Other(format!(
+                    "{} is not among the {} holder(s) of {name} now",
+                    self.describe(from),
+                    holders.len()
+                ))
+            })?;
+        self.download_from_first(name, vec![holder], progress)
+    }
+
+    /// The holders of `name`, once it is known to be a name we may download
+    /// and not here already.
+    fn holders_to_download(&self, name: &str) -> Result<Vec<Location>> {
+        check_name(name)
+            .map_err(|reason| Error::Other(format!("cannot download {name:?}: {reason}")))?;
+        self.folder.check_free(name)?;
+        self.find_holders(name)
+    }
+
+    /// Downloads `name` from the first of `candidates` that sends it whole,
+    /// trying the next on failure, and announces it.
+    fn download_from_first(
+        &self,
+        name: &str,
+        candidates: Vec<&Location>,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Downloaded> {
         let mut last_error = Error::Other(format!("only this peer shares {name}"));
         for location in candidates {
             let from = location.addr();
@@ -416,12 +456,20 @@ impl Peer {
             .metadata()
             .map_err(|e| Error::io(format!("reading {}", path.display()), e))?
             .len();
-        let published = self.folder.receive(&name)?.fill(size, |sink| {
-            io::copy(&mut source, sink)
+        self.publish_from(&name, &mut source, size)
+    }
+
+    /// Writes the `size` bytes `source` gives into the served folder as
+    /// `name`, the way every file arrives (a temporary file, never held in
+    /// memory, never replacing a file), then announces it. A `source` that
+    /// fails half-way, or gives another size, leaves nothing behind.
+    pub fn publish_from(&self, name: &str, source: &mut dyn Read, size: u64) -> Result<PathBuf> {
+        let published = self.folder.receive(name)?.fill(size, |sink| {
+            io::copy(source, sink)
                 .map(drop)
                 .map_err(|e| Error::io("copying the file", e))
         })?;
-        self.arrived(&name);
+        self.arrived(name);
         Ok(published)
     }
 
@@ -458,6 +506,12 @@ impl Peer {
     pub fn quit(mut self) {
         self.link.leave();
         self.server.stop();
+    }
+
+    /// BYE to the tracker, for a peer shared with other threads (the web
+    /// page's) when the program ends: it stops serving as the process ends.
+    pub fn leave(&self) {
+        self.link.leave();
     }
 
     /// Stops as a crash would: the tracker connection just ends, no BYE.

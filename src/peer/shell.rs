@@ -444,7 +444,7 @@ pub fn print_records(records: &[FileRecord]) {
 }
 
 /// `  notes.txt  txt, 986 bytes, 22/11/26`
-fn record_line(record: &FileRecord) -> String {
+pub fn record_line(record: &FileRecord) -> String {
     format!(
         "  {}  {}, {} bytes, {}",
         record.name, record.kind, record.size, record.modified

@@ -6,7 +6,7 @@
 //! serves on until it is killed.
 
 use crate::peer::client;
-use crate::peer::shell::print_records;
+use crate::peer::shell::record_line;
 use crate::tracker::Tracker;
 use crate::wire::protocol::FileRecord;
 use std::collections::BTreeMap;
@@ -57,8 +57,8 @@ pub fn run(tracker: &Tracker, input: impl BufRead, prompt: bool) -> ConsoleEnd {
             ("quit" | "exit", []) => return ConsoleEnd::Quit,
             ("list", []) => list(tracker),
             ("files", []) => files(tracker),
-            ("discover", [peer]) => discover(tracker, peer),
-            ("ping", [peer]) => ping(tracker, peer),
+            ("discover", [peer]) => print!("{}", discover(tracker, peer)),
+            ("ping", [peer]) => println!("{}", ping(tracker, peer)),
             ("help" | "?", []) => print!("{HELP}"),
             ("discover", _) => println!("usage: discover PEER"),
             ("ping", _) => println!("usage: ping PEER"),
@@ -85,24 +85,35 @@ fn list(tracker: &Tracker) {
 }
 
 fn files(tracker: &Tracker) {
-    let mut holders: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (addr, records) in tracker.peers() {
-        for record in records {
-            holders
-                .entry(record.name)
-                .or_default()
-                .push(tracker.settings().describe(addr));
-        }
-    }
+    let holders = holders_by_file(tracker);
     println!("{} file(s):", holders.len());
     for (name, at) in holders {
+        let at: Vec<String> = at
+            .into_iter()
+            .map(|addr| tracker.settings().describe(addr))
+            .collect();
         println!("  {name}  at {}", at.join(", "));
     }
 }
 
-fn discover(tracker: &Tracker, peer: &str) {
-    let Some(addr) = find_peer(tracker, peer) else {
-        return;
+/// Every file the tracker knows, in name order, with the addresses of its
+/// holders (for `files`, and the web page's table).
+pub fn holders_by_file(tracker: &Tracker) -> BTreeMap<String, Vec<SocketAddr>> {
+    let mut holders: BTreeMap<String, Vec<SocketAddr>> = BTreeMap::new();
+    for (addr, records) in tracker.peers() {
+        for record in records {
+            holders.entry(record.name).or_default().push(addr);
+        }
+    }
+    holders
+}
+
+/// `discover PEER`: the records a peer announced, as the console prints
+/// them (the web page shows the same text).
+pub fn discover(tracker: &Tracker, peer: &str) -> String {
+    let addr = match tracker.settings().resolve(peer) {
+        Ok(addr) => addr,
+        Err(error) => return format!("error: {error}\n"),
     };
     let records: Vec<FileRecord> = tracker
         .peers()
@@ -111,39 +122,32 @@ fn discover(tracker: &Tracker, peer: &str) {
         .map(|(_, records)| records)
         .unwrap_or_default();
     if records.is_empty() {
-        println!("{} is not joined", tracker.settings().describe(addr));
-    } else {
-        println!(
-            "{} announces {} file(s) to the tracker (it may serve more: `list {peer}` in a peer's shell asks it):",
-            tracker.settings().describe(addr),
-            records.len()
-        );
-        print_records(&records);
+        return format!("{} is not joined\n", tracker.settings().describe(addr));
     }
+    let mut text = format!(
+        "{} announces {} file(s) to the tracker (it may serve more: `list {peer}` in a peer's shell asks it):\n",
+        tracker.settings().describe(addr),
+        records.len()
+    );
+    for record in &records {
+        text.push_str(&record_line(record));
+        text.push('\n');
+    }
+    text
 }
 
-fn ping(tracker: &Tracker, peer: &str) {
-    let Some(addr) = find_peer(tracker, peer) else {
-        return;
+/// `ping PEER`: PING a peer's listening port; one line saying how it went.
+pub fn ping(tracker: &Tracker, peer: &str) -> String {
+    let addr = match tracker.settings().resolve(peer) {
+        Ok(addr) => addr,
+        Err(error) => return format!("error: {error}"),
     };
     let who = tracker.settings().describe(addr);
     if addr == tracker.local_addr() || tracker.settings().tracker().ok() == Some(addr) {
-        println!("{who} is this tracker: ping a peer (id or ip:port)");
-        return;
+        return format!("{who} is this tracker: ping a peer (id or ip:port)");
     }
     match client::ping(addr, tracker.log()) {
-        Ok(time) => println!("PONG from {who} in {:.2} ms", time.as_secs_f64() * 1000.0),
-        Err(error) => println!("{who} is unreachable: {error}"),
-    }
-}
-
-/// A peer named by settings id or `ip:port`; prints why when there is none.
-fn find_peer(tracker: &Tracker, peer: &str) -> Option<SocketAddr> {
-    match tracker.settings().resolve(peer) {
-        Ok(addr) => Some(addr),
-        Err(error) => {
-            println!("error: {error}");
-            None
-        }
+        Ok(time) => format!("PONG from {who} in {:.2} ms", time.as_secs_f64() * 1000.0),
+        Err(error) => format!("{who} is unreachable: {error}"),
     }
 }

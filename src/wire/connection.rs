@@ -125,6 +125,12 @@ impl Write for SharedSocket {
 pub struct Closer(SharedSocket);
 
 impl Closer {
+    /// A closer for a socket served without a [`Connection`] on it (the web
+    /// page's HTTP streams share theirs through an `Arc` the same way).
+    pub fn for_socket(socket: Arc<TcpStream>) -> Closer {
+        Closer(SharedSocket(socket))
+    }
+
     /// Closes both directions now; a thread blocked reading the socket
     /// wakes up with end-of-file.
     pub fn close(&self) {

@@ -1,0 +1,228 @@
+//! Live updates for the pages: Server-Sent Events.
+//!
+//! Server-Sent Events are the simplest push the web has, and a text
+//! protocol again: the page's `EventSource` sends one `GET /events` that
+//! never ends, and the server writes an event whenever something happens:
+//!
+//! ```text
+//! event: log
+//! data: {"node":"peer1","kind":"trace","other":"tracker","dir":"sent","text":"HELLO",...}
+//!
+//! ```
+//!
+//! A [`Hub`] fans events out to every open page: each log line of the
+//! nodes it follows (events, and every protocol line even without
+//! `--trace`), and the pages' own events (a transfer's progress). It keeps
+//! the last [`BACKLOG`] log lines, so that a page opened late, or reloaded,
+//! starts with the recent past instead of a blank diagram.
+
+use crate::lock;
+use crate::log::{Direction, LineKind, LiveLine, Log};
+use crate::web::http::Exchange;
+use crate::web::json;
+use std::collections::VecDeque;
+use std::io::Write;
+use std::net::TcpStream;
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How many recent log lines a newly opened page is sent first.
+pub const BACKLOG: usize = 500;
+
+/// A page that is sent nothing for this long gets a comment line. Writing
+/// is how a closed page is noticed (the write fails), so this bounds how
+/// long a closed page's thread lives on.
+pub const KEEPALIVE: Duration = Duration::from_secs(2);
+
+/// How many events may wait for one page. A page that stopped reading (a
+/// frozen tab) is dropped when its queue is full, rather than hold memory
+/// for ever; it reconnects by itself if it wakes up.
+const PAGE_QUEUE: usize = 10_000;
+
+/// One event for the pages: its name (`log`, `progress`) and its JSON data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub name: &'static str,
+    pub data: String,
+}
+
+impl Event {
+    /// The event as the stream carries it. JSON has no raw newline, so the
+    /// data is one `data:` line.
+    fn frame(&self) -> String {
+        format!("event: {}\ndata: {}\n\n", self.name, self.data)
+    }
+}
+
+/// The `log` event for one log line.
+pub fn log_event(line: &LiveLine) -> Event {
+    let kind = match &line.kind {
+        LineKind::Event => r#""kind":"event""#.to_string(),
+        LineKind::Trace {
+            other_end,
+            direction,
+        } => {
+            let dir = match direction {
+                Direction::Sent => "sent",
+                Direction::Received => "received",
+            };
+            format!(
+                r#""kind":"trace","other":{},"dir":"{dir}""#,
+                json::string(other_end)
+            )
+        }
+    };
+    Event {
+        name: "log",
+        data: format!(
+            r#"{{"node":{},"time":{},{kind},"text":{}}}"#,
+            json::string(&line.node),
+            json::string(&line.time),
+            json::string(&line.text)
+        ),
+    }
+}
+
+/// Fans events out to every open page.
+#[derive(Default)]
+pub struct Hub {
+    inner: Mutex<HubInner>,
+}
+
+#[derive(Default)]
+struct HubInner {
+    backlog: VecDeque<Event>,
+    /// One queue per open page; a page whose queue is gone or full is
+    /// dropped from the list.
+    pages: Vec<SyncSender<Event>>,
+}
+
+impl Hub {
+    pub fn new() -> Arc<Hub> {
+        Arc::default()
+    }
+
+    /// Subscribes to `log`: its lines become `log` events, kept in the
+    /// backlog. The subscription ends by itself once the hub is gone.
+    pub fn follow(self: &Arc<Self>, log: &Log) {
+        let hub = Arc::downgrade(self);
+        log.subscribe(move |line| match hub.upgrade() {
+            Some(hub) => {
+                hub.record(log_event(line));
+                true
+            }
+            None => false,
+        });
+    }
+
+    /// Sends `event` to every open page now (it is not kept for pages
+    /// opened later).
+    pub fn publish(&self, event: Event) {
+        let mut inner = lock(&self.inner);
+        send_to_pages(&mut inner.pages, &event);
+    }
+
+    /// Keeps `event` in the backlog and sends it to every open page.
+    fn record(&self, event: Event) {
+        let mut inner = lock(&self.inner);
+        send_to_pages(&mut inner.pages, &event);
+        if inner.backlog.len() == BACKLOG {
+            inner.backlog.pop_front();
+        }
+        inner.backlog.push_back(event);
+    }
+
+    /// Answers `GET /events`: the backlog, a `ready` event, then every
+    /// event as it comes, until the page is closed.
+    pub fn serve(&self, exchange: Exchange) {
+        let (queue, events) = mpsc::sync_channel(PAGE_QUEUE);
+        let backlog: Vec<Event> = {
+            let mut inner = lock(&self.inner);
+            inner.pages.push(queue);
+            inner.backlog.iter().cloned().collect()
+        };
+        let Ok(socket) = exchange.start_stream("text/event-stream") else {
+            return;
+        };
+        let mut start: String = backlog.iter().map(Event::frame).collect();
+        start.push_str("event: ready\ndata: {}\n\n");
+        if write(&socket, &start).is_err() {
+            return;
+        }
+        loop {
+            let text = match events.recv_timeout(KEEPALIVE) {
+                Ok(event) => {
+                    // Whatever else is waiting goes in the same write.
+                    let mut text = event.frame();
+                    text.extend(events.try_iter().map(|event| event.frame()));
+                    text
+                }
+                Err(RecvTimeoutError::Timeout) => ": still here\n\n".to_string(),
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
+            if write(&socket, &text).is_err() {
+                return; // the page was closed; dropping `events` unsubscribes it
+            }
+        }
+    }
+}
+
+fn send_to_pages(pages: &mut Vec<SyncSender<Event>>, event: &Event) {
+    pages.retain(|page| match page.try_send(event.clone()) {
+        Ok(()) => true,
+        Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+    });
+}
+
+fn write(mut socket: &TcpStream, text: &str) -> std::io::Result<()> {
+    socket.write_all(text.as_bytes())?;
+    socket.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trace_line_becomes_one_json_line() {
+        let line = LiveLine {
+            node: "peer1".into(),
+            time: "10:00:00".into(),
+            kind: LineKind::Trace {
+                other_end: "tracker".into(),
+                direction: Direction::Received,
+            },
+            text: "FOUND: <txt, 3, 01/01/25, 127.0.0.1, 5001>".into(),
+        };
+        let event = log_event(&line);
+        assert_eq!(event.name, "log");
+        assert_eq!(
+            event.data,
+            r#"{"node":"peer1","time":"10:00:00","kind":"trace","other":"tracker","dir":"received","text":"FOUND: <txt, 3, 01/01/25, 127.0.0.1, 5001>"}"#.replace('<', "\\u003c")
+        );
+        assert!(!event.frame()[..event.frame().len() - 2].contains("\n\n"));
+    }
+
+    #[test]
+    fn the_backlog_keeps_the_latest_lines_and_gone_pages_are_dropped() {
+        let hub = Hub::new();
+        let log = Log::new("tracker", false);
+        hub.follow(&log);
+        for n in 0..BACKLOG + 3 {
+            log.event(&format!("line {n}"));
+        }
+        let inner = lock(&hub.inner);
+        assert_eq!(inner.backlog.len(), BACKLOG);
+        assert!(inner.backlog[0].data.contains("\"line 3\""));
+        drop(inner);
+        let (page, gone) = mpsc::sync_channel(4);
+        lock(&hub.inner).pages.push(page);
+        drop(gone);
+        hub.publish(Event {
+            name: "progress",
+            data: "{}".into(),
+        });
+        assert!(lock(&hub.inner).pages.is_empty());
+    }
+}

@@ -1,0 +1,136 @@
+//! The web page: a graphical window on a peer, and a live sequence
+//! diagram of the tracker's protocol, served by the program itself.
+//!
+//! `peer ID --web PORT` and `tracker --web PORT` serve a page on
+//! `http://127.0.0.1:PORT/`. Nothing is installed and nothing is fetched
+//! from the Internet: the HTML, CSS and JavaScript are files next to this
+//! one, compiled into the program (`include_str!`), and the server is
+//! [`crate::server::Server`], the very thread-per-connection server with a
+//! cap that serves our protocol, speaking HTTP ([`http`]) instead.
+//!
+//! - [`http`]: reading a bounded request, writing a response, and the
+//!   checks that keep other web sites out;
+//! - [`events`]: live updates (log lines, protocol lines, progress) pushed
+//!   to every open page;
+//! - [`peer_page`], [`tracker_page`]: what each page offers;
+//! - [`json`]: the little JSON the pages' scripts read.
+//!
+//! The page listens on loopback only, so only this machine's browser can
+//! open it. `--web-any` listens on every address: then anybody who can
+//! reach the port can use the page, i.e. download, upload and publish as
+//! this peer. Use it only on a network you trust (a lab), never on the
+//! Internet.
+
+pub mod events;
+pub mod http;
+pub mod json;
+pub mod peer_page;
+pub mod tracker_page;
+
+use crate::error::{Error, Result};
+use crate::log::Log;
+use crate::server::{Limits, Server};
+use http::{Exchange, HttpStream, Response};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::sync::Arc;
+
+/// Connections to a page served at once. A page holds one open for its
+/// live updates and opens a few more for a moment at each action; 32 is
+/// several tabs' worth. One more gets `503 busy`.
+pub const WEB_MAX_CONNECTIONS: usize = 32;
+
+/// The page's style and the scripts the pages share.
+const APP_CSS: &str = include_str!("app.css");
+const APP_JS: &str = include_str!("app.js");
+const SEQUENCE_JS: &str = include_str!("sequence.js");
+
+/// Where to serve a page: `--web PORT`, and `--web-any`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebOptions {
+    pub port: u16,
+    /// Listen on every address instead of loopback only (see the module's
+    /// notes on the risk).
+    pub any_address: bool,
+}
+
+impl WebOptions {
+    /// Binds the page's port.
+    pub fn listen(&self) -> Result<TcpListener> {
+        let ip = if self.any_address {
+            Ipv4Addr::UNSPECIFIED
+        } else {
+            Ipv4Addr::LOCALHOST
+        };
+        let addr = SocketAddr::from((ip, self.port));
+        TcpListener::bind(addr).map_err(|e| {
+            Error::Other(format!(
+                "cannot serve the web page on {addr}: {e} (is something else using port {}? pick another with --web)",
+                self.port
+            ))
+        })
+    }
+}
+
+/// The address to open in a browser for a page served on `listener_addr`.
+pub fn page_url(listener_addr: SocketAddr) -> String {
+    format!("http://127.0.0.1:{}/", listener_addr.port())
+}
+
+/// A file the pages share, by its path, if `path` names one.
+fn shared_asset(path: &str) -> Option<Response> {
+    match path {
+        "/app.css" => Some(Response::asset("text/css; charset=utf-8", APP_CSS)),
+        "/app.js" => Some(Response::asset("text/javascript; charset=utf-8", APP_JS)),
+        "/sequence.js" => Some(Response::asset(
+            "text/javascript; charset=utf-8",
+            SEQUENCE_JS,
+        )),
+        _ => None,
+    }
+}
+
+/// Serves a page on `listener`: each connection gets a thread of its own
+/// (under [`WEB_MAX_CONNECTIONS`]), its request is read and checked, and
+/// `route` answers it.
+fn start(
+    listener: TcpListener,
+    log: &Log,
+    route: Arc<dyn Fn(Exchange) + Send + Sync>,
+) -> Result<Server> {
+    let port = listener
+        .local_addr()
+        .map_err(|e| Error::io("reading the web page's address", e))?
+        .port();
+    let handler: Arc<dyn Fn(HttpStream) + Send + Sync> =
+        Arc::new(move |stream| http::serve(stream, port, |exchange| route(exchange)));
+    let limits = Limits::new(WEB_MAX_CONNECTIONS, http::MAX_LINE);
+    let server = Server::start(listener, limits, log.clone(), handler)?;
+    log.event(&format!(
+        "web page on {} (open it in a browser)",
+        page_url(server.local_addr())
+    ));
+    Ok(server)
+}
+
+/// The answer to a path no route takes: 404, or 405 when the path exists
+/// with the other method.
+fn not_routed(exchange: Exchange, paths: &[(&str, http::Method)]) {
+    let request = &exchange.request;
+    let error = if paths.iter().any(|(path, _)| *path == request.path) {
+        http::HttpError::new(
+            405,
+            format!(
+                "{} takes {}",
+                request.path,
+                if request.method == http::Method::Get {
+                    "POST: it acts"
+                } else {
+                    "GET: it only reads"
+                }
+            ),
+        )
+    } else {
+        http::HttpError::new(404, format!("there is no page {}", request.path))
+    };
+    exchange.respond(error.response());
+}

@@ -1,0 +1,497 @@
+//! The peer's page (`peer ID --web PORT`): the window of the graphical
+//! clients of the source systems, in a browser.
+//!
+//! What it reads (`GET`): the page itself, `/api/state` (who
+//! this peer is, whether it is joined, its files and which are announced,
+//! the transfers), and `/events`, the live log. What it does (`POST`, each
+//! one a method of [`Peer`], the very ones the shell calls): search,
+//! download from one holder, fetch from all holders, list another peer's
+//! files, upload, publish a file sent by the browser, ping.
+//!
+//! Downloads, fetches and uploads run in a thread of their own, so the
+//! request returns at once with a transfer number; their progress reaches
+//! the page as `progress` events. A publish is the request's own body,
+//! streamed into the served folder as it arrives.
+
+use crate::lock;
+use crate::peer::server::MAX_UPLOAD_SIZE;
+use crate::peer::Peer;
+use crate::server::Server;
+use crate::settings::TRACKER_ID;
+use crate::web::events::{Event, Hub};
+use crate::web::http::{action_failed, Exchange, HttpError, Method, Response};
+use crate::web::{json, WebOptions};
+use crate::wire::protocol::FileRecord;
+use std::collections::VecDeque;
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+const PEER_HTML: &str = include_str!("peer.html");
+const PEER_JS: &str = include_str!("peer.js");
+
+/// Transfers running at once from the page; one more is refused with 503
+/// (each is a thread and a few connections).
+pub const MAX_RUNNING_TRANSFERS: usize = 8;
+
+/// How many finished transfers the page still lists.
+const KEPT_TRANSFERS: usize = 20;
+
+/// Every path the page serves, with its method.
+const PATHS: &[(&str, Method)] = &[
+    ("/", Method::Get),
+    ("/peer.js", Method::Get),
+    ("/api/state", Method::Get),
+    ("/events", Method::Get),
+    ("/api/search", Method::Post),
+    ("/api/download", Method::Post),
+    ("/api/fetch", Method::Post),
+    ("/api/list", Method::Post),
+    ("/api/upload", Method::Post),
+    ("/api/publish", Method::Post),
+    ("/api/ping", Method::Post),
+];
+
+/// A running peer page. Dropping it stops serving the page.
+pub struct PeerPage {
+    server: Server,
+}
+
+impl PeerPage {
+    /// Serves `peer`'s page as `options` say.
+    pub fn start(peer: Arc<Peer>, options: WebOptions) -> crate::Result<PeerPage> {
+        let listener = options.listen()?;
+        let hub = Hub::new();
+        hub.follow(peer.log());
+        let page = Arc::new(Page {
+            peer: Arc::clone(&peer),
+            hub,
+            transfers: Mutex::default(),
+        });
+        let route = Arc::new(move |exchange| Page::route(&page, exchange));
+        let server = super::start(listener, peer.log(), route)?;
+        Ok(PeerPage { server })
+    }
+
+    /// The address the page is served on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+}
+
+/// What the page's connection threads share.
+struct Page {
+    peer: Arc<Peer>,
+    hub: Arc<Hub>,
+    transfers: Mutex<Transfers>,
+}
+
+#[derive(Default)]
+struct Transfers {
+    next_id: u64,
+    running: usize,
+    /// The running ones and the latest finished ones, oldest first.
+    list: VecDeque<Transfer>,
+}
+
+/// A download, fetch, upload or publish started from the page.
+#[derive(Debug, Clone)]
+struct Transfer {
+    id: u64,
+    /// What it is: `download notes.txt from peer1 (127.0.0.1:5001)`.
+    label: String,
+    done: u64,
+    /// The size when known, else 0 (an upload reports no bytes).
+    total: u64,
+    /// `running`, `done` or `failed`.
+    state: &'static str,
+    /// How it ended.
+    message: String,
+    /// Whether it counts against [`MAX_RUNNING_TRANSFERS`] (it runs in a
+    /// thread of its own; a publish runs in its request's).
+    counted: bool,
+}
+
+impl Transfer {
+    fn json(&self) -> String {
+        format!(
+            r#"{{"id":{},"label":{},"done":{},"total":{},"state":"{}","message":{}}}"#,
+            self.id,
+            json::string(&self.label),
+            self.done,
+            self.total,
+            self.state,
+            json::string(&self.message)
+        )
+    }
+
+    /// Whole percents, for sending progress only when it shows.
+    fn percent(&self) -> u64 {
+        (self.done * 100).checked_div(self.total).unwrap_or(0)
+    }
+}
+
+/// What a transfer's work is given to report its bytes so far and the
+/// size.
+type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
+
+impl Page {
+    fn route(self: &Arc<Self>, mut exchange: Exchange) {
+        let request = &exchange.request;
+        let result = match (request.method, request.path.as_str()) {
+            (Method::Get, "/") => Ok(Response::asset("text/html; charset=utf-8", PEER_HTML)),
+            (Method::Get, "/peer.js") => {
+                Ok(Response::asset("text/javascript; charset=utf-8", PEER_JS))
+            }
+            (Method::Get, "/api/state") => Ok(Response::json(self.state())),
+            (Method::Get, "/events") => return self.hub.serve(exchange),
+            (Method::Post, "/api/search") => self.search(&exchange),
+            (Method::Post, "/api/download") => self.download(&exchange),
+            (Method::Post, "/api/fetch") => self.fetch(&exchange),
+            (Method::Post, "/api/list") => self.list(&exchange),
+            (Method::Post, "/api/upload") => self.upload(&exchange),
+            (Method::Post, "/api/publish") => self.publish(&mut exchange),
+            (Method::Post, "/api/ping") => self.ping(&exchange),
+            (Method::Get, path) => match super::shared_asset(path) {
+                Some(asset) => Ok(asset),
+                None => return super::not_routed(exchange, PATHS),
+            },
+            _ => return super::not_routed(exchange, PATHS),
+        };
+        exchange.respond_with(result);
+    }
+
+    /// Who this peer is, its files, the other peers, the transfers.
+    fn state(&self) -> String {
+        let peer = &self.peer;
+        let announced = peer.announced();
+        let (files, folder_error) = match peer.own_files() {
+            Ok(scan) => (scan.files, String::new()),
+            Err(error) => (Vec::new(), error.to_string()),
+        };
+        let files = json::array(files.iter().map(|file| {
+            format!(
+                r#"{{"name":{},"size":{},"date":{},"announced":{}}}"#,
+                json::string(&file.name),
+                file.size,
+                json::string(&file.modified.to_string()),
+                announced.contains(&file.name)
+            )
+        }));
+        let others = json::array(
+            peer.settings()
+                .nodes
+                .iter()
+                .filter(|node| node.id != TRACKER_ID && node.addr != peer.addr())
+                .map(|node| {
+                    format!(
+                        r#"{{"id":{},"addr":{}}}"#,
+                        json::string(&node.id),
+                        json::string(&node.addr.to_string())
+                    )
+                }),
+        );
+        let transfers = json::array(lock(&self.transfers).list.iter().map(Transfer::json));
+        format!(
+            r#"{{"id":{},"addr":{},"joined":{},"folder":{},"folder_error":{},"files":{files},"peers":{others},"transfers":{transfers}}}"#,
+            json::string(peer.id()),
+            json::string(&peer.addr().to_string()),
+            peer.is_joined(),
+            json::string(&peer.folder().dir().display().to_string()),
+            json::string(&folder_error),
+        )
+    }
+
+    /// Who has `name`: one entry per holder, in the tracker's order.
+    fn search(&self, exchange: &Exchange) -> Result<Response, HttpError> {
+        let name = exchange.request.required("name")?;
+        let holders = self
+            .peer
+            .find_holders(name)
+            .map_err(|e| action_failed(&e))?;
+        let holders = json::array(holders.iter().map(|holder| {
+            let addr = holder.addr();
+            format!(
+                r#"{{"id":{},"addr":{},"type":{},"size":{},"date":{},"self":{}}}"#,
+                json::string(self.peer.settings().id_of(addr).unwrap_or("")),
+                json::string(&addr.to_string()),
+                json::string(&holder.kind),
+                holder.size,
+                json::string(&holder.modified.to_string()),
+                addr == self.peer.addr()
+            )
+        }));
+        Ok(Response::json(format!(
+            r#"{{"name":{},"holders":{holders}}}"#,
+            json::string(name)
+        )))
+    }
+
+    /// "Download from this peer": `name` from the holder at `from`.
+    fn download(self: &Arc<Self>, exchange: &Exchange) -> Result<Response, HttpError> {
+        let name = exchange.request.required("name")?.to_string();
+        let from_text = exchange.request.required("from")?;
+        let from: SocketAddr = from_text.parse().map_err(|_| {
+            HttpError::new(400, format!("from must be an ip:port, not {from_text:?}"))
+        })?;
+        let label = format!("download {name} from {}", self.peer.describe(from));
+        self.spawn_transfer(label, move |page, progress| {
+            let done = page
+                .peer
+                .download_from(&name, from, &mut |done, total| progress(done, total))?;
+            Ok(format!(
+                "downloaded {name} ({} bytes) into {}",
+                done.size,
+                done.path.display()
+            ))
+        })
+    }
+
+    /// "Fetch from all holders".
+    fn fetch(self: &Arc<Self>, exchange: &Exchange) -> Result<Response, HttpError> {
+        let name = exchange.request.required("name")?.to_string();
+        self.spawn_transfer(
+            format!("fetch {name} from all holders"),
+            move |page, progress| {
+                let report = page
+                    .peer
+                    .fetch(&name, &[], &mut |done, total| progress(done, total))?;
+                let senders: Vec<String> = report
+                    .chunks_by_peer
+                    .iter()
+                    .map(|(from, chunks)| {
+                        format!("{} sent {chunks} chunk(s)", page.peer.describe(*from))
+                    })
+                    .collect();
+                Ok(format!(
+                    "fetched {name} ({} bytes): {}",
+                    report.size,
+                    senders.join(", ")
+                ))
+            },
+        )
+    }
+
+    /// Another peer's files (LIST).
+    fn list(&self, exchange: &Exchange) -> Result<Response, HttpError> {
+        let peer = exchange.request.required("peer")?.to_string();
+        let (who, listed) = self
+            .peer
+            .list_peers(std::slice::from_ref(&peer))
+            .into_iter()
+            .next()
+            .ok_or_else(|| HttpError::new(500, "the list came back empty"))?;
+        let records = listed.map_err(|e| action_failed(&e))?;
+        Ok(Response::json(format!(
+            r#"{{"peer":{},"files":{}}}"#,
+            json::string(&who),
+            json::array(records.iter().map(record_json))
+        )))
+    }
+
+    /// UPLOAD one of our files to another peer.
+    fn upload(self: &Arc<Self>, exchange: &Exchange) -> Result<Response, HttpError> {
+        let name = exchange.request.required("name")?.to_string();
+        let peer = exchange.request.required("peer")?.to_string();
+        self.spawn_transfer(format!("upload {name} to {peer}"), move |page, progress| {
+            let sent = page
+                .peer
+                .upload(&name, std::slice::from_ref(&peer), progress)?;
+            for (_, result) in sent {
+                result?;
+            }
+            Ok(format!("{peer}: uploaded {name}"))
+        })
+    }
+
+    /// Publishes the request's body as `name`: streamed into the served
+    /// folder through a temporary file, never held in memory, at most
+    /// [`MAX_UPLOAD_SIZE`] bytes, like a file uploaded by a peer.
+    fn publish(&self, exchange: &mut Exchange) -> Result<Response, HttpError> {
+        let name = exchange.request.required("name")?.to_string();
+        if exchange.request.header("content-length").is_none() {
+            return Err(HttpError::new(
+                411,
+                "a publish needs a Content-Length: the file's size",
+            ));
+        }
+        let size = exchange.request.content_length;
+        if size > MAX_UPLOAD_SIZE {
+            return Err(HttpError::new(
+                413,
+                format!(
+                    "{size} bytes is over the limit of {MAX_UPLOAD_SIZE} bytes a peer accepts; nothing was written"
+                ),
+            ));
+        }
+        let id = self.begin(format!("publish {name}"), size, false)?;
+        let mut body = Counted {
+            inner: exchange.body(),
+            read: 0,
+            cut_off: None,
+            report: |read| self.progress(id, read, size),
+        };
+        let published = self.peer.publish_from(&name, &mut body, size);
+        let cut_off = body.cut_off.take();
+        let result = match (published, cut_off) {
+            (Ok(path), _) => Ok(format!(
+                "published {name} ({size} bytes) as {}",
+                path.display()
+            )),
+            (Err(_), Some(reason)) => Err(HttpError::new(
+                400,
+                format!("{reason}; nothing was written"),
+            )),
+            (Err(error), None) => Err(action_failed(&error)),
+        };
+        self.end(id, result.clone().map_err(|e| e.message));
+        result.map(|text| Response::json(format!(r#"{{"text":{}}}"#, json::string(&text))))
+    }
+
+    /// PING another peer, or the tracker.
+    fn ping(&self, exchange: &Exchange) -> Result<Response, HttpError> {
+        let target = exchange.request.required("peer")?;
+        let time = self.peer.ping(target).map_err(|e| action_failed(&e))?;
+        let text = format!(
+            "PONG from {target} in {:.2} ms",
+            time.as_secs_f64() * 1000.0
+        );
+        Ok(Response::json(format!(
+            r#"{{"text":{}}}"#,
+            json::string(&text)
+        )))
+    }
+
+    /// Runs `work` in a thread of its own as a transfer the page shows;
+    /// answers with its number at once.
+    fn spawn_transfer(
+        self: &Arc<Self>,
+        label: String,
+        work: impl FnOnce(&Page, Progress) -> crate::Result<String> + Send + 'static,
+    ) -> Result<Response, HttpError> {
+        let id = self.begin(label.clone(), 0, true)?;
+        let page = Arc::clone(self);
+        let started = thread::Builder::new()
+            .name(format!("web {label}"))
+            .spawn(move || {
+                let outcome = work(&page, &|done, total| page.progress(id, done, total));
+                page.end(id, outcome.map_err(|error| error.to_string()));
+            });
+        if let Err(error) = started {
+            let reason = format!("could not start a thread for it: {error}");
+            self.end(id, Err(reason.clone()));
+            return Err(HttpError::new(503, reason));
+        }
+        Ok(Response::json(format!(r#"{{"transfer":{id}}}"#)))
+    }
+
+    /// Registers a transfer; `counted` ones (threads) are capped at
+    /// [`MAX_RUNNING_TRANSFERS`].
+    fn begin(&self, label: String, total: u64, counted: bool) -> Result<u64, HttpError> {
+        let mut transfers = lock(&self.transfers);
+        if counted && transfers.running >= MAX_RUNNING_TRANSFERS {
+            return Err(HttpError::new(
+                503,
+                format!("{MAX_RUNNING_TRANSFERS} transfers are running: wait for one to end"),
+            ));
+        }
+        transfers.next_id += 1;
+        transfers.running += usize::from(counted);
+        let transfer = Transfer {
+            id: transfers.next_id,
+            label,
+            done: 0,
+            total,
+            state: "running",
+            message: String::new(),
+            counted,
+        };
+        self.announce(&transfer);
+        transfers.list.push_back(transfer);
+        if transfers.list.len() > KEPT_TRANSFERS {
+            // Drop the oldest finished one; running ones stay listed.
+            if let Some(index) = transfers.list.iter().position(|t| t.state != "running") {
+                transfers.list.remove(index);
+            }
+        }
+        Ok(transfers.next_id)
+    }
+
+    /// Bytes so far: sent to the pages when the whole percent changes.
+    fn progress(&self, id: u64, done: u64, total: u64) {
+        let mut transfers = lock(&self.transfers);
+        if let Some(transfer) = transfers.list.iter_mut().find(|t| t.id == id) {
+            let before = transfer.percent();
+            transfer.done = done;
+            transfer.total = total;
+            if transfer.percent() != before {
+                self.announce(transfer);
+            }
+        }
+    }
+
+    /// The transfer ended: how, in words.
+    fn end(&self, id: u64, outcome: Result<String, String>) {
+        let mut transfers = lock(&self.transfers);
+        let Some(transfer) = transfers.list.iter_mut().find(|t| t.id == id) else {
+            return;
+        };
+        let (state, message) = match outcome {
+            Ok(text) => ("done", text),
+            Err(text) => ("failed", text),
+        };
+        transfer.state = state;
+        transfer.message = message;
+        if state == "done" && transfer.total > 0 {
+            transfer.done = transfer.total;
+        }
+        self.announce(transfer);
+        if transfer.counted {
+            transfers.running -= 1;
+        }
+    }
+
+    fn announce(&self, transfer: &Transfer) {
+        self.hub.publish(Event {
+            name: "progress",
+            data: transfer.json(),
+        });
+    }
+}
+
+/// A reader that counts what passes, reports it, and remembers why it
+/// failed (a body cut off by the browser is the browser's fault, not ours).
+struct Counted<R, F> {
+    inner: R,
+    read: u64,
+    cut_off: Option<String>,
+    report: F,
+}
+
+impl<R: Read, F: FnMut(u64)> Read for Counted<R, F> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.read += n as u64;
+                (self.report)(self.read);
+                Ok(n)
+            }
+            Err(error) => {
+                self.cut_off = Some(error.to_string());
+                Err(error)
+            }
+        }
+    }
+}
+
+/// One record of a LIST answer.
+fn record_json(record: &FileRecord) -> String {
+    format!(
+        r#"{{"name":{},"type":{},"size":{},"date":{}}}"#,
+        json::string(&record.name),
+        json::string(&record.kind),
+        record.size,
+        json::string(&record.modified.to_string())
+    )
+}

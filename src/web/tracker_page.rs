@@ -1,0 +1,129 @@
+//! The tracker's page (`tracker --web PORT`): the index as tables, and
+//! the protocol as a live sequence diagram, for a class to watch.
+//!
+//! What it reads (`GET`): the page, `/api/state` (the peers
+//! online with their files, every file with its holders) and `/events`
+//! (every protocol line the tracker sends or receives, and its log). What
+//! it does (`POST`): the console's `ping` and `discover`, with the same
+//! words as the console.
+
+use crate::server::Server;
+use crate::tracker::console;
+use crate::tracker::Tracker;
+use crate::web::events::Hub;
+use crate::web::http::{Exchange, HttpError, Method, Response};
+use crate::web::{json, WebOptions};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+const TRACKER_HTML: &str = include_str!("tracker.html");
+const TRACKER_JS: &str = include_str!("tracker.js");
+
+/// Every path the page serves, with its method.
+const PATHS: &[(&str, Method)] = &[
+    ("/", Method::Get),
+    ("/tracker.js", Method::Get),
+    ("/api/state", Method::Get),
+    ("/events", Method::Get),
+    ("/api/ping", Method::Post),
+    ("/api/discover", Method::Post),
+];
+
+/// A running tracker page. Dropping it stops serving the page.
+pub struct TrackerPage {
+    server: Server,
+}
+
+impl TrackerPage {
+    /// Serves `tracker`'s page as `options` say.
+    pub fn start(tracker: Arc<Tracker>, options: WebOptions) -> crate::Result<TrackerPage> {
+        let listener = options.listen()?;
+        let hub = Hub::new();
+        hub.follow(tracker.log());
+        let log = tracker.log().clone();
+        let route = Arc::new(move |exchange| route(&tracker, &hub, exchange));
+        let server = super::start(listener, &log, route)?;
+        Ok(TrackerPage { server })
+    }
+
+    /// The address the page is served on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+}
+
+fn route(tracker: &Tracker, hub: &Hub, exchange: Exchange) {
+    let request = &exchange.request;
+    let result = match (request.method, request.path.as_str()) {
+        (Method::Get, "/") => Ok(Response::asset("text/html; charset=utf-8", TRACKER_HTML)),
+        (Method::Get, "/tracker.js") => Ok(Response::asset(
+            "text/javascript; charset=utf-8",
+            TRACKER_JS,
+        )),
+        (Method::Get, "/api/state") => Ok(Response::json(state(tracker))),
+        (Method::Get, "/events") => return hub.serve(exchange),
+        (Method::Post, "/api/ping") => {
+            console_answer(&exchange, |peer| console::ping(tracker, peer))
+        }
+        (Method::Post, "/api/discover") => {
+            console_answer(&exchange, |peer| console::discover(tracker, peer))
+        }
+        (Method::Get, path) => match super::shared_asset(path) {
+            Some(asset) => Ok(asset),
+            None => return super::not_routed(exchange, PATHS),
+        },
+        _ => return super::not_routed(exchange, PATHS),
+    };
+    exchange.respond_with(result);
+}
+
+/// The peers online and every file with its holders.
+fn state(tracker: &Tracker) -> String {
+    let settings = tracker.settings();
+    let name = |addr: SocketAddr| settings.id_of(addr).unwrap_or("").to_string();
+    let peers = json::array(tracker.peers().into_iter().map(|(addr, records)| {
+        format!(
+            r#"{{"id":{},"addr":{},"files":{}}}"#,
+            json::string(&name(addr)),
+            json::string(&addr.to_string()),
+            json::strings(records.iter().map(|record| record.name.as_str()))
+        )
+    }));
+    let files = json::array(console::holders_by_file(tracker).into_iter().map(
+        |(file, holders)| {
+            let holders: Vec<String> = holders
+                .into_iter()
+                .map(|addr| settings.describe(addr))
+                .collect();
+            format!(
+                r#"{{"name":{},"holders":{}}}"#,
+                json::string(&file),
+                json::strings(holders.iter().map(String::as_str))
+            )
+        },
+    ));
+    let nodes = json::array(settings.nodes.iter().map(|node| {
+        format!(
+            r#"{{"id":{},"addr":{}}}"#,
+            json::string(&node.id),
+            json::string(&node.addr.to_string())
+        )
+    }));
+    format!(
+        r#"{{"addr":{},"peers":{peers},"files":{files},"nodes":{nodes}}}"#,
+        json::string(&tracker.local_addr().to_string())
+    )
+}
+
+/// The console's answer to a command about the peer the request names.
+fn console_answer(
+    exchange: &Exchange,
+    command: impl FnOnce(&str) -> String,
+) -> Result<Response, HttpError> {
+    let peer = exchange.request.required("peer")?;
+    let text = command(peer);
+    Ok(Response::json(format!(
+        r#"{{"text":{}}}"#,
+        json::string(text.trim_end())
+    )))
+}

@@ -1,0 +1,166 @@
+//! The pages in a real browser: headless Chromium opens the peer's and
+//! the tracker's pages, a search from the peer's page shows the holders,
+//! a download clicked on the page lands byte for byte, the tracker's
+//! sequence diagram shows the arrows of that search and download, and a
+//! screenshot of each page is taken.
+//!
+//! How the clicks are made without a browser driver: the pages have a test
+//! hook (`?autotest=search:NAME,download:1`, see `src/web/app.js`) that
+//! runs the steps through the very click handlers a user's click runs,
+//! writes the outcome into `<body data-autotest=...>`, then closes the
+//! page's event stream. Chromium's `--dump-dom` prints the page as it then
+//! is, and `--screenshot` saves a picture of it. (A DevTools client would
+//! need a WebSocket client and JSON parsing in the test; the hook needs
+//! neither, and tests the same handlers.)
+//!
+//! Without Chromium on the machine, the test says so in one line and
+//! passes: `.ci/run` installs it.
+
+mod common;
+
+use common::web::*;
+use common::*;
+use std::fs;
+use std::path::Path;
+
+/// A screenshot smaller than this is blank or nearly: the pages, with
+/// their tables and diagram, compress to far more.
+const MIN_SCREENSHOT_BYTES: u64 = 30_000;
+
+/// The text of `<body data-autotest="...">` in a dumped page.
+fn autotest_outcome(dom: &str) -> &str {
+    dom.split("data-autotest=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("the page did not report its test steps:\n{dom}"))
+}
+
+/// Checks that a screenshot is a PNG, large, and not of one colour: the
+/// compressed picture of one colour repeats the same few bytes, a page
+/// with text has thousands of different byte pairs.
+fn check_screenshot(png: &Path) {
+    let bytes = fs::read(png).expect("read the screenshot");
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{} is not a PNG",
+        png.display()
+    );
+    assert!(
+        bytes.len() as u64 >= MIN_SCREENSHOT_BYTES,
+        "{} has only {} bytes: a blank page?",
+        png.display(),
+        bytes.len()
+    );
+    let pairs: std::collections::HashSet<&[u8]> = bytes.windows(2).collect();
+    assert!(
+        pairs.len() > 5_000,
+        "{} looks like one colour",
+        png.display()
+    );
+}
+
+#[test]
+fn the_pages_work_in_a_real_browser() {
+    let Some(program) = chromium() else {
+        println!("web_browser: not run: no chromium on this machine (apt-get install chromium)");
+        return;
+    };
+    let content = pattern_bytes(54_321);
+    let net = Net::new("web_browser", &["peer1", "peer2"]);
+    net.put("peer1", "lecture.bin", &content);
+    net.put("peer1", "notes.txt", &text_bytes(986));
+    net.put("peer2", "poem.txt", &text_bytes(300));
+    let tracker = net.start_web_tracker(&[]);
+    let _peer1 = net.start_peer("peer1", true, &[]);
+    let peer2 = net.start_web_peer("peer2", &[]);
+    let mut probe = net.probe();
+    probe.wait_found_at("lecture.bin", net.port("peer1"));
+    probe.wait_found_at("poem.txt", net.port("peer2"));
+    drop(probe);
+    let mut browser = Browser::new(program);
+
+    // The peer's page: search, then click "Download from this peer".
+    let dom = browser.dump_dom(&peer2.url("/?autotest=search:lecture.bin,download:1,trace:on"));
+    assert_eq!(
+        autotest_outcome(&dom),
+        "done: search:lecture.bin,download:1,trace:on"
+    );
+    assert!(
+        dom.contains("id=\"holders-table\""),
+        "no holders shown:\n{dom}"
+    );
+    assert!(
+        dom.contains(&format!("peer1 ({})", net.addr("peer1"))),
+        "{dom}"
+    );
+    assert!(dom.contains("Download from this peer"), "{dom}");
+    assert!(
+        dom.contains("downloaded lecture.bin (54321 bytes)"),
+        "{dom}"
+    );
+    assert_eq!(
+        fs::read(net.dir("peer2").join("lecture.bin")).unwrap(),
+        content
+    );
+    // Its own diagram shows the download, peer to peer.
+    assert!(dom.contains("DOWNLOAD: lecture.bin, bin, 54321"), "{dom}");
+    assert!(
+        dom.contains("FILE: (54321 bytes in 544 chunks of 100)"),
+        "{dom}"
+    );
+
+    // The tracker's page: the search and the rejoin that announced the
+    // file, as arrows; the console's discover.
+    let dom = browser.dump_dom(&tracker.url("/?autotest=discover:peer2"));
+    assert_eq!(autotest_outcome(&dom), "done: discover:peer2");
+    let diagram = dom
+        .split("id=\"diagram\"")
+        .nth(1)
+        .expect("a diagram on the tracker's page");
+    for arrow in [
+        "SEARCH: lecture.bin",
+        "FOUND: ",
+        "HELLO",
+        "&lt;lecture.bin, bin, 54321",
+    ] {
+        assert!(
+            diagram.contains(arrow),
+            "no arrow {arrow:?} on the diagram:\n{diagram}"
+        );
+    }
+    assert!(
+        diagram.contains(">peer2</text>"),
+        "no lifeline for peer2:\n{diagram}"
+    );
+    assert!(dom.contains("peer2 (127.0.0.1:"), "{dom}");
+    assert!(
+        dom.contains("peer2 (127.0.0.1:") && dom.contains("announces 2 file(s)"),
+        "{dom}"
+    );
+
+    // A screenshot of each, for the record (in the target folder).
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let peer_png = shots.join("web_peer_page.png");
+    let tracker_png = shots.join("web_tracker_page.png");
+    let _ = fs::remove_file(&peer_png);
+    let _ = fs::remove_file(&tracker_png);
+    browser.screenshot(
+        &peer2.url("/?autotest=search:notes.txt,trace:on"),
+        &peer_png,
+        1400,
+        1800,
+    );
+    browser.screenshot(
+        &tracker.url("/?autotest=ping:peer1"),
+        &tracker_png,
+        1400,
+        1100,
+    );
+    check_screenshot(&peer_png);
+    check_screenshot(&tracker_png);
+    println!(
+        "screenshots: {} and {}",
+        peer_png.display(),
+        tracker_png.display()
+    );
+}
