@@ -90,7 +90,7 @@ pub trait Accepted: Sized + Send + 'static {
 
 impl Accepted for Connection {
     fn accept(stream: TcpStream, log: &Log, buffer_size: usize) -> Result<Connection> {
-        Connection::with_buffers(stream, log, buffer_size)
+        Connection::accepted(stream, log, buffer_size)
     }
 
     fn closer(&self) -> Closer {
@@ -243,7 +243,7 @@ pub struct Limits {
     /// Connections served at once; one more gets `ERROR: busy`.
     pub max_connections: usize,
     /// The size of each connection's read and write buffers (see
-    /// [`Connection::with_buffers`]).
+    /// [`Connection::accepted`]).
     pub buffer_size: usize,
     /// The stack of each connection thread.
     pub stack_size: usize,

@@ -91,7 +91,7 @@ pub(super) fn join_sessions(
     let rest = streams.split_off(opened.min(SEARCH_CONNECTIONS));
     let mut searchers = streams
         .into_iter()
-        .map(|stream| Connection::new(stream, &log))
+        .map(|stream| Connection::connected(stream, &log))
         .collect::<Result<Vec<_>>>()?;
     let joined = match searchers.first_mut() {
         Some(connection) => wait_until_joined(connection, opened)?,

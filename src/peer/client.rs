@@ -37,7 +37,7 @@ pub fn download(
         .ok_or_else(|| Error::Other("the range starts past the end of the file".into()))?;
     let mut connection = Connection::connect(addr, log)?;
     connection.send(&PeerRequest::Download(request.clone()))?;
-    match connection.receive_file_or_reply()? {
+    match connection.receive_file_or(connection.reply_wait())? {
         FileOrMessage::File => {
             connection.receive_file(sink, len, progress)?;
             connection.expect_end_of_body(CLOSE_WAIT)?;
@@ -102,7 +102,10 @@ pub fn upload(
         file.size,
         progress,
     )?;
-    match connection.receive_reply()? {
+    match connection
+        .receive(connection.reply_wait())?
+        .ok_or(Error::Closed)?
+    {
         PeerReply::Done => Ok(()),
         PeerReply::Error(reason) => Err(Error::Remote(reason)),
         other => Err(Error::unexpected("DONE", &other)),

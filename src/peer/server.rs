@@ -15,8 +15,7 @@ use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::peer::folder::SharedFolder;
 use crate::wire::connection::{
-    Connection, FileOrMessage, Wait, IO_BUFFER_SIZE, MAX_REQUEST_LINE, REQUEST_TIMEOUT,
-    STALL_TIMEOUT,
+    Connection, FileOrMessage, Wait, IO_BUFFER_SIZE, REQUEST_TIMEOUT, STALL_TIMEOUT,
 };
 use crate::wire::messages::{PeerReply, PeerRequest};
 use crate::wire::protocol::{DownloadRequest, FileSpec, Message, ParseError};
@@ -47,10 +46,7 @@ impl PeerService {
     /// Serves one connection: read one request, answer it, close.
     pub fn handle(&self, mut connection: Connection) {
         let from = connection.other_end();
-        let request = match connection.receive(
-            MAX_REQUEST_LINE,
-            Wait::Until(Instant::now() + REQUEST_TIMEOUT),
-        ) {
+        let request = match connection.receive(Wait::Until(Instant::now() + REQUEST_TIMEOUT)) {
             Ok(Some(request)) => request,
             Ok(None) => return, // connected and left without a word
             Err(Error::Protocol(ParseError::OtherConversation { keyword, .. })) => {
@@ -141,9 +137,7 @@ impl PeerService {
         connection.send(&PeerReply::Ready)?;
         // After READY only `FILE: ` is right; any other line (of any
         // conversation) is shown in the error.
-        match connection
-            .receive_file_or_line::<Message>(MAX_REQUEST_LINE, Wait::NoProgressFor(STALL_TIMEOUT))?
-        {
+        match connection.receive_file_or::<Message>(Wait::NoProgressFor(STALL_TIMEOUT))? {
             FileOrMessage::File => {}
             FileOrMessage::Message(other) => {
                 let error = Error::unexpected("FILE: after READY", &other);

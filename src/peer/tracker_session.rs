@@ -50,7 +50,7 @@ use crate::lock;
 use crate::log::Log;
 use crate::peer::announce::Pins;
 use crate::peer::folder::SharedFolder;
-use crate::wire::connection::{Connection, Wait, MAX_REPLY_LINE, STALL_TIMEOUT};
+use crate::wire::connection::{Connection, Wait, STALL_TIMEOUT};
 use crate::wire::messages::{TrackerReply, TrackerRequest, Wire};
 use crate::wire::protocol::{FileRecord, MAX_RECORDS_PER_JOIN};
 use std::collections::VecDeque;
@@ -880,7 +880,7 @@ fn start_reader(mut connection: Connection, number: u64, events: Sender<Event>) 
     thread::Builder::new()
         .name("tracker session reader".into())
         .spawn(move || loop {
-            let event = match connection.receive(MAX_REPLY_LINE, Wait::Forever) {
+            let event = match connection.receive(Wait::Forever) {
                 Ok(Some(message)) => Event::Line {
                     connection: number,
                     line: Ok(message),

@@ -226,7 +226,7 @@ fn accept(
     connection: &mut Connection,
 ) -> std::result::Result<(SocketAddr, Vec<FileRecord>), String> {
     let deadline = Wait::Until(Instant::now() + REQUEST_TIMEOUT);
-    match connection.receive::<TrackerRequest>(MAX_REQUEST_LINE, deadline) {
+    match connection.receive::<TrackerRequest>(deadline) {
         Ok(Some(TrackerRequest::Hello)) => {}
         Ok(Some(other)) => return Err(format!("first line was {}, not HELLO", other.keyword())),
         Err(Error::Protocol(ParseError::OtherConversation { keyword, .. })) => {
@@ -238,7 +238,7 @@ fn accept(
     connection
         .send(&TrackerReply::Hi)
         .map_err(|e| e.to_string())?;
-    let records = match connection.receive::<TrackerRequest>(MAX_REQUEST_LINE, deadline) {
+    let records = match connection.receive::<TrackerRequest>(deadline) {
         Ok(Some(TrackerRequest::Records(records))) => records,
         Ok(Some(other)) => return Err(format!("sent {} instead of file records", other.keyword())),
         Err(Error::Protocol(ParseError::OtherConversation { keyword, .. })) => {
@@ -307,7 +307,7 @@ fn serve_requests(state: &State, connection: &mut Connection, addr: SocketAddr) 
             Some(live) => Wait::NoProgressFor(live.interval()),
             None => Wait::Forever,
         };
-        let received = connection.receive::<TrackerRequest>(MAX_REQUEST_LINE, wait);
+        let received = connection.receive::<TrackerRequest>(wait);
         if let (Some(live), Ok(Some(message))) = (liveness.as_mut(), &received) {
             live.heard(Instant::now(), *message == TrackerRequest::Ping);
         }

@@ -215,27 +215,57 @@ pub struct Connection {
     /// How long a transfer or a reply may make no progress:
     /// [`STALL_TIMEOUT`], shorter only in this file's tests.
     stall: Duration,
+    /// Which side of the conversation we are on: it fixes how long a line
+    /// we read may be.
+    role: Role,
+}
+
+/// Which side of a conversation a connection is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// We accepted it: we read requests, short lines
+    /// ([`MAX_REQUEST_LINE`]), from anyone who connects.
+    Server,
+    /// We connected: we read replies, which may be long
+    /// ([`MAX_REPLY_LINE`]: the tracker's `FILES:` list), from the node we
+    /// chose to ask.
+    Client,
+}
+
+impl Role {
+    /// The longest line a connection on this side reads.
+    pub fn line_limit(self) -> usize {
+        match self {
+            Role::Server => MAX_REQUEST_LINE,
+            Role::Client => MAX_REPLY_LINE,
+        }
+    }
 }
 
 impl Connection {
-    /// Connects to another node.
+    /// Connects to another node: the client side.
     pub fn connect(addr: SocketAddr, log: &Log) -> Result<Connection> {
         let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
             .map_err(|e| Error::io(format!("connecting to {addr}"), e))?;
-        Connection::new(stream, log)
+        Connection::connected(stream, log)
     }
 
-    /// Wraps a socket that is already connected (one that `accept` gave us),
-    /// with buffers of [`IO_BUFFER_SIZE`].
-    pub fn new(stream: TcpStream, log: &Log) -> Result<Connection> {
-        Connection::with_buffers(stream, log, IO_BUFFER_SIZE)
+    /// The client side of a socket connected some other way, with buffers
+    /// of [`IO_BUFFER_SIZE`].
+    pub fn connected(stream: TcpStream, log: &Log) -> Result<Connection> {
+        Connection::wrap(stream, Role::Client, log, IO_BUFFER_SIZE)
     }
 
-    /// Like [`Connection::new`], with read and write buffers of
-    /// `buffer_size` bytes. Small buffers cost less memory; large ones fewer
-    /// system calls. (The read buffer is zeroed when first used, so its
-    /// whole size counts, even for a connection that reads one line.)
-    pub fn with_buffers(stream: TcpStream, log: &Log, buffer_size: usize) -> Result<Connection> {
+    /// The server side of a socket that `accept` gave us, with read and
+    /// write buffers of `buffer_size` bytes. Small buffers cost less
+    /// memory; large ones fewer system calls. (The read buffer is zeroed
+    /// when first used, so its whole size counts, even for a connection
+    /// that reads one line.)
+    pub fn accepted(stream: TcpStream, log: &Log, buffer_size: usize) -> Result<Connection> {
+        Connection::wrap(stream, Role::Server, log, buffer_size)
+    }
+
+    fn wrap(stream: TcpStream, role: Role, log: &Log, buffer_size: usize) -> Result<Connection> {
         let other_end = stream
             .peer_addr()
             .map_err(|e| Error::io("reading the peer address", e))?;
@@ -251,12 +281,13 @@ impl Connection {
         };
         setup(&stream).map_err(|e| Error::io("setting up the socket", e))?;
         let socket = SharedSocket(Arc::new(stream));
-        Ok(Connection::over(socket, other_end, log, buffer_size))
+        Ok(Connection::over(socket, role, other_end, log, buffer_size))
     }
 
     /// A connection with fresh buffers over `socket`.
     fn over(
         socket: SharedSocket,
+        role: Role,
         other_end: SocketAddr,
         log: &Log,
         buffer_size: usize,
@@ -275,6 +306,7 @@ impl Connection {
             partial_line: Vec::new(),
             read_timeout: None,
             stall: STALL_TIMEOUT,
+            role,
         }
     }
 
@@ -315,6 +347,7 @@ impl Connection {
         let buffer_size = self.writer.capacity();
         Connection::over(
             self.reader.get_ref().clone(),
+            self.role,
             self.other_end,
             &self.log,
             buffer_size,
@@ -353,7 +386,8 @@ impl Connection {
     ///
     /// `limit` bounds the line's length; `deadline`, when given, is the
     /// latest moment the whole line must have arrived by.
-    pub fn receive<M: Wire>(&mut self, limit: usize, wait: Wait) -> Result<Option<M>> {
+    pub fn receive<M: Wire>(&mut self, wait: Wait) -> Result<Option<M>> {
+        let limit = self.role.line_limit();
         let Some(line) = self.read_line(limit, wait)? else {
             return Ok(None);
         };
@@ -362,35 +396,25 @@ impl Connection {
         parse_line(&line).map(Some)
     }
 
-    /// Sends a request and reads its one-line reply, treating end-of-file as
-    /// an error (a reply was owed).
+    /// Sends a request and reads its one-line reply, which is owed:
+    /// end-of-file is an error, and the other end has [`STALL_TIMEOUT`] to
+    /// answer.
     pub fn request<R: Wire>(&mut self, message: &impl Wire) -> Result<R> {
         self.send(message)?;
-        self.receive_reply()
+        self.receive(self.reply_wait())?.ok_or(Error::Closed)
     }
 
-    /// Reads a reply line: end-of-file is an error, and the other end has
-    /// [`STALL_TIMEOUT`] to answer.
-    pub fn receive_reply<R: Wire>(&mut self) -> Result<R> {
-        // The same wait every time (not a deadline, which differs on every
-        // call) means the socket's time-out is set once, not per request.
-        self.receive(MAX_REPLY_LINE, Wait::NoProgressFor(self.stall))?
-            .ok_or(Error::Closed)
+    /// How long a reply may take: [`STALL_TIMEOUT`] without progress. (The
+    /// same wait every time, not a deadline, which differs on every call,
+    /// so the socket's time-out is set once, not per request.)
+    pub fn reply_wait(&self) -> Wait {
+        Wait::NoProgressFor(self.stall)
     }
 
     /// Reads the answer to a request that may be answered with a file:
     /// either the `FILE: ` header (the bytes follow), or one line.
-    pub fn receive_file_or_reply<R: Wire>(&mut self) -> Result<FileOrMessage<R>> {
-        self.receive_file_or_line(MAX_REPLY_LINE, Wait::NoProgressFor(self.stall))
-    }
-
-    /// Like [`Connection::receive_file_or_reply`], with a request's limits:
-    /// a server waiting for an uploaded file uses this.
-    pub fn receive_file_or_line<M: Wire>(
-        &mut self,
-        limit: usize,
-        wait: Wait,
-    ) -> Result<FileOrMessage<M>> {
+    pub fn receive_file_or<M: Wire>(&mut self, wait: Wait) -> Result<FileOrMessage<M>> {
+        let limit = self.role.line_limit();
         // `FILE: ` has no line ending, so we look at the bytes one at a time
         // until they either spell the header or end a line. The bytes come
         // out of the read buffer, so this costs no extra system calls.
@@ -852,7 +876,9 @@ mod tests {
         let (mut receiver, mut sender) = pair();
         sender.write_all(b"FILE: 0123456789").unwrap();
         assert!(matches!(
-            receiver.receive_file_or_reply::<PeerReply>().unwrap(),
+            receiver
+                .receive_file_or::<PeerReply>(receiver.reply_wait())
+                .unwrap(),
             FileOrMessage::File
         ));
         let (progress_tx, progress_rx) = mpsc::channel();
