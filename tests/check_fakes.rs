@@ -279,7 +279,12 @@ fn search(f: TrackerFaults, index: &[(u64, SocketAddr, Vec<FileRecord>)], name: 
     if f.writes_fields_without_space {
         let records: Vec<String> = found
             .iter()
-            .map(|l| format!("<{},{},{},{},{}>", l.kind, l.size, l.modified, l.ip, l.port))
+            .map(|l| {
+                format!(
+                    "<{},{},{},{},{}>",
+                    l.file_type, l.size, l.modified, l.ip, l.port
+                )
+            })
             .collect();
         return format!("FOUND: {}", records.join(" "));
     }
@@ -369,7 +374,7 @@ fn peer_connection(stream: TcpStream, f: PeerFaults, files: &Files) {
                 return;
             };
             let size_ok = request.file.size == bytes.len() as u64 || f.ignores_the_size;
-            if request.file.kind != type_of(&request.file.name) || !size_ok {
+            if request.file.file_type != type_of(&request.file.name) || !size_ok {
                 "ERROR: wrong type or size".to_string()
             } else if request.range.is_some() && !extension {
                 "ERROR: no ranges here".to_string()
@@ -397,7 +402,7 @@ fn peer_connection(stream: TcpStream, f: PeerFaults, files: &Files) {
                 .iter()
                 .map(|(name, bytes)| FileRecord {
                     name: name.clone(),
-                    kind: type_of(name),
+                    file_type: type_of(name),
                     size: bytes.len() as u64 + u64::from(f.lists_wrong_size),
                     modified: today,
                     ip: own.ip(),

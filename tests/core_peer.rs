@@ -80,7 +80,7 @@ fn peer_announces_its_first_five_regular_files_in_name_order() {
     let net = Net::new("peer_first_five", &["peer1"]);
     let dir = net.dir("peer1");
     let mut expected = Vec::new();
-    for (i, (name, kind, len)) in [
+    for (i, (name, file_type, len)) in [
         ("a.txt", "txt", 1234usize),
         ("b.bin", "bin", 256),
         ("c", "none", 17),
@@ -94,7 +94,7 @@ fn peer_announces_its_first_five_regular_files_in_name_order() {
     {
         let path = net.put("peer1", name, &pattern_bytes(len));
         let date = set_file_date(&path, 2026, 1 + i as i64, 10 + i as i64);
-        expected.push((name, kind, len, date));
+        expected.push((name, file_type, len, date));
     }
     // Hidden files and folders are never shared and take no slot.
     fs::write(dir.join(".hidden"), b"secret").unwrap();
@@ -105,12 +105,12 @@ fn peer_announces_its_first_five_regular_files_in_name_order() {
     let _peer = net.start_peer("peer1", true, &[]);
     let mut probe = net.probe();
     let port = net.port("peer1");
-    for (name, kind, len, date) in &expected[..5] {
+    for (name, file_type, len, date) in &expected[..5] {
         let fields = probe.wait_found_at(name, port);
         assert_eq!(
             fields,
             vec![
-                kind.to_string(),
+                file_type.to_string(),
                 len.to_string(),
                 date.clone(),
                 "127.0.0.1".to_string(),
@@ -178,8 +178,8 @@ fn raw_download_is_byte_for_byte() {
     let mut served = serve("raw_download", &files);
     let addr = served.net.addr("peer1");
     for (name, content) in &files {
-        let kind = name.rsplit_once('.').map(|(_, ext)| ext).unwrap_or("none");
-        let request = format!("DOWNLOAD: {name}, {kind}, {}", content.len());
+        let file_type = name.rsplit_once('.').map(|(_, ext)| ext).unwrap_or("none");
+        let request = format!("DOWNLOAD: {name}, {file_type}, {}", content.len());
         let reply = peer_reply(&addr, &request);
         assert_file_reply(&reply, content, &request);
     }

@@ -250,22 +250,22 @@ fn valid_kind(rng: &mut Rng, name: &str) -> String {
         return type_of(name);
     }
     loop {
-        let kind: String = (0..rng.range(1, 8)).map(|_| rng.pick(CHARS)).collect();
-        if kind_fits_a_record(&kind) {
-            return kind;
+        let file_type: String = (0..rng.range(1, 8)).map(|_| rng.pick(CHARS)).collect();
+        if kind_fits_a_record(&file_type) {
+            return file_type;
         }
     }
 }
 
-/// The protocol's rule for a type field (as `check_kind` in the library):
+/// The protocol's rule for a type field (as `check_file_type` in the library):
 /// not empty, at most 255 bytes, no white space at either end, and no '<',
 /// '>', ',' or control character.
-fn kind_fits_a_record(kind: &str) -> bool {
-    !kind.is_empty()
-        && kind.len() <= MAX_NAME_LEN
-        && !kind.starts_with(char::is_whitespace)
-        && !kind.ends_with(char::is_whitespace)
-        && !kind
+fn kind_fits_a_record(file_type: &str) -> bool {
+    !file_type.is_empty()
+        && file_type.len() <= MAX_NAME_LEN
+        && !file_type.starts_with(char::is_whitespace)
+        && !file_type.ends_with(char::is_whitespace)
+        && !file_type
             .chars()
             .any(|c| matches!(c, '<' | '>' | ',') || c.is_control())
 }
@@ -299,7 +299,7 @@ fn valid_port(rng: &mut Rng) -> u16 {
 fn valid_spec(rng: &mut Rng) -> FileSpec {
     let name = valid_name(rng);
     FileSpec {
-        kind: valid_kind(rng, &name),
+        file_type: valid_kind(rng, &name),
         size: rng.number(),
         name,
     }
@@ -309,7 +309,7 @@ fn valid_record(rng: &mut Rng) -> FileRecord {
     let spec = valid_spec(rng);
     FileRecord {
         name: spec.name,
-        kind: spec.kind,
+        file_type: spec.file_type,
         size: spec.size,
         modified: valid_date(rng),
         ip: valid_ip(rng),
@@ -700,7 +700,7 @@ fn every_shareable_name_gives_lines_that_parse() {
     for name in &names {
         let record = FileRecord {
             name: name.clone(),
-            kind: type_of(name),
+            file_type: type_of(name),
             size: 5,
             modified: Date::new(1, 1, 26).expect("a real day"),
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),

@@ -118,9 +118,9 @@ fn serve(test: &str, files: &[(&str, &[u8])]) -> Served {
 
 /// Opens an upload: sends `UPLOAD: name, type, size` and returns the client
 /// and the one-line answer.
-fn open_upload(addr: &str, name: &str, kind: &str, size: u64) -> (Client, String) {
+fn open_upload(addr: &str, name: &str, file_type: &str, size: u64) -> (Client, String) {
     let mut client = Client::connect(addr);
-    let answer = client.request(&format!("UPLOAD: {name}, {kind}, {size}"));
+    let answer = client.request(&format!("UPLOAD: {name}, {file_type}, {size}"));
     (client, answer)
 }
 
@@ -151,12 +151,12 @@ fn list_answers_every_file_not_only_five() {
     ];
     let mut expected = BTreeSet::new();
     let port = net.port("peer1");
-    for (i, (name, kind, bytes)) in files.iter().enumerate() {
+    for (i, (name, file_type, bytes)) in files.iter().enumerate() {
         let path = net.put("peer1", name, bytes);
         let date = set_file_date(&path, 2026, 1 + i as i64, 10 + i as i64);
         expected.insert(vec![
             name.to_string(),
-            kind.to_string(),
+            file_type.to_string(),
             bytes.len().to_string(),
             date,
             "127.0.0.1".to_string(),

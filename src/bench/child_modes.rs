@@ -147,7 +147,7 @@ fn download_as_child(from: SocketAddr, name: &str, size: u64, dir: &Path) -> Res
     let (folder, _) = SharedFolder::open(dir)?;
     let file = FileSpec {
         name: name.to_string(),
-        kind: type_of(name),
+        file_type: type_of(name),
         size,
     };
     client::download_into_folder(&folder, from, &file, &quiet_log(), &mut |_| {})?;

@@ -253,7 +253,7 @@ fn session_records(number: usize) -> Result<Vec<FileRecord>> {
         .map(|index| {
             let name = session_file_name(number, index);
             FileRecord {
-                kind: type_of(&name),
+                file_type: type_of(&name),
                 name,
                 size: 1_000 + index as u64,
                 modified: today,

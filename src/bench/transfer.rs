@@ -47,7 +47,7 @@ pub(super) fn measure_transfer(
     let raw_target = workspace.root.join("raw-copy");
     let file = FileSpec {
         name: FILE_NAME.to_string(),
-        kind: type_of(FILE_NAME),
+        file_type: type_of(FILE_NAME),
         size,
     };
     let (mut raw, mut download) = (Duration::MAX, Duration::MAX);

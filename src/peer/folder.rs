@@ -59,7 +59,7 @@ impl SharedFile {
     pub fn record(&self, addr: SocketAddr) -> FileRecord {
         FileRecord {
             name: self.name.clone(),
-            kind: type_of(&self.name),
+            file_type: type_of(&self.name),
             size: self.size,
             modified: self.modified,
             ip: addr.ip(),
@@ -340,12 +340,12 @@ fn temp_name() -> String {
 
 /// Only plain files are shared: not links, folders, devices or pipes.
 fn regular_file(meta: &Metadata) -> std::result::Result<(), String> {
-    let kind = meta.file_type();
-    if kind.is_file() {
+    let file_type = meta.file_type();
+    if file_type.is_file() {
         Ok(())
-    } else if kind.is_symlink() {
+    } else if file_type.is_symlink() {
         Err("symbolic links are not shared".into())
-    } else if kind.is_dir() {
+    } else if file_type.is_dir() {
         Err("folders are not shared".into())
     } else {
         Err("only regular files are shared".into())
@@ -394,7 +394,7 @@ mod tests {
     fn spec(name: &str, size: u64) -> FileSpec {
         FileSpec {
             name: name.into(),
-            kind: type_of(name),
+            file_type: type_of(name),
             size,
         }
     }
@@ -434,7 +434,7 @@ mod tests {
         assert!(folder.open_to_send(&spec("a.txt", 6)).is_err());
         assert!(folder
             .open_to_send(&FileSpec {
-                kind: "jpg".into(),
+                file_type: "jpg".into(),
                 ..spec("a.txt", 5)
             })
             .is_err());

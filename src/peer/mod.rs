@@ -264,7 +264,7 @@ impl Peer {
             let from = location.addr();
             let file = FileSpec {
                 name: name.to_string(),
-                kind: location.kind.clone(),
+                file_type: location.file_type.clone(),
                 size: location.size,
             };
             let mut report = |bytes| progress(bytes, file.size);
@@ -535,7 +535,7 @@ impl Peer {
             })?;
         Ok(FileSpec {
             name: file.name.clone(),
-            kind: type_of(&file.name),
+            file_type: type_of(&file.name),
             size: file.size,
         })
     }

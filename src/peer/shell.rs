@@ -287,7 +287,7 @@ fn try_execute(peer: &Peer, command: Command) -> Result<bool> {
                 println!(
                     "{}. {at}  {}, {} bytes, {}",
                     number + 1,
-                    holder.kind,
+                    holder.file_type,
                     holder.size,
                     holder.modified
                 );
@@ -447,7 +447,7 @@ pub fn print_records(records: &[FileRecord]) {
 pub fn record_line(record: &FileRecord) -> String {
     format!(
         "  {}  {}, {} bytes, {}",
-        record.name, record.kind, record.size, record.modified
+        record.name, record.file_type, record.size, record.modified
     )
 }
 

@@ -100,7 +100,7 @@ pub(super) mod tests {
     pub(in crate::tracker) fn record(name: &str, ip: &str, port: u16) -> FileRecord {
         FileRecord {
             name: name.into(),
-            kind: "txt".into(),
+            file_type: "txt".into(),
             size: 10,
             modified: Date::new(1, 1, 26).unwrap(),
             ip: ip.parse().unwrap(),

@@ -216,7 +216,7 @@ impl Page {
                 r#"{{"id":{},"addr":{},"type":{},"size":{},"date":{},"self":{}}}"#,
                 json::string(self.peer.settings().id_of(addr).unwrap_or("")),
                 json::string(&addr.to_string()),
-                json::string(&holder.kind),
+                json::string(&holder.file_type),
                 holder.size,
                 json::string(&holder.modified.to_string()),
                 addr == self.peer.addr()
@@ -490,7 +490,7 @@ fn record_json(record: &FileRecord) -> String {
     format!(
         r#"{{"name":{},"type":{},"size":{},"date":{}}}"#,
         json::string(&record.name),
-        json::string(&record.kind),
+        json::string(&record.file_type),
         record.size,
         json::string(&record.modified.to_string())
     )

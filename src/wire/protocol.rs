@@ -77,7 +77,9 @@ pub enum Message {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FileSpec {
     pub name: String,
-    pub kind: String,
+    /// The protocol's *type* field: the name's extension (`txt`), or
+    /// `none` (`type` itself is a Rust keyword).
+    pub file_type: String,
     pub size: u64,
 }
 
@@ -127,12 +129,12 @@ impl FileSpec {
     /// ([`type_of`]): checked before a peer sends or accepts a byte.
     pub fn check_type(&self) -> Result<(), String> {
         let by_name = type_of(&self.name);
-        if by_name == self.kind {
+        if by_name == self.file_type {
             Ok(())
         } else {
             Err(format!(
                 "the type of {} is {by_name}, not {}",
-                self.name, self.kind
+                self.name, self.file_type
             ))
         }
     }
@@ -153,7 +155,7 @@ impl DownloadRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileRecord {
     pub name: String,
-    pub kind: String,
+    pub file_type: String,
     pub size: u64,
     pub modified: Date,
     pub ip: IpAddr,
@@ -164,7 +166,7 @@ pub struct FileRecord {
 /// the name is the search key, so it is left out).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
-    pub kind: String,
+    pub file_type: String,
     pub size: u64,
     pub modified: Date,
     pub ip: IpAddr,
@@ -180,7 +182,7 @@ impl FileRecord {
     /// The record without its name, as it goes into a `FOUND:` line.
     pub fn location(&self) -> Location {
         Location {
-            kind: self.kind.clone(),
+            file_type: self.file_type.clone(),
             size: self.size,
             modified: self.modified,
             ip: self.ip,
@@ -192,7 +194,7 @@ impl FileRecord {
     pub fn spec(&self) -> FileSpec {
         FileSpec {
             name: self.name.clone(),
-            kind: self.kind.clone(),
+            file_type: self.file_type.clone(),
             size: self.size,
         }
     }
@@ -299,9 +301,9 @@ impl Message {
             "UPLOAD" => {
                 let fields = split_fields(rest);
                 match fields.as_slice() {
-                    [name, kind, size] => {
-                        Ok(Message::Upload(parse_spec("UPLOAD", name, kind, size)?))
-                    }
+                    [name, file_type, size] => Ok(Message::Upload(parse_spec(
+                        "UPLOAD", name, file_type, size,
+                    )?)),
                     _ => Err(bad("UPLOAD", "expected `name, type, size`")),
                 }
             }
@@ -321,20 +323,22 @@ impl Message {
             Message::Bye => "BYE".to_string(),
             Message::Error(reason) => format!("ERROR: {reason}"),
             Message::Download(DownloadRequest { file, range: None }) => {
-                format!("DOWNLOAD: {}, {}, {}", file.name, file.kind, file.size)
+                format!("DOWNLOAD: {}, {}, {}", file.name, file.file_type, file.size)
             }
             Message::Download(DownloadRequest {
                 file,
                 range: Some(range),
             }) => format!(
                 "DOWNLOAD: {}, {}, {}, {}, {}",
-                file.name, file.kind, file.size, range.first, range.count
+                file.name, file.file_type, file.size, range.first, range.count
             ),
             Message::List => "LIST".to_string(),
             // "FILES:" alone when the list is empty, with no trailing space.
             Message::Files(records) if records.is_empty() => "FILES:".to_string(),
             Message::Files(records) => format!("FILES: {}", join_records(records)),
-            Message::Upload(file) => format!("UPLOAD: {}, {}, {}", file.name, file.kind, file.size),
+            Message::Upload(file) => {
+                format!("UPLOAD: {}, {}, {}", file.name, file.file_type, file.size)
+            }
             Message::Ready => "READY".to_string(),
             Message::Done => "DONE".to_string(),
             Message::Ping => "PING".to_string(),
@@ -455,21 +459,21 @@ pub fn check_name(name: &str) -> Result<(), String> {
 /// record (`notes. txt` would be read back as `txt`).
 pub fn type_of(name: &str) -> String {
     match Path::new(name).extension().and_then(|e| e.to_str()) {
-        Some(extension) if check_kind(extension).is_ok() => extension.to_string(),
+        Some(extension) if check_file_type(extension).is_ok() => extension.to_string(),
         _ => NO_EXTENSION_TYPE.to_string(),
     }
 }
 
 /// A type field follows the rules of a name (it must survive being written
 /// in a record and read back), and may not be empty.
-fn check_kind(kind: &str) -> Result<(), String> {
-    if kind.is_empty() || kind.len() > MAX_NAME_LEN {
+fn check_file_type(file_type: &str) -> Result<(), String> {
+    if file_type.is_empty() || file_type.len() > MAX_NAME_LEN {
         return Err("the type is empty or too long".into());
     }
-    if kind.starts_with(char::is_whitespace) || kind.ends_with(char::is_whitespace) {
+    if file_type.starts_with(char::is_whitespace) || file_type.ends_with(char::is_whitespace) {
         return Err("the type starts or ends with a space".into());
     }
-    if kind
+    if file_type
         .chars()
         .any(|c| matches!(c, '<' | '>' | ',') || c.is_control())
     {
@@ -504,24 +508,24 @@ fn parse_port(text: &str) -> Result<u16, String> {
 fn parse_spec(
     command: &'static str,
     name: &str,
-    kind: &str,
+    file_type: &str,
     size: &str,
 ) -> Result<FileSpec, ParseError> {
     check_name(name).map_err(|reason| bad(command, reason))?;
-    check_kind(kind).map_err(|reason| bad(command, reason))?;
+    check_file_type(file_type).map_err(|reason| bad(command, reason))?;
     let size = parse_number("size", size).map_err(|reason| bad(command, reason))?;
     Ok(FileSpec {
         name: name.to_string(),
-        kind: kind.to_string(),
+        file_type: file_type.to_string(),
         size,
     })
 }
 
 fn parse_download(rest: &str) -> Result<Message, ParseError> {
     let fields = split_fields(rest);
-    let (name, kind, size, range) = match fields.as_slice() {
-        [name, kind, size] => (name, kind, size, None),
-        [name, kind, size, first, count] => (name, kind, size, Some((first, count))),
+    let (name, file_type, size, range) = match fields.as_slice() {
+        [name, file_type, size] => (name, file_type, size, None),
+        [name, file_type, size, first, count] => (name, file_type, size, Some((first, count))),
         _ => {
             return Err(bad(
                 "DOWNLOAD",
@@ -529,7 +533,7 @@ fn parse_download(rest: &str) -> Result<Message, ParseError> {
             ))
         }
     };
-    let file = parse_spec("DOWNLOAD", name, kind, size)?;
+    let file = parse_spec("DOWNLOAD", name, file_type, size)?;
     let range = match range {
         None => None,
         Some((first, count)) => {
@@ -571,17 +575,17 @@ fn parse_records<T>(
 }
 
 fn parse_file_record(fields: &[&str]) -> Result<FileRecord, String> {
-    let [name, kind, size, date, ip, port] = fields else {
+    let [name, file_type, size, date, ip, port] = fields else {
         return Err(format!(
             "expected 6 fields <name, type, size, DD/MM/YY, ip, port>, got {}",
             fields.len()
         ));
     };
     check_name(name)?;
-    let location = parse_location(&[kind, size, date, ip, port])?;
+    let location = parse_location(&[file_type, size, date, ip, port])?;
     Ok(FileRecord {
         name: name.to_string(),
-        kind: location.kind,
+        file_type: location.file_type,
         size: location.size,
         modified: location.modified,
         ip: location.ip,
@@ -590,15 +594,15 @@ fn parse_file_record(fields: &[&str]) -> Result<FileRecord, String> {
 }
 
 fn parse_location(fields: &[&str]) -> Result<Location, String> {
-    let [kind, size, date, ip, port] = fields else {
+    let [file_type, size, date, ip, port] = fields else {
         return Err(format!(
             "expected 5 fields <type, size, DD/MM/YY, ip, port>, got {}",
             fields.len()
         ));
     };
-    check_kind(kind)?;
+    check_file_type(file_type)?;
     Ok(Location {
-        kind: kind.to_string(),
+        file_type: file_type.to_string(),
         size: parse_number("size", size)?,
         modified: Date::parse(date)
             .ok_or_else(|| format!("date {date:?} is not a real DD/MM/YY day"))?,
@@ -614,7 +618,7 @@ impl fmt::Display for FileRecord {
         write!(
             f,
             "<{}, {}, {}, {}, {}, {}>",
-            self.name, self.kind, self.size, self.modified, self.ip, self.port
+            self.name, self.file_type, self.size, self.modified, self.ip, self.port
         )
     }
 }
@@ -624,7 +628,7 @@ impl fmt::Display for Location {
         write!(
             f,
             "<{}, {}, {}, {}, {}>",
-            self.kind, self.size, self.modified, self.ip, self.port
+            self.file_type, self.size, self.modified, self.ip, self.port
         )
     }
 }
@@ -645,7 +649,7 @@ pub(crate) mod tests {
     fn record(name: &str, port: u16) -> FileRecord {
         FileRecord {
             name: name.to_string(),
-            kind: type_of(name),
+            file_type: type_of(name),
             size: 1234,
             modified: Date::new(21, 11, 26).unwrap(),
             ip: "127.0.0.1".parse().unwrap(),
@@ -656,7 +660,7 @@ pub(crate) mod tests {
     pub(crate) fn every_kind_of_message() -> Vec<Message> {
         let file = FileSpec {
             name: "my notes.txt".into(),
-            kind: "txt".into(),
+            file_type: "txt".into(),
             size: 1234,
         };
         vec![

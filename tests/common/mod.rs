@@ -851,13 +851,13 @@ impl Client {
 // ---------------------------------------------------------------------------
 
 /// A file record as a peer announces it, from 127.0.0.1.
-pub fn file_record(name: &str, kind: &str, size: u64, date: &str, port: u16) -> String {
-    format!("<{name}, {kind}, {size}, {date}, 127.0.0.1, {port}>")
+pub fn file_record(name: &str, file_type: &str, size: u64, date: &str, port: u16) -> String {
+    format!("<{name}, {file_type}, {size}, {date}, 127.0.0.1, {port}>")
 }
 
 /// The location record the tracker answers for a file record.
-pub fn location_record(kind: &str, size: u64, date: &str, port: u16) -> String {
-    format!("<{kind}, {size}, {date}, 127.0.0.1, {port}>")
+pub fn location_record(file_type: &str, size: u64, date: &str, port: u16) -> String {
+    format!("<{file_type}, {size}, {date}, 127.0.0.1, {port}>")
 }
 
 /// Connects to the tracker as a fake peer: HELLO, expects HI, sends the

@@ -50,7 +50,7 @@ impl Peer {
 /// The local copy of a file the peer serves.
 pub struct LocalFile {
     pub name: String,
-    pub kind: String,
+    pub file_type: String,
     pub bytes: Vec<u8>,
 }
 
@@ -76,7 +76,7 @@ impl LocalFile {
         }
         let bytes = std::fs::read(path).map_err(|e| format!("--file {shown}: {e}"))?;
         Ok(LocalFile {
-            kind: type_of(&name),
+            file_type: type_of(&name),
             name,
             bytes,
         })
@@ -88,7 +88,7 @@ impl LocalFile {
 
     /// `name, type, size` as a request carries them.
     fn fields(&self) -> String {
-        format!("{}, {}, {}", self.name, self.kind, self.size())
+        format!("{}, {}, {}", self.name, self.file_type, self.size())
     }
 }
 
@@ -192,7 +192,7 @@ fn wrong_size(peer: &Peer, t: &Transcript) -> Checked {
     let request = format!(
         "DOWNLOAD: {}, {}, {}",
         file.name,
-        file.kind,
+        file.file_type,
         file.size() + 1
     );
     expect_error(peer, t, "A", request.as_bytes())
@@ -255,13 +255,13 @@ fn list(peer: &Peer, t: &Transcript) -> Checked {
     let Some(record) = records.iter().find(|r| r.name == file.name) else {
         return Err(format!("FILES: has no record for {}", file.name).into());
     };
-    if record.kind != file.kind || record.size != file.size() as u64 {
+    if record.file_type != file.file_type || record.size != file.size() as u64 {
         return Err(format!(
             "the record of {} says type {} and size {}, not {} and {}",
             file.name,
-            record.kind,
+            record.file_type,
             record.size,
-            file.kind,
+            file.file_type,
             file.size()
         )
         .into());

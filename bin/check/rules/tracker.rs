@@ -317,21 +317,23 @@ type Spoiler = fn(&FileRecord) -> String;
 fn refuse_malformed(tracker: &Tracker, t: &Transcript) -> Checked {
     let cases: [(&str, Spoiler); 4] = [
         ("size", |r| {
-            let (name, kind, date, ip, port) = (&r.name, &r.kind, r.modified, r.ip, r.port);
-            format!("<{name}, {kind}, ten, {date}, {ip}, {port}>")
+            let (name, file_type, date, ip, port) =
+                (&r.name, &r.file_type, r.modified, r.ip, r.port);
+            format!("<{name}, {file_type}, ten, {date}, {ip}, {port}>")
         }),
         ("date", |r| {
-            let (name, kind, size, ip, port) = (&r.name, &r.kind, r.size, r.ip, r.port);
-            format!("<{name}, {kind}, {size}, 32/01/26, {ip}, {port}>")
+            let (name, file_type, size, ip, port) = (&r.name, &r.file_type, r.size, r.ip, r.port);
+            format!("<{name}, {file_type}, {size}, 32/01/26, {ip}, {port}>")
         }),
         ("port", |r| {
-            let (name, kind, size, date, ip) = (&r.name, &r.kind, r.size, r.modified, r.ip);
-            format!("<{name}, {kind}, {size}, {date}, {ip}, 70000>")
+            let (name, file_type, size, date, ip) =
+                (&r.name, &r.file_type, r.size, r.modified, r.ip);
+            format!("<{name}, {file_type}, {size}, {date}, {ip}, 70000>")
         }),
         // Five fields: the date is missing.
         ("fields", |r| {
-            let (name, kind, size, ip, port) = (&r.name, &r.kind, r.size, r.ip, r.port);
-            format!("<{name}, {kind}, {size}, {ip}, {port}>")
+            let (name, file_type, size, ip, port) = (&r.name, &r.file_type, r.size, r.ip, r.port);
+            format!("<{name}, {file_type}, {size}, {ip}, {port}>")
         }),
     ];
     // Each on its own connection; the first one accepted fails the rule.
@@ -566,7 +568,7 @@ fn record(tracker: &Tracker, port: &ServedPort, what: &str) -> FileRecord {
 fn named_record(tracker: &Tracker, port: &ServedPort, name: &str) -> FileRecord {
     FileRecord {
         name: name.to_string(),
-        kind: p2p_share::wire::protocol::type_of(name),
+        file_type: p2p_share::wire::protocol::type_of(name),
         // Sizes differ from record to record, so a mixed-up record shows.
         size: 1000 + u64::from(tracker.names.get()),
         modified: tracker.today,
