@@ -26,8 +26,10 @@
 //! of its own that compiles this folder again, and each uses a different
 //! part of it. The compiler would call the rest dead code in each of them,
 //! so each test file allows dead code on its `mod common;` line only, with
-//! that reason beside it; the helpers themselves are checked like any
-//! other code. A helper that no test file uses any more should go.
+//! that reason beside it; every other warning and clippy lint still
+//! applies here. The price: the compiler no longer finds a helper that no
+//! test file uses at all, so look for its name in `tests/` before keeping
+//! one; such a helper should go.
 
 /// Running the protocol checker and reading its report.
 pub mod checker;
