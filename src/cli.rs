@@ -27,9 +27,6 @@ pub struct Args {
     /// `--web-any`: serve the web page on every address, not loopback only.
     pub web_any: bool,
     pub help: bool,
-    /// `--name VALUE` options not listed above (the benchmark's).
-    pub numbers: Vec<(String, u64)>,
-    pub quick: bool,
 }
 
 /// Parses `args` (without the program name). `accepted` lists the options
@@ -63,11 +60,9 @@ pub fn parse(args: impl IntoIterator<Item = String>, accepted: &[&str]) -> Resul
             "--serve" => parsed.serve = true,
             "--web" => parsed.web = Some(port(&arg, &value()?)?),
             "--web-any" => parsed.web_any = true,
-            "--quick" => parsed.quick = true,
-            _ => {
-                let n = number(&arg, &value()?)?;
-                parsed.numbers.push((arg, n));
-            }
+            // A binary that lists an option this parser does not know gets
+            // it refused like any other unknown option.
+            _ => return Err(Error::Usage(format!("unknown option {arg}"))),
         }
     }
     Ok(parsed)
@@ -135,15 +130,6 @@ impl Args {
             None => Ok(()),
         }
     }
-
-    /// The value of a numeric option, or `default`.
-    pub fn number(&self, option: &str, default: u64) -> u64 {
-        self.numbers
-            .iter()
-            .rev()
-            .find(|(name, _)| name == option)
-            .map_or(default, |(_, n)| *n)
-    }
 }
 
 /// How every binary ends: 0 on success, else the error on one line of
@@ -168,18 +154,9 @@ mod tests {
 
     #[test]
     fn parses_flags_and_words() {
-        let accepted = ["--settings", "--dir", "--trace", "--size"];
+        let accepted = ["--settings", "--dir", "--trace"];
         let parsed = parse(
-            args(&[
-                "peer1",
-                "--trace",
-                "--dir",
-                "d",
-                "--size",
-                "5",
-                "--settings",
-                "s.txt",
-            ]),
+            args(&["peer1", "--trace", "--dir", "d", "--settings", "s.txt"]),
             &accepted,
         )
         .unwrap();
@@ -187,8 +164,6 @@ mod tests {
         assert!(parsed.trace && !parsed.serve);
         assert_eq!(parsed.dir, Some("d".into()));
         assert_eq!(parsed.settings, Some("s.txt".into()));
-        assert_eq!(parsed.number("--size", 1), 5);
-        assert_eq!(parsed.number("--other", 7), 7);
     }
 
     #[test]
@@ -201,7 +176,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("needs a value"));
-        assert!(parse(args(&["--size", "x"]), &["--size"]).is_err());
+        assert!(parse(args(&["--max-connections", "x"]), &["--max-connections"]).is_err());
         assert!(parse(args(&["--help"]), &[]).unwrap().help);
         assert!(parse(args(&["--web", "0"]), &["--web"]).is_err());
         assert!(parse(args(&["--web", "70000"]), &["--web"]).is_err());

@@ -29,12 +29,13 @@
 //!    console)              tracker_session, fetch, shell)
 //! ```
 //!
-//! The binaries in `bin/` are thin: arguments in, a library call, errors
-//! out.
+//! The tracker, peer and demo binaries in `bin/` are thin: arguments in,
+//! a library call, errors out. The benchmark (`bin/bench/`) and the
+//! protocol checker (`bin/check/`) are programs of their own, standing on
+//! this library's public API like any other user of it.
 
 #![forbid(unsafe_code)]
 
-pub mod bench;
 pub mod cli;
 pub mod demo;
 pub mod error;

@@ -9,6 +9,9 @@
 //! at once, or send endless lines or random bytes: the checker still
 //! finishes within its time limits and reports, without a panic.
 
+// Each test file uses a different part of the shared helpers (see
+// tests/common/mod.rs): the parts this one does not use are not dead code.
+#[allow(dead_code)]
 mod common;
 
 use common::checker::{run_check, CheckRun};

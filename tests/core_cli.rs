@@ -4,6 +4,9 @@
 //! missing or unknown peer id, missing or bad settings file, port in use,
 //! an address the machine does not have).
 
+// Each test file uses a different part of the shared helpers (see
+// tests/common/mod.rs): the parts this one does not use are not dead code.
+#[allow(dead_code)]
 mod common;
 
 use assert_cmd::Command;

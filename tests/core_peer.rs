@@ -8,6 +8,9 @@
 //! byte, never overwriting, leaving nothing behind on failure), list, help,
 //! quit, and two shell peers exchanging a file.
 
+// Each test file uses a different part of the shared helpers (see
+// tests/common/mod.rs): the parts this one does not use are not dead code.
+#[allow(dead_code)]
 mod common;
 
 use common::*;

@@ -6,6 +6,9 @@
 //! closed without BYE, a rejoin replacing records, every kind of refused
 //! join, input before HELLO, CRLF framing and `--trace`.
 
+// Each test file uses a different part of the shared helpers (see
+// tests/common/mod.rs): the parts this one does not use are not dead code.
+#[allow(dead_code)]
 mod common;
 
 use common::*;

@@ -5,6 +5,9 @@
 //! and exits 1; `--step` waits for Enter before every scene; `--slow` lets
 //! two peers' chunks take turns; it leaves no folder behind.
 
+// Each test file uses a different part of the shared helpers (see
+// tests/common/mod.rs): the parts this one does not use are not dead code.
+#[allow(dead_code)]
 mod common;
 
 use assert_cmd::Command;

@@ -20,6 +20,9 @@
 //! for `STALL_TIMEOUT`, 30 s) are `#[ignore]`d; run them with
 //! `cargo test --test faults -- --ignored` (about 35 s: they run side by side).
 
+// Each test file uses a different part of the shared helpers (see
+// tests/common/mod.rs): the parts this one does not use are not dead code.
+#[allow(dead_code)]
 mod common;
 
 use common::*;
@@ -61,23 +64,8 @@ fn read_until_closed(stream: &mut TcpStream, deadline: Instant) -> Result<Vec<u8
         match stream.read(&mut buf) {
             Ok(0) => return Ok(got),
             Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::ConnectionReset
-                        | io::ErrorKind::ConnectionAborted
-                        | io::ErrorKind::BrokenPipe
-                ) =>
-            {
-                return Ok(got)
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
+            Err(e) if is_closed_error(&e) => return Ok(got),
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(format!("reading: {e}")),
         }
     }
@@ -99,47 +87,6 @@ fn exchange(addr: &str, payload: &[u8], limit: Duration) -> Result<Vec<u8>, Stri
     let _ = stream.write_all(payload);
     let _ = stream.shutdown(Shutdown::Write);
     read_until_closed(&mut stream, deadline)
-}
-
-/// Reads one line (without its end) byte by byte, so that nothing after
-/// it is consumed.
-fn read_line_raw(stream: &mut TcpStream) -> String {
-    stream
-        .set_read_timeout(Some(READ_TIMEOUT))
-        .expect("read timeout");
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    loop {
-        match stream.read(&mut byte) {
-            Ok(1) if byte[0] == b'\n' => break,
-            Ok(1) => line.push(byte[0]),
-            other => panic!(
-                "no whole line ({other:?}); got {:?}",
-                String::from_utf8_lossy(&line)
-            ),
-        }
-    }
-    String::from_utf8_lossy(&line)
-        .trim_end_matches('\r')
-        .to_string()
-}
-
-/// Joins the tracker on a raw socket as a fake peer sharing `name` at
-/// `port`, and checks the join with a SEARCH.
-fn raw_join(tracker: &str, name: &str, port: u16) -> TcpStream {
-    let mut stream = connect_raw(tracker);
-    stream.write_all(b"HELLO\n").expect("HELLO");
-    assert_eq!(read_line_raw(&mut stream), "HI");
-    let record = file_record(name, "txt", 5, "01/01/26", port);
-    stream
-        .write_all(format!("{record}\nSEARCH: {name}\n").as_bytes())
-        .expect("records and SEARCH");
-    let answer = read_line_raw(&mut stream);
-    assert!(
-        answer.starts_with("FOUND: "),
-        "raw join refused: {answer:?}"
-    );
-    stream
 }
 
 /// One request to a peer; the whole reply. Panics on a hang.
@@ -175,16 +122,14 @@ fn ping(addr: &str) -> String {
 /// Polls until a fresh connection to the peer gets PONG (a just-closed
 /// connection may still count against a small cap for a moment).
 fn wait_pong(addr: &str) {
-    let mut last = String::new();
-    let deadline = Instant::now() + TIMEOUT;
-    while Instant::now() < deadline {
-        last = ping(addr);
+    wait_for(&format!("{addr} to answer PING with PONG"), || {
+        let last = ping(addr);
         if last == "PONG\n" {
-            return;
+            Ok(())
+        } else {
+            Err(format!("last reply {last:?}"))
         }
-        thread::sleep(POLL_INTERVAL);
-    }
-    panic!("{addr} did not answer PING with PONG; last reply {last:?}");
+    });
 }
 
 // ---------------------------------------------------------------------------
@@ -196,8 +141,7 @@ fn wait_pong(addr: &str) {
 /// `ERROR: busy` (a connection of an earlier step may still count against a
 /// small cap for a moment), it tries again.
 fn join_checked(tracker: &str, record: &str, name: &str) -> Client {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
+    wait_for(&format!("{tracker} to answer HELLO with HI"), || {
         let mut client = Client::connect(tracker);
         let hi = client
             .try_send_line("HELLO")
@@ -211,35 +155,33 @@ fn join_checked(tracker: &str, record: &str, name: &str) -> Client {
                     answer.starts_with("FOUND: "),
                     "the join with {record} was not accepted: SEARCH {name} gave {answer:?}"
                 );
-                return client;
+                Ok(client)
             }
-            Some("ERROR: busy") | None if Instant::now() < deadline => thread::sleep(POLL_INTERVAL),
+            Some("ERROR: busy") | None => Err(format!("it answered {hi:?}")),
             other => panic!("HELLO to {tracker} got {other:?}, not HI"),
         }
-    }
+    })
 }
 
 /// Sends a console command to the tracker again and again until a new line
 /// of its output satisfies `pred`.
 fn console_until(tracker: &mut Node, command: &str, what: &str, pred: impl Fn(&str) -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
+    let awaited = format!("the tracker console to print {what} for {command:?}");
+    wait_for(&awaited, || {
         let seen = tracker.stdout_lines().len();
         tracker.send_line(command);
-        let answered = Instant::now() + Duration::from_secs(1);
-        while Instant::now() < answered {
+        // A second for this try's answer, then the command again.
+        poll(Duration::from_secs(1), || {
             if tracker.stdout_lines()[seen..].iter().any(|l| pred(l)) {
-                return;
+                Ok(())
+            } else {
+                Err(format!(
+                    "its output:\n{}",
+                    tracker.stdout_lines().join("\n")
+                ))
             }
-            thread::sleep(POLL_INTERVAL);
-        }
-        if Instant::now() >= deadline {
-            panic!(
-                "the tracker console never printed {what} for {command:?}; its output:\n{}",
-                tracker.stdout_lines().join("\n")
-            );
-        }
-    }
+        })
+    });
 }
 
 // ---------------------------------------------------------------------------
@@ -289,23 +231,10 @@ fn write_big_file(path: &Path, mib: usize) -> Vec<u8> {
     first
 }
 
-const PIECES: &[&str] = &[
-    "HELLO",
-    "HI",
-    "SEARCH:",
-    "FOUND:",
-    "NOT FOUND",
-    "BYE",
-    "ERROR:",
-    "DOWNLOAD:",
-    "LIST",
-    "FILES:",
-    "UPLOAD:",
-    "READY",
-    "DONE",
-    "PING",
-    "PONG",
-    "FILE: ",
+/// What a token soup is made of beside the protocol's words: pieces of
+/// records, of paths, and numbers, dates and addresses at and past every
+/// limit.
+const OTHER_PIECES: &[&str] = &[
     "<",
     ">",
     ",",
@@ -345,11 +274,18 @@ const PIECES: &[&str] = &[
     "ü",
 ];
 
+/// Every piece of a token soup: the protocol's words, then the others,
+/// always in this order, so that a seed gives the same soups.
+fn pieces() -> Vec<&'static str> {
+    [&PROTOCOL_WORDS[..], OTHER_PIECES].concat()
+}
+
 /// A token soup line, without its line end.
 fn soup(rng: &mut Rng) -> String {
+    let pieces = pieces();
     let mut line = String::new();
     for _ in 0..rng.range(1, 20) {
-        line.push_str(rng.pick(PIECES));
+        line.push_str(rng.pick(&pieces));
         if rng.one_in(3) {
             line.push_str(", ");
         }
@@ -452,8 +388,9 @@ fn peer_payload(rng: &mut Rng) -> Vec<u8> {
         2 | 3 => {
             let keyword = rng.pick(&["DOWNLOAD: ", "UPLOAD: ", "DOWNLOAD:", "LIST ", "PING "]);
             out.extend(keyword.bytes());
+            let pieces = pieces();
             for _ in 0..rng.range(1, 6) {
-                out.extend(rng.pick(PIECES).bytes());
+                out.extend(rng.pick(&pieces).bytes());
                 out.extend(b", ");
             }
             out.push(b'\n');
@@ -718,7 +655,8 @@ fn overlong_lines_get_an_error_or_a_close() {
 
     // An overlong request inside an accepted session: an error or a close,
     // and the tracker serves on.
-    let mut stream = raw_join(&net.tracker_addr(), "long-session.txt", 7);
+    let record = file_record("long-session.txt", "txt", 5, "01/01/26", 7);
+    let mut stream = join_checked(&net.tracker_addr(), &record, "long-session.txt").into_stream();
     let _ = stream.write_all(&long_line);
     let got = read_until_closed(&mut stream, Instant::now() + EXCHANGE_LIMIT)
         .unwrap_or_else(|e| panic!("an overlong SEARCH in a session: {e}"));
@@ -745,13 +683,12 @@ fn a_stalled_upload_is_abandoned_after_the_stall_timeout() {
     let net = Net::new("stalled_upload", &["peer1"]);
     net.put("peer1", "keep.txt", b"keep");
     let _peer = net.start_peer("peer1", true, &[]);
-    let mut stream = connect_raw(&net.addr("peer1"));
-    stream
-        .write_all(b"UPLOAD: stalled.bin, bin, 100000\n")
-        .expect("UPLOAD");
-    assert_eq!(read_line_raw(&mut stream), "READY");
-    stream.write_all(b"FILE: ").expect("FILE:");
-    stream.write_all(&pattern_bytes(1000)).expect("some bytes");
+    let mut upload = Client::connect(&net.addr("peer1"));
+    upload.send_line("UPLOAD: stalled.bin, bin, 100000");
+    assert_eq!(upload.expect_line(), "READY");
+    upload.send_raw(b"FILE: ");
+    upload.send_raw(&pattern_bytes(1000));
+    let mut stream = upload.into_stream();
     let dir = net.dir("peer1");
     wait_until("the upload's temporary file", || {
         !partial_files(&dir).is_empty()
@@ -784,9 +721,13 @@ fn wait_lines_within(
     limit: Duration,
     wanted: &[Wanted],
 ) -> Vec<(String, Instant)> {
-    let deadline = Instant::now() + limit;
+    let awaited = format!(
+        "{} to print {:?}",
+        node.name,
+        wanted.iter().map(|(what, _)| what).collect::<Vec<_>>()
+    );
     let mut seen: Vec<Option<(String, Instant)>> = vec![None; wanted.len()];
-    while seen.iter().any(Option::is_none) {
+    wait_for_within(limit, &awaited, || {
         let lines = node.all_lines();
         for ((_, pred), seen) in wanted.iter().zip(&mut seen) {
             if seen.is_none() {
@@ -797,15 +738,12 @@ fn wait_lines_within(
             }
         }
         assert_alive(node);
-        assert!(
-            Instant::now() < deadline,
-            "{} did not print {:?} within {limit:?}:\n{}",
-            node.name,
-            wanted.iter().map(|(what, _)| what).collect::<Vec<_>>(),
-            node.all_lines().join("\n")
-        );
-        thread::sleep(POLL_INTERVAL);
-    }
+        if seen.iter().all(Option::is_some) {
+            Ok(())
+        } else {
+            Err(format!("its output:\n{}", lines.join("\n")))
+        }
+    });
     seen.into_iter().flatten().collect()
 }
 
@@ -830,9 +768,10 @@ fn a_stalled_transfer_is_abandoned_by_its_sender_within_35_s() {
     let receiver_addr = receiver.local_addr().expect("address");
     let (done, until_done) = std::sync::mpsc::channel::<()>();
     let holder = thread::spawn(move || {
-        let (mut stream, _) = receiver.accept().expect("the upload connection");
-        let upload = read_line_raw(&mut stream);
-        stream.write_all(b"READY\n").expect("READY");
+        let (stream, _) = receiver.accept().expect("the upload connection");
+        let mut uploader = Client::accepted(stream);
+        let upload = uploader.expect_line();
+        uploader.send_line("READY");
         let _ = until_done.recv_timeout(Duration::from_secs(90));
         upload
     });
@@ -1043,19 +982,17 @@ fn two_thousand_peers_join_one_tracker_and_are_forgotten_when_they_close() {
     });
     assert_eq!(clients.len(), peers);
     let mut probe = net.probe();
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
+    wait_for("the tracker to list every holder", || {
         let answer = probe.search("everyone.bin");
         let holders = parse_found(&answer).map_or(0, |records| records.len());
         if holders == peers {
-            break;
+            Ok(())
+        } else {
+            Err(format!(
+                "the tracker lists {holders} of the {peers} holders"
+            ))
         }
-        assert!(
-            Instant::now() < deadline,
-            "the tracker lists {holders} of the {peers} holders"
-        );
-        thread::sleep(POLL_INTERVAL);
-    }
+    });
     println!("{peers} peers joined and found in {:?}", started.elapsed());
     drop(clients);
     probe.wait_not_found("everyone.bin");
@@ -1493,28 +1430,24 @@ fn an_uploader_process_killed_mid_upload_leaves_the_whole_file_or_nothing() {
         !partial_files(&dir).is_empty() || dir.join("big.bin").exists()
     });
     uploader.kill();
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
+    let now = wait_for("the folder to hold nothing new or the whole file", || {
         let now = all_entries(&dir);
-        if now == ["keep.txt"] {
-            println!("killed mid-upload: nothing arrived");
-            break;
+        if now == ["keep.txt"] || now == ["big.bin", "keep.txt"] {
+            Ok(now)
+        } else {
+            Err(format!("after the uploader died the folder holds {now:?}"))
         }
-        if now == ["big.bin", "keep.txt"] {
-            let len = fs::metadata(dir.join("big.bin")).unwrap().len();
-            assert_eq!(
-                len,
-                (MIB << 20) as u64,
-                "a part of the file got its final name"
-            );
-            println!("the upload finished before the kill");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "after the uploader died the folder holds {now:?}"
+    });
+    if now == ["keep.txt"] {
+        println!("killed mid-upload: nothing arrived");
+    } else {
+        let len = fs::metadata(dir.join("big.bin")).unwrap().len();
+        assert_eq!(
+            len,
+            (MIB << 20) as u64,
+            "a part of the file got its final name"
         );
-        thread::sleep(POLL_INTERVAL);
+        println!("the upload finished before the kill");
     }
 }
 

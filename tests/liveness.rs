@@ -8,6 +8,9 @@
 //! either). The same rules are checked between real hosts in
 //! `tests/multi_host.rs`.
 
+// Each test file uses a different part of the shared helpers (see
+// tests/common/mod.rs): the parts this one does not use are not dead code.
+#[allow(dead_code)]
 mod common;
 
 use common::*;

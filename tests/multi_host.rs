@@ -19,6 +19,9 @@
 //! Needs root and the `ip` command: without them each test prints one line
 //! saying why it did not run, and passes.
 
+// Each test file uses a different part of the shared helpers (see
+// tests/common/mod.rs): the parts this one does not use are not dead code.
+#[allow(dead_code)]
 mod common;
 
 use common::netns::{wait_line_after, Lab, DEVICE};

@@ -12,6 +12,9 @@
 //! that dies mid-way), `publish`, `info`, `ping`, and that a peer announces
 //! what it downloaded, fetched or published.
 
+// Each test file uses a different part of the shared helpers (see
+// tests/common/mod.rs): the parts this one does not use are not dead code.
+#[allow(dead_code)]
 mod common;
 
 use common::*;

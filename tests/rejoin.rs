@@ -3,6 +3,9 @@
 //! serving, answers `search` with "not joined", and joins a restarted
 //! tracker on the same port by itself, with no user input.
 
+// Each test file uses a different part of the shared helpers (see
+// tests/common/mod.rs): the parts this one does not use are not dead code.
+#[allow(dead_code)]
 mod common;
 
 use common::*;

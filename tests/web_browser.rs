@@ -16,6 +16,9 @@
 //! Without Chromium on the machine, the test says so in one line and
 //! passes: `.ci/run` installs it.
 
+// Each test file uses a different part of the shared helpers (see
+// tests/common/mod.rs): the parts this one does not use are not dead code.
+#[allow(dead_code)]
 mod common;
 
 use common::web::*;

@@ -4,6 +4,9 @@
 //! publish streamed with the peer's memory staying small, and the event
 //! stream delivering log and trace lines live.
 
+// Each test file uses a different part of the shared helpers (see
+// tests/common/mod.rs): the parts this one does not use are not dead code.
+#[allow(dead_code)]
 mod common;
 
 use common::web::*;

@@ -3,6 +3,9 @@
 //! ping and discover, the live protocol lines for the sequence diagram,
 //! and bad requests.
 
+// Each test file uses a different part of the shared helpers (see
+// tests/common/mod.rs): the parts this one does not use are not dead code.
+#[allow(dead_code)]
 mod common;
 
 use common::web::*;

@@ -4,8 +4,8 @@
 //! needs Linux. The text is parsed by functions of their own, which the
 //! tests feed with sample text.
 
-use crate::error::{Error, Result};
-use crate::open_files::parse_open_file_limits;
+use p2p_share::error::{Error, Result};
+use p2p_share::open_files::parse_open_file_limits;
 use std::fs;
 use std::process::Command;
 

@@ -6,11 +6,11 @@
 use super::children::ChildProcess;
 use super::proc::{open_fd_count, open_file_limits, raise_open_file_limit, status_kib};
 use super::{figure, quiet_log, SEARCH_CONNECTIONS, TRACKER_GOAL_SESSIONS};
-use crate::error::{Error, Result};
-use crate::open_files::{connections_that_fit, open_file_limit};
-use crate::wire::connection::{Connection, CONNECT_TIMEOUT, REQUEST_TIMEOUT};
-use crate::wire::date::Date;
-use crate::wire::protocol::{type_of, FileRecord, Message, MAX_RECORDS_PER_JOIN};
+use p2p_share::error::{Error, Result};
+use p2p_share::open_files::{connections_that_fit, open_file_limit};
+use p2p_share::wire::connection::{Connection, CONNECT_TIMEOUT, REQUEST_TIMEOUT};
+use p2p_share::wire::date::Date;
+use p2p_share::wire::protocol::{type_of, FileRecord, Message, MAX_RECORDS_PER_JOIN};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
@@ -302,7 +302,7 @@ fn count_joined(connection: &mut Connection) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::connection::MAX_REQUEST_LINE;
+    use p2p_share::wire::connection::MAX_REQUEST_LINE;
 
     #[test]
     fn session_records_are_a_valid_join() {

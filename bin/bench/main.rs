@@ -3,6 +3,10 @@
 //!
 //! `cargo run --release --bin bench -- [--size MIB] [--peers N] [--sessions N] [--quick]`
 //!
+//! A program of its own, beside the tracker and the peer: it stands on the
+//! library's public API only, as any other program using the library would,
+//! and nothing of it is in the library.
+//!
 //! Every figure is printed as one line, `name: value unit`, and the last
 //! line is a summary that names each ratio and its goal:
 //! 1. `transfer`: a raw `std::io::copy` over loopback, and one whole-file
@@ -25,13 +29,17 @@
 //! Everything happens on free loopback ports, in a temporary folder that is
 //! removed at the end, also when a step fails.
 //!
-//! The steps are in files of their own, read in this order after this
-//! one: `transfer.rs` (1 and 2), `sessions.rs` (3), `search.rs` (4) and
-//! `memory.rs` (5). What they stand on: `workspace.rs` (the temporary
-//! folder and the generated file), `children.rs` (starting the child
-//! processes and ending them), `child_modes.rs` (what a child process
-//! runs) and `proc.rs` (what `/proc` tells about a process).
+//! The files, read in this order after this one: `args.rs` (the command
+//! line), then the steps: `transfer.rs` (1 and 2), `sessions.rs` (3),
+//! `search.rs` (4) and `memory.rs` (5). What they stand on: `workspace.rs`
+//! (the temporary folder and the generated file), `children.rs` (starting
+//! the child processes and ending them), `child_modes.rs` (what a child
+//! process runs) and `proc.rs` (what `/proc` tells about a process).
 
+// Like the library: safe Rust only.
+#![forbid(unsafe_code)]
+
+mod args;
 mod child_modes;
 mod children;
 mod memory;
@@ -41,14 +49,14 @@ mod sessions;
 mod transfer;
 mod workspace;
 
-pub use child_modes::{is_child_mode, run_child};
-
-use crate::cli::Args;
-use crate::error::{Error, Result};
-use crate::log::Log;
-use crate::peer::folder::SharedFolder;
+use args::{Command, Options};
+use p2p_share::cli;
+use p2p_share::error::{Error, Result};
+use p2p_share::log::Log;
+use p2p_share::peer::folder::SharedFolder;
 use std::fmt::Display;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::process::ExitCode;
 
 use child_modes::AS_TRACKER;
 use children::{start_peers, ChildProcess};
@@ -63,51 +71,35 @@ use workspace::{generate_file, Workspace};
 // ---------------------------------------------------------------------------
 
 /// The size of the generated file in a full run, in MiB.
-pub const DEFAULT_SIZE_MIB: u64 = 1024;
+const DEFAULT_SIZE_MIB: u64 = 1024;
 /// How many peers serve the file to `fetch`.
-pub const DEFAULT_PEERS: u64 = 3;
+const DEFAULT_PEERS: u64 = 3;
 /// How many fake peers join the tracker at once in a full run.
-pub const DEFAULT_SESSIONS: u64 = 10_000;
+const DEFAULT_SESSIONS: u64 = 10_000;
 /// How many SEARCH round trips (and as many echo round trips) a full run makes.
-pub const DEFAULT_SEARCHES: usize = 100_000;
+const DEFAULT_SEARCHES: usize = 100_000;
 
 /// `--quick`: the same steps, small enough to run in seconds in a debug
 /// build (the `cargo test` of the benchmark uses it).
-pub const QUICK_SIZE_MIB: u64 = 8;
-pub const QUICK_SESSIONS: u64 = 300;
-pub const QUICK_SEARCHES: usize = 2_000;
+const QUICK_SIZE_MIB: u64 = 8;
+const QUICK_SESSIONS: u64 = 300;
+const QUICK_SEARCHES: usize = 2_000;
 
 /// The round trips are spread over this many connections, one thread each.
-pub const SEARCH_CONNECTIONS: usize = 8;
+const SEARCH_CONNECTIONS: usize = 8;
 
 /// Goal: one DOWNLOAD moves at least this share of the raw baseline.
-pub const TRANSFER_GOAL: f64 = 0.5;
+const TRANSFER_GOAL: f64 = 0.5;
 /// Goal: a fetch from several peers moves at least this share of the raw baseline.
-pub const FETCH_GOAL: f64 = 0.8;
+const FETCH_GOAL: f64 = 0.8;
 /// Goal: the SEARCH p50 is at most this many times the echo p50.
-pub const SEARCH_GOAL: f64 = 1.5;
+const SEARCH_GOAL: f64 = 1.5;
 /// Goal: the tracker holds this many sessions ...
-pub const TRACKER_GOAL_SESSIONS: usize = 10_000;
+const TRACKER_GOAL_SESSIONS: usize = 10_000;
 /// ... in less than this much resident memory (MiB).
-pub const TRACKER_GOAL_MIB: f64 = 256.0;
+const TRACKER_GOAL_MIB: f64 = 256.0;
 /// Goal: a peer serving or downloading the file peaks below this (MiB).
-pub const PEER_GOAL_MIB: f64 = 16.0;
-
-/// The options the benchmark takes (for `cli::parse`).
-pub const OPTIONS: [&str; 4] = ["--size", "--peers", "--sessions", "--quick"];
-
-/// The benchmark's usage text.
-pub const USAGE: &str = "\
-usage: bench [--size MIB] [--peers N] [--sessions N] [--quick]
-
-  --size MIB       the size of the file to transfer (default: 1024)
-  --peers N        how many peers serve the file to `fetch` (default: 3)
-  --sessions N     how many peers join the tracker at once, at most 65535
-                   (default: 10000)
-  --quick          all of it small (8 MiB, 300 sessions, 2000 searches)
-
-Build it with --release for real figures. Linux only (it reads /proc).
-";
+const PEER_GOAL_MIB: f64 = 16.0;
 
 // ---------------------------------------------------------------------------
 // Names shared by the steps
@@ -124,58 +116,26 @@ const MIB: u64 = 1024 * 1024;
 const LOOPBACK_ANY_PORT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
 
 // ---------------------------------------------------------------------------
-// Options
-// ---------------------------------------------------------------------------
-
-/// What one run measures.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// The size of the generated file, in MiB.
-    pub size_mib: u64,
-    /// How many peers serve the file to `fetch`.
-    pub peers: usize,
-    /// How many fake peers join the tracker at once.
-    pub sessions: usize,
-    /// How many SEARCH round trips, and as many echo round trips.
-    pub searches: usize,
-}
-
-impl Options {
-    /// The options from the command line; `--quick` changes the defaults,
-    /// and an explicit option still wins over it.
-    pub fn from_args(args: &Args) -> Result<Options> {
-        let (size, sessions, searches) = if args.quick {
-            (QUICK_SIZE_MIB, QUICK_SESSIONS, QUICK_SEARCHES)
-        } else {
-            (DEFAULT_SIZE_MIB, DEFAULT_SESSIONS, DEFAULT_SEARCHES)
-        };
-        let sessions = to_usize("--sessions", args.number("--sessions", sessions))?;
-        // Each fake peer announces a port of its own, 1 to 65535.
-        if sessions > usize::from(u16::MAX) {
-            return Err(Error::Usage(format!(
-                "--sessions is at most {} (one port number per peer)",
-                u16::MAX
-            )));
-        }
-        Ok(Options {
-            size_mib: args.number("--size", size),
-            peers: to_usize("--peers", args.number("--peers", DEFAULT_PEERS))?,
-            sessions,
-            searches,
-        })
-    }
-}
-
-fn to_usize(option: &str, n: u64) -> Result<usize> {
-    usize::try_from(n).map_err(|_| Error::Usage(format!("{option} {n} is too large")))
-}
-
-// ---------------------------------------------------------------------------
 // The run
 // ---------------------------------------------------------------------------
 
+fn main() -> ExitCode {
+    cli::exit_code("bench", run_command_line())
+}
+
+fn run_command_line() -> Result<()> {
+    match args::parse(std::env::args().skip(1).collect())? {
+        Command::Help => {
+            print!("{}", args::USAGE);
+            Ok(())
+        }
+        Command::Measure(options) => run(&options),
+        Command::Child(args) => child_modes::run_child(&args),
+    }
+}
+
 /// Runs every measurement and prints the figures and the summary.
-pub fn run(options: &Options) -> Result<()> {
+fn run(options: &Options) -> Result<()> {
     // Declared first, so it is dropped last: the child processes (declared
     // below) are gone before their folders are removed.
     let workspace = Workspace::create()?;
@@ -320,23 +280,5 @@ impl Display for Summary {
             self.memory.downloading,
             verdict(peak < PEER_GOAL_MIB)
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quick_changes_the_defaults_and_options_win() {
-        let args = |words: &[&str]| {
-            crate::cli::parse(words.iter().map(|w| w.to_string()), &OPTIONS).unwrap()
-        };
-        let quick = Options::from_args(&args(&["--quick", "--sessions", "20"])).unwrap();
-        assert_eq!(
-            (quick.size_mib, quick.sessions, quick.searches),
-            (QUICK_SIZE_MIB, 20, QUICK_SEARCHES)
-        );
-        assert!(Options::from_args(&args(&["--sessions", "70000"])).is_err());
     }
 }

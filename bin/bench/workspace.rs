@@ -5,7 +5,7 @@
 //! even a failed one, leaves anything behind.
 
 use super::MIB;
-use crate::error::{Error, Result};
+use p2p_share::error::{Error, Result};
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

@@ -6,12 +6,12 @@
 
 use super::workspace::{check_same, open, remove, Workspace};
 use super::{figure, joined, local_addr, quiet_log, FILE_NAME, LOOPBACK_ANY_PORT, MIB};
-use crate::error::{Error, Result};
-use crate::peer::client;
-use crate::peer::fetch;
-use crate::peer::folder::SharedFolder;
-use crate::wire::connection::{CONNECT_TIMEOUT, IO_BUFFER_SIZE};
-use crate::wire::protocol::{type_of, FileSpec};
+use p2p_share::error::{Error, Result};
+use p2p_share::peer::client;
+use p2p_share::peer::fetch;
+use p2p_share::peer::folder::SharedFolder;
+use p2p_share::wire::connection::{CONNECT_TIMEOUT, IO_BUFFER_SIZE};
+use p2p_share::wire::protocol::{type_of, FileSpec};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

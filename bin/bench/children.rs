@@ -6,7 +6,7 @@
 use super::child_modes::{AS_PEER, REPORT_PREFIX};
 use super::workspace::Workspace;
 use super::FILE_NAME;
-use crate::error::{Error, Result};
+use p2p_share::error::{Error, Result};
 use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader};

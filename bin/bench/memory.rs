@@ -7,7 +7,7 @@ use super::children::ChildProcess;
 use super::proc::status_kib;
 use super::workspace::{check_same, remove, Workspace};
 use super::{figure, FILE_NAME};
-use crate::error::{Error, Result};
+use p2p_share::error::{Error, Result};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;

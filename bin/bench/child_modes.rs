@@ -7,17 +7,17 @@
 use super::proc::status_kib;
 use super::search::echo_lines;
 use super::{local_addr, quiet_log, LOOPBACK_ANY_PORT};
-use crate::error::{Error, Result};
-use crate::log::Log;
-use crate::peer::client;
-use crate::peer::folder::SharedFolder;
-use crate::peer::server::PEER_MAX_CONNECTIONS;
-use crate::peer::{Peer, PeerConfig};
-use crate::server::listen;
-use crate::settings::{Settings, TRACKER_ID};
-use crate::tracker::liveness::DEFAULT_HEARTBEAT;
-use crate::tracker::{Tracker, TrackerConfig};
-use crate::wire::protocol::{type_of, FileSpec};
+use p2p_share::error::{Error, Result};
+use p2p_share::log::Log;
+use p2p_share::peer::client;
+use p2p_share::peer::folder::SharedFolder;
+use p2p_share::peer::server::PEER_MAX_CONNECTIONS;
+use p2p_share::peer::{Peer, PeerConfig};
+use p2p_share::server::listen;
+use p2p_share::settings::{Settings, TRACKER_ID};
+use p2p_share::tracker::liveness::DEFAULT_HEARTBEAT;
+use p2p_share::tracker::{Tracker, TrackerConfig};
+use p2p_share::wire::protocol::{type_of, FileSpec};
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -38,9 +38,9 @@ pub(super) const AS_ECHO: &str = "--as-echo";
 /// The id of a serving peer in the settings it builds for itself.
 const PEER_ID: &str = "bench-peer";
 
-/// Whether the command line asks for a hidden mode; check this before
-/// `cli::parse`, which does not know them.
-pub fn is_child_mode(args: &[String]) -> bool {
+/// Whether the command line asks for a hidden mode; `args.rs` checks this
+/// before it reads any option, since the modes' words are not options.
+pub(super) fn is_child_mode(args: &[String]) -> bool {
     matches!(
         args.first().map(String::as_str),
         Some(AS_TRACKER | AS_PEER | AS_DOWNLOADER | AS_ECHO)
@@ -48,7 +48,7 @@ pub fn is_child_mode(args: &[String]) -> bool {
 }
 
 /// Runs a hidden mode: what the benchmark's child processes do.
-pub fn run_child(args: &[String]) -> Result<()> {
+pub(super) fn run_child(args: &[String]) -> Result<()> {
     match args {
         [mode] if mode == AS_TRACKER => serve_as_tracker(),
         [mode] if mode == AS_ECHO => serve_as_echo(),
