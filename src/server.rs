@@ -125,12 +125,12 @@ struct LiveConnections {
 
 /// Proof that a connection is counted as live; dropping it (when the
 /// connection's thread ends, or could not start) un-counts it.
-struct Ticket {
+struct Admission {
     live: Arc<LiveConnections>,
     id: u64,
 }
 
-impl Drop for Ticket {
+impl Drop for Admission {
     fn drop(&mut self) {
         lock(&self.live.closers).remove(&self.id);
         self.live.one_ended.notify_all();
@@ -139,14 +139,14 @@ impl Drop for Ticket {
 
 impl LiveConnections {
     /// Counts a new connection, unless `max` are live already.
-    fn admit(self: &Arc<Self>, connection: &impl Accepted, max: usize) -> Option<Ticket> {
+    fn admit(self: &Arc<Self>, connection: &impl Accepted, max: usize) -> Option<Admission> {
         let mut closers = lock(&self.closers);
         if closers.len() >= max {
             return None;
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         closers.insert(id, connection.closer());
-        Some(Ticket {
+        Some(Admission {
             live: Arc::clone(self),
             id,
         })
@@ -378,7 +378,7 @@ fn serve_one<C: Accepted>(
     live: &Arc<LiveConnections>,
 ) -> Result<()> {
     let connection = C::accept(stream, log, limits.buffer_size)?;
-    let Some(ticket) = live.admit(&connection, limits.max_connections) else {
+    let Some(admission) = live.admit(&connection, limits.max_connections) else {
         log.event(&format!(
             "refused {}: busy ({} connections)",
             connection.other_end(),
@@ -393,10 +393,10 @@ fn serve_one<C: Accepted>(
         .stack_size(limits.stack_size)
         .spawn(move || {
             handler(connection);
-            drop(ticket);
+            drop(admission);
         });
     // If the thread could not start, the closure, and with it the connection
-    // and its ticket, has been dropped: the socket is closed and un-counted.
+    // and its admission, has been dropped: the socket is closed and un-counted.
     started
         .map(drop)
         .map_err(|e| Error::io(format!("starting a thread for {other_end}"), e))

@@ -1,4 +1,4 @@
-//! A scratch folder that removes itself, for the demo and the benchmark.
+//! A scratch folder that removes itself, for the demo.
 //!
 //! std has no temporary-folder type, and the demo promises to leave no
 //! files behind, even when it fails half-way: the folder goes when this

@@ -579,7 +579,7 @@ impl Session {
             other => return Err(Error::unexpected("HI", &other)),
         }
         let seen_as = connection.local_addr().ok().map(|a| a.ip().to_canonical());
-        let mut writer = connection.second_handle();
+        let mut writer = connection.writing_half();
         writer.send(&TrackerRequest::Records(records))?;
         let mut live = Live {
             number: self.next_connection,

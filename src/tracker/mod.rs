@@ -87,7 +87,7 @@ impl TrackerConfig {
 }
 
 /// What the tracker's threads share.
-struct State {
+struct TrackerState {
     index: Mutex<Index>,
     /// A handle on each accepted session's socket, by session number, so
     /// that a peer joining again from the same address closes its old
@@ -106,7 +106,7 @@ struct State {
 /// A running tracker. Dropping it (or [`Tracker::stop`]) closes every session.
 pub struct Tracker {
     server: Server,
-    state: Arc<State>,
+    state: Arc<TrackerState>,
 }
 
 impl Tracker {
@@ -119,7 +119,7 @@ impl Tracker {
             explain,
             log,
         } = config;
-        let state = Arc::new(State {
+        let state = Arc::new(TrackerState {
             index: Mutex::default(),
             sessions: Mutex::default(),
             settings,
@@ -163,7 +163,7 @@ impl Tracker {
 }
 
 /// One peer's whole session, in its own thread.
-fn serve_session(state: &State, mut connection: Connection) {
+fn serve_session(state: &TrackerState, mut connection: Connection) {
     let from = connection.other_end();
     let (addr, records) = match accept(state, &mut connection) {
         Ok(joined) => joined,
@@ -222,7 +222,7 @@ fn serve_session(state: &State, mut connection: Connection) {
 /// HELLO, HI and the records line, within [`REQUEST_TIMEOUT`]. Returns the
 /// address the peer serves on and its records, or why it was refused.
 fn accept(
-    state: &State,
+    state: &TrackerState,
     connection: &mut Connection,
 ) -> std::result::Result<(SocketAddr, Vec<FileRecord>), String> {
     let deadline = Wait::Until(Instant::now() + REQUEST_TIMEOUT);
@@ -294,7 +294,7 @@ fn check_records(
 /// The read wakes up now and then (when [`Liveness`] says the session has
 /// been silent long enough to check on it), so a peer whose machine
 /// vanished without a word is forgotten too.
-fn serve_requests(state: &State, connection: &mut Connection, addr: SocketAddr) -> String {
+fn serve_requests(state: &TrackerState, connection: &mut Connection, addr: SocketAddr) -> String {
     let mut liveness = state
         .heartbeat
         .map(|interval| Liveness::new(interval, Instant::now()));
@@ -370,7 +370,7 @@ fn check_on(live: &mut Liveness, addr: SocketAddr) -> std::result::Result<(), St
     ))
 }
 
-fn search(state: &State, name: &str, from: SocketAddr) -> TrackerReply {
+fn search(state: &TrackerState, name: &str, from: SocketAddr) -> TrackerReply {
     let found = lock(&state.index).search(name).map(<[Location]>::to_vec);
     let who = state.settings.describe(from);
     match found {

@@ -343,7 +343,7 @@ impl Connection {
     /// a thread that only writes while another only reads (the peer's
     /// tracker session does that). Reading from both would split the
     /// incoming bytes between two buffers: do not.
-    pub fn second_handle(&self) -> Connection {
+    pub fn writing_half(&self) -> Connection {
         let buffer_size = self.writer.capacity();
         Connection::over(
             self.reader.get_ref().clone(),
