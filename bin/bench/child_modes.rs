@@ -150,7 +150,7 @@ fn download_as_child(from: SocketAddr, name: &str, size: u64, dir: &Path) -> Res
         file_type: type_of(name),
         size,
     };
-    client::download_into_folder(&folder, from, &file, &quiet_log(), &mut |_| {})?;
+    client::download_file(&folder, from, &file, &quiet_log(), &mut |_| {})?;
     report(&format!(
         "peak-kib {}",
         status_kib(std::process::id(), "VmHWM")?

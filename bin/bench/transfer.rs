@@ -56,7 +56,7 @@ pub(super) fn measure_transfer(
         remove(&raw_target)?;
 
         let start = Instant::now();
-        let path = client::download_into_folder(client, peer, &file, &quiet_log(), &mut |_| {})?;
+        let path = client::download_file(client, peer, &file, &quiet_log(), &mut |_| {})?;
         download = download.min(start.elapsed());
         check_same(source, &path)?;
         remove(&path)?;

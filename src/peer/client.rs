@@ -23,7 +23,7 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// Downloads what `request` asks for from the peer at `addr` into `sink`.
 /// `progress` hears the byte count after every chunk. Returns the number of
 /// bytes received (the whole file, or the range, clipped at its end).
-pub fn download(
+pub fn download_to(
     addr: SocketAddr,
     request: &DownloadRequest,
     sink: &mut impl Write,
@@ -53,7 +53,7 @@ pub fn download(
 /// Downloads a whole file into `folder`: into a temporary file first, named
 /// only once every byte is in and the size matches. On any failure nothing
 /// is left behind, and an existing file is never replaced.
-pub fn download_into_folder(
+pub fn download_file(
     folder: &SharedFolder,
     addr: SocketAddr,
     file: &FileSpec,
@@ -64,8 +64,8 @@ pub fn download_into_folder(
         file: file.clone(),
         range: None,
     };
-    folder.receive(&file.name)?.fill(file.size, |sink| {
-        download(addr, &request, sink, log, progress).map(drop)
+    folder.arriving(&file.name)?.fill(file.size, |sink| {
+        download_to(addr, &request, sink, log, progress).map(drop)
     })
 }
 

@@ -70,7 +70,7 @@ pub fn fetch(
 ) -> Result<FetchReport> {
     let mut failures = Vec::new();
     let (file, holders) = find_holders(name, peers, log, &mut failures)?;
-    let incoming = folder.receive(name)?;
+    let incoming = folder.arriving(name)?;
     let total_chunks = file.size.div_ceil(CHUNK_SIZE as u64);
     let mut chunks_by_peer: BTreeMap<SocketAddr, u64> =
         holders.iter().map(|&peer| (peer, 0)).collect();
@@ -270,7 +270,7 @@ fn write_range(
         file: file.clone(),
         range: Some(range),
     };
-    let result = client::download(peer, &request, &mut sink, log, &mut |bytes| {
+    let result = client::download_to(peer, &request, &mut sink, log, &mut |bytes| {
         received_by_all.fetch_add(bytes - *bytes_received, Ordering::Relaxed);
         *bytes_received = bytes;
     });

@@ -197,7 +197,7 @@ impl SharedFolder {
     }
 
     /// The rule that nothing arriving ever replaces a file: an error when
-    /// `name` is taken. Every arrival checks it through [`SharedFolder::receive`];
+    /// `name` is taken. Every arrival checks it through [`SharedFolder::arriving`];
     /// a download checks it first too, before asking anybody for anything.
     pub fn check_free(&self, name: &str) -> Result<()> {
         if self.contains(name) {
@@ -209,7 +209,7 @@ impl SharedFolder {
     /// Starts receiving a file called `name`: reserves the name and creates
     /// the temporary file. Fails if the name is not shareable, exists
     /// already, or is being received right now.
-    pub fn receive(&self, name: &str) -> Result<Incoming> {
+    pub fn arriving(&self, name: &str) -> Result<Incoming> {
         check_name(name)
             .map_err(|reason| Error::Other(format!("cannot receive {name:?}: {reason}")))?;
         if !lock(&self.receiving).insert(name.to_string()) {
@@ -446,9 +446,9 @@ mod tests {
     fn a_received_file_appears_only_when_finished() {
         let scratch = Scratch::new("receive");
         let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
-        let incoming = folder.receive("new.txt").unwrap();
+        let incoming = folder.arriving("new.txt").unwrap();
         assert!(
-            matches!(folder.receive("new.txt"), Err(e) if e.to_string().contains("currently receiving"))
+            matches!(folder.arriving("new.txt"), Err(e) if e.to_string().contains("currently receiving"))
         );
         incoming.open().unwrap().write_all(b"12345").unwrap();
         assert!(!scratch.0.join("new.txt").exists());
@@ -460,7 +460,7 @@ mod tests {
             "no temporary file left"
         );
         assert!(
-            matches!(folder.receive("new.txt"), Err(e) if e.to_string().contains("already serving"))
+            matches!(folder.arriving("new.txt"), Err(e) if e.to_string().contains("already serving"))
         );
     }
 
@@ -468,19 +468,19 @@ mod tests {
     fn a_failed_or_short_receive_leaves_nothing() {
         let scratch = Scratch::new("fail");
         let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
-        let incoming = folder.receive("x.bin").unwrap();
+        let incoming = folder.arriving("x.bin").unwrap();
         incoming.open().unwrap().write_all(b"123").unwrap();
         assert!(incoming.finish(5).is_err());
-        drop(folder.receive("y.bin").unwrap());
+        drop(folder.arriving("y.bin").unwrap());
         assert_eq!(fs::read_dir(&scratch.0).unwrap().count(), 0);
-        assert!(folder.receive("x.bin").is_ok(), "the name is free again");
+        assert!(folder.arriving("x.bin").is_ok(), "the name is free again");
     }
 
     #[test]
     fn finishing_never_replaces_a_file() {
         let scratch = Scratch::new("replace");
         let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
-        let incoming = folder.receive("a.txt").unwrap();
+        let incoming = folder.arriving("a.txt").unwrap();
         fs::write(scratch.0.join("a.txt"), "original").unwrap();
         assert!(incoming.finish(0).is_err());
         assert_eq!(fs::read(scratch.0.join("a.txt")).unwrap(), b"original");

@@ -268,7 +268,7 @@ impl Peer {
                 size: location.size,
             };
             let mut report = |bytes| progress(bytes, file.size);
-            match client::download_into_folder(&self.folder, from, &file, &self.log, &mut report) {
+            match client::download_file(&self.folder, from, &file, &self.log, &mut report) {
                 Ok(path) => {
                     self.arrived(name);
                     return Ok(Downloaded {
@@ -464,7 +464,7 @@ impl Peer {
     /// memory, never replacing a file), then announces it. A `source` that
     /// fails half-way, or gives another size, leaves nothing behind.
     pub fn publish_from(&self, name: &str, source: &mut dyn Read, size: u64) -> Result<PathBuf> {
-        let published = self.folder.receive(name)?.fill(size, |sink| {
+        let published = self.folder.arriving(name)?.fill(size, |sink| {
             io::copy(source, sink)
                 .map(drop)
                 .map_err(|e| Error::io("copying the file", e))

@@ -130,7 +130,7 @@ impl PeerService {
             return refuse(connection, reason);
         }
         // Reserves the name: a second upload of it now gets "currently receiving".
-        let incoming = match self.folder.receive(&file.name) {
+        let incoming = match self.folder.arriving(&file.name) {
             Ok(incoming) => incoming,
             Err(error) => return refuse(connection, error.to_string()),
         };
