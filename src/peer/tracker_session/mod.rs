@@ -38,7 +38,7 @@
 //!   join's scan may predate the new file, so another join follows it.
 //!
 //! The files: this one holds the peer's handle ([`TrackerLink`]) and what
-//! the session publishes ([`Status`]); `session.rs` the state machine;
+//! the session publishes (`Status`); `session.rs` the state machine;
 //! `tests.rs` its tests against a scripted tracker.
 //!
 //! Why one thread that owns everything: the state lives in one place and is
