@@ -73,6 +73,10 @@ pub struct LogLine {
     pub other_end: Option<String>,
     /// The whole line, as it would have been printed.
     pub text: String,
+    /// What the line says without its `[time node]` or `[node] other <-`
+    /// prefix: the event's words, or the protocol line (for a page, which
+    /// shows the prefix's parts in its own way).
+    pub message: String,
 }
 
 impl fmt::Debug for Log {
@@ -298,7 +302,7 @@ impl Log {
     pub fn event(&self, text: &str) {
         let time = clock_time();
         let line = format!("[{time} {}] {text}", self.label);
-        self.print(None, None, line);
+        self.print(None, None, line, text);
         self.subscribers.publish(|| LiveLine {
             node: self.label.to_string(),
             time,
@@ -330,7 +334,7 @@ impl Log {
         };
         if self.trace {
             let line = format!("[{}] {other_end} {arrow} {shown}", self.label);
-            self.print(Some(direction), Some(other_end), line);
+            self.print(Some(direction), Some(other_end), line, &shown);
         }
         self.subscribers.publish(|| LiveLine {
             node: self.label.to_string(),
@@ -345,13 +349,20 @@ impl Log {
 
     /// Prints one whole line (or hands it to the stage), first ending a
     /// progress line it would land in.
-    fn print(&self, direction: Option<Direction>, other_end: Option<&str>, line: String) {
+    fn print(
+        &self,
+        direction: Option<Direction>,
+        other_end: Option<&str>,
+        line: String,
+        message: &str,
+    ) {
         if let Some(stage) = &self.stage {
             stage.line(LogLine {
                 node: self.label.to_string(),
                 direction,
                 other_end: other_end.map(str::to_string),
                 text: line,
+                message: message.to_string(),
             });
             return;
         }

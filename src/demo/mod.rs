@@ -9,10 +9,16 @@
 //! a narration line says which and why, and the demo stops (exit 1). At
 //! the end every node stops and the temporary folder is removed.
 //!
+//! With `--web PORT` it also serves a page, `web::demo_page`, that draws
+//! every node's protocol lines on one sequence diagram, and each scene
+//! waits for the page's "Next scene" button.
+//!
 //! Files: `samples.rs` (the sample files, built into the binary),
-//! `stage.rs` (how the lines are shown), and this one (the scenes).
+//! `stage.rs` (how the lines are shown), `senders.rs` (who sent a line,
+//! for the page's arrows), and this one (the scenes).
 
 pub mod samples;
+pub mod senders;
 pub mod stage;
 
 use crate::error::{Error, Result};
@@ -23,6 +29,8 @@ use crate::server::listen;
 use crate::settings::{Settings, TRACKER_ID};
 use crate::temp_dir::TempDir;
 use crate::tracker::{Tracker, TrackerConfig};
+use crate::web::demo_page::{Cue, DemoPage};
+use crate::web::page_url;
 use crate::wire::protocol::Location;
 use samples::{sample, SAMPLES};
 use stage::{Mode, Stage};
@@ -47,6 +55,11 @@ const SLOW_SCENE_PAUSE: Duration = Duration::from_secs(2);
 /// [`Log::paced`]): an 11-chunk range takes about 1.5 s.
 const SLOW_CHUNK_PAUSE: Duration = Duration::from_millis(150);
 
+/// `--web`: the pause after each protocol line shown, unless `--pace`
+/// says otherwise: the page draws the arrows one by one, at a pace a class
+/// can read them.
+pub const WEB_PACE: Duration = Duration::from_millis(400);
+
 /// How the demo is run (the options of `bin/demo.rs`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
@@ -54,6 +67,12 @@ pub struct Options {
     pub step: bool,
     /// `--slow`: pause between scenes, and send files chunk by chunk.
     pub slow: bool,
+    /// `--web PORT`: serve the page on this loopback port, and wait for
+    /// its "Next scene" button before each scene (instead of `--step`).
+    pub web: Option<u16>,
+    /// `--pace MS`: the pause after each protocol line shown (none by
+    /// default; [`WEB_PACE`] with `--web`).
+    pub pace: Option<Duration>,
     /// For the tests only: take notes.txt out of peer1's folder after it
     /// announced it, so that the download fails for real.
     pub break_download: bool,
@@ -61,20 +80,53 @@ pub struct Options {
 
 /// Runs the demo from start to end.
 pub fn run(options: Options) -> Result<()> {
-    let stage = Arc::new(Stage::default());
+    let page = match options.web {
+        Some(port) => {
+            let nodes = [TRACKER_ID.to_string()].into_iter().chain(peer_ids());
+            // The page's own lines (where it is served) go straight to the
+            // terminal: they come before the show.
+            let log = Log::new("web", false).on_stdout();
+            Some(DemoPage::start(port, nodes.collect(), &log)?)
+        }
+        None => None,
+    };
+    let pace = options.pace.unwrap_or(match page {
+        Some(_) => WEB_PACE,
+        None => Duration::ZERO,
+    });
+    let stage = Arc::new(Stage::new(pace, page.as_ref().map(DemoPage::audience)));
     let mut show = Show {
         stage: Arc::clone(&stage),
         options,
         scenes: 0,
+        page: page.as_ref(),
+        page_closed: false,
     };
+    if let Some(page) = &page {
+        stage.say(&format!(
+            "the whole system on one diagram: open {} in a browser, and press",
+            page_url(page.local_addr())
+        ));
+        stage.say("\"Next scene\" there to play each scene");
+    }
     let scratch = TempDir::new("demo")?;
     let cast = set_up(&show, &scratch)?;
     let result = play(&mut show, cast);
     // Every node has stopped by now (or is stopping, after a failure):
     // the folder can go.
     drop(scratch);
-    if result.is_ok() {
+    // Closing the page stops the demo: not a failure.
+    let result = if show.page_closed { Ok(()) } else { result };
+    if result.is_ok() && !show.page_closed {
         stage.say("done");
+    }
+    if let Some(page) = &page {
+        let last_words = match &result {
+            Ok(()) if show.page_closed => "the page was closed: the demo stopped".to_string(),
+            Ok(()) => "the demo is over: every node has stopped".to_string(),
+            Err(error) => format!("the demo stopped: {error}"),
+        };
+        page.end(result.is_ok() && !show.page_closed, &last_words);
     }
     result
 }
@@ -441,16 +493,19 @@ fn play(show: &mut Show, cast: Cast) -> Result<()> {
 }
 
 /// Scene after scene: numbering, pauses, and what a failure says.
-struct Show {
+struct Show<'a> {
     stage: Arc<Stage>,
     options: Options,
     scenes: usize,
+    /// `--web`: the page whose button starts each scene.
+    page: Option<&'a DemoPage>,
+    /// The page was closed, so the demo stopped early.
+    page_closed: bool,
 }
 
-impl Show {
+impl Show<'_> {
     fn act(&self, title: &str) {
-        self.stage.print("");
-        self.stage.print(&format!("==== {title} ===="));
+        self.stage.act(title);
     }
 
     /// Plays one scene: pause (`--step`, `--slow`), narrate, run `body`
@@ -465,7 +520,17 @@ impl Show {
     ) -> Result<T> {
         self.scenes += 1;
         let number = self.scenes;
-        if self.options.step {
+        if let Some(page) = self.page {
+            println!("(waiting for \"Next scene\" on the page: scene {number}: {title})");
+            if page.wait_for_next(number, title) == Cue::PageClosed {
+                self.page_closed = true;
+                self.stage.say(
+                    "the page was closed: stopping here; every node stops and the temporary folder goes",
+                );
+                self.stage.mute();
+                return Err(Error::Other("the page was closed".into()));
+            }
+        } else if self.options.step {
             print!("(press Enter for scene {number}: {title}) ");
             let _ = std::io::stdout().flush();
             // The end of the input (or an error) just lets the demo run on.
@@ -474,7 +539,7 @@ impl Show {
             thread::sleep(SLOW_SCENE_PAUSE);
         }
         self.stage.begin(Mode::Live);
-        self.stage.print(&format!("-- {number}. {title}"));
+        self.stage.scene(number, title);
         for line in narration {
             self.stage.say(line);
         }

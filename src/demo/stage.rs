@@ -19,13 +19,21 @@
 //!   order they happened in.
 //! - lets the demo wait for a line ("until the tracker has logged the
 //!   join"), so that each step is over before the next starts.
+//! - tells a second audience, the web page of `demo --web`, everything it
+//!   prints, in the same order, as [`Shown`] items: the page draws each
+//!   protocol line as one arrow from its sender (see [`senders`]) and
+//!   each scene as a band across the diagram.
+//! - paces the show if asked: a pause after each protocol line it shows,
+//!   so that a class can follow the arrows one by one.
+//!
+//! [`senders`]: super::senders
 
+use super::senders::{is_id, Senders};
 use crate::error::{Error, Result};
 use crate::lock;
 use crate::log::{Direction, LogLine, Stage as LogStage};
 use crate::settings::TRACKER_ID;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Condvar, Mutex};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
@@ -50,10 +58,40 @@ pub enum Mode {
     },
 }
 
-/// One logged line and the thread that logged it.
+/// What the stage shows, for an audience besides the terminal (the web
+/// page): the items the terminal prints, in its order, with what the
+/// terminal's text leaves to the reader spelt out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown<'a> {
+    /// `==== Act 1: the core protocol ====`
+    Act(&'a str),
+    /// `-- 5. peer2 downloads notes.txt`
+    Scene { number: usize, title: &'a str },
+    /// `demo: ...`
+    Narration(&'a str),
+    /// A node's own log line, `text` without its `[time node]` prefix.
+    Event { node: &'a str, text: &'a str },
+    /// A protocol line, shown where it arrived: `from` sent it to `to`.
+    /// `from` is a passing ip:port while the sender is not known.
+    Message {
+        from: &'a str,
+        to: &'a str,
+        text: &'a str,
+    },
+    /// The lines shown from `address`, a passing port, were sent by `node`.
+    Revealed { address: &'a str, node: &'a str },
+}
+
+/// Hears every [`Shown`] item, while the stage holds its lock: so in
+/// order, and it must be quick.
+pub type Audience = Box<dyn Fn(Shown) + Send + Sync>;
+
+/// One logged line, the thread that logged it, and for a protocol line
+/// who sent it as known when it arrived.
 struct Logged {
     line: LogLine,
     thread: ThreadId,
+    sender: Option<String>,
 }
 
 struct State {
@@ -67,6 +105,8 @@ struct State {
     sessions: HashMap<ThreadId, String>,
     /// After a failure: the nodes' lines are no longer shown.
     muted: bool,
+    /// Who sent the protocol lines that arrive from passing ports.
+    senders: Senders,
 }
 
 /// The demo's one output stream (see the top of this file).
@@ -74,10 +114,22 @@ pub struct Stage {
     state: Mutex<State>,
     /// Signalled at every line, for [`Stage::wait_for`].
     logged: Condvar,
+    /// The pause after each protocol line shown.
+    pace: Duration,
+    /// Who else is shown everything (the web page), if anybody.
+    audience: Option<Audience>,
 }
 
 impl Default for Stage {
     fn default() -> Stage {
+        Stage::new(Duration::ZERO, None)
+    }
+}
+
+impl Stage {
+    /// A stage that pauses `pace` after each protocol line it shows, and
+    /// shows everything to `audience` too.
+    pub fn new(pace: Duration, audience: Option<Audience>) -> Stage {
         Stage {
             state: Mutex::new(State {
                 mode: Mode::Live,
@@ -85,30 +137,45 @@ impl Default for Stage {
                 held: 0,
                 sessions: HashMap::new(),
                 muted: false,
+                senders: Senders::default(),
             }),
             logged: Condvar::new(),
+            pace,
+            audience,
         }
     }
-}
 
-impl Stage {
     /// Prints a line of narration: `demo: text`.
     pub fn say(&self, text: &str) {
-        self.print(&format!("demo: {text}"));
+        self.print(&format!("demo: {text}"), Shown::Narration(text));
     }
 
-    /// Prints a line as it is (a heading, a blank line), after any lines
+    /// Prints an act's heading, after a blank line.
+    pub fn act(&self, title: &str) {
+        self.print(&format!("\n==== {title} ===="), Shown::Act(title));
+    }
+
+    /// Prints a scene's heading.
+    pub fn scene(&self, number: usize, title: &str) {
+        self.print(
+            &format!("-- {number}. {title}"),
+            Shown::Scene { number, title },
+        );
+    }
+
+    /// Prints `text` (and shows `shown` to the audience) after any lines
     /// the scene holds: narration always comes after what it is about.
-    pub fn print(&self, text: &str) {
+    fn print(&self, text: &str, shown: Shown) {
         let mut state = lock(&self.state);
-        release_held(&mut state);
+        self.release_held(&mut state);
         println!("{text}");
+        self.tell(shown);
     }
 
     /// Ends the scene (printing what it held) and starts the next one.
     pub fn begin(&self, mode: Mode) {
         let mut state = lock(&self.state);
-        release_held(&mut state);
+        self.release_held(&mut state);
         state.scene.clear();
         state.mode = mode;
     }
@@ -118,8 +185,69 @@ impl Stage {
     /// narration that said what failed.
     pub fn mute(&self) {
         let mut state = lock(&self.state);
-        release_held(&mut state);
+        self.release_held(&mut state);
         state.muted = true;
+    }
+
+    fn tell(&self, shown: Shown) {
+        if let Some(audience) = &self.audience {
+            audience(shown);
+        }
+    }
+
+    /// Prints a node's line, tells the audience, and paces a protocol line.
+    fn show(&self, logged: &Logged, senders: &Senders) {
+        let line = &logged.line;
+        println!("{}", line.text);
+        match (&logged.sender, &line.other_end) {
+            (Some(sender), Some(other_end)) => {
+                // Held lines: the sender may have been revealed since.
+                let from = if is_id(sender) {
+                    sender.clone()
+                } else {
+                    senders.name(&line.node, other_end)
+                };
+                self.tell(Shown::Message {
+                    from: &from,
+                    to: &line.node,
+                    text: &line.message,
+                });
+                if !self.pace.is_zero() {
+                    thread::sleep(self.pace);
+                }
+            }
+            _ => self.tell(Shown::Event {
+                node: &line.node,
+                text: &line.message,
+            }),
+        }
+    }
+
+    /// Prints the lines the scene holds, grouped by the peer they are about.
+    fn release_held(&self, state: &mut State) {
+        let Mode::ByPeer {
+            peers,
+            tracker_first,
+        } = &state.mode
+        else {
+            return;
+        };
+        let start = state.scene.len() - state.held;
+        let mut held: Vec<&Logged> = state.scene[start..].iter().collect();
+        // A stable sort: within a group, the lines keep their order.
+        held.sort_by_key(|logged| {
+            let peer = about(logged, &state.sessions);
+            let group = peers
+                .iter()
+                .position(|id| Some(id.as_str()) == peer)
+                .unwrap_or(peers.len());
+            let after_tracker = *tracker_first && logged.line.node != TRACKER_ID;
+            (group, after_tracker)
+        });
+        for logged in held {
+            self.show(logged, &state.senders);
+        }
+        state.held = 0;
     }
 
     /// Waits until `count` lines of this scene logged by `node` contain
@@ -160,44 +288,38 @@ impl LogStage for Stage {
                 state.sessions.insert(thread, peer.to_string());
             }
         }
-        // The sent half of a protocol line: its arrival is shown instead.
-        if line.direction == Some(Direction::Sent) || state.muted {
+        let other_end = line.other_end.as_deref().unwrap_or_default();
+        // The sent half of a protocol line: its arrival is shown instead;
+        // it only tells who sent what.
+        if line.direction == Some(Direction::Sent) {
+            state.senders.sent(&line.node, other_end, &line.message);
             return;
         }
+        if state.muted {
+            return;
+        }
+        let sender = (line.direction == Some(Direction::Received)).then(|| {
+            let sender = state.senders.received(&line.node, other_end, &line.message);
+            if let Some(address) = &sender.revealed {
+                self.tell(Shown::Revealed {
+                    address,
+                    node: &sender.name,
+                });
+            }
+            sender.name
+        });
+        let logged = Logged {
+            line,
+            thread,
+            sender,
+        };
         match state.mode {
-            Mode::Live => println!("{}", line.text),
+            Mode::Live => self.show(&logged, &state.senders),
             Mode::ByPeer { .. } => state.held += 1,
         }
-        state.scene.push(Logged { line, thread });
+        state.scene.push(logged);
         self.logged.notify_all();
     }
-}
-
-/// Prints the lines the scene holds, grouped by the peer they are about.
-fn release_held(state: &mut State) {
-    let Mode::ByPeer {
-        peers,
-        tracker_first,
-    } = &state.mode
-    else {
-        return;
-    };
-    let start = state.scene.len() - state.held;
-    let mut held: Vec<&Logged> = state.scene[start..].iter().collect();
-    // A stable sort: within a group, the lines keep their order.
-    held.sort_by_key(|logged| {
-        let peer = about(logged, &state.sessions);
-        let group = peers
-            .iter()
-            .position(|id| Some(id.as_str()) == peer)
-            .unwrap_or(peers.len());
-        let after_tracker = *tracker_first && logged.line.node != TRACKER_ID;
-        (group, after_tracker)
-    });
-    for logged in held {
-        println!("{}", logged.line.text);
-    }
-    state.held = 0;
 }
 
 /// The peer a line is about: for the tracker, the peer its session serves;
@@ -212,9 +334,4 @@ fn about<'a>(logged: &'a Logged, sessions: &'a HashMap<ThreadId, String>) -> Opt
         Some(other) if is_id(other) && other != TRACKER_ID => Some(other),
         _ => Some(&line.node),
     }
-}
-
-/// Whether a trace names the other end by its id (else it is an ip:port).
-fn is_id(name: &str) -> bool {
-    name.parse::<SocketAddr>().is_err()
 }

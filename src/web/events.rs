@@ -14,7 +14,9 @@
 //! nodes it follows (events, and every protocol line even without
 //! `--trace`), and the pages' own events (a transfer's progress). It keeps
 //! the last [`BACKLOG`] log lines, so that a page opened late, or reloaded,
-//! starts with the recent past instead of a blank diagram.
+//! starts with the recent past instead of a blank diagram. It counts the
+//! pages open, and can end every page's stream after a last event (the
+//! demo's end), so that a program knows when its pages have heard it.
 
 use crate::lock;
 use crate::log::{Direction, LineKind, LiveLine, Log};
@@ -23,6 +25,7 @@ use crate::web::json;
 use std::collections::VecDeque;
 use std::io::Write;
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -85,9 +88,12 @@ pub fn log_event(line: &LiveLine) -> Event {
 }
 
 /// Fans events out to every open page.
-#[derive(Default)]
 pub struct Hub {
     inner: Mutex<HubInner>,
+    /// How many events the backlog keeps.
+    backlog_max: usize,
+    /// How many pages have their stream open now.
+    open: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -96,11 +102,40 @@ struct HubInner {
     /// One queue per open page; a page whose queue is gone or full is
     /// dropped from the list.
     pages: Vec<SyncSender<Event>>,
+    /// [`Hub::finish`] was called: a page opened now gets the backlog,
+    /// and its stream ends.
+    finished: bool,
+}
+
+/// Counts a page's stream as open while it lives.
+struct OpenPage<'a>(&'a AtomicUsize);
+
+impl Drop for OpenPage<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Hub {
+    /// A hub that keeps the last [`BACKLOG`] events for late pages.
     pub fn new() -> Arc<Hub> {
-        Arc::default()
+        Hub::with_backlog(BACKLOG)
+    }
+
+    /// A hub that keeps the last `backlog_max` events for late pages.
+    pub fn with_backlog(backlog_max: usize) -> Arc<Hub> {
+        Arc::new(Hub {
+            inner: Mutex::default(),
+            backlog_max,
+            open: AtomicUsize::new(0),
+        })
+    }
+
+    /// How many pages have their event stream open now. A page that was
+    /// closed counts until its next write fails (within [`KEEPALIVE`] or
+    /// two).
+    pub fn open_pages(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
     }
 
     /// Subscribes to `log`: its lines become `log` events, kept in the
@@ -124,30 +159,48 @@ impl Hub {
     }
 
     /// Keeps `event` in the backlog and sends it to every open page.
-    fn record(&self, event: Event) {
+    pub fn record(&self, event: Event) {
         let mut inner = lock(&self.inner);
         send_to_pages(&mut inner.pages, &event);
-        if inner.backlog.len() == BACKLOG {
+        if inner.backlog.len() >= self.backlog_max {
             inner.backlog.pop_front();
         }
-        inner.backlog.push_back(event);
+        if self.backlog_max > 0 {
+            inner.backlog.push_back(event);
+        }
+    }
+
+    /// Records `event` as the last one: every open page's stream ends once
+    /// it has been written (and so does the stream of a page opened later,
+    /// after the backlog). [`Hub::open_pages`] then falls to 0 as soon as
+    /// every page has been sent everything.
+    pub fn finish(&self, event: Event) {
+        self.record(event);
+        let mut inner = lock(&self.inner);
+        inner.finished = true;
+        // Without its sender, a page's queue ends after its last event.
+        inner.pages.clear();
     }
 
     /// Answers `GET /events`: the backlog, a `ready` event, then every
     /// event as it comes, until the page is closed.
     pub fn serve(&self, exchange: Exchange) {
+        self.open.fetch_add(1, Ordering::SeqCst);
+        let _open = OpenPage(&self.open);
         let (queue, events) = mpsc::sync_channel(PAGE_QUEUE);
-        let backlog: Vec<Event> = {
+        let (backlog, finished): (Vec<Event>, bool) = {
             let mut inner = lock(&self.inner);
-            inner.pages.push(queue);
-            inner.backlog.iter().cloned().collect()
+            if !inner.finished {
+                inner.pages.push(queue);
+            }
+            (inner.backlog.iter().cloned().collect(), inner.finished)
         };
         let Ok(socket) = exchange.start_stream("text/event-stream") else {
             return;
         };
         let mut start: String = backlog.iter().map(Event::frame).collect();
         start.push_str("event: ready\ndata: {}\n\n");
-        if write(&socket, &start).is_err() {
+        if write(&socket, &start).is_err() || finished {
             return;
         }
         loop {

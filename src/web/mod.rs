@@ -1,8 +1,9 @@
 //! The web page: a graphical window on a peer, and a live sequence
-//! diagram of the tracker's protocol, served by the program itself.
+//! diagram of the tracker's protocol (or of the whole demo), served by the
+//! program itself.
 //!
-//! `peer ID --web PORT` and `tracker --web PORT` serve a page on
-//! `http://127.0.0.1:PORT/`. Nothing is installed and nothing is fetched
+//! `peer ID --web PORT`, `tracker --web PORT` and `demo --web PORT` serve
+//! a page on `http://127.0.0.1:PORT/`. Nothing is installed and nothing is fetched
 //! from the Internet: the HTML, CSS and JavaScript are files next to this
 //! one, compiled into the program (`include_str!`), and the server is
 //! [`crate::server::Server`], the very thread-per-connection server with a
@@ -12,7 +13,7 @@
 //!   checks that keep other web sites out;
 //! - [`events`]: live updates (log lines, protocol lines, progress) pushed
 //!   to every open page;
-//! - [`peer_page`], [`tracker_page`]: what each page offers;
+//! - [`peer_page`], [`tracker_page`], [`demo_page`]: what each page offers;
 //! - [`json`]: the little JSON the pages' scripts read.
 //!
 //! The page listens on loopback only, so only this machine's browser can
@@ -21,6 +22,7 @@
 //! this peer. Use it only on a network you trust (a lab), never on the
 //! Internet.
 
+pub mod demo_page;
 pub mod events;
 pub mod http;
 pub mod json;
@@ -110,6 +112,17 @@ fn start(
         page_url(server.local_addr())
     ));
     Ok(server)
+}
+
+/// Answers a request that none of a page's own routes takes: one of the
+/// files the pages share, else 404 or 405 (see [`not_routed`]).
+fn shared_or_not_routed(exchange: Exchange, paths: &[(&str, http::Method)]) {
+    if exchange.request.method == http::Method::Get {
+        if let Some(asset) = shared_asset(&exchange.request.path) {
+            return exchange.respond(asset);
+        }
+    }
+    not_routed(exchange, paths);
 }
 
 /// The answer to a path no route takes: 404, or 405 when the path exists

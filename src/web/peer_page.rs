@@ -153,11 +153,7 @@ impl Page {
             (Method::Post, "/api/upload") => self.upload(&exchange),
             (Method::Post, "/api/publish") => self.publish(&mut exchange),
             (Method::Post, "/api/ping") => self.ping(&exchange),
-            (Method::Get, path) => match super::shared_asset(path) {
-                Some(asset) => Ok(asset),
-                None => return super::not_routed(exchange, PATHS),
-            },
-            _ => return super::not_routed(exchange, PATHS),
+            _ => return super::shared_or_not_routed(exchange, PATHS),
         };
         exchange.respond_with(result);
     }

@@ -68,11 +68,7 @@ fn route(tracker: &Tracker, hub: &Hub, exchange: Exchange) {
         (Method::Post, "/api/discover") => {
             console_answer(&exchange, |peer| console::discover(tracker, peer))
         }
-        (Method::Get, path) => match super::shared_asset(path) {
-            Some(asset) => Ok(asset),
-            None => return super::not_routed(exchange, PATHS),
-        },
-        _ => return super::not_routed(exchange, PATHS),
+        _ => return super::shared_or_not_routed(exchange, PATHS),
     };
     exchange.respond_with(result);
 }

@@ -1,0 +1,149 @@
+// The demo's page: a tracker and three peers on one sequence diagram.
+// Every protocol line of every node is one arrow, from its sender to its
+// receiver; every act and scene is a band across the diagram, with its
+// narration; the "Next scene" button plays the next scene (the demo
+// waits for it, as `--step` waits for Enter).
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const log = new LogPanel($("log"), $("show-trace"));
+/** Made once the page knows the nodes (from /api/state). */
+let sequence = null;
+
+/** Where the demo is, as its events say: the scene that waits for the
+    button ({number, title} or null), the scene playing, and the end. */
+const demo = { waiting: null, playing: 0, ended: null };
+
+/** Who waits for the next change of `demo` (the test hook). Promises,
+    not timers: the test browser's clock stands still while the event
+    stream is open. */
+let waiters = [];
+function changed() {
+  showWhere();
+  const now = waiters;
+  waiters = [];
+  for (const resolve of now) resolve();
+}
+const nextChange = () => new Promise((resolve) => waiters.push(resolve));
+
+/** The button and the badge say where the demo is. */
+function showWhere() {
+  const button = $("next");
+  if (demo.ended) {
+    button.disabled = true;
+    button.textContent = "The demo is over";
+    $("where").textContent = demo.ended.ok ? "over" : "stopped";
+    $("where").className = demo.ended.ok ? "badge good" : "badge bad";
+  } else if (demo.waiting) {
+    button.disabled = false;
+    button.textContent = `Next scene: ${demo.waiting.number}. ${demo.waiting.title}`;
+    $("where").textContent = demo.playing ? `scene ${demo.playing} is over` : "ready";
+  } else {
+    button.disabled = true;
+    button.textContent = "Next scene";
+    $("where").textContent = demo.playing ? `scene ${demo.playing} playing…` : "starting…";
+  }
+}
+
+/** "Next scene": asks the demo to play the scene that waits. */
+function next() {
+  return App.act(async () => {
+    demo.waiting = null;
+    showWhere();
+    const answer = await App.post("/api/next", {});
+    App.say(`scene ${answer.scene}: playing`);
+  });
+}
+$("next").addEventListener("click", next);
+
+/** One line of narration: under the scene's title, and on the diagram. */
+function narrate(text) {
+  $("narration").append(App.el("p", {}, text));
+  sequence.note(text);
+}
+
+const handlers = {
+  act(act) {
+    $("act").textContent = act.title;
+    sequence.band("act", act.title);
+  },
+  scene(scene) {
+    $("scene-title").textContent = `${scene.number}. ${scene.title}`;
+    $("narration").replaceChildren();
+    sequence.band("scene", `${scene.number}. ${scene.title}`);
+  },
+  narration(line) {
+    narrate(line.text);
+  },
+  log(line) {
+    log.add(line);
+    if (line.kind === "trace") sequence.add(line);
+  },
+  /** Arrows drawn from a passing port were sent by this node. */
+  revealed(known) {
+    sequence.alias(known.address, known.node);
+  },
+  waiting(scene) {
+    demo.waiting = scene;
+    changed();
+  },
+  playing(scene) {
+    demo.waiting = null;
+    demo.playing = scene.number;
+    changed();
+  },
+  ended(end) {
+    demo.ended = end;
+    demo.waiting = null;
+    sequence.band(end.ok ? "act" : "failed", end.text);
+    App.say(end.text, !end.ok);
+    // The program stops now: no reconnecting.
+    if (App.events) App.events.close();
+    changed();
+  },
+};
+
+/** The test hook's `next:N` (or `next:all`): presses "Next scene" N
+    times (or until the demo is over), each time once the demo waits. */
+async function pressNext(count) {
+  let left = count === "all" ? Infinity : Number(count);
+  while (left > 0 && !demo.ended) {
+    if (!demo.waiting) {
+      await nextChange();
+      continue;
+    }
+    $("next").click();
+    await App.busy;
+    left -= 1;
+  }
+}
+
+async function start() {
+  const state = await App.get("/api/state");
+  sequence = new Sequence($("diagram"), state.nodes);
+  await App.connect(handlers);
+  if (!demo.ended) {
+    // The backlog may end with a scene that was released since.
+    const now = await App.get("/api/state");
+    demo.waiting = now.waiting;
+    demo.playing = now.playing;
+    changed();
+  } else {
+    App.say(demo.ended.text, !demo.ended.ok);
+  }
+  await runAutotest(async (step, argument) => {
+    switch (step) {
+      case "next":
+        await pressNext(argument);
+        return;
+      case "trace":
+        $("show-trace").checked = argument !== "off";
+        $("show-trace").dispatchEvent(new Event("change"));
+        return;
+      default:
+        throw new Error(`unknown step ${step}`);
+    }
+  });
+}
+
+start().catch((error) => App.say(error.message, true));
