@@ -1,6 +1,7 @@
-//! Helpers for the web page's tests: a tracker and peers with `--web` on
-//! free ports, a raw HTTP client over `std::net`, an event-stream reader,
-//! a process's peak memory, and a headless Chromium with a deadline.
+//! Helpers for the web page's tests: a tracker, peers and the demo with
+//! `--web` on free ports, a raw HTTP client over `std::net`, an
+//! event-stream reader, a process's peak memory, and a headless Chromium
+//! with a deadline.
 
 use super::{free_port, Net, Node, TempDir, POLL_INTERVAL};
 use std::fs;
@@ -56,6 +57,24 @@ impl WebNode {
         exchange(self.port, &request)
     }
 
+    /// POST `path`, without a body, as a page of another site would send
+    /// it: from `origin`, or with no `Origin` at all.
+    pub fn post_from(&self, origin: Option<&str>, path: &str) -> HttpReply {
+        let origin = origin.map_or(String::new(), |origin| format!("Origin: {origin}\r\n"));
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\n{origin}Content-Length: 0\r\n\r\n",
+            self.host()
+        );
+        exchange(self.port, request.as_bytes())
+    }
+
+    /// GET `path` sent to `name` on this page's port: a site that points
+    /// its own name at this machine ("DNS rebinding") sends its name.
+    pub fn get_as(&self, name: &str, path: &str) -> HttpReply {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {name}:{}\r\n\r\n", self.port);
+        exchange(self.port, request.as_bytes())
+    }
+
     /// Waits until the page's `/api/state` satisfies `pred`; returns it.
     pub fn wait_state(&self, what: &str, mut pred: impl FnMut(&str) -> bool) -> String {
         let mut last = String::new();
@@ -92,6 +111,31 @@ impl Net {
         let mut node = self.start_peer(id, true, &args);
         node.wait_for_port(&format!("127.0.0.1:{port}"));
         WebNode { node, port }
+    }
+}
+
+/// The demo's program.
+pub const DEMO_BIN: &str = env!("CARGO_BIN_EXE_demo");
+
+/// `demo --web PORT` running in a folder of its own. Dropping it kills the
+/// demo, then removes the folder.
+pub struct WebDemo {
+    pub page: WebNode,
+    _cwd: TempDir,
+}
+
+/// Starts `demo --web PORT` on a free port, with `extra` arguments, and
+/// waits until its page answers.
+pub fn start_web_demo(test_name: &str, extra: &[&str]) -> WebDemo {
+    let cwd = TempDir::new(test_name);
+    let port = free_port();
+    let mut args = vec!["--web".to_string(), port.to_string()];
+    args.extend(extra.iter().map(|arg| arg.to_string()));
+    let mut node = Node::spawn("demo", DEMO_BIN, &args, cwd.path());
+    node.wait_for_port(&format!("127.0.0.1:{port}"));
+    WebDemo {
+        page: WebNode { node, port },
+        _cwd: cwd,
     }
 }
 
@@ -184,6 +228,12 @@ impl EventStream {
     /// Opens the page's event stream and reads past the backlog, up to
     /// the `ready` event.
     pub fn open(page: &WebNode) -> EventStream {
+        EventStream::open_with_backlog(page).0
+    }
+
+    /// Opens the page's event stream; returns it and the lines of the
+    /// backlog, up to the `ready` event.
+    pub fn open_with_backlog(page: &WebNode) -> (EventStream, Vec<String>) {
         let mut stream = connect(page.port);
         let request = format!("GET /events HTTP/1.1\r\nHost: {}\r\n\r\n", page.host());
         stream.write_all(request.as_bytes()).expect("send request");
@@ -192,10 +242,10 @@ impl EventStream {
         };
         let status = events.next_line(HTTP_TIMEOUT).expect("a status line");
         assert!(status.starts_with("HTTP/1.1 200"), "{status}");
-        events.wait_for("the ready event", HTTP_TIMEOUT, |line| {
+        let backlog = events.read_until("the ready event", HTTP_TIMEOUT, |line| {
             line == "event: ready"
         });
-        events
+        (events, backlog)
     }
 
     fn next_line(&mut self, left: Duration) -> Option<String> {
@@ -215,8 +265,20 @@ impl EventStream {
         &mut self,
         what: &str,
         within: Duration,
-        mut pred: impl FnMut(&str) -> bool,
+        pred: impl FnMut(&str) -> bool,
     ) -> String {
+        let mut lines = self.read_until(what, within, pred);
+        lines.pop().unwrap_or_default()
+    }
+
+    /// Reads lines until one satisfies `pred`, within `within`; returns
+    /// every line read, that one last.
+    pub fn read_until(
+        &mut self,
+        what: &str,
+        within: Duration,
+        mut pred: impl FnMut(&str) -> bool,
+    ) -> Vec<String> {
         let deadline = Instant::now() + within;
         let mut seen = Vec::new();
         loop {
@@ -228,8 +290,13 @@ impl EventStream {
                 );
             }
             match self.next_line(left) {
-                Some(line) if pred(&line) => return line,
-                Some(line) => seen.push(line),
+                Some(line) => {
+                    let found = pred(&line);
+                    seen.push(line);
+                    if found {
+                        return seen;
+                    }
+                }
                 None if Instant::now() < deadline => {
                     panic!("the event stream ended; saw:\n{}", seen.join("\n"))
                 }
