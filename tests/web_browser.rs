@@ -2,7 +2,8 @@
 //! the tracker's pages, a search from the peer's page shows the holders,
 //! a download clicked on the page lands byte for byte, the tracker's
 //! sequence diagram shows the arrows of that search and download, and a
-//! screenshot of each page is taken.
+//! screenshot of each page is taken. The demo's page is played to its end
+//! by pressing "Next scene", and its diagram shows every node's arrows.
 //!
 //! How the clicks are made without a browser driver: the pages have a test
 //! hook (`?autotest=search:NAME,download:1`, see `src/web/app.js`) that
@@ -166,4 +167,61 @@ fn the_pages_work_in_a_real_browser() {
         peer_png.display(),
         tracker_png.display()
     );
+}
+
+#[test]
+fn the_demo_page_plays_to_the_end_in_a_real_browser() {
+    let Some(program) = chromium() else {
+        println!("web_browser: demo page not run: no chromium on this machine (apt-get install chromium)");
+        return;
+    };
+    let mut browser = Browser::new(program);
+    let mut demo = start_web_demo("web_browser_demo", &["--pace", "0"]);
+    let dom = browser.dump_dom(&demo.page.url("/?autotest=next:all"));
+    assert_eq!(autotest_outcome(&dom), "done: next:all");
+    assert!(dom.contains("The demo is over"), "{dom}");
+    let diagram = dom
+        .split("id=\"diagram\"")
+        .nth(1)
+        .expect("a diagram on the demo's page");
+    let arrows: usize = diagram
+        .split("data-arrows=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no arrow count on the diagram:\n{diagram}"));
+    assert!(arrows > 80, "only {arrows} arrows:\n{diagram}");
+    for node in ["tracker", "peer1", "peer2", "peer3"] {
+        assert!(
+            diagram.contains(&format!(">{node}</text>")),
+            "no lifeline for {node}:\n{diagram}"
+        );
+    }
+    for text in [
+        "Act 1: the core protocol",
+        "5. peer2 downloads notes.txt",
+        "DOWNLOAD: notes.txt, txt, 986",
+        "UPLOAD: poem.txt, txt, 140",
+        "18. everyone leaves",
+        "the demo is over: every node has stopped",
+    ] {
+        assert!(
+            diagram.contains(text),
+            "no {text:?} on the diagram:\n{diagram}"
+        );
+    }
+    // No arrow from a passing port: each starts on its sender's lifeline.
+    assert!(
+        !diagram.contains(">127.0.0.1:"),
+        "a lifeline named by an address:\n{diagram}"
+    );
+    assert!(demo.page.node.wait_exit().success());
+
+    // A screenshot, five scenes in, of a demo of its own.
+    let demo = start_web_demo("web_browser_demo_shot", &["--pace", "0"]);
+    let png = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web_demo_page.png");
+    let _ = fs::remove_file(&png);
+    browser.screenshot(&demo.page.url("/?autotest=next:5"), &png, 1400, 1800);
+    check_screenshot(&png);
+    println!("screenshot: {}", png.display());
 }

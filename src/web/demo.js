@@ -51,7 +51,7 @@ function next() {
     demo.waiting = null;
     showWhere();
     const answer = await App.post("/api/next", {});
-    App.say(`scene ${answer.scene}: playing`);
+    if (!demo.ended) App.say(`scene ${answer.scene}: playing`);
   });
 }
 $("next").addEventListener("click", next);
@@ -85,6 +85,7 @@ const handlers = {
   },
   waiting(scene) {
     demo.waiting = scene;
+    App.say(`ready: press "Next scene" for scene ${scene.number}`);
     changed();
   },
   playing(scene) {
