@@ -54,8 +54,20 @@ pub struct Node {
 
 impl Node {
     pub fn spawn(name: &str, program: &str, args: &[String], cwd: &Path) -> Node {
+        Node::spawn_with_env(name, program, args, cwd, &[])
+    }
+
+    /// Like [`Node::spawn`], with `env` added to the environment.
+    pub fn spawn_with_env(
+        name: &str,
+        program: &str,
+        args: &[String],
+        cwd: &Path,
+        env: &[(&str, &Path)],
+    ) -> Node {
         let mut child = Command::new(program)
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(cwd)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -117,8 +117,8 @@ impl Net {
 /// The demo's program.
 pub const DEMO_BIN: &str = env!("CARGO_BIN_EXE_demo");
 
-/// `demo --web PORT` running in a folder of its own. Dropping it kills the
-/// demo, then removes the folder.
+/// `demo --web PORT` running in a folder of its own (its temporary folder
+/// too). Dropping it kills the demo, then removes the folder.
 pub struct WebDemo {
     pub page: WebNode,
     _cwd: TempDir,
@@ -131,7 +131,10 @@ pub fn start_web_demo(test_name: &str, extra: &[&str]) -> WebDemo {
     let port = free_port();
     let mut args = vec!["--web".to_string(), port.to_string()];
     args.extend(extra.iter().map(|arg| arg.to_string()));
-    let mut node = Node::spawn("demo", DEMO_BIN, &args, cwd.path());
+    // Its temporary folder in ours: a demo killed mid-way (by this guard's
+    // drop) cannot remove its own.
+    let env = [("TMPDIR", cwd.path())];
+    let mut node = Node::spawn_with_env("demo", DEMO_BIN, &args, cwd.path(), &env);
     node.wait_for_port(&format!("127.0.0.1:{port}"));
     WebDemo {
         page: WebNode { node, port },
