@@ -5,6 +5,9 @@
 //! one arrow from its sender (scene by scene, in the terminal's order),
 //! the page says when the demo is over, and the demo then exits 0.
 
+// Each test file uses a different part of the shared helpers (see
+// tests/common/mod.rs): the parts this one does not use are not dead code.
+#[allow(dead_code)]
 mod common;
 
 use common::web::*;
