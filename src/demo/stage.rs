@@ -212,6 +212,9 @@ impl Stage {
                     to: &line.node,
                     text: &line.message,
                 });
+                // Under the stage's lock, on purpose: the node that logged
+                // this waits before it reacts, and every other node waits
+                // to log, so the lines come one by one, in the same order.
                 if !self.pace.is_zero() {
                     thread::sleep(self.pace);
                 }
