@@ -35,6 +35,7 @@ const TEST_BREAK_DOWNLOAD: &str = "--test-break-download";
 const MAX_PACE_MS: u64 = 60_000;
 
 fn main() -> ExitCode {
+    p2p_share::cli::exit_quietly_on_broken_pipe();
     let options = match parse(std::env::args().skip(1)) {
         Ok(Some(options)) => options,
         Ok(None) => {

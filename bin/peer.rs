@@ -39,6 +39,7 @@ Type `help` at the prompt for the shell's commands.
 ";
 
 fn main() -> ExitCode {
+    cli::exit_quietly_on_broken_pipe();
     cli::exit_code("peer", run())
 }
 
@@ -101,7 +102,7 @@ fn run() -> Result<()> {
     if !all_worked && !interactive {
         // A script (commands on a pipe) in which a command failed.
         return Err(Error::Other(
-            "a command of the script failed (see its error line above)".into(),
+            "a command of the script failed (its `error:` line is with the results)".into(),
         ));
     }
     Ok(())

@@ -37,6 +37,7 @@ Type `help` on the tracker's standard input for the console commands.
 ";
 
 fn main() -> ExitCode {
+    cli::exit_quietly_on_broken_pipe();
     cli::exit_code("tracker", run())
 }
 

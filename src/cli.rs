@@ -132,6 +132,31 @@ impl Args {
     }
 }
 
+/// Ends the program quietly, with status 0, when whoever reads its
+/// standard output has gone (`peer peer2 < script | head -1`).
+///
+/// Why this is needed: a C program in that spot is killed by the SIGPIPE
+/// signal, silently. A Rust program ignores that signal, so `println!`
+/// gets the "broken pipe" error instead, and panics with a backtrace the
+/// user did not ask for. std has no other way to say "stop quietly", so a
+/// panic hook does: a panic that is exactly this one ends the process;
+/// every other panic is reported as usual.
+pub fn exit_quietly_on_broken_pipe() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let text = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.starts_with("failed printing to std") && text.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        report(info);
+    }));
+}
+
 /// How every binary ends: 0 on success, else the error on one line of
 /// standard error, named after the program, and exit status 1.
 pub fn exit_code(program: &str, result: Result<()>) -> ExitCode {

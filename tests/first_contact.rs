@@ -299,3 +299,34 @@ fn upload_shows_a_progress_line() {
     });
     find_line(&out, "the result", |l| l == "peer1: uploaded big.bin");
 }
+
+#[test]
+fn a_file_deleted_by_hand_stops_being_announced() {
+    let (net, _tracker, mut nodes) = shells(
+        "first_deleted",
+        &[(
+            "peer1",
+            &[
+                ("keep.txt", b"keep"),
+                ("gone.txt", b"gone"),
+                ("late.txt", b"late"),
+            ],
+        )],
+    );
+    let mut peer1 = nodes.pop().expect("peer1");
+    let mut probe = net.probe();
+    probe.wait_found_at("gone.txt", net.port("peer1"));
+    // Deleted behind the peer's back; somebody asks for it: the peer says
+    // it is not served, and stops announcing it.
+    std::fs::remove_file(net.dir("peer1").join("gone.txt")).expect("delete");
+    let mut client = Client::connect(&net.addr("peer1"));
+    let reply = client.request("DOWNLOAD: gone.txt, txt, 4");
+    assert!(reply.starts_with("ERROR: "), "{reply}");
+    probe.wait_not_found("gone.txt");
+    // Deleted again, and only `list` looks: the same.
+    std::fs::remove_file(net.dir("peer1").join("late.txt")).expect("delete");
+    let out = run(&mut peer1, "list");
+    assert!(!out.iter().any(|l| l.contains("late.txt")), "{out:?}");
+    probe.wait_not_found("late.txt");
+    probe.wait_found_at("keep.txt", net.port("peer1"));
+}

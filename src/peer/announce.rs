@@ -26,7 +26,9 @@ impl Pins {
     /// announced five, if any, given the folder's `shared` names.
     pub fn arrived(&self, name: &str, shared: &[String]) -> Option<String> {
         let mut pins = lock(&self.0);
-        let before = choose(shared, &pins);
+        // What was announced before the file came: the same folder without it.
+        let without: Vec<String> = shared.iter().filter(|n| *n != name).cloned().collect();
+        let before = choose(&without, &pins);
         pins.retain(|pinned| pinned != name);
         pins.insert(0, name.to_string());
         pins.truncate(MAX_RECORDS_PER_JOIN);
@@ -104,6 +106,17 @@ mod tests {
             assert!(pins.announced(&shared).contains(&name.to_string()));
         }
         assert!(!pins.announced(&shared).contains(&"z".to_string()));
+    }
+
+    #[test]
+    fn an_arrival_into_a_full_five_says_which_file_it_pushed_out() {
+        // The folder as scanned after the arrival already holds the file.
+        let pins = Pins::default();
+        let shared = names(&["a", "b", "c", "d", "e", "f"]);
+        assert_eq!(pins.arrived("f", &shared), Some("e".to_string()));
+        // A second arrival pushes out the next one in name order.
+        let shared = names(&["a", "b", "c", "d", "e", "f", "g"]);
+        assert_eq!(pins.arrived("g", &shared), Some("d".to_string()));
     }
 
     #[test]

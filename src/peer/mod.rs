@@ -126,11 +126,16 @@ impl Peer {
                 (Arc::clone(&link), folder.clone(), pins.clone(), log.clone());
             Box::new(move |name: &str| announce_arrival(&link, &folder, &pins, &log, name))
         };
+        let on_missing_file = {
+            let link = Arc::clone(&link);
+            Box::new(move |name: &str| forget_if_announced(&link, name))
+        };
         let service = Arc::new(PeerService {
             folder: folder.clone(),
             addr,
             log: log.clone(),
             on_new_file,
+            on_missing_file,
         });
         let handler: Handler = Arc::new(move |connection| service.handle(connection));
         let limits = Limits {
@@ -334,8 +339,20 @@ impl Peer {
     }
 
     /// This peer's own shared files.
+    /// This peer's own shared files. A file the tracker holds for us that is
+    /// gone from the folder (deleted by hand) is noticed here too: the
+    /// folder is announced again without it.
     pub fn own_files(&self) -> Result<Scan> {
-        self.folder.scan()
+        let scan = self.folder.scan()?;
+        let gone = self
+            .link
+            .announced()
+            .into_iter()
+            .find(|name| !scan.files.iter().any(|file| &file.name == name));
+        if let Some(name) = gone {
+            forget_if_announced(&self.link, &name);
+        }
+        Ok(scan)
     }
 
     /// LIST each of `peers` (ids or ip:port), in parallel.
@@ -566,4 +583,13 @@ fn announce_arrival(link: &TrackerLink, folder: &SharedFolder, pins: &Pins, log:
         ));
     }
     link.reannounce();
+}
+
+/// A file the tracker holds for us is gone from the folder (deleted by
+/// hand): announce the folder again, so that searches stop sending people
+/// here for it, and another file takes its place among the five.
+fn forget_if_announced(link: &TrackerLink, name: &str) {
+    if link.announced().iter().any(|announced| announced == name) {
+        link.reannounce();
+    }
 }

@@ -40,6 +40,9 @@ pub struct PeerService {
     /// Called with the name of each file that arrived by upload, so the
     /// peer can announce it to the tracker.
     pub on_new_file: Box<dyn Fn(&str) + Send + Sync>,
+    /// Called with the name of a file someone asked for that is not in the
+    /// folder (deleted by hand, say), so the peer can stop announcing it.
+    pub on_missing_file: Box<dyn Fn(&str) + Send + Sync>,
 }
 
 impl PeerService {
@@ -79,7 +82,13 @@ impl PeerService {
     fn send_download(&self, connection: &mut Connection, request: &DownloadRequest) -> Result<()> {
         let file = match self.folder.open_to_send(&request.file) {
             Ok(file) => file,
-            Err(error) => return connection.send(&PeerReply::Error(error.to_string())),
+            Err(error) => {
+                let sent = connection.send(&PeerReply::Error(error.to_string()));
+                if !self.folder.contains(&request.file.name) {
+                    (self.on_missing_file)(&request.file.name);
+                }
+                return sent;
+            }
         };
         let Some((offset, len)) = request.byte_range() else {
             return connection.send(&PeerReply::Error(

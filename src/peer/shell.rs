@@ -66,7 +66,7 @@ commands (a name with spaces may be written in double quotes):
   fetch FILE [PEER ...]    download FILE from several peers at once (default:
                            every holder)                                      alias: #DOWNLOAD
   publish PATH [NAME]      copy a local file into the served folder and announce it
-  announce NAME ...        choose which files (5 at most) the tracker is told about
+  announce NAME ...        announce these files first (5 at most); the others fill the five
   info                     who is online and what they share (LIST to the tracker)  alias: INFO
   ping PEER                PING a peer (or the tracker) and time the PONG
   help                     this text                                          alias: ?
@@ -417,6 +417,9 @@ fn try_execute(peer: &Peer, command: Command) -> Result<bool> {
             }
         }
         Command::Ping(target) => {
+            // A word that names no node is a typing mistake, not an
+            // unreachable peer: it gets the usual `error:` line.
+            peer.settings().resolve(&target)?;
             let pinged = say_if_slow(&target, || peer.ping(&target));
             match pinged {
                 Ok(time) => println!(
