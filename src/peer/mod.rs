@@ -346,7 +346,7 @@ impl Peer {
         let scan = self.folder.scan()?;
         let gone = self
             .link
-            .announced()
+            .last_announced()
             .into_iter()
             .find(|name| !scan.files.iter().any(|file| &file.name == name));
         if let Some(name) = gone {
@@ -589,7 +589,7 @@ fn announce_arrival(link: &TrackerLink, folder: &SharedFolder, pins: &Pins, log:
 /// hand): announce the folder again, so that searches stop sending people
 /// here for it, and another file takes its place among the five.
 fn forget_if_announced(link: &TrackerLink, name: &str) {
-    if link.announced().iter().any(|announced| announced == name) {
+    if link.last_announced().iter().any(|announced| announced == name) {
         link.reannounce();
     }
 }

@@ -250,6 +250,12 @@ impl TrackerLink {
         }
     }
 
+    /// The names the last accepted join announced, joined now or not (a
+    /// re-announce may be under way: its own scan may predate a change).
+    pub fn last_announced(&self) -> Vec<String> {
+        self.status.state().announced.clone()
+    }
+
     /// Sends a request to the tracker and waits for its own reply.
     pub fn request(&self, message: &TrackerRequest) -> Result<TrackerReply> {
         let (reply, answer) = mpsc::channel();
