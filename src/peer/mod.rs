@@ -589,7 +589,11 @@ fn announce_arrival(link: &TrackerLink, folder: &SharedFolder, pins: &Pins, log:
 /// hand): announce the folder again, so that searches stop sending people
 /// here for it, and another file takes its place among the five.
 fn forget_if_announced(link: &TrackerLink, name: &str) {
-    if link.last_announced().iter().any(|announced| announced == name) {
+    if link
+        .last_announced()
+        .iter()
+        .any(|announced| announced == name)
+    {
         link.reannounce();
     }
 }
