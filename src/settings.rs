@@ -20,6 +20,7 @@
 //! one address of a name that has several, write that address instead.
 
 use crate::error::{Error, Result};
+use crate::wire::protocol::Invalid;
 use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -95,7 +96,7 @@ impl Settings {
                 return Err(error(format!("the id {id:?} is used twice")));
             }
             // Last, so that a line with another mistake costs no lookup.
-            let ip = ip_of(address, lookup).map_err(error)?;
+            let ip = ip_of(address, lookup).map_err(|Invalid(reason)| error(reason))?;
             nodes.push(Node {
                 id: id.to_string(),
                 addr: SocketAddr::new(ip, port),
@@ -193,23 +194,23 @@ pub fn system_lookup(name: &str) -> io::Result<Vec<IpAddr>> {
 /// The IP address of an address field: an IP address as it is, IPv6 also
 /// in brackets (`[fd00:77::2]`, as URLs write it), or a host name, looked up
 /// now with the first address it has.
-fn ip_of(address: &str, lookup: &Lookup<'_>) -> std::result::Result<IpAddr, String> {
+fn ip_of(address: &str, lookup: &Lookup<'_>) -> std::result::Result<IpAddr, Invalid> {
     if let Ok(ip) = address.parse::<IpAddr>() {
         return Ok(ip);
     }
     if let Some(inside) = address.strip_prefix('[') {
         return match inside.strip_suffix(']').map(str::parse::<Ipv6Addr>) {
             Some(Ok(ip)) => Ok(IpAddr::V6(ip)),
-            _ => Err(format!(
+            _ => Err(Invalid(format!(
                 "{address:?} is not an IPv6 address in brackets (write it like [fd00:77::2])"
-            )),
+            ))),
         };
     }
     if !is_host_name(address) {
-        return Err(format!(
+        return Err(Invalid(format!(
             "{address:?} is neither an IP address nor a host name \
              (write an address like 10.77.0.2 or fd00:77::2, or a name like labpc2)"
-        ));
+        )));
     }
     let fix =
         "write the machine's IP address instead, or add the name to /etc/hosts (or the lab's DNS)";
@@ -217,10 +218,10 @@ fn ip_of(address: &str, lookup: &Lookup<'_>) -> std::result::Result<IpAddr, Stri
         Ok(ips) => ips
             .first()
             .copied()
-            .ok_or_else(|| format!("the host name {address:?} has no address: {fix}")),
-        Err(e) => Err(format!(
+            .ok_or_else(|| Invalid(format!("the host name {address:?} has no address: {fix}"))),
+        Err(e) => Err(Invalid(format!(
             "the host name {address:?} cannot be looked up ({e}): {fix}"
-        )),
+        ))),
     }
 }
 

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::lock;
 use crate::wire::connection::IO_BUFFER_SIZE;
 use crate::wire::date::Date;
-use crate::wire::protocol::{check_name, type_of, FileRecord, FileSpec};
+use crate::wire::protocol::{check_name, type_of, FileRecord, FileSpec, Invalid};
 use std::collections::HashSet;
 use std::fs::{self, File, Metadata};
 use std::io::{BufWriter, Write};
@@ -141,7 +141,7 @@ impl SharedFolder {
             // `symlink_metadata` describes the entry itself: a link is a link,
             // never the file it points to.
             let shareable = fs::symlink_metadata(entry.path())
-                .map_err(|e| e.to_string())
+                .map_err(|e| Invalid(e.to_string()))
                 .and_then(|meta| regular_file(&meta).map(|()| meta))
                 .and_then(|meta| check_name(&name).map(|()| meta));
             match shareable {
@@ -150,7 +150,7 @@ impl SharedFolder {
                     modified: modified_date(&meta),
                     name,
                 }),
-                Err(reason) => scan.skipped.push((name, reason)),
+                Err(Invalid(reason)) => scan.skipped.push((name, reason)),
             }
         }
         scan.files.sort_by(|a, b| a.name.cmp(&b.name));
@@ -164,12 +164,12 @@ impl SharedFolder {
             name: spec.name.clone(),
             why: why.to_string(),
         };
-        check_name(&spec.name).map_err(|reason| not_served(&reason))?;
+        check_name(&spec.name).map_err(|reason| not_served(&reason.0))?;
         let path = self.dir.join(&spec.name);
         // Look before opening: opening a pipe would block, and a link could
         // lead out of the folder.
         let before = fs::symlink_metadata(&path).map_err(|_| not_served("no such file"))?;
-        regular_file(&before).map_err(|reason| not_served(&reason))?;
+        regular_file(&before).map_err(|reason| not_served(&reason.0))?;
         let file =
             File::open(&path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
         let opened = file
@@ -180,7 +180,7 @@ impl SharedFolder {
         if !same_file(&before, &opened) {
             return Err(not_served("it changed while being opened"));
         }
-        spec.check_type().map_err(|reason| not_served(&reason))?;
+        spec.check_type().map_err(|reason| not_served(&reason.0))?;
         if opened.len() != spec.size {
             return Err(not_served(&format!(
                 "its size is {}, not {}",
@@ -339,17 +339,18 @@ fn temp_name() -> String {
 }
 
 /// Only plain files are shared: not links, folders, devices or pipes.
-fn regular_file(meta: &Metadata) -> std::result::Result<(), String> {
+fn regular_file(meta: &Metadata) -> std::result::Result<(), Invalid> {
     let file_type = meta.file_type();
-    if file_type.is_file() {
-        Ok(())
+    let reason = if file_type.is_file() {
+        return Ok(());
     } else if file_type.is_symlink() {
-        Err("symbolic links are not shared".into())
+        "symbolic links are not shared"
     } else if file_type.is_dir() {
-        Err("folders are not shared".into())
+        "folders are not shared"
     } else {
-        Err("only regular files are shared".into())
-    }
+        "only regular files are shared"
+    };
+    Err(Invalid(reason.into()))
 }
 
 /// The last-modified day (UTC) of a file.

@@ -136,7 +136,7 @@ impl PeerService {
             return refuse(connection, reason);
         }
         if let Err(reason) = file.check_type() {
-            return refuse(connection, reason);
+            return refuse(connection, reason.into());
         }
         // Reserves the name: a second upload of it now gets "currently receiving".
         let incoming = match self.folder.arriving(&file.name) {

@@ -162,6 +162,17 @@ impl Tracker {
     }
 }
 
+/// Why the tracker ends a session on its own: a join it refused, or a
+/// silent peer it forgot. The words go to the log (and, with `--explain`,
+/// to the refused peer).
+struct Reason(String);
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 /// One peer's whole session, in its own thread.
 fn serve_session(state: &TrackerState, mut connection: Connection) {
     let from = connection.other_end();
@@ -224,28 +235,38 @@ fn serve_session(state: &TrackerState, mut connection: Connection) {
 fn accept(
     state: &TrackerState,
     connection: &mut Connection,
-) -> std::result::Result<(SocketAddr, Vec<FileRecord>), String> {
+) -> std::result::Result<(SocketAddr, Vec<FileRecord>), Reason> {
     let deadline = Wait::Until(Instant::now() + REQUEST_TIMEOUT);
     match connection.receive::<TrackerRequest>(deadline) {
         Ok(Some(TrackerRequest::Hello)) => {}
-        Ok(Some(other)) => return Err(format!("first line was {}, not HELLO", other.keyword())),
-        Err(Error::Protocol(ParseError::OtherConversation { keyword, .. })) => {
-            return Err(format!("first line was {keyword}, not HELLO"))
+        Ok(Some(other)) => {
+            return Err(Reason(format!(
+                "first line was {}, not HELLO",
+                other.keyword()
+            )))
         }
-        Ok(None) => return Err("closed before HELLO".into()),
-        Err(error) => return Err(format!("no HELLO: {error}")),
+        Err(Error::Protocol(ParseError::OtherConversation { keyword, .. })) => {
+            return Err(Reason(format!("first line was {keyword}, not HELLO")))
+        }
+        Ok(None) => return Err(Reason("closed before HELLO".into())),
+        Err(error) => return Err(Reason(format!("no HELLO: {error}"))),
     }
     connection
         .send(&TrackerReply::Hi)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Reason(e.to_string()))?;
     let records = match connection.receive::<TrackerRequest>(deadline) {
         Ok(Some(TrackerRequest::Records(records))) => records,
-        Ok(Some(other)) => return Err(format!("sent {} instead of file records", other.keyword())),
-        Err(Error::Protocol(ParseError::OtherConversation { keyword, .. })) => {
-            return Err(format!("sent {keyword} instead of file records"))
+        Ok(Some(other)) => {
+            return Err(Reason(format!(
+                "sent {} instead of file records",
+                other.keyword()
+            )))
         }
-        Ok(None) => return Err("closed before sending file records".into()),
-        Err(error) => return Err(format!("bad file records: {error}")),
+        Err(Error::Protocol(ParseError::OtherConversation { keyword, .. })) => {
+            return Err(Reason(format!("sent {keyword} instead of file records")))
+        }
+        Ok(None) => return Err(Reason("closed before sending file records".into())),
+        Err(error) => return Err(Reason(format!("bad file records: {error}"))),
     };
     // A tracker listening on `::` (every address, IPv6 and IPv4) sees an
     // IPv4 peer as `::ffff:10.77.0.2`; the peer announced `10.77.0.2`.
@@ -261,19 +282,21 @@ fn check_records(
     records: &[FileRecord],
     from: IpAddr,
     settings: &Settings,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), Reason> {
     if records.is_empty() || records.len() > MAX_RECORDS_PER_JOIN {
-        return Err(format!(
+        return Err(Reason(format!(
             "{} records (a peer shares 1 to {MAX_RECORDS_PER_JOIN})",
             records.len()
-        ));
+        )));
     }
     let first = &records[0];
     if records
         .iter()
         .any(|r| (r.ip, r.port) != (first.ip, first.port))
     {
-        return Err("records name more than one ip:port (a peer speaks only for itself)".into());
+        return Err(Reason(
+            "records name more than one ip:port (a peer speaks only for itself)".into(),
+        ));
     }
     // A peer may only announce its own address. A peer on this machine
     // (connecting over loopback) may also announce loopback or an address
@@ -281,10 +304,10 @@ fn check_records(
     let own = first.ip == from;
     let local = from.is_loopback() && (first.ip.is_loopback() || settings.lists_ip(first.ip));
     if !own && !local {
-        return Err(format!(
+        return Err(Reason(format!(
             "records announce {} but the connection comes from {from}",
             first.ip
-        ));
+        )));
     }
     Ok(())
 }
@@ -339,7 +362,7 @@ fn serve_requests(state: &TrackerState, connection: &mut Connection, addr: Socke
             Err(error) if error.is_timeout() => match &mut liveness {
                 Some(live) => match check_on(live, addr) {
                     Ok(()) => continue,
-                    Err(how) => return how,
+                    Err(Reason(how)) => return how,
                 },
                 None => return format!("connection lost: {error}"),
             },
@@ -355,7 +378,7 @@ fn serve_requests(state: &TrackerState, connection: &mut Connection, addr: Socke
 
 /// A silent session's read woke up: probe the peer's machine if the
 /// silence has lasted two intervals. `Err` says why the peer is forgotten.
-fn check_on(live: &mut Liveness, addr: SocketAddr) -> std::result::Result<(), String> {
+fn check_on(live: &mut Liveness, addr: SocketAddr) -> std::result::Result<(), Reason> {
     let Verdict::Probe(wait) = live.on_silence(Instant::now()) else {
         return Ok(());
     };
@@ -363,11 +386,11 @@ fn check_on(live: &mut Liveness, addr: SocketAddr) -> std::result::Result<(), St
         live.probed_alive(Instant::now());
         return Ok(());
     }
-    Err(format!(
+    Err(Reason(format!(
         "forgotten: no sign of life for {} s (its heartbeat interval is {} s) and nothing answers at {addr}",
         live.silent_for(Instant::now()).as_secs(),
         live.interval().as_secs()
-    ))
+    )))
 }
 
 fn search(state: &TrackerState, name: &str, from: SocketAddr) -> TrackerReply {

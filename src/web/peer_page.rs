@@ -341,7 +341,7 @@ impl Page {
             )),
             (Err(error), None) => Err(action_failed(&error)),
         };
-        self.end(id, result.clone().map_err(|e| e.message));
+        self.end(id, result.clone());
         result.map(|text| Response::json(format!(r#"{{"text":{}}}"#, json::string(&text))))
     }
 
@@ -372,12 +372,13 @@ impl Page {
             .name(format!("web {label}"))
             .spawn(move || {
                 let outcome = work(&page, &|done, total| page.progress(id, done, total));
-                page.end(id, outcome.map_err(|error| error.to_string()));
+                page.end(id, outcome.map_err(|error| action_failed(&error)));
             });
         if let Err(error) = started {
             let reason = format!("could not start a thread for it: {error}");
-            self.end(id, Err(reason.clone()));
-            return Err(HttpError::new(503, reason));
+            let error = HttpError::new(503, reason);
+            self.end(id, Err(error.clone()));
+            return Err(error);
         }
         Ok(Response::json(format!(r#"{{"transfer":{id}}}"#)))
     }
@@ -427,15 +428,16 @@ impl Page {
         }
     }
 
-    /// The transfer ended: how, in words.
-    fn end(&self, id: u64, outcome: Result<String, String>) {
+    /// The transfer ended: how, in words (`Ok`: done; `Err`: failed, and
+    /// why, as the page shows it).
+    fn end(&self, id: u64, outcome: Result<String, HttpError>) {
         let mut transfers = lock(&self.transfers);
         let Some(transfer) = transfers.list.iter_mut().find(|t| t.id == id) else {
             return;
         };
         let (state, message) = match outcome {
             Ok(text) => ("done", text),
-            Err(text) => ("failed", text),
+            Err(error) => ("failed", error.message),
         };
         transfer.state = state;
         transfer.message = message;

@@ -127,15 +127,15 @@ impl ChunkRange {
 impl FileSpec {
     /// The rule that a file's type is the one its name gives
     /// ([`type_of`]): checked before a peer sends or accepts a byte.
-    pub fn check_type(&self) -> Result<(), String> {
+    pub fn check_type(&self) -> Result<(), Invalid> {
         let by_name = type_of(&self.name);
         if by_name == self.file_type {
             Ok(())
         } else {
-            Err(format!(
+            Err(Invalid(format!(
                 "the type of {} is {by_name}, not {}",
                 self.name, self.file_type
-            ))
+            )))
         }
     }
 }
@@ -246,6 +246,24 @@ impl fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {}
+
+/// Why one field breaks a rule of the protocol (a name with a `/`, a size
+/// that is not a number, ...), in words that can go into an `ERROR:` reply
+/// or a warning. [`ParseError`] carries it for a whole line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid(pub String);
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl From<Invalid> for String {
+    fn from(Invalid(reason): Invalid) -> String {
+        reason
+    }
+}
 
 impl Message {
     /// Parses one line as it came off the wire: it must be UTF-8 text.
@@ -426,30 +444,36 @@ fn bad(command: &'static str, reason: impl Into<String>) -> ParseError {
 /// The same rule serves the peer that lists its folder, the tracker that
 /// reads records and the peer that answers `DOWNLOAD`/`UPLOAD`, so a name
 /// that passes here is safe to join to the served folder's path.
-pub fn check_name(name: &str) -> Result<(), String> {
+pub fn check_name(name: &str) -> Result<(), Invalid> {
     if name.is_empty() {
-        return Err("the name is empty".into());
+        return Err(Invalid("the name is empty".into()));
     }
     if name.len() > MAX_NAME_LEN {
-        return Err(format!("the name is longer than {MAX_NAME_LEN} bytes"));
+        return Err(Invalid(format!(
+            "the name is longer than {MAX_NAME_LEN} bytes"
+        )));
     }
     // Any kind of space, not only ' ': readers trim every kind of white
     // space around a field, and the name must read back the same.
     if name.starts_with(char::is_whitespace) || name.ends_with(char::is_whitespace) {
-        return Err("the name starts or ends with a space".into());
+        return Err(Invalid("the name starts or ends with a space".into()));
     }
     if name
         .chars()
         .any(|c| matches!(c, '<' | '>' | ',') || c.is_control())
     {
-        return Err("the name holds '<', '>', ',' or a control character".into());
+        return Err(Invalid(
+            "the name holds '<', '>', ',' or a control character".into(),
+        ));
     }
     if name.contains('/') || name.contains('\\') {
-        return Err("the name holds a path separator".into());
+        return Err(Invalid("the name holds a path separator".into()));
     }
     // This also refuses "." and "..", and keeps temporary files private.
     if name.starts_with('.') {
-        return Err("the name starts with '.' (hidden files are not shared)".into());
+        return Err(Invalid(
+            "the name starts with '.' (hidden files are not shared)".into(),
+        ));
     }
     Ok(())
 }
@@ -466,18 +490,20 @@ pub fn type_of(name: &str) -> String {
 
 /// A type field follows the rules of a name (it must survive being written
 /// in a record and read back), and may not be empty.
-fn check_file_type(file_type: &str) -> Result<(), String> {
+fn check_file_type(file_type: &str) -> Result<(), Invalid> {
     if file_type.is_empty() || file_type.len() > MAX_NAME_LEN {
-        return Err("the type is empty or too long".into());
+        return Err(Invalid("the type is empty or too long".into()));
     }
     if file_type.starts_with(char::is_whitespace) || file_type.ends_with(char::is_whitespace) {
-        return Err("the type starts or ends with a space".into());
+        return Err(Invalid("the type starts or ends with a space".into()));
     }
     if file_type
         .chars()
         .any(|c| matches!(c, '<' | '>' | ',') || c.is_control())
     {
-        return Err("the type holds '<', '>', ',' or a control character".into());
+        return Err(Invalid(
+            "the type holds '<', '>', ',' or a control character".into(),
+        ));
     }
     Ok(())
 }
@@ -490,18 +516,24 @@ fn split_fields(text: &str) -> Vec<&str> {
 /// A decimal number made of digits only (`u64::from_str` would also take
 /// `+5`). `what` names the field in the error: a number too large to hold is
 /// told apart from one that is not a number at all.
-fn parse_number(what: &str, text: &str) -> Result<u64, String> {
+fn parse_number(what: &str, text: &str) -> Result<u64, Invalid> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("{what} {text:?} is not a number"));
+        return Err(Invalid(format!("{what} {text:?} is not a number")));
     }
-    text.parse()
-        .map_err(|_| format!("{what} {text:?} is too large (at most {})", u64::MAX))
+    text.parse().map_err(|_| {
+        Invalid(format!(
+            "{what} {text:?} is too large (at most {})",
+            u64::MAX
+        ))
+    })
 }
 
-fn parse_port(text: &str) -> Result<u16, String> {
+fn parse_port(text: &str) -> Result<u16, Invalid> {
     match parse_number("port", text).map(u16::try_from) {
         Ok(Ok(port)) if port >= 1 => Ok(port),
-        _ => Err(format!("port {text:?} is not a number from 1 to 65535")),
+        _ => Err(Invalid(format!(
+            "port {text:?} is not a number from 1 to 65535"
+        ))),
     }
 }
 
@@ -554,7 +586,7 @@ fn parse_download(rest: &str) -> Result<Message, ParseError> {
 /// space (or none) may stand between records; nothing else may.
 fn parse_records<T>(
     text: &str,
-    parse_one: fn(&[&str]) -> Result<T, String>,
+    parse_one: fn(&[&str]) -> Result<T, Invalid>,
 ) -> Result<Vec<T>, ParseError> {
     let mut records = Vec::new();
     let mut rest = text.trim_start();
@@ -568,18 +600,18 @@ fn parse_records<T>(
             return Err(ParseError::BadRecord("a record has no closing '>'".into()));
         };
         let fields = split_fields(body);
-        records.push(parse_one(&fields).map_err(ParseError::BadRecord)?);
+        records.push(parse_one(&fields).map_err(|Invalid(reason)| ParseError::BadRecord(reason))?);
         rest = after.trim_start();
     }
     Ok(records)
 }
 
-fn parse_file_record(fields: &[&str]) -> Result<FileRecord, String> {
+fn parse_file_record(fields: &[&str]) -> Result<FileRecord, Invalid> {
     let [name, file_type, size, date, ip, port] = fields else {
-        return Err(format!(
+        return Err(Invalid(format!(
             "expected 6 fields <name, type, size, DD/MM/YY, ip, port>, got {}",
             fields.len()
-        ));
+        )));
     };
     check_name(name)?;
     let location = parse_location(&[file_type, size, date, ip, port])?;
@@ -593,22 +625,22 @@ fn parse_file_record(fields: &[&str]) -> Result<FileRecord, String> {
     })
 }
 
-fn parse_location(fields: &[&str]) -> Result<Location, String> {
+fn parse_location(fields: &[&str]) -> Result<Location, Invalid> {
     let [file_type, size, date, ip, port] = fields else {
-        return Err(format!(
+        return Err(Invalid(format!(
             "expected 5 fields <type, size, DD/MM/YY, ip, port>, got {}",
             fields.len()
-        ));
+        )));
     };
     check_file_type(file_type)?;
     Ok(Location {
         file_type: file_type.to_string(),
         size: parse_number("size", size)?,
         modified: Date::parse(date)
-            .ok_or_else(|| format!("date {date:?} is not a real DD/MM/YY day"))?,
+            .ok_or_else(|| Invalid(format!("date {date:?} is not a real DD/MM/YY day")))?,
         ip: ip
             .parse()
-            .map_err(|_| format!("address {ip:?} is not an IP address"))?,
+            .map_err(|_| Invalid(format!("address {ip:?} is not an IP address")))?,
         port: parse_port(port)?,
     })
 }
