@@ -368,12 +368,33 @@ impl Log {
         }
         let mut partial = lock(&PARTIAL_LINE);
         interrupt(&mut partial);
+        // A shell waiting at its prompt: the line goes on a line of its
+        // own, and the prompt is shown again under it, so the shell does
+        // not look stuck.
+        let prompt = lock(&PROMPT).clone();
+        if prompt.is_some() {
+            println!();
+        }
         if self.on_stdout {
             println!("{line}");
         } else {
             eprintln!("{line}");
         }
+        if let Some(prompt) = prompt {
+            print!("{prompt}");
+            let _ = std::io::stdout().flush();
+        }
     }
+}
+
+/// The prompt a shell is waiting at right now, if any (see [`waiting_at`]).
+static PROMPT: Mutex<Option<String>> = Mutex::new(None);
+
+/// A shell on a terminal says it shows `prompt` and waits for a line
+/// (`Some`), or that a line came (`None`). A log line printed meanwhile
+/// then starts on a new line and shows the prompt again after itself.
+pub fn waiting_at(prompt: Option<&str>) {
+    *lock(&PROMPT) = prompt.map(str::to_string);
 }
 
 #[cfg(test)]

@@ -193,13 +193,16 @@ fn split_words(line: &str) -> std::result::Result<Vec<String>, String> {
 pub fn run(peer: &Peer, input: impl BufRead, prompt: bool) -> bool {
     let show_prompt = || {
         if prompt {
-            print!("{}> ", peer.id());
+            let text = format!("{}> ", peer.id());
+            print!("{text}");
             let _ = io::stdout().flush();
+            log::waiting_at(Some(&text));
         }
     };
     let mut all_worked = true;
     show_prompt();
     for line in input.lines() {
+        log::waiting_at(None);
         let Ok(line) = line else { break };
         let worked = match Command::parse(&line) {
             Ok(None) => true,
@@ -213,6 +216,7 @@ pub fn run(peer: &Peer, input: impl BufRead, prompt: bool) -> bool {
         all_worked &= worked;
         show_prompt();
     }
+    log::waiting_at(None);
     if prompt {
         // End of input (Ctrl-D) after a prompt: end its line, so that the
         // terminal's own prompt starts on a line of its own.

@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 
+/// Shown before each command on a terminal.
+const PROMPT: &str = "tracker> ";
+
 /// What `help` prints.
 pub const HELP: &str = "\
 tracker console commands:
@@ -40,12 +43,14 @@ pub enum ConsoleEnd {
 pub fn run(tracker: &Tracker, input: impl BufRead, prompt: bool) -> ConsoleEnd {
     let show_prompt = || {
         if prompt {
-            print!("tracker> ");
+            print!("{PROMPT}");
             let _ = std::io::stdout().flush();
+            crate::log::waiting_at(Some(PROMPT));
         }
     };
     show_prompt();
     for line in input.lines() {
+        crate::log::waiting_at(None);
         let Ok(line) = line else { break };
         let words: Vec<&str> = line.split_whitespace().collect();
         let Some((first, rest)) = words.split_first() else {
@@ -69,6 +74,7 @@ pub fn run(tracker: &Tracker, input: impl BufRead, prompt: bool) -> ConsoleEnd {
         }
         show_prompt();
     }
+    crate::log::waiting_at(None);
     if prompt {
         println!(); // end the prompt's line at Ctrl-D
     }
