@@ -9,7 +9,6 @@ use super::FILE_NAME;
 use p2p_share::error::{Error, Result};
 use std::ffi::OsString;
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, Stdio};
@@ -127,21 +126,15 @@ impl Drop for ChildProcess {
 /// Reads a child's standard error to its end: the report lines go to
 /// `reports`, any other line (an error) to our own standard error.
 fn read_reports(stderr: ChildStderr, reports: &Sender<String>) {
-    let mut reader = BufReader::new(stderr);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let text = String::from_utf8_lossy(&line);
+    super::for_each_line(stderr, |line| {
+        let text = String::from_utf8_lossy(line);
         match text.trim_end().strip_prefix(REPORT_PREFIX) {
             // Nobody listening any more is not an error: keep reading.
             Some(report) => drop(reports.send(report.to_string())),
             None => eprint!("{text}"),
         }
-    }
+        true
+    });
 }
 
 /// Starts `count` peer processes, each serving the file from a folder of

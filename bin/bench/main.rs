@@ -207,6 +207,23 @@ fn local_addr(listener: &TcpListener) -> Result<SocketAddr> {
 
 /// The client code logs nothing without `--trace`; the benchmark traces
 /// nothing, so its output holds only figures.
+/// Calls `each` with every line `reader` gives (its `\n` included), until
+/// the end, a read error, or `each` returns false. Raw bytes, no length
+/// limit: only our own processes are read this way.
+fn for_each_line(reader: impl std::io::Read, mut each: impl FnMut(&[u8]) -> bool) {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(reader);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) if each(&line) => {}
+            Ok(_) => return,
+        }
+    }
+}
+
 fn quiet_log() -> Log {
     Log::new("bench", false)
 }

@@ -177,18 +177,7 @@ pub(super) fn echo_lines(stream: TcpStream) {
     if nodelay(&stream).is_err() {
         return;
     }
-    let mut reader = BufReader::new(&stream);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        if (&stream).write_all(&line).is_err() {
-            return;
-        }
-    }
+    super::for_each_line(&stream, |line| (&stream).write_all(line).is_ok());
 }
 
 /// The echo client's side: `count` round trips of `request`.

@@ -160,7 +160,16 @@ async function runAutotest(run) {
     for (const step of steps) {
       const colon = step.indexOf(":");
       const [name, argument] = colon < 0 ? [step, ""] : [step.slice(0, colon), step.slice(colon + 1)];
-      await run(name, argument);
+      // Steps every page knows; the others are the page's own.
+      if (name === "wait") {
+        // nothing: the step only lets the page's stream catch up
+      } else if (name === "trace" && document.getElementById("show-trace")) {
+        const toggle = document.getElementById("show-trace");
+        toggle.checked = argument !== "off";
+        toggle.dispatchEvent(new Event("change"));
+      } else {
+        await run(name, argument);
+      }
       done.push(step);
     }
     document.body.dataset.autotest = `done: ${done.join(",")}`;

@@ -137,10 +137,6 @@ async function start() {
       case "next":
         await pressNext(argument);
         return;
-      case "trace":
-        $("show-trace").checked = argument !== "off";
-        $("show-trace").dispatchEvent(new Event("change"));
-        return;
       default:
         throw new Error(`unknown step ${step}`);
     }

@@ -283,12 +283,6 @@ async function start() {
         await refresh();
         return;
       }
-      case "trace":
-        $("show-trace").checked = argument !== "off";
-        $("show-trace").dispatchEvent(new Event("change"));
-        return;
-      case "wait":
-        return;
       default:
         throw new Error(`unknown step ${step}`);
     }

@@ -93,12 +93,6 @@ async function start() {
       case "discover":
         await consoleCommand(step, argument);
         return;
-      case "trace":
-        $("show-trace").checked = argument !== "off";
-        $("show-trace").dispatchEvent(new Event("change"));
-        return;
-      case "wait":
-        return;
       default:
         throw new Error(`unknown step ${step}`);
     }
