@@ -7,6 +7,8 @@
 //!   to the tracker, its replies, requests to a peer, its replies).
 //! - [`date`]: the `DD/MM/YY` field of a record, from the standard library
 //!   alone.
+//! - [`sha256`]: the SHA-256 hash, which lets a peer check that the bytes
+//!   it received are the bytes its holder has.
 //! - [`connection`]: one TCP connection with the protocol's framing on
 //!   top: bounded lines, `FILE: ` bodies in 100-byte chunks, time limits,
 //!   `--trace`. The only code that reads or writes a socket.
@@ -15,3 +17,4 @@ pub mod connection;
 pub mod date;
 pub mod messages;
 pub mod protocol;
+pub mod sha256;
