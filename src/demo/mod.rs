@@ -258,7 +258,7 @@ fn play(show: &mut Show, cast: Cast) -> Result<()> {
             if options.break_download {
                 fs::remove_file(dirs[0].join("notes.txt")).map_err(io)?;
             }
-            let downloaded = peer2.download("notes.txt", Some(1), &mut |_, _| {})?;
+            let downloaded = peer2.download("notes.txt", Some(1), &mut |_| {})?;
             joined(stage, "peer2")?;
             same_as_sample(&downloaded.path, "peer1", "notes.txt")?;
             stage.say("notes.txt arrived whole: byte for byte the same as peer1's copy");

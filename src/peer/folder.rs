@@ -197,8 +197,7 @@ impl SharedFolder {
     }
 
     /// The rule that nothing arriving ever replaces a file: an error when
-    /// `name` is taken. Every arrival checks it through [`SharedFolder::arriving`];
-    /// a download checks it first too, before asking anybody for anything.
+    /// `name` is taken. Every arrival checks it through [`SharedFolder::arriving`].
     pub fn check_free(&self, name: &str) -> Result<()> {
         if self.contains(name) {
             return Err(already_here(name));
@@ -209,9 +208,10 @@ impl SharedFolder {
     /// Starts receiving a file called `name`: reserves the name and creates
     /// the temporary file. Fails if the name is not shareable, exists
     /// already, or is being received right now.
+    /// This is the one check of a name that arrives: a download checks
+    /// nothing else before it asks anybody for anything.
     pub fn arriving(&self, name: &str) -> Result<Incoming> {
-        check_name(name)
-            .map_err(|reason| Error::Other(format!("cannot receive {name:?}: {reason}")))?;
+        check_name(name).map_err(|reason| Error::bad_name(name, reason))?;
         if !lock(&self.receiving).insert(name.to_string()) {
             return Err(Error::CurrentlyReceiving(name.to_string()));
         }
@@ -245,23 +245,43 @@ pub struct Incoming {
 }
 
 impl Incoming {
+    /// The name the file gets once it is whole.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Where to write the bytes.
     pub fn temp_path(&self) -> &Path {
-        // Set in `receive` before an `Incoming` is handed out.
+        // Set in `arriving` before an `Incoming` is handed out.
         self.temp_path.as_deref().unwrap_or(Path::new(""))
     }
 
     /// The whole arrival in one call: `write` fills the temporary file
     /// through a buffer, then the file is checked to hold `size` bytes and
-    /// given its name. On any failure nothing is left behind. Downloads,
-    /// uploads and `publish` all arrive this way.
+    /// given its name. On any failure nothing is left behind. Uploads and
+    /// `publish` arrive this way; a download uses the two steps,
+    /// [`Incoming::writer`] and [`Incoming::finish_from`].
     pub fn fill(
         self,
         size: u64,
         write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
     ) -> Result<PathBuf> {
-        let mut sink = BufWriter::with_capacity(IO_BUFFER_SIZE, self.open()?);
+        let mut sink = self.writer()?;
         write(&mut sink)?;
+        self.finish_from(sink, size)
+    }
+
+    /// A buffered writer on the temporary file, emptied first: a second
+    /// try, after a holder failed half-way, starts from byte 0.
+    pub fn writer(&self) -> Result<BufWriter<File>> {
+        let file = self.open()?;
+        file.set_len(0)
+            .map_err(|e| Error::io(format!("emptying {}", self.temp_path().display()), e))?;
+        Ok(BufWriter::with_capacity(IO_BUFFER_SIZE, file))
+    }
+
+    /// Writes out what `sink` still holds, then [`Incoming::finish`].
+    pub fn finish_from(self, mut sink: BufWriter<File>, size: u64) -> Result<PathBuf> {
         sink.flush()
             .map_err(|e| Error::io(format!("writing {}", self.temp_path().display()), e))?;
         drop(sink);
@@ -302,7 +322,7 @@ fn install(temp_path: &Path, final_path: &Path, expected_size: u64) -> Result<Pa
         .map_err(|e| Error::io("checking the received file", e))?
         .len();
     if size != expected_size {
-        return Err(Error::Other(format!(
+        return Err(Error::OtherSide(format!(
             "received {size} bytes, expected {expected_size}"
         )));
     }

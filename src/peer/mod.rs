@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::peer::announce::Pins;
 use crate::peer::fetch::FetchReport;
-use crate::peer::folder::{Scan, SharedFolder};
+use crate::peer::folder::{Incoming, Scan, SharedFolder};
 use crate::peer::server::PeerService;
 use crate::peer::tracker_session::{LinkConfig, TrackerLink};
 use crate::server::{listen, Handler, Limits, Server};
@@ -35,10 +35,10 @@ use crate::settings::{Settings, TRACKER_ID};
 use crate::wire::connection::IO_BUFFER_SIZE;
 use crate::wire::messages::{TrackerReply, TrackerRequest};
 use crate::wire::protocol::{
-    check_name, type_of, FileRecord, FileSpec, Location, MAX_RECORDS_PER_JOIN,
+    check_name, type_of, DownloadRequest, FileRecord, FileSpec, Location, MAX_RECORDS_PER_JOIN,
 };
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, BufWriter, Read};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -71,6 +71,38 @@ pub struct Peer {
     pins: Pins,
     link: Arc<TrackerLink>,
     server: Server,
+}
+
+/// What a download tells the one who waits for it (the shell prints it).
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// A new wait begins, for what this names: "peer1's reply to DOWNLOAD".
+    Awaiting(&'a str),
+    /// The bytes so far, and the file's size.
+    Bytes(u64, u64),
+    /// The file is on disk; the tracker is taking the new list of files,
+    /// which may take a few seconds (see [`TrackerLink::reannounce`]).
+    Announcing,
+}
+
+/// Which holder a download takes.
+#[derive(Debug, Clone, Copy)]
+enum Pick {
+    /// The first that is not this peer, then the next on failure.
+    FirstOther,
+    /// Number N (1-based) of the holders found.
+    Number(usize),
+    /// The one at this address.
+    At(SocketAddr),
+}
+
+/// What the LIST fallback found.
+#[derive(Debug, Default)]
+struct Asked {
+    /// The peers that serve the file.
+    holders: Vec<Location>,
+    /// Why each other peer is not a holder, in words.
+    misses: Vec<String>,
 }
 
 /// A download that worked: where the file is and who sent it.
@@ -182,8 +214,12 @@ impl Peer {
 
     /// SEARCH: who has `name`? An empty list is NOT FOUND.
     pub fn search(&self, name: &str) -> Result<Vec<Location>> {
-        check_name(name)
-            .map_err(|reason| Error::Other(format!("cannot search for {name:?}: {reason}")))?;
+        check_name(name).map_err(|reason| Error::bad_name(name, reason))?;
+        self.ask_tracker(name)
+    }
+
+    /// SEARCH for a name already checked.
+    fn ask_tracker(&self, name: &str) -> Result<Vec<Location>> {
         match self
             .link
             .request(&TrackerRequest::Search(name.to_string()))?
@@ -197,31 +233,21 @@ impl Peer {
 
     /// Downloads `name` into the served folder, from holder number `choice`
     /// (1-based) of the holders found, or else from the first holder that
-    /// is not this peer, trying the next on failure. The holders are the
-    /// tracker's answer to SEARCH; when it knows none (a peer announces
-    /// only five files) or this peer is not joined, the peers of the
-    /// settings file are asked directly (LIST), so any file a peer serves
-    /// can be had. `progress` hears the bytes so far and the file's size.
+    /// is not this peer, trying the next on failure; then announces it.
+    /// The holders are those of [`Peer::find_holders`]. `progress` hears
+    /// each wait as it begins and the bytes so far. The module's docs
+    /// follow this function to the disk.
     pub fn download(
         &self,
         name: &str,
         choice: Option<usize>,
-        progress: &mut dyn FnMut(u64, u64),
+        progress: &mut dyn FnMut(Progress),
     ) -> Result<Downloaded> {
-        let holders = self.holders_to_download(name)?;
-        let candidates: Vec<&Location> = match choice {
-            Some(number) => vec![number
-                .checked_sub(1)
-                .and_then(|index| holders.get(index))
-                .ok_or_else(|| {
-                    Error::Other(format!(
-                        "there is no holder {number}: {} peer(s) have {name}",
-                        holders.len()
-                    ))
-                })?],
-            None => holders.iter().filter(|l| l.addr() != self.addr).collect(),
+        let pick = match choice {
+            Some(number) => Pick::Number(number),
+            None => Pick::FirstOther,
         };
-        self.download_from_first(name, candidates, progress)
+        self.download_picked(name, pick, progress)
     }
 
     /// Downloads `name` into the served folder from the holder at `from`,
@@ -233,60 +259,83 @@ impl Peer {
         from: SocketAddr,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<Downloaded> {
-        let holders = self.holders_to_download(name)?;
-        let holder = holders
-            .iter()
-            .find(|holder| holder.addr() == from)
-            .ok_or_else(|| {
-                Error::Other(format!(
-                    "{} is not among the {} holder(s) of {name} now",
-                    self.describe(from),
-                    holders.len()
-                ))
-            })?;
-        self.download_from_first(name, vec![holder], progress)
+        self.download_picked(name, Pick::At(from), &mut |step| {
+            if let Progress::Bytes(done, total) = step {
+                progress(done, total)
+            }
+        })
     }
 
-    /// The holders of `name`, once it is known to be a name we may download
-    /// and not here already.
-    fn holders_to_download(&self, name: &str) -> Result<Vec<Location>> {
-        check_name(name)
-            .map_err(|reason| Error::Other(format!("cannot download {name:?}: {reason}")))?;
-        self.folder.check_free(name)?;
-        self.find_holders(name)
-    }
-
-    /// Downloads `name` from the first of `candidates` that sends it whole,
-    /// trying the next on failure, and announces it.
-    fn download_from_first(
+    /// The one download route: reserve the name, find the holders, pick,
+    /// download from the first that sends the file whole, announce it.
+    fn download_picked(
         &self,
         name: &str,
-        candidates: Vec<&Location>,
-        progress: &mut dyn FnMut(u64, u64),
+        pick: Pick,
+        progress: &mut dyn FnMut(Progress),
     ) -> Result<Downloaded> {
-        let mut last_error = Error::Other(format!("only this peer shares {name}"));
+        // The one check of the name: a name we may receive, not taken, not
+        // arriving now. It stays reserved until the file is in or given up.
+        let incoming = self.folder.arriving(name)?;
+        let holders = self.holders(name, progress)?;
+        let candidates = self.pick(name, &holders, pick)?;
+        let downloaded = self.download_from_first(incoming, candidates, progress)?;
+        progress(Progress::Announcing);
+        self.arrived(name);
+        Ok(downloaded)
+    }
+
+    /// The holders a download may use, as `pick` says.
+    fn pick<'h>(
+        &self,
+        name: &str,
+        holders: &'h [Location],
+        pick: Pick,
+    ) -> Result<Vec<&'h Location>> {
+        let chosen = match pick {
+            Pick::FirstOther => {
+                return Ok(holders.iter().filter(|l| l.addr() != self.addr).collect())
+            }
+            Pick::Number(number) => number.checked_sub(1).and_then(|index| holders.get(index)),
+            Pick::At(from) => holders.iter().find(|holder| holder.addr() == from),
+        };
+        let wanted = match pick {
+            Pick::Number(number) => format!("there is no holder {number}"),
+            Pick::At(from) => format!("{} is not among them", self.describe(from)),
+            Pick::FirstOther => String::new(),
+        };
+        let chosen = chosen.ok_or_else(|| {
+            Error::Unknown(format!(
+                "{} peer(s) have {name} now: {wanted}",
+                holders.len()
+            ))
+        })?;
+        Ok(vec![chosen])
+    }
+
+    /// Downloads into `incoming` from the first of `candidates` that sends
+    /// the file whole, trying the next on failure, and names the file.
+    fn download_from_first(
+        &self,
+        incoming: Incoming,
+        candidates: Vec<&Location>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Downloaded> {
+        let mut last_error = Error::Conflict("only this peer shares the file".into());
         for location in candidates {
             let from = location.addr();
-            let file = FileSpec {
-                name: name.to_string(),
-                file_type: location.file_type.clone(),
-                size: location.size,
-            };
-            let mut report = |bytes| progress(bytes, file.size);
-            match client::download_file(&self.folder, from, &file, &self.log, &mut report) {
-                Ok(path) => {
-                    self.arrived(name);
-                    return Ok(Downloaded {
-                        path,
-                        size: file.size,
-                        from,
-                    });
+            let waiting = format!("{}'s reply to DOWNLOAD", self.describe(from));
+            progress(Progress::Awaiting(&waiting));
+            match self.download_whole(&incoming, location, progress) {
+                Ok(sink) => {
+                    let path = incoming.finish_from(sink, location.size)?;
+                    let size = location.size;
+                    return Ok(Downloaded { path, size, from });
                 }
                 Err(error) => {
-                    self.log.event(&format!(
-                        "download from {} failed: {error}",
-                        self.describe(from)
-                    ));
+                    let at = self.describe(from);
+                    self.log
+                        .event(&format!("download from {at} failed: {error}"));
                     last_error = error;
                 }
             }
@@ -294,15 +343,73 @@ impl Peer {
         Err(last_error)
     }
 
-    /// Who has `name`: the tracker's holders, or, when it knows none or
-    /// cannot be asked, the peers of the settings file that serve it.
+    /// One try: the whole file from one holder, into the temporary file.
+    /// Returns the writer, whose last bytes the caller writes out.
+    fn download_whole(
+        &self,
+        incoming: &Incoming,
+        holder: &Location,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<BufWriter<File>> {
+        let request = DownloadRequest {
+            file: FileSpec {
+                name: incoming.name().to_string(),
+                file_type: holder.file_type.clone(),
+                size: holder.size,
+            },
+            range: None,
+        };
+        let mut sink = incoming.writer()?;
+        let mut bytes = |done| progress(Progress::Bytes(done, holder.size));
+        client::download_to(holder.addr(), &request, &mut sink, &self.log, &mut bytes)?;
+        Ok(sink)
+    }
+
+    /// Who has `name`: the tracker's holders (SEARCH), or, when it lists
+    /// nobody but this peer or cannot be asked, the peers of the settings
+    /// file that serve it (see [`Peer::ask_settings_peers`]).
     pub fn find_holders(&self, name: &str) -> Result<Vec<Location>> {
-        let asked_tracker = self.search(name);
-        if let Ok(holders) = &asked_tracker {
-            if !holders.is_empty() {
-                return asked_tracker;
+        check_name(name).map_err(|reason| Error::bad_name(name, reason))?;
+        self.holders(name, &mut |_| {})
+    }
+
+    /// [`Peer::find_holders`] for a name already checked.
+    fn holders(&self, name: &str, progress: &mut dyn FnMut(Progress)) -> Result<Vec<Location>> {
+        progress(Progress::Awaiting("the tracker's answer to SEARCH"));
+        let listed = self.ask_tracker(name);
+        let why = match &listed {
+            Ok(holders) if holders.iter().any(|l| l.addr() != self.addr) => return listed,
+            Ok(holders) if holders.is_empty() => {
+                "the tracker lists nobody (a peer announces only five files)".to_string()
             }
+            // The file is not in our folder (the name is free), so a record
+            // of ours is out of date: the tracker has not heard yet.
+            Ok(_) => "the tracker lists only this peer (an out-of-date record)".to_string(),
+            Err(error) => format!("could not ask the tracker: {error}"),
+        };
+        progress(Progress::Awaiting(
+            "the other peers of the settings file to answer LIST",
+        ));
+        let asked = self.ask_settings_peers(name);
+        if asked.holders.is_empty() {
+            return Err(Error::Unknown(format!(
+                "nobody shares {name}: {why}, and no peer of {} serves it ({})",
+                self.settings.path.display(),
+                asked.misses.join("; ")
+            )));
         }
+        self.log.event(&format!(
+            "{name}: {why}; asked the peers of the settings file: {} serve it",
+            asked.holders.len()
+        ));
+        Ok(asked.holders)
+    }
+
+    /// The LIST fallback: asks every other peer of the settings file for
+    /// its list, in parallel, and keeps those that serve `name`. A peer
+    /// announces five files at most, so this is how any file a peer serves
+    /// can be had. Each peer that does not serve it says why.
+    fn ask_settings_peers(&self, name: &str) -> Asked {
         let others: Vec<String> = self
             .settings
             .nodes
@@ -310,35 +417,20 @@ impl Peer {
             .filter(|node| node.addr != self.addr && node.id != TRACKER_ID)
             .map(|node| node.id.clone())
             .collect();
-        let holders: Vec<Location> = self
-            .list_peers(&others)
-            .into_iter()
-            .filter_map(|(_, listed)| listed.ok())
-            .flatten()
-            .filter(|record| record.name == name)
-            .map(|record| record.location())
-            .collect();
-        if !holders.is_empty() {
-            let why = match &asked_tracker {
-                Ok(_) => "the tracker lists nobody (a peer announces only five files)".to_string(),
-                Err(error) => format!("could not ask the tracker: {error}"),
-            };
-            self.log.event(&format!(
-                "{name}: {why}; asked the peers of the settings file: {} serve it",
-                holders.len()
-            ));
-            return Ok(holders);
+        let mut asked = Asked::default();
+        if others.is_empty() {
+            asked.misses.push("it names no other peer".into());
         }
-        match asked_tracker {
-            Ok(_) => Err(Error::Other(format!(
-                "nobody shares {name}: the tracker lists nobody, and no peer of {} serves it",
-                self.settings.path.display()
-            ))),
-            Err(error) => Err(error),
+        for (id, listed) in self.list_peers(&others) {
+            match listed.map(|records| records.into_iter().find(|r| r.name == name)) {
+                Ok(Some(record)) => asked.holders.push(record.location()),
+                Ok(None) => asked.misses.push(format!("{id} does not serve it")),
+                Err(error) => asked.misses.push(format!("{id}: {error}")),
+            }
         }
+        asked
     }
 
-    /// This peer's own shared files.
     /// This peer's own shared files. A file the tracker holds for us that is
     /// gone from the folder (deleted by hand) is noticed here too: the
     /// folder is announced again without it.
@@ -391,25 +483,22 @@ impl Peer {
         peers: &[String],
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<FetchReport> {
-        check_name(name)
-            .map_err(|reason| Error::Other(format!("cannot fetch {name:?}: {reason}")))?;
         let mut addrs = peers
             .iter()
             .map(|peer| self.settings.resolve(peer))
             .collect::<Result<Vec<_>>>()?;
-        self.folder.check_free(name)?;
+        // The one check of the name, as for a download.
+        let incoming = self.folder.arriving(name)?;
         if addrs.is_empty() {
+            // The holders always include another peer than this one.
             addrs = self
-                .find_holders(name)?
+                .holders(name, &mut |_| {})?
                 .iter()
                 .map(Location::addr)
                 .filter(|addr| *addr != self.addr)
                 .collect();
-            if addrs.is_empty() {
-                return Err(Error::Other(format!("only this peer shares {name}")));
-            }
         }
-        let report = fetch::fetch(&self.folder, name, &addrs, &self.log, progress)?;
+        let report = fetch::fetch(incoming, &addrs, &self.log, progress)?;
         self.arrived(name);
         Ok(report)
     }
@@ -423,7 +512,7 @@ impl Peer {
     /// first, and announces the folder again.
     pub fn announce(&self, names: &[String]) -> Result<Vec<String>> {
         if names.len() > MAX_RECORDS_PER_JOIN {
-            return Err(Error::Other(format!(
+            return Err(Error::Conflict(format!(
                 "a join announces {MAX_RECORDS_PER_JOIN} files at most, not {}",
                 names.len()
             )));
@@ -436,7 +525,7 @@ impl Peer {
             .map(|f| f.name)
             .collect();
         if let Some(missing) = names.iter().find(|name| !shared.contains(name)) {
-            return Err(Error::Other(format!(
+            return Err(Error::Unknown(format!(
                 "{missing} is not a shared file in {} (see `list`)",
                 self.folder.dir().display()
             )));
@@ -481,11 +570,10 @@ impl Peer {
     /// memory, never replacing a file), then announces it. A `source` that
     /// fails half-way, or gives another size, leaves nothing behind.
     pub fn publish_from(&self, name: &str, source: &mut dyn Read, size: u64) -> Result<PathBuf> {
-        let published = self.folder.arriving(name)?.fill(size, |sink| {
-            io::copy(source, sink)
-                .map(drop)
-                .map_err(|e| Error::io("copying the file", e))
-        })?;
+        let incoming = self.folder.arriving(name)?;
+        let mut sink = incoming.writer()?;
+        io::copy(source, &mut sink).map_err(|e| Error::io("copying the file", e))?;
+        let published = incoming.finish_from(sink, size)?;
         self.arrived(name);
         Ok(published)
     }
@@ -545,7 +633,7 @@ impl Peer {
             .iter()
             .find(|file| file.name == name)
             .ok_or_else(|| {
-                Error::Other(format!(
+                Error::Unknown(format!(
                     "{name} is not a shared file in {}",
                     self.folder.dir().display()
                 ))
