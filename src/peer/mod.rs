@@ -367,7 +367,7 @@ impl Peer {
 
     /// Who has `name`: the tracker's holders (SEARCH), or, when it lists
     /// nobody but this peer or cannot be asked, the peers of the settings
-    /// file that serve it (see [`Peer::ask_settings_peers`]).
+    /// file that serve it (the LIST fallback).
     pub fn find_holders(&self, name: &str) -> Result<Vec<Location>> {
         check_name(name).map_err(|reason| Error::bad_name(name, reason))?;
         self.holders(name, &mut |_| {})
