@@ -22,7 +22,7 @@ pub enum Progress<'a> {
     /// The bytes so far, and the file's size.
     Bytes(u64, u64),
     /// The file is on disk; the tracker is taking the new list of files,
-    /// which may take a few seconds (see [`TrackerLink::reannounce`]).
+    /// which may take a few seconds (see [`TrackerLink::reannounce`](crate::peer::tracker_session::TrackerLink::reannounce)).
     Announcing,
 }
 
@@ -53,6 +53,7 @@ pub struct Downloaded {
     pub size: u64,
     pub from: SocketAddr,
 }
+
 impl Peer {
     /// Downloads `name` into the served folder, from holder number `choice`
     /// (1-based) of the holders found, or else from the first holder that

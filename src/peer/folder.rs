@@ -196,15 +196,6 @@ impl SharedFolder {
         fs::symlink_metadata(self.dir.join(name)).is_ok()
     }
 
-    /// The rule that nothing arriving ever replaces a file: an error when
-    /// `name` is taken. Every arrival checks it through [`SharedFolder::arriving`].
-    pub fn check_free(&self, name: &str) -> Result<()> {
-        if self.contains(name) {
-            return Err(already_here(name));
-        }
-        Ok(())
-    }
-
     /// Starts receiving a file called `name`: reserves the name and creates
     /// the temporary file. Fails if the name is not shareable, exists
     /// already, or is being received right now.
@@ -221,7 +212,10 @@ impl SharedFolder {
             name: name.to_string(),
             temp_path: None,
         };
-        self.check_free(name)?;
+        // Nothing arriving ever replaces a file.
+        if self.contains(name) {
+            return Err(already_here(name));
+        }
         let temp_path = self.dir.join(temp_name());
         File::create_new(&temp_path).map_err(|e| {
             Error::io(

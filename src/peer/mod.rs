@@ -13,7 +13,51 @@
 //! 4. [`tracker_session`]: the session with the tracker, one state machine
 //!    (with [`announce`]: which five files it announces).
 //! 5. [`fetch`]: one file from several peers at once.
-//! 6. This file: one peer put together; then [`shell`], its command shell.
+//! 6. This file: one peer put together; then `download.rs`, one download
+//!    from start to end (below); then [`shell`], its command shell.
+//!
+//! # One download, from the shell to the disk
+//!
+//! `download notes.txt` typed into the shell runs on the shell's thread,
+//! top to bottom, through these functions (each fits on a screen):
+//!
+//! 1. [`shell::run`] reads the line; [`shell::Command::parse`] makes it a
+//!    `Command::Download` (in `shell/parse.rs`).
+//! 2. `shell::download` (in `shell/mod.rs`) starts the progress line and
+//!    the note thread that says a slow wait, and calls:
+//! 3. [`Peer::download`] → `download_picked` (in `download.rs`): the route
+//!    itself, five steps.
+//! 4. Step 1, the one check of the name: [`SharedFolder::arriving`] checks
+//!    it ([`check_name`]), makes sure nothing has it already, reserves it,
+//!    and creates the hidden temporary file. The reservation is released
+//!    when the [`folder::Incoming`] it returns is dropped.
+//! 5. Step 2, the holders: `holders` asks the tracker (`ask_tracker`:
+//!    [`TrackerLink::request`] with `SEARCH`; the session thread sends it
+//!    and hands back the reply). When the tracker lists nobody, lists only
+//!    this peer (an out-of-date record of ours), or cannot be asked, the
+//!    *LIST fallback* runs: `ask_settings_peers` asks every other peer of
+//!    the settings file for its `LIST` ([`Peer::list_peers`], a thread per
+//!    peer), and keeps those that serve the file. If none does, the error
+//!    says what the tracker and each peer answered.
+//! 6. Step 3, `pick`: holder N, the holder at an address, or every holder
+//!    that is not this peer, in the tracker's order.
+//! 7. Step 4, `download_from_first`: for each candidate, `download_whole`
+//!    empties the temporary file ([`folder::Incoming::writer`]) and calls
+//!    [`client::download_to`]: [`Connection::connect`], `send` of the
+//!    `DOWNLOAD` line, `receive_file_or` for `FILE:` (or `ERROR:`),
+//!    `receive_file` for exactly the file's bytes, `expect_end_of_body`
+//!    for the close. The first that works is named by
+//!    [`folder::Incoming::finish_from`]: it writes out the buffer, checks
+//!    the size, and links the file under its name (never replacing one).
+//! 8. Step 5, `arrived`: the new file is pinned among the five announced,
+//!    and [`TrackerLink::reannounce`] announces the folder again (BYE, then
+//!    a new join). That may take a few seconds; the shell is told
+//!    ([`Progress::Announcing`]), and says so if it takes over 2 s.
+//!
+//! Nothing on the way calls back into a caller's module, except to report
+//! progress ([`Progress`]): each wait as it begins, and the bytes so far.
+//! The web page's "download from this peer" ([`Peer::download_from`]) takes
+//! the same route; [`Peer::fetch`] finds its holders the same way.
 
 pub mod announce;
 pub mod client;
@@ -32,6 +76,8 @@ use crate::peer::server::PeerService;
 use crate::peer::tracker_session::{LinkConfig, TrackerLink};
 use crate::server::{listen, Handler, Limits, Server};
 use crate::settings::Settings;
+#[cfg(doc)]
+use crate::wire::connection::Connection;
 use crate::wire::connection::IO_BUFFER_SIZE;
 use crate::wire::messages::{TrackerReply, TrackerRequest};
 use crate::wire::protocol::{
