@@ -111,7 +111,7 @@ fn download(peer: &Peer, name: &str, holder: Option<usize>) -> Result<bool> {
     let mut line = ProgressLine::new("downloading", name);
     let done = watched(|watch| {
         peer.download(name, holder, &mut |step| match step {
-            Progress::Awaiting(what) => watch.now(what),
+            Progress::Awaiting(what) => watch.now(&network_wait(what)),
             Progress::Announcing => watch.now(ANNOUNCING),
             Progress::Bytes(bytes, total) => {
                 watch.progressed();
@@ -131,8 +131,16 @@ fn download(peer: &Peer, name: &str, holder: Option<usize>) -> Result<bool> {
 }
 
 /// What a download waits for once the file is on disk.
-const ANNOUNCING: &str = "the tracker to take the new list of files \
-     (the file is on disk already; a re-announce is BYE, then a new join)";
+const ANNOUNCING: &str = "the tracker to take the new list of files (the file is on \
+     disk already; a re-announce is BYE, then a new join, and takes a few seconds at most)";
+
+/// A wait on another node, with how long it may last.
+fn network_wait(what: &str) -> String {
+    format!(
+        "{what} (gives up after {} s without progress)",
+        STALL_TIMEOUT.as_secs()
+    )
+}
 
 /// `fetch FILE [PEER ...]`: see [`Peer::fetch`].
 fn fetch(peer: &Peer, name: &str, peers: &[String]) -> Result<bool> {
@@ -145,7 +153,7 @@ fn fetch(peer: &Peer, name: &str, peers: &[String]) -> Result<bool> {
     let mut line = ProgressLine::new("fetching", name);
     let mut shown = 0;
     let report = watched(|watch| {
-        watch.now(&from);
+        watch.now(&network_wait(&from));
         peer.fetch(name, peers, &mut |bytes, total| {
             if bytes > shown {
                 shown = bytes;
@@ -174,7 +182,8 @@ fn fetch(peer: &Peer, name: &str, peers: &[String]) -> Result<bool> {
 fn upload(peer: &Peer, name: &str, peers: &[String]) -> Result<bool> {
     check_peers(peer, "upload", name, peers)?;
     let line = Mutex::new(ProgressLine::new("uploading", name));
-    let sent = say_if_slow(&peers.join(", "), || {
+    let waiting = network_wait(&format!("the answers of {} to UPLOAD", peers.join(", ")));
+    let sent = say_if_slow(&waiting, || {
         peer.upload(name, peers, &|bytes, total| lock(&line).show(bytes, total))
     });
     lock(&line).end();
@@ -214,7 +223,8 @@ const WAITING_NOTE_AFTER: Duration = Duration::from_secs(2);
 /// How often the note thread looks at the wait under way.
 const WAITING_LOOK_EVERY: Duration = Duration::from_millis(100);
 
-/// Runs `work`, which waits for `what`; see [`watched`].
+/// Runs `work`, which waits for `what` (the words after "waiting for");
+/// see [`watched`].
 fn say_if_slow<T>(what: &str, work: impl FnOnce() -> T) -> T {
     watched(|watch| {
         watch.now(what);
@@ -278,10 +288,7 @@ impl Watch {
             };
             // Printed with the lock released: the command may go on meanwhile.
             if let Some(what) = slow {
-                log::print_line(&format!(
-                    "waiting for {what} (gives up after {} s without progress)",
-                    STALL_TIMEOUT.as_secs()
-                ));
+                log::print_line(&format!("waiting for {what}"));
             }
         }
     }

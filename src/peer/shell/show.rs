@@ -1,7 +1,7 @@
 //! The shell's commands that show or change what is shared: `search`,
 //! `list`, `info`, `ping`, `announce` and `publish`, one function each.
 
-use super::say_if_slow;
+use super::{network_wait, say_if_slow};
 use crate::error::Result;
 use crate::peer::Peer;
 use crate::wire::protocol::FileRecord;
@@ -11,7 +11,9 @@ use std::path::Path;
 
 /// `search NAME`: the holders the tracker knows, numbered for `download`.
 pub(super) fn search(peer: &Peer, name: &str) -> Result<bool> {
-    let holders = say_if_slow("the tracker's answer to SEARCH", || peer.search(name))?;
+    let holders = say_if_slow(&network_wait("the tracker's answer to SEARCH"), || {
+        peer.search(name)
+    })?;
     if holders.is_empty() {
         println!("not found: {name}");
     }
@@ -55,7 +57,7 @@ pub(super) fn own_files(peer: &Peer) -> Result<bool> {
 
 /// `list PEER ...`: each peer's files (LIST), one block per peer.
 pub(super) fn list_peers(peer: &Peer, peers: &[String]) -> Result<bool> {
-    let waiting = format!("the LIST answers of {}", peers.join(", "));
+    let waiting = network_wait(&format!("the LIST answers of {}", peers.join(", ")));
     let listed = say_if_slow(&waiting, || peer.list_peers(peers));
     let mut all_worked = true;
     for (peer_name, result) in listed {
@@ -82,7 +84,8 @@ pub(super) fn publish(peer: &Peer, path: &Path, name: Option<&str>) -> Result<bo
 
 /// `announce NAME ...`: these files first among the five.
 pub(super) fn announce(peer: &Peer, names: &[String]) -> Result<bool> {
-    let waiting = "the tracker to take the new list of files (BYE, then a new join)";
+    let waiting =
+        "the tracker to take the new list of files (BYE, then a new join; a few seconds at most)";
     let announced = say_if_slow(waiting, || peer.announce(names))?;
     if announced.is_empty() {
         println!("chosen; announced at the next join (not joined now)");
@@ -94,7 +97,9 @@ pub(super) fn announce(peer: &Peer, names: &[String]) -> Result<bool> {
 
 /// `info`: who is online and what they share (LIST to the tracker).
 pub(super) fn info(peer: &Peer) -> Result<bool> {
-    let records = say_if_slow("the tracker's answer to LIST", || peer.info())?;
+    let records = say_if_slow(&network_wait("the tracker's answer to LIST"), || {
+        peer.info()
+    })?;
     let mut by_peer: BTreeMap<SocketAddr, Vec<&str>> = BTreeMap::new();
     for record in &records {
         by_peer.entry(record.addr()).or_default().push(&record.name);
@@ -111,7 +116,7 @@ pub(super) fn ping(peer: &Peer, target: &str) -> Result<bool> {
     // A word that names no node is a typing mistake, not an unreachable
     // peer: it gets the usual `error:` line.
     peer.settings().resolve(target)?;
-    let waiting = format!("{target}'s PONG");
+    let waiting = network_wait(&format!("{target}'s PONG"));
     match say_if_slow(&waiting, || peer.ping(target)) {
         Ok(time) => println!(
             "PONG from {target} in {:.2} ms",
