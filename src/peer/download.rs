@@ -8,6 +8,7 @@ use crate::peer::fetch::{self, FetchReport};
 use crate::peer::folder::Incoming;
 use crate::peer::{client, Peer};
 use crate::settings::TRACKER_ID;
+use crate::wire::messages::{TrackerReply, TrackerRequest};
 use crate::wire::protocol::{check_name, DownloadRequest, FileSpec, Location};
 use std::fs::File;
 use std::io::BufWriter;
@@ -231,6 +232,19 @@ impl Peer {
             asked.holders.len()
         ));
         Ok(asked.holders)
+    }
+
+    /// SEARCH for a name already checked.
+    pub(super) fn ask_tracker(&self, name: &str) -> Result<Vec<Location>> {
+        match self
+            .link
+            .request(&TrackerRequest::Search(name.to_string()))?
+        {
+            TrackerReply::Found(locations) => Ok(locations),
+            TrackerReply::NotFound => Ok(Vec::new()),
+            TrackerReply::Error(reason) => Err(Error::Remote(reason)),
+            other => Err(Error::unexpected("FOUND or NOT FOUND", &other)),
+        }
     }
 
     /// The LIST fallback: asks every other peer of the settings file for

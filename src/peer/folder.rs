@@ -228,9 +228,10 @@ impl SharedFolder {
     }
 }
 
-/// A file on its way into the folder. Write to [`Incoming::temp_path`], then
-/// [`Incoming::finish`]. Dropped without finishing, it removes the temporary
-/// file: a failed transfer leaves nothing behind.
+/// A file on its way into the folder. Write through [`Incoming::writer`]
+/// (or to [`Incoming::temp_path`]), then [`Incoming::finish_from`].
+/// Dropped without finishing, it removes the temporary file and frees the
+/// name: a failed transfer leaves nothing behind.
 #[derive(Debug)]
 pub struct Incoming {
     folder: SharedFolder,
@@ -266,11 +267,11 @@ impl Incoming {
     }
 
     /// A buffered writer on the temporary file, emptied first: a second
-    /// try, after a holder failed half-way, starts from byte 0.
+    /// try, after a holder failed half-way, starts from byte 0. (A
+    /// multi-peer fetch opens the file itself, a handle per range.)
     pub fn writer(&self) -> Result<BufWriter<File>> {
-        let file = self.open()?;
-        file.set_len(0)
-            .map_err(|e| Error::io(format!("emptying {}", self.temp_path().display()), e))?;
+        let file = File::create(self.temp_path())
+            .map_err(|e| Error::io(format!("opening {}", self.temp_path().display()), e))?;
         Ok(BufWriter::with_capacity(IO_BUFFER_SIZE, file))
     }
 
@@ -280,15 +281,6 @@ impl Incoming {
             .map_err(|e| Error::io(format!("writing {}", self.temp_path().display()), e))?;
         drop(sink);
         self.finish(size)
-    }
-
-    /// Opens the temporary file for writing (a multi-peer fetch writes it
-    /// range by range, each thread with its own handle).
-    pub fn open(&self) -> Result<File> {
-        fs::OpenOptions::new()
-            .write(true)
-            .open(self.temp_path())
-            .map_err(|e| Error::io(format!("opening {}", self.temp_path().display()), e))
     }
 
     /// Checks that the temporary file has `expected_size` bytes and gives it
@@ -465,7 +457,7 @@ mod tests {
         assert!(
             matches!(folder.arriving("new.txt"), Err(e) if e.to_string().contains("currently receiving"))
         );
-        incoming.open().unwrap().write_all(b"12345").unwrap();
+        incoming.writer().unwrap().write_all(b"12345").unwrap();
         assert!(!scratch.0.join("new.txt").exists());
         incoming.finish(5).unwrap();
         assert_eq!(fs::read(scratch.0.join("new.txt")).unwrap(), b"12345");
@@ -484,7 +476,7 @@ mod tests {
         let scratch = Scratch::new("fail");
         let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
         let incoming = folder.arriving("x.bin").unwrap();
-        incoming.open().unwrap().write_all(b"123").unwrap();
+        incoming.writer().unwrap().write_all(b"123").unwrap();
         assert!(incoming.finish(5).is_err());
         drop(folder.arriving("y.bin").unwrap());
         assert_eq!(fs::read_dir(&scratch.0).unwrap().count(), 0);

@@ -203,19 +203,6 @@ impl Peer {
         self.ask_tracker(name)
     }
 
-    /// SEARCH for a name already checked.
-    fn ask_tracker(&self, name: &str) -> Result<Vec<Location>> {
-        match self
-            .link
-            .request(&TrackerRequest::Search(name.to_string()))?
-        {
-            TrackerReply::Found(locations) => Ok(locations),
-            TrackerReply::NotFound => Ok(Vec::new()),
-            TrackerReply::Error(reason) => Err(Error::Remote(reason)),
-            other => Err(Error::unexpected("FOUND or NOT FOUND", &other)),
-        }
-    }
-
     /// This peer's own shared files. A file the tracker holds for us that is
     /// gone from the folder (deleted by hand) is noticed here too: the
     /// folder is announced again without it.
