@@ -153,3 +153,86 @@ fn the_waiting_line_names_the_seeder_whose_reply_is_awaited() {
     );
     seeder.join().expect("seeder");
 }
+
+/// How long the slow tracker keeps a rejoining peer waiting for `HI`.
+const TRACKER_PAUSE: Duration = Duration::from_secs(3);
+
+/// How long the slow tracker's sessions wait for the peer's next line.
+const TRACKER_READ_LIMIT: Duration = Duration::from_secs(30);
+
+/// Accepts one connection within the helpers' time-out, as a line reader.
+fn accept_one(listener: &TcpListener) -> Option<BufReader<std::net::TcpStream>> {
+    let (stream, _) = poll(TIMEOUT, || listener.accept().map_err(|e| e.to_string())).ok()?;
+    stream.set_nonblocking(false).ok()?;
+    stream.set_read_timeout(Some(TRACKER_READ_LIMIT)).ok()?;
+    Some(BufReader::new(stream))
+}
+
+/// One tracker session, answered by the core rules (and PONG): HI to
+/// HELLO, FOUND with `found` to every SEARCH, until BYE or the close.
+/// With `pause_hi`, the HI comes only after [`TRACKER_PAUSE`].
+fn tracker_session(mut reader: BufReader<std::net::TcpStream>, found: &str, pause_hi: bool) {
+    let mut line = String::new();
+    while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+        let answer = match line.trim_end() {
+            "HELLO" if pause_hi => {
+                let paused = Instant::now();
+                while paused.elapsed() < TRACKER_PAUSE {
+                    thread::park_timeout(TRACKER_PAUSE - paused.elapsed());
+                }
+                "HI".to_string()
+            }
+            "HELLO" => "HI".to_string(),
+            "PING" => "PONG".to_string(),
+            "BYE" => return,
+            request if request.starts_with("SEARCH:") => found.to_string(),
+            _ => String::new(), // the records line gets no answer
+        };
+        if !answer.is_empty() && writeln!(reader.get_mut(), "{answer}").is_err() {
+            return;
+        }
+        line.clear();
+    }
+}
+
+#[test]
+fn a_slow_reannounce_after_a_download_is_said_not_silent() {
+    let net = Net::new("route_slow_announce", &["peer2"]);
+    let content = text_bytes(300);
+    let mut reply = b"FILE: ".to_vec();
+    reply.extend(&content);
+    let (seeder_port, seeder) = fake_seeder(reply);
+    let found = format!(
+        "FOUND: {}",
+        location_record("txt", content.len() as u64, "01/01/26", seeder_port)
+    );
+    let listener = TcpListener::bind(net.tracker_addr()).expect("bind the slow tracker");
+    listener
+        .set_nonblocking(true)
+        .expect("non-blocking listener");
+    let tracker = thread::spawn(move || {
+        // The first join is answered at once; the join that announces
+        // the new file waits for its HI.
+        for pause_hi in [false, true] {
+            let Some(session) = accept_one(&listener) else {
+                return;
+            };
+            tracker_session(session, &found, pause_hi);
+        }
+    });
+    net.put("peer2", "own.txt", b"own");
+    let mut peer = net.start_peer("peer2", false, &[]);
+    peer.wait_for_log("its join", |l| l.contains("joined the tracker"));
+    let out = run(&mut peer, "download new.txt");
+    find_line(&out, "the download", |l| {
+        l.starts_with("downloaded new.txt")
+    });
+    find_line(
+        &peer.stderr_lines(),
+        "a line that says the shell waits for the re-announce",
+        |l| l.starts_with("waiting for the tracker to take the new list of files"),
+    );
+    assert!(seeder.join().expect("seeder").is_some());
+    drop(peer);
+    tracker.join().expect("the slow tracker");
+}
