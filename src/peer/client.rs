@@ -150,3 +150,22 @@ pub fn in_parallel<I: Sync, T: Send>(
             .collect()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::in_parallel;
+    use crate::error::Error;
+
+    #[test]
+    fn a_request_thread_that_panics_is_an_error_for_its_item_only() {
+        let results = in_parallel(&[1, 2, 3], |&n| {
+            if n == 2 {
+                panic!("a bug in one request");
+            }
+            Ok(n * 10)
+        });
+        assert!(matches!(results[0], Ok(10)));
+        assert!(matches!(results[1], Err(Error::Panicked(_))));
+        assert!(matches!(results[2], Ok(30)));
+    }
+}

@@ -484,6 +484,24 @@ mod tests {
     }
 
     #[test]
+    fn a_receiving_thread_that_panics_frees_the_name_and_leaves_nothing() {
+        let scratch = Scratch::new("panic");
+        let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
+        let receiving = folder.clone();
+        let thread = std::thread::spawn(move || {
+            let incoming = receiving.arriving("half.bin").unwrap();
+            incoming.writer().unwrap().write_all(b"half").unwrap();
+            panic!("a bug in the middle of a transfer");
+        });
+        assert!(thread.join().is_err(), "the transfer panicked");
+        assert_eq!(fs::read_dir(&scratch.0).unwrap().count(), 0);
+        assert!(
+            folder.arriving("half.bin").is_ok(),
+            "the name is free again"
+        );
+    }
+
+    #[test]
     fn finishing_never_replaces_a_file() {
         let scratch = Scratch::new("replace");
         let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
