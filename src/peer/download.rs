@@ -272,13 +272,30 @@ impl Peer {
         }
         asked
     }
+
     /// Fetches `name` from all of `peers` at once, then announces it. With
     /// no peers, from every holder [`Peer::find_holders`] finds.
+    /// `progress` hears the bytes so far (the web page's transfers).
     pub fn fetch(
         &self,
         name: &str,
         peers: &[String],
         progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<FetchReport> {
+        self.fetch_watched(name, peers, &mut |step| {
+            if let Progress::Bytes(done, total) = step {
+                progress(done, total)
+            }
+        })
+    }
+
+    /// [`Peer::fetch`], telling `progress` each wait as it begins too (the
+    /// shell's `fetch`).
+    pub fn fetch_watched(
+        &self,
+        name: &str,
+        peers: &[String],
+        progress: &mut dyn FnMut(Progress),
     ) -> Result<FetchReport> {
         let mut addrs = peers
             .iter()
@@ -289,13 +306,21 @@ impl Peer {
         if addrs.is_empty() {
             // The holders always include another peer than this one.
             addrs = self
-                .holders(name, &mut |_| {})?
+                .holders(name, progress)?
                 .iter()
                 .map(Location::addr)
                 .filter(|addr| *addr != self.addr)
                 .collect();
         }
-        let report = fetch::fetch(incoming, &addrs, &self.log, progress)?;
+        let asked: Vec<String> = addrs.iter().map(|addr| self.describe(*addr)).collect();
+        let waiting = format!(
+            "the LIST answers of {}, then their chunks",
+            asked.join(", ")
+        );
+        progress(Progress::Awaiting(&waiting));
+        let mut bytes = |done, total| progress(Progress::Bytes(done, total));
+        let report = fetch::fetch(incoming, &addrs, &self.log, &mut bytes)?;
+        progress(Progress::Announcing);
         self.arrived(name);
         Ok(report)
     }

@@ -108,18 +108,10 @@ fn try_execute(peer: &Peer, command: Command) -> Result<bool> {
 /// `download NAME [N]`: see [`Peer::download`]. Each wait is named as it
 /// begins, so that a slow one is said for what it is.
 fn download(peer: &Peer, name: &str, holder: Option<usize>) -> Result<bool> {
-    let mut line = ProgressLine::new("downloading", name);
     let done = watched(|watch| {
-        peer.download(name, holder, &mut |step| match step {
-            Progress::Awaiting(what) => watch.now(&network_wait(what)),
-            Progress::Announcing => watch.now(ANNOUNCING),
-            Progress::Bytes(bytes, total) => {
-                watch.progressed();
-                line.show(bytes, total)
-            }
-        })
+        let mut screen = Screen::new(watch, "downloading", name);
+        peer.download(name, holder, &mut |step| screen.show(step))
     });
-    line.end();
     let done = done?;
     println!(
         "downloaded {name} ({} bytes) from {} into {}",
@@ -127,6 +119,28 @@ fn download(peer: &Peer, name: &str, holder: Option<usize>) -> Result<bool> {
         peer.describe(done.from),
         done.path.display()
     );
+    Ok(true)
+}
+
+/// `fetch FILE [PEER ...]`: see [`Peer::fetch`].
+fn fetch(peer: &Peer, name: &str, peers: &[String]) -> Result<bool> {
+    check_peers(peer, "fetch", name, peers)?;
+    let report = watched(|watch| {
+        let mut screen = Screen::new(watch, "fetching", name);
+        peer.fetch_watched(name, peers, &mut |step| screen.show(step))
+    });
+    let report = report?;
+    println!(
+        "fetched {name} ({} bytes) into {}",
+        report.size,
+        report.path.display()
+    );
+    for (from, chunks) in &report.chunks_by_peer {
+        println!("  {} sent {chunks} chunk(s)", peer.describe(*from));
+    }
+    for (from, why) in &report.failures {
+        println!("  {}: {why}", peer.describe(*from));
+    }
     Ok(true)
 }
 
@@ -142,40 +156,44 @@ fn network_wait(what: &str) -> String {
     )
 }
 
-/// `fetch FILE [PEER ...]`: see [`Peer::fetch`].
-fn fetch(peer: &Peer, name: &str, peers: &[String]) -> Result<bool> {
-    check_peers(peer, "fetch", name, peers)?;
-    let from = if peers.is_empty() {
-        "the holders of the file (SEARCH, LIST, then their ranges)".to_string()
-    } else {
-        format!("{} (LIST, then their ranges)", peers.join(", "))
-    };
-    let mut line = ProgressLine::new("fetching", name);
-    let mut shown = 0;
-    let report = watched(|watch| {
-        watch.now(&network_wait(&from));
-        peer.fetch(name, peers, &mut |bytes, total| {
-            if bytes > shown {
-                shown = bytes;
-                watch.progressed();
+/// What a transfer shows while it runs: its progress line, and the wait
+/// under way for the note thread. Dropped, it ends the progress line.
+struct Screen<'w> {
+    watch: &'w Watch,
+    line: ProgressLine,
+    /// The most bytes shown so far: only more of them is progress.
+    bytes: u64,
+}
+
+impl<'w> Screen<'w> {
+    fn new(watch: &'w Watch, doing: &str, name: &str) -> Screen<'w> {
+        Screen {
+            watch,
+            line: ProgressLine::new(doing, name),
+            bytes: 0,
+        }
+    }
+
+    fn show(&mut self, step: Progress) {
+        match step {
+            Progress::Awaiting(what) => self.watch.now(&network_wait(what)),
+            Progress::Announcing => self.watch.now(ANNOUNCING),
+            Progress::Bytes(bytes, total) => {
+                if bytes > self.bytes {
+                    self.bytes = bytes;
+                    self.watch.progressed();
+                }
+                self.line.show(bytes, total)
             }
-            line.show(bytes, total)
-        })
-    });
-    line.end();
-    let report = report?;
-    println!(
-        "fetched {name} ({} bytes) into {}",
-        report.size,
-        report.path.display()
-    );
-    for (from, chunks) in &report.chunks_by_peer {
-        println!("  {} sent {chunks} chunk(s)", peer.describe(*from));
+        }
     }
-    for (from, why) in &report.failures {
-        println!("  {}: {why}", peer.describe(*from));
+}
+
+impl Drop for Screen<'_> {
+    fn drop(&mut self) {
+        // If the transfer stopped half-way, its line is still open.
+        self.line.end();
     }
-    Ok(true)
 }
 
 /// `upload FILE PEER ...`: see [`Peer::upload`].
