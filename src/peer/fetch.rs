@@ -131,15 +131,15 @@ impl Plan {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<()> {
         let (sender, reports) = mpsc::channel::<RangeReport>();
-        let mut threads = Vec::new();
+        let mut threads = Started(Vec::new());
         let total_chunks = shared.file.size.div_ceil(CHUNK_SIZE as u64);
         for (peer, range) in holders.iter().zip(split(total_chunks, holders.len())) {
             match range {
-                Some(range) => threads.push(start(scope, shared, &sender, *peer, range)?),
+                Some(range) => threads.0.push(start(scope, shared, &sender, *peer, range)?),
                 None => self.idle.push(*peer), // more peers than chunks
             }
         }
-        self.running = threads.len();
+        self.running = threads.0.len();
         while self.running > 0 {
             let report = match reports.recv_timeout(PROGRESS_EVERY) {
                 Ok(report) => report,
@@ -155,14 +155,9 @@ impl Plan {
             while let (Some(&range), Some(&peer)) = (self.pending.front(), self.idle.last()) {
                 self.pending.pop_front();
                 self.idle.pop();
-                threads.push(start(scope, shared, &sender, peer, range)?);
+                threads.0.push(start(scope, shared, &sender, peer, range)?);
                 self.running += 1;
             }
-        }
-        // Joined here, a thread that panicked is handled (its reporter has
-        // already said so), and does not make the whole scope panic.
-        for thread in threads {
-            let _ = thread.join();
         }
         Ok(())
     }
@@ -187,6 +182,19 @@ impl Plan {
             }
         }
         Ok(())
+    }
+}
+
+/// The range threads started so far. Dropped, however the loop ended, it
+/// joins them all: a thread that panicked is handled here (its reporter
+/// has said so already), so it does not make the whole scope panic.
+struct Started<'scope>(Vec<thread::ScopedJoinHandle<'scope, ()>>);
+
+impl Drop for Started<'_> {
+    fn drop(&mut self) {
+        for thread in self.0.drain(..) {
+            let _ = thread.join();
+        }
     }
 }
 
