@@ -297,17 +297,22 @@ impl Watch {
     /// The note thread: says each wait that lasts too long, once.
     fn say_slow_waits(&self, finished: &Receiver<()>) {
         while let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(WAITING_LOOK_EVERY) {
-            let slow = match lock(&self.0).as_mut() {
-                Some(wait) if !wait.said && wait.since.elapsed() >= WAITING_NOTE_AFTER => {
-                    wait.said = true;
-                    Some(wait.what.clone())
-                }
-                _ => None,
-            };
             // Printed with the lock released: the command may go on meanwhile.
-            if let Some(what) = slow {
+            if let Some(what) = self.slow_wait(WAITING_NOTE_AFTER) {
                 log::print_line(&format!("waiting for {what}"));
             }
+        }
+    }
+
+    /// The wait under way, if it has been silent for `after` and was not
+    /// said yet; it counts as said from now on.
+    fn slow_wait(&self, after: Duration) -> Option<String> {
+        match lock(&self.0).as_mut() {
+            Some(wait) if !wait.said && wait.since.elapsed() >= after => {
+                wait.said = true;
+                Some(wait.what.clone())
+            }
+            _ => None,
         }
     }
 }
@@ -347,5 +352,46 @@ impl ProgressLine {
     /// Ends the line (if the transfer stopped half-way, it is still open).
     fn end(&self) {
         log::end_partial_line();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Watch;
+    use crate::lock;
+    use std::time::{Duration, Instant};
+
+    /// Longer than any test runs: a wait this long is never due.
+    const NEVER: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn each_slow_wait_is_said_once_by_its_own_name() {
+        let watch = Watch::default();
+        assert_eq!(watch.slow_wait(Duration::ZERO), None, "no wait yet");
+        watch.now("the tracker's answer to SEARCH");
+        assert_eq!(watch.slow_wait(NEVER), None, "not silent long enough");
+        assert_eq!(
+            watch.slow_wait(Duration::ZERO).as_deref(),
+            Some("the tracker's answer to SEARCH")
+        );
+        assert_eq!(watch.slow_wait(Duration::ZERO), None, "said once");
+        watch.now("peer1's reply to DOWNLOAD");
+        assert_eq!(
+            watch.slow_wait(Duration::ZERO).as_deref(),
+            Some("peer1's reply to DOWNLOAD"),
+            "a new wait is said again, by its own name"
+        );
+    }
+
+    #[test]
+    fn bytes_coming_keep_a_wait_from_being_slow() {
+        let watch = Watch::default();
+        watch.now("peer1's reply to DOWNLOAD");
+        // As if the wait had begun ten seconds ago.
+        if let Some(wait) = lock(&watch.0).as_mut() {
+            wait.since = Instant::now() - Duration::from_secs(10);
+        }
+        watch.progressed();
+        assert_eq!(watch.slow_wait(Duration::from_secs(5)), None);
     }
 }
