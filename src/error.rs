@@ -16,7 +16,7 @@
 //! [`ParseError`], which becomes [`Error::Protocol`] at the socket.
 
 use crate::wire::messages::Wire;
-use crate::wire::protocol::ParseError;
+use crate::wire::protocol::{Invalid, ParseError};
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
@@ -56,6 +56,25 @@ pub enum Error {
     /// A request for the tracker while this peer is not joined; the text
     /// says why and what to do.
     NotJoined(String),
+    // The peer's own kinds, so that code and the web page can tell who
+    // failed: the user (a bad name, a conflict), nobody (an unknown name or
+    // peer), or the other side.
+    /// A name that cannot be a shared file's name; `reason` says which rule
+    /// it breaks. The user's mistake.
+    BadName { name: String, reason: String },
+    /// Nobody has what was asked for: a file nobody shares, a holder that
+    /// is not among the holders, a file that is not in our folder, a word
+    /// that names no peer. The text says which.
+    Unknown(String),
+    /// The request conflicts with the rules or with the state of things
+    /// (six files to announce, a file only this peer shares). The user may
+    /// ask for something else.
+    Conflict(String),
+    /// The other side failed: every holder that was tried failed, or what
+    /// came was not the file. The request itself was fine.
+    OtherSide(String),
+    /// A thread of ours panicked (a bug); its work is lost, the rest goes on.
+    Panicked(String),
     /// Anything else, said in words (a file that exists already, ...).
     Other(String),
 }
@@ -74,6 +93,14 @@ impl Error {
         Error::Unexpected {
             expected,
             got: got.format(),
+        }
+    }
+
+    /// The one mapping of a name that breaks a rule of [`check_name`](crate::wire::protocol::check_name).
+    pub fn bad_name(name: &str, reason: Invalid) -> Error {
+        Error::BadName {
+            name: name.to_string(),
+            reason: reason.0,
         }
     }
 
@@ -120,7 +147,17 @@ impl fmt::Display for Error {
             Error::CurrentlyReceiving(name) => write!(f, "currently receiving {name}"),
             Error::NotServed { name, why } => write!(f, "{name} is not served here ({why})"),
             Error::NotJoined(why) => write!(f, "{why}"),
-            Error::Other(text) => write!(f, "{text}"),
+            Error::BadName { name, reason } => {
+                write!(f, "{name:?} cannot be a shared file's name: {reason}")
+            }
+            Error::Unknown(text)
+            | Error::Conflict(text)
+            | Error::OtherSide(text)
+            | Error::Other(text) => write!(f, "{text}"),
+            Error::Panicked(what) => write!(
+                f,
+                "{what} panicked (a bug in this program); the rest goes on"
+            ),
         }
     }
 }

@@ -139,7 +139,12 @@ pub(super) fn measure_fetch(
     let mut best = Duration::MAX;
     for _ in 0..TRANSFER_ROUNDS {
         let start = Instant::now();
-        let report = fetch::fetch(client, FILE_NAME, peers, &quiet_log(), &mut |_, _| {})?;
+        let report = fetch::fetch(
+            client.arriving(FILE_NAME)?,
+            peers,
+            &quiet_log(),
+            &mut |_, _| {},
+        )?;
         best = best.min(start.elapsed());
         for (peer, reason) in &report.failures {
             println!("note: fetch: {peer} failed: {reason}");

@@ -34,7 +34,7 @@ pub fn download_to(
     // the reply has no length field, the request fixes it.
     let (_, len) = request
         .byte_range()
-        .ok_or_else(|| Error::Other("the range starts past the end of the file".into()))?;
+        .ok_or_else(|| Error::Conflict("the range starts past the end of the file".into()))?;
     let mut connection = Connection::connect(addr, log)?;
     connection.send(&PeerRequest::Download(request.clone()))?;
     match connection.receive_file_or(connection.reply_wait())? {
@@ -50,9 +50,11 @@ pub fn download_to(
     Ok(len)
 }
 
-/// Downloads a whole file into `folder`: into a temporary file first, named
-/// only once every byte is in and the size matches. On any failure nothing
-/// is left behind, and an existing file is never replaced.
+/// Downloads a whole file into `folder` from the peer at `addr`: into a
+/// temporary file first, named only once every byte is in and the size
+/// matches. On any failure nothing is left behind, and an existing file is
+/// never replaced. (A peer's own download reserves the name before it
+/// searches, and may try several holders: see [`crate::peer::Peer::download`].)
 pub fn download_file(
     folder: &SharedFolder,
     addr: SocketAddr,
@@ -64,9 +66,10 @@ pub fn download_file(
         file: file.clone(),
         range: None,
     };
-    folder.arriving(&file.name)?.fill(file.size, |sink| {
-        download_to(addr, &request, sink, log, progress).map(drop)
-    })
+    let incoming = folder.arriving(&file.name)?;
+    let mut sink = incoming.writer()?;
+    download_to(addr, &request, &mut sink, log, progress)?;
+    incoming.finish_from(sink, file.size)
 }
 
 /// Asks a peer for the list of every file it serves.
@@ -141,9 +144,28 @@ pub fn in_parallel<I: Sync, T: Send>(
             .map(|job| match job {
                 Ok(handle) => handle
                     .join()
-                    .unwrap_or_else(|_| Err(Error::Other("a request thread failed".into()))),
+                    .unwrap_or_else(|_| Err(Error::Panicked("a request thread".into()))),
                 Err(error) => Err(Error::io("starting a thread", error)),
             })
             .collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_parallel;
+    use crate::error::Error;
+
+    #[test]
+    fn a_request_thread_that_panics_is_an_error_for_its_item_only() {
+        let results = in_parallel(&[1, 2, 3], |&n| {
+            if n == 2 {
+                panic!("a bug in one request");
+            }
+            Ok(n * 10)
+        });
+        assert!(matches!(results[0], Ok(10)));
+        assert!(matches!(results[1], Err(Error::Panicked(_))));
+        assert!(matches!(results[2], Ok(30)));
+    }
 }

@@ -15,7 +15,7 @@
 use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::peer::client;
-use crate::peer::folder::SharedFolder;
+use crate::peer::folder::Incoming;
 use crate::wire::connection::IO_BUFFER_SIZE;
 use crate::wire::protocol::{ChunkRange, DownloadRequest, FileSpec, CHUNK_SIZE};
 use std::collections::{BTreeMap, VecDeque};
@@ -24,7 +24,7 @@ use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::mpsc::{self, Sender};
 use std::thread;
 use std::time::Duration;
 
@@ -59,91 +59,27 @@ enum RangeError {
 /// threads work.
 const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 
-/// Fetches `name` from `peers` into `folder`. `progress` hears the bytes
-/// received so far (by all peers together) and the file's size.
+/// Fetches the file `incoming` awaits from `peers`. `progress` hears the
+/// bytes received so far (by all peers together) and the file's size.
 pub fn fetch(
-    folder: &SharedFolder,
-    name: &str,
+    incoming: Incoming,
     peers: &[SocketAddr],
     log: &Log,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<FetchReport> {
-    let mut failures = Vec::new();
-    let (file, holders) = find_holders(name, peers, log, &mut failures)?;
-    let incoming = folder.arriving(name)?;
-    let total_chunks = file.size.div_ceil(CHUNK_SIZE as u64);
-    let mut chunks_by_peer: BTreeMap<SocketAddr, u64> =
-        holders.iter().map(|&peer| (peer, 0)).collect();
-
-    let mut idle: Vec<SocketAddr> = Vec::new();
-    let mut pending: VecDeque<ChunkRange> = VecDeque::new();
-    // Every range thread adds the bytes it receives here; the loop below
-    // reads it to report progress. (A chunk sent again by a second peer
-    // after a failure counts twice; the report is capped at the size.)
-    let received = AtomicU64::new(0);
-    thread::scope(|scope| -> Result<()> {
-        let (report_sender, reports) = mpsc::channel::<RangeReport>();
-        let start = |peer: SocketAddr, range: ChunkRange| -> Result<()> {
-            let (sender, file, path) = (report_sender.clone(), &file, incoming.temp_path());
-            let received = &received;
-            thread::Builder::new()
-                .spawn_scoped(scope, move || {
-                    let report = download_range(peer, file, range, path, log, received);
-                    let _ = sender.send(report);
-                })
-                .map(drop)
-                .map_err(|e| Error::io("starting a download thread", e))
-        };
-        let mut running = 0;
-        for (peer, range) in holders.iter().zip(split(total_chunks, holders.len())) {
-            match range {
-                Some(range) => {
-                    start(*peer, range)?;
-                    running += 1;
-                }
-                None => idle.push(*peer), // more peers than chunks
-            }
-        }
-        while running > 0 {
-            let report = match reports.recv_timeout(PROGRESS_EVERY) {
-                Ok(report) => report,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let so_far = received.load(Ordering::Relaxed).min(file.size);
-                    progress(so_far, file.size);
-                    continue;
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            };
-            running -= 1;
-            *chunks_by_peer.entry(report.peer).or_default() += report.chunks_done;
-            match report.outcome {
-                Ok(()) => idle.push(report.peer),
-                Err(RangeError::Local(error)) => return Err(error),
-                Err(RangeError::Peer(error)) => {
-                    log.event(&format!(
-                        "fetch: {} failed: {error}; another peer takes over",
-                        report.peer
-                    ));
-                    failures.push((report.peer, error.to_string()));
-                    let rest = ChunkRange {
-                        first: report.range.first + report.chunks_done,
-                        count: report.range.count - report.chunks_done,
-                    };
-                    pending.push_back(rest);
-                }
-            }
-            // Hand every waiting range to a peer that is free.
-            while !pending.is_empty() && !idle.is_empty() {
-                if let (Some(range), Some(peer)) = (pending.pop_front(), idle.pop()) {
-                    start(peer, range)?;
-                    running += 1;
-                }
-            }
-        }
-        Ok(())
-    })?;
-    if let Some(range) = pending.front() {
-        return Err(Error::Other(format!(
+    let name = incoming.name().to_string();
+    let mut plan = Plan::default();
+    let (file, holders) = ask_lists(&name, peers, log, &mut plan.failures)?;
+    plan.chunks_by_peer = holders.iter().map(|&peer| (peer, 0)).collect();
+    let shared = Shared {
+        file: &file,
+        path: incoming.temp_path(),
+        log,
+        received: AtomicU64::new(0),
+    };
+    thread::scope(|scope| plan.run(scope, &shared, &holders, progress))?;
+    if let Some(range) = plan.pending.front() {
+        return Err(Error::OtherSide(format!(
             "fetch of {name} failed: no peer left to send chunks {} to {}",
             range.first,
             range.first + range.count - 1
@@ -151,18 +87,179 @@ pub fn fetch(
     }
     progress(file.size, file.size);
     let path = incoming.finish(file.size)?;
-    chunks_by_peer.retain(|_, chunks| *chunks > 0);
+    plan.chunks_by_peer.retain(|_, chunks| *chunks > 0);
     Ok(FetchReport {
         path,
         size: file.size,
-        chunks_by_peer,
-        failures,
+        chunks_by_peer: plan.chunks_by_peer,
+        failures: plan.failures,
     })
+}
+
+/// What every range thread reads: the file, where it goes, the log, and
+/// the count of bytes received. Every range thread adds the bytes it
+/// receives there; the coordinating loop reads it to report progress. (A
+/// chunk sent again by a second peer after a failure counts twice; the
+/// report is capped at the size.)
+struct Shared<'a> {
+    file: &'a FileSpec,
+    path: &'a Path,
+    log: &'a Log,
+    received: AtomicU64,
+}
+
+/// The coordinating loop's own state: who is free, what is left to do.
+#[derive(Default)]
+struct Plan {
+    chunks_by_peer: BTreeMap<SocketAddr, u64>,
+    failures: Vec<(SocketAddr, String)>,
+    /// Peers that finished their range (or got none): free to take over.
+    idle: Vec<SocketAddr>,
+    /// Ranges a failed peer left, waiting for a free peer.
+    pending: VecDeque<ChunkRange>,
+    running: usize,
+}
+
+impl Plan {
+    /// Starts one range per holder, then hands each failed peer's rest to
+    /// a free peer, until every range thread has reported.
+    fn run<'scope>(
+        &mut self,
+        scope: &'scope thread::Scope<'scope, '_>,
+        shared: &'scope Shared<'scope>,
+        holders: &[SocketAddr],
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<()> {
+        let (sender, reports) = mpsc::channel::<RangeReport>();
+        let mut threads = Started(Vec::new());
+        let total_chunks = shared.file.size.div_ceil(CHUNK_SIZE as u64);
+        for (peer, range) in holders.iter().zip(split(total_chunks, holders.len())) {
+            match range {
+                Some(range) => threads.0.push(start(scope, shared, &sender, *peer, range)?),
+                None => self.idle.push(*peer), // more peers than chunks
+            }
+        }
+        self.running = threads.0.len();
+        while self.running > 0 {
+            let report = match reports.recv_timeout(PROGRESS_EVERY) {
+                Ok(report) => report,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let so_far = shared.received.load(Ordering::Relaxed);
+                    progress(so_far.min(shared.file.size), shared.file.size);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
+            self.take(report, shared.log)?;
+            // Hand every waiting range to a peer that is free.
+            while let (Some(&range), Some(&peer)) = (self.pending.front(), self.idle.last()) {
+                self.pending.pop_front();
+                self.idle.pop();
+                threads.0.push(start(scope, shared, &sender, peer, range)?);
+                self.running += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// One range thread ended: count its chunks, and queue what it left.
+    fn take(&mut self, report: RangeReport, log: &Log) -> Result<()> {
+        self.running -= 1;
+        *self.chunks_by_peer.entry(report.peer).or_default() += report.chunks_done;
+        match report.outcome {
+            Ok(()) => self.idle.push(report.peer),
+            Err(RangeError::Local(error)) => return Err(error),
+            Err(RangeError::Peer(error)) => {
+                log.event(&format!(
+                    "fetch: {} failed: {error}; another peer takes over",
+                    report.peer
+                ));
+                self.failures.push((report.peer, error.to_string()));
+                self.pending.push_back(ChunkRange {
+                    first: report.range.first + report.chunks_done,
+                    count: report.range.count - report.chunks_done,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The range threads started so far. Dropped, however the loop ended, it
+/// joins them all: a thread that panicked is handled here (its reporter
+/// has said so already), so it does not make the whole scope panic.
+struct Started<'scope>(Vec<thread::ScopedJoinHandle<'scope, ()>>);
+
+impl Drop for Started<'_> {
+    fn drop(&mut self) {
+        for thread in self.0.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts the thread that downloads `range` from `peer`.
+fn start<'scope>(
+    scope: &'scope thread::Scope<'scope, '_>,
+    shared: &'scope Shared<'scope>,
+    sender: &Sender<RangeReport>,
+    peer: SocketAddr,
+    range: ChunkRange,
+) -> Result<thread::ScopedJoinHandle<'scope, ()>> {
+    let reporter = Reporter::new(sender.clone(), peer, range);
+    thread::Builder::new()
+        .spawn_scoped(scope, move || {
+            let report = download_range(peer, range, shared);
+            reporter.send(report);
+        })
+        .map_err(|e| Error::io("starting a download thread", e))
+}
+
+/// Sends a range thread's report when the thread ends, whatever ends it.
+/// A thread that panics still reports (its range failed, nothing of it
+/// counts), so the loop that waits for it hands the range to another peer
+/// instead of waiting for ever.
+struct Reporter {
+    sender: Sender<RangeReport>,
+    peer: SocketAddr,
+    range: ChunkRange,
+    sent: bool,
+}
+
+impl Reporter {
+    fn new(sender: Sender<RangeReport>, peer: SocketAddr, range: ChunkRange) -> Reporter {
+        Reporter {
+            sender,
+            peer,
+            range,
+            sent: false,
+        }
+    }
+
+    /// The thread's own report, when its work ended normally.
+    fn send(mut self, report: RangeReport) {
+        self.sent = self.sender.send(report).is_ok();
+    }
+}
+
+impl Drop for Reporter {
+    fn drop(&mut self) {
+        if self.sent {
+            return;
+        }
+        let panicked = Error::Panicked(format!("the thread downloading from {}", self.peer));
+        let _ = self.sender.send(RangeReport {
+            peer: self.peer,
+            range: self.range,
+            chunks_done: 0,
+            outcome: Err(RangeError::Peer(panicked)),
+        });
+    }
 }
 
 /// Asks every peer for its list, in parallel, and keeps those that have
 /// `name` (with the same type and size as the first one that has it).
-fn find_holders(
+fn ask_lists(
     name: &str,
     peers: &[SocketAddr],
     log: &Log,
@@ -194,7 +291,13 @@ fn find_holders(
             }
         }
     }
-    let file = file.ok_or_else(|| Error::Other(format!("none of the peers has {name}")))?;
+    let file = file.ok_or_else(|| {
+        let why: Vec<String> = failures
+            .iter()
+            .map(|(peer, why)| format!("{peer}: {why}"))
+            .collect();
+        Error::Unknown(format!("none of the peers has {name} ({})", why.join("; ")))
+    })?;
     Ok((file, holders))
 }
 
@@ -215,26 +318,11 @@ pub fn split(total: u64, parts: usize) -> Vec<Option<ChunkRange>> {
         .collect()
 }
 
-/// One thread's work: download `range` from `peer` into the file at `path`,
-/// at the range's offset.
-fn download_range(
-    peer: SocketAddr,
-    file: &FileSpec,
-    range: ChunkRange,
-    path: &Path,
-    log: &Log,
-    received_by_all: &AtomicU64,
-) -> RangeReport {
+/// One thread's work: download `range` from `peer` into the file, at the
+/// range's offset.
+fn download_range(peer: SocketAddr, range: ChunkRange, shared: &Shared) -> RangeReport {
     let mut bytes_received = 0;
-    let outcome = write_range(
-        peer,
-        file,
-        range,
-        path,
-        log,
-        &mut bytes_received,
-        received_by_all,
-    );
+    let outcome = write_range(peer, range, shared, &mut bytes_received);
     let chunks_done = match outcome {
         Ok(()) => range.count,
         // Whatever arrived is on disk: only whole chunks count as done.
@@ -252,13 +340,11 @@ fn download_range(
 /// bytes received in `bytes_received` as they come.
 fn write_range(
     peer: SocketAddr,
-    file: &FileSpec,
     range: ChunkRange,
-    path: &Path,
-    log: &Log,
+    shared: &Shared,
     bytes_received: &mut u64,
-    received_by_all: &AtomicU64,
 ) -> std::result::Result<(), RangeError> {
+    let path = shared.path;
     let local = |e| RangeError::Local(Error::io(format!("writing {}", path.display()), e));
     // Each thread opens the file itself, so each has its own position.
     let mut target = OpenOptions::new().write(true).open(path).map_err(local)?;
@@ -267,11 +353,13 @@ fn write_range(
         .map_err(local)?;
     let mut sink = BufWriter::with_capacity(IO_BUFFER_SIZE, target);
     let request = DownloadRequest {
-        file: file.clone(),
+        file: shared.file.clone(),
         range: Some(range),
     };
-    let result = client::download_to(peer, &request, &mut sink, log, &mut |bytes| {
-        received_by_all.fetch_add(bytes - *bytes_received, Ordering::Relaxed);
+    let result = client::download_to(peer, &request, &mut sink, shared.log, &mut |bytes| {
+        shared
+            .received
+            .fetch_add(bytes - *bytes_received, Ordering::Relaxed);
         *bytes_received = bytes;
     });
     // Flush what arrived even when the peer failed half-way: those chunks
@@ -283,6 +371,41 @@ fn write_range(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_range_thread_that_panics_still_reports() {
+        let (sender, reports) = mpsc::channel();
+        let peer: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let range = ChunkRange { first: 3, count: 4 };
+        let thread = thread::spawn(move || {
+            let _reporter = Reporter::new(sender, peer, range);
+            panic!("a bug in the range's work");
+        });
+        assert!(thread.join().is_err(), "the work panicked");
+        let report = reports.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!((report.peer, report.range), (peer, range));
+        assert_eq!(report.chunks_done, 0);
+        assert!(matches!(
+            report.outcome,
+            Err(RangeError::Peer(Error::Panicked(_)))
+        ));
+    }
+
+    #[test]
+    fn a_range_thread_that_ends_reports_once() {
+        let (sender, reports) = mpsc::channel();
+        let peer: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let range = ChunkRange { first: 0, count: 2 };
+        Reporter::new(sender, peer, range).send(RangeReport {
+            peer,
+            range,
+            chunks_done: 2,
+            outcome: Ok(()),
+        });
+        let report = reports.recv().unwrap();
+        assert!(report.outcome.is_ok() && report.chunks_done == 2);
+        assert!(reports.recv().is_err(), "no second report from the drop");
+    }
 
     #[test]
     fn splits_cover_every_chunk_once() {

@@ -196,22 +196,13 @@ impl SharedFolder {
         fs::symlink_metadata(self.dir.join(name)).is_ok()
     }
 
-    /// The rule that nothing arriving ever replaces a file: an error when
-    /// `name` is taken. Every arrival checks it through [`SharedFolder::arriving`];
-    /// a download checks it first too, before asking anybody for anything.
-    pub fn check_free(&self, name: &str) -> Result<()> {
-        if self.contains(name) {
-            return Err(already_here(name));
-        }
-        Ok(())
-    }
-
     /// Starts receiving a file called `name`: reserves the name and creates
     /// the temporary file. Fails if the name is not shareable, exists
     /// already, or is being received right now.
+    /// This is the one check of a name that arrives: a download checks
+    /// nothing else before it asks anybody for anything.
     pub fn arriving(&self, name: &str) -> Result<Incoming> {
-        check_name(name)
-            .map_err(|reason| Error::Other(format!("cannot receive {name:?}: {reason}")))?;
+        check_name(name).map_err(|reason| Error::bad_name(name, reason))?;
         if !lock(&self.receiving).insert(name.to_string()) {
             return Err(Error::CurrentlyReceiving(name.to_string()));
         }
@@ -221,7 +212,10 @@ impl SharedFolder {
             name: name.to_string(),
             temp_path: None,
         };
-        self.check_free(name)?;
+        // Nothing arriving ever replaces a file.
+        if self.contains(name) {
+            return Err(already_here(name));
+        }
         let temp_path = self.dir.join(temp_name());
         File::create_new(&temp_path).map_err(|e| {
             Error::io(
@@ -234,9 +228,10 @@ impl SharedFolder {
     }
 }
 
-/// A file on its way into the folder. Write to [`Incoming::temp_path`], then
-/// [`Incoming::finish`]. Dropped without finishing, it removes the temporary
-/// file: a failed transfer leaves nothing behind.
+/// A file on its way into the folder. Write through [`Incoming::writer`]
+/// (or to [`Incoming::temp_path`]), then [`Incoming::finish_from`].
+/// Dropped without finishing, it removes the temporary file and frees the
+/// name: a failed transfer leaves nothing behind.
 #[derive(Debug)]
 pub struct Incoming {
     folder: SharedFolder,
@@ -245,36 +240,47 @@ pub struct Incoming {
 }
 
 impl Incoming {
+    /// The name the file gets once it is whole.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Where to write the bytes.
     pub fn temp_path(&self) -> &Path {
-        // Set in `receive` before an `Incoming` is handed out.
+        // Set in `arriving` before an `Incoming` is handed out.
         self.temp_path.as_deref().unwrap_or(Path::new(""))
     }
 
     /// The whole arrival in one call: `write` fills the temporary file
     /// through a buffer, then the file is checked to hold `size` bytes and
-    /// given its name. On any failure nothing is left behind. Downloads,
-    /// uploads and `publish` all arrive this way.
+    /// given its name. On any failure nothing is left behind. Uploads and
+    /// `publish` arrive this way; a download uses the two steps,
+    /// [`Incoming::writer`] and [`Incoming::finish_from`].
     pub fn fill(
         self,
         size: u64,
         write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
     ) -> Result<PathBuf> {
-        let mut sink = BufWriter::with_capacity(IO_BUFFER_SIZE, self.open()?);
+        let mut sink = self.writer()?;
         write(&mut sink)?;
+        self.finish_from(sink, size)
+    }
+
+    /// A buffered writer on the temporary file, emptied first: a second
+    /// try, after a holder failed half-way, starts from byte 0. (A
+    /// multi-peer fetch opens the file itself, a handle per range.)
+    pub fn writer(&self) -> Result<BufWriter<File>> {
+        let file = File::create(self.temp_path())
+            .map_err(|e| Error::io(format!("opening {}", self.temp_path().display()), e))?;
+        Ok(BufWriter::with_capacity(IO_BUFFER_SIZE, file))
+    }
+
+    /// Writes out what `sink` still holds, then [`Incoming::finish`].
+    pub fn finish_from(self, mut sink: BufWriter<File>, size: u64) -> Result<PathBuf> {
         sink.flush()
             .map_err(|e| Error::io(format!("writing {}", self.temp_path().display()), e))?;
         drop(sink);
         self.finish(size)
-    }
-
-    /// Opens the temporary file for writing (a multi-peer fetch writes it
-    /// range by range, each thread with its own handle).
-    pub fn open(&self) -> Result<File> {
-        fs::OpenOptions::new()
-            .write(true)
-            .open(self.temp_path())
-            .map_err(|e| Error::io(format!("opening {}", self.temp_path().display()), e))
     }
 
     /// Checks that the temporary file has `expected_size` bytes and gives it
@@ -302,7 +308,7 @@ fn install(temp_path: &Path, final_path: &Path, expected_size: u64) -> Result<Pa
         .map_err(|e| Error::io("checking the received file", e))?
         .len();
     if size != expected_size {
-        return Err(Error::Other(format!(
+        return Err(Error::OtherSide(format!(
             "received {size} bytes, expected {expected_size}"
         )));
     }
@@ -451,7 +457,7 @@ mod tests {
         assert!(
             matches!(folder.arriving("new.txt"), Err(e) if e.to_string().contains("currently receiving"))
         );
-        incoming.open().unwrap().write_all(b"12345").unwrap();
+        incoming.writer().unwrap().write_all(b"12345").unwrap();
         assert!(!scratch.0.join("new.txt").exists());
         incoming.finish(5).unwrap();
         assert_eq!(fs::read(scratch.0.join("new.txt")).unwrap(), b"12345");
@@ -470,11 +476,29 @@ mod tests {
         let scratch = Scratch::new("fail");
         let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
         let incoming = folder.arriving("x.bin").unwrap();
-        incoming.open().unwrap().write_all(b"123").unwrap();
+        incoming.writer().unwrap().write_all(b"123").unwrap();
         assert!(incoming.finish(5).is_err());
         drop(folder.arriving("y.bin").unwrap());
         assert_eq!(fs::read_dir(&scratch.0).unwrap().count(), 0);
         assert!(folder.arriving("x.bin").is_ok(), "the name is free again");
+    }
+
+    #[test]
+    fn a_receiving_thread_that_panics_frees_the_name_and_leaves_nothing() {
+        let scratch = Scratch::new("panic");
+        let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
+        let receiving = folder.clone();
+        let thread = std::thread::spawn(move || {
+            let incoming = receiving.arriving("half.bin").unwrap();
+            incoming.writer().unwrap().write_all(b"half").unwrap();
+            panic!("a bug in the middle of a transfer");
+        });
+        assert!(thread.join().is_err(), "the transfer panicked");
+        assert_eq!(fs::read_dir(&scratch.0).unwrap().count(), 0);
+        assert!(
+            folder.arriving("half.bin").is_ok(),
+            "the name is free again"
+        );
     }
 
     #[test]

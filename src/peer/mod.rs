@@ -13,10 +13,55 @@
 //! 4. [`tracker_session`]: the session with the tracker, one state machine
 //!    (with [`announce`]: which five files it announces).
 //! 5. [`fetch`]: one file from several peers at once.
-//! 6. This file: one peer put together; then [`shell`], its command shell.
+//! 6. This file: one peer put together; then `download.rs`, one download
+//!    from start to end (below); then [`shell`], its command shell.
+//!
+//! # One download, from the shell to the disk
+//!
+//! `download notes.txt` typed into the shell runs on the shell's thread,
+//! top to bottom, through these functions (each fits on a screen):
+//!
+//! 1. [`shell::run`] reads the line; [`shell::Command::parse`] makes it a
+//!    `Command::Download` (in `shell/parse.rs`).
+//! 2. `shell::download` (in `shell/mod.rs`) starts the progress line and
+//!    the note thread that says a slow wait, and calls:
+//! 3. [`Peer::download`] → `download_picked` (in `download.rs`): the route
+//!    itself, five steps.
+//! 4. Step 1, the one check of the name: [`SharedFolder::arriving`] checks
+//!    it ([`check_name`]), makes sure nothing has it already, reserves it,
+//!    and creates the hidden temporary file. The reservation is released
+//!    when the [`folder::Incoming`] it returns is dropped.
+//! 5. Step 2, the holders: `holders` asks the tracker (`ask_tracker`:
+//!    [`TrackerLink::request`] with `SEARCH`; the session thread sends it
+//!    and hands back the reply). When the tracker lists nobody, lists only
+//!    this peer (an out-of-date record of ours), or cannot be asked, the
+//!    *LIST fallback* runs: `ask_settings_peers` asks every other peer of
+//!    the settings file for its `LIST` ([`Peer::list_peers`], a thread per
+//!    peer), and keeps those that serve the file. If none does, the error
+//!    says what the tracker and each peer answered.
+//! 6. Step 3, `pick`: holder N, the holder at an address, or every holder
+//!    that is not this peer, in the tracker's order.
+//! 7. Step 4, `download_from_first`: for each candidate, `download_whole`
+//!    empties the temporary file ([`folder::Incoming::writer`]) and calls
+//!    [`client::download_to`]: [`Connection::connect`], `send` of the
+//!    `DOWNLOAD` line, `receive_file_or` for `FILE:` (or `ERROR:`),
+//!    `receive_file` for exactly the file's bytes, `expect_end_of_body`
+//!    for the close. The first that works is named by
+//!    [`folder::Incoming::finish_from`]: it writes out the buffer, checks
+//!    the size, and links the file under its name (never replacing one).
+//! 8. Step 5, `arrived`: the new file is pinned among the five announced,
+//!    and [`TrackerLink::reannounce`] announces the folder again (BYE, then
+//!    a new join). That may take a few seconds; the shell is told
+//!    ([`Progress::Announcing`]), and says so if it takes over 2 s.
+//!
+//! Nothing on the way calls back into a caller's module, except to report
+//! progress ([`Progress`]): each wait as it begins, and the bytes so far.
+//! The web page's "download from this peer" ([`Peer::download_from`]) takes
+//! the same route; [`Peer::fetch`] finds its holders the same way.
 
 pub mod announce;
 pub mod client;
+mod download;
 pub mod fetch;
 pub mod folder;
 pub mod server;
@@ -26,17 +71,19 @@ pub mod tracker_session;
 use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::peer::announce::Pins;
-use crate::peer::fetch::FetchReport;
 use crate::peer::folder::{Scan, SharedFolder};
 use crate::peer::server::PeerService;
 use crate::peer::tracker_session::{LinkConfig, TrackerLink};
 use crate::server::{listen, Handler, Limits, Server};
-use crate::settings::{Settings, TRACKER_ID};
+use crate::settings::Settings;
+#[cfg(doc)]
+use crate::wire::connection::Connection;
 use crate::wire::connection::IO_BUFFER_SIZE;
 use crate::wire::messages::{TrackerReply, TrackerRequest};
 use crate::wire::protocol::{
     check_name, type_of, FileRecord, FileSpec, Location, MAX_RECORDS_PER_JOIN,
 };
+pub use download::{Downloaded, Progress};
 use std::fs::File;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener};
@@ -71,14 +118,6 @@ pub struct Peer {
     pins: Pins,
     link: Arc<TrackerLink>,
     server: Server,
-}
-
-/// A download that worked: where the file is and who sent it.
-#[derive(Debug)]
-pub struct Downloaded {
-    pub path: PathBuf,
-    pub size: u64,
-    pub from: SocketAddr,
 }
 
 impl Peer {
@@ -121,29 +160,7 @@ impl Peer {
             heartbeat,
             log: log.clone(),
         })?);
-        let on_new_file = {
-            let (link, folder, pins, log) =
-                (Arc::clone(&link), folder.clone(), pins.clone(), log.clone());
-            Box::new(move |name: &str| announce_arrival(&link, &folder, &pins, &log, name))
-        };
-        let on_missing_file = {
-            let link = Arc::clone(&link);
-            Box::new(move |name: &str| forget_if_announced(&link, name))
-        };
-        let service = Arc::new(PeerService {
-            folder: folder.clone(),
-            addr,
-            log: log.clone(),
-            on_new_file,
-            on_missing_file,
-        });
-        let handler: Handler = Arc::new(move |connection| service.handle(connection));
-        let limits = Limits {
-            // A connection sending or receiving a file also holds the file.
-            files_per_connection: 2,
-            ..Limits::new(max_connections, IO_BUFFER_SIZE)
-        };
-        let server = Server::start(listener, limits, log.clone(), handler)?;
+        let server = serve(listener, max_connections, &link, &folder, &pins, addr, &log)?;
         Ok(Peer {
             id,
             addr,
@@ -182,163 +199,10 @@ impl Peer {
 
     /// SEARCH: who has `name`? An empty list is NOT FOUND.
     pub fn search(&self, name: &str) -> Result<Vec<Location>> {
-        check_name(name)
-            .map_err(|reason| Error::Other(format!("cannot search for {name:?}: {reason}")))?;
-        match self
-            .link
-            .request(&TrackerRequest::Search(name.to_string()))?
-        {
-            TrackerReply::Found(locations) => Ok(locations),
-            TrackerReply::NotFound => Ok(Vec::new()),
-            TrackerReply::Error(reason) => Err(Error::Remote(reason)),
-            other => Err(Error::unexpected("FOUND or NOT FOUND", &other)),
-        }
+        check_name(name).map_err(|reason| Error::bad_name(name, reason))?;
+        self.ask_tracker(name)
     }
 
-    /// Downloads `name` into the served folder, from holder number `choice`
-    /// (1-based) of the holders found, or else from the first holder that
-    /// is not this peer, trying the next on failure. The holders are the
-    /// tracker's answer to SEARCH; when it knows none (a peer announces
-    /// only five files) or this peer is not joined, the peers of the
-    /// settings file are asked directly (LIST), so any file a peer serves
-    /// can be had. `progress` hears the bytes so far and the file's size.
-    pub fn download(
-        &self,
-        name: &str,
-        choice: Option<usize>,
-        progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<Downloaded> {
-        let holders = self.holders_to_download(name)?;
-        let candidates: Vec<&Location> = match choice {
-            Some(number) => vec![number
-                .checked_sub(1)
-                .and_then(|index| holders.get(index))
-                .ok_or_else(|| {
-                    Error::Other(format!(
-                        "there is no holder {number}: {} peer(s) have {name}",
-                        holders.len()
-                    ))
-                })?],
-            None => holders.iter().filter(|l| l.addr() != self.addr).collect(),
-        };
-        self.download_from_first(name, candidates, progress)
-    }
-
-    /// Downloads `name` into the served folder from the holder at `from`,
-    /// which must be one of the holders [`Peer::find_holders`] finds (the
-    /// web page's "download from this peer").
-    pub fn download_from(
-        &self,
-        name: &str,
-        from: SocketAddr,
-        progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<Downloaded> {
-        let holders = self.holders_to_download(name)?;
-        let holder = holders
-            .iter()
-            .find(|holder| holder.addr() == from)
-            .ok_or_else(|| {
-                Error::Other(format!(
-                    "{} is not among the {} holder(s) of {name} now",
-                    self.describe(from),
-                    holders.len()
-                ))
-            })?;
-        self.download_from_first(name, vec![holder], progress)
-    }
-
-    /// The holders of `name`, once it is known to be a name we may download
-    /// and not here already.
-    fn holders_to_download(&self, name: &str) -> Result<Vec<Location>> {
-        check_name(name)
-            .map_err(|reason| Error::Other(format!("cannot download {name:?}: {reason}")))?;
-        self.folder.check_free(name)?;
-        self.find_holders(name)
-    }
-
-    /// Downloads `name` from the first of `candidates` that sends it whole,
-    /// trying the next on failure, and announces it.
-    fn download_from_first(
-        &self,
-        name: &str,
-        candidates: Vec<&Location>,
-        progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<Downloaded> {
-        let mut last_error = Error::Other(format!("only this peer shares {name}"));
-        for location in candidates {
-            let from = location.addr();
-            let file = FileSpec {
-                name: name.to_string(),
-                file_type: location.file_type.clone(),
-                size: location.size,
-            };
-            let mut report = |bytes| progress(bytes, file.size);
-            match client::download_file(&self.folder, from, &file, &self.log, &mut report) {
-                Ok(path) => {
-                    self.arrived(name);
-                    return Ok(Downloaded {
-                        path,
-                        size: file.size,
-                        from,
-                    });
-                }
-                Err(error) => {
-                    self.log.event(&format!(
-                        "download from {} failed: {error}",
-                        self.describe(from)
-                    ));
-                    last_error = error;
-                }
-            }
-        }
-        Err(last_error)
-    }
-
-    /// Who has `name`: the tracker's holders, or, when it knows none or
-    /// cannot be asked, the peers of the settings file that serve it.
-    pub fn find_holders(&self, name: &str) -> Result<Vec<Location>> {
-        let asked_tracker = self.search(name);
-        if let Ok(holders) = &asked_tracker {
-            if !holders.is_empty() {
-                return asked_tracker;
-            }
-        }
-        let others: Vec<String> = self
-            .settings
-            .nodes
-            .iter()
-            .filter(|node| node.addr != self.addr && node.id != TRACKER_ID)
-            .map(|node| node.id.clone())
-            .collect();
-        let holders: Vec<Location> = self
-            .list_peers(&others)
-            .into_iter()
-            .filter_map(|(_, listed)| listed.ok())
-            .flatten()
-            .filter(|record| record.name == name)
-            .map(|record| record.location())
-            .collect();
-        if !holders.is_empty() {
-            let why = match &asked_tracker {
-                Ok(_) => "the tracker lists nobody (a peer announces only five files)".to_string(),
-                Err(error) => format!("could not ask the tracker: {error}"),
-            };
-            self.log.event(&format!(
-                "{name}: {why}; asked the peers of the settings file: {} serve it",
-                holders.len()
-            ));
-            return Ok(holders);
-        }
-        match asked_tracker {
-            Ok(_) => Err(Error::Other(format!(
-                "nobody shares {name}: the tracker lists nobody, and no peer of {} serves it",
-                self.settings.path.display()
-            ))),
-            Err(error) => Err(error),
-        }
-    }
-
-    /// This peer's own shared files.
     /// This peer's own shared files. A file the tracker holds for us that is
     /// gone from the folder (deleted by hand) is noticed here too: the
     /// folder is announced again without it.
@@ -383,37 +247,6 @@ impl Peer {
         }))
     }
 
-    /// Fetches `name` from all of `peers` at once, then announces it. With
-    /// no peers, from every holder [`Peer::find_holders`] finds.
-    pub fn fetch(
-        &self,
-        name: &str,
-        peers: &[String],
-        progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<FetchReport> {
-        check_name(name)
-            .map_err(|reason| Error::Other(format!("cannot fetch {name:?}: {reason}")))?;
-        let mut addrs = peers
-            .iter()
-            .map(|peer| self.settings.resolve(peer))
-            .collect::<Result<Vec<_>>>()?;
-        self.folder.check_free(name)?;
-        if addrs.is_empty() {
-            addrs = self
-                .find_holders(name)?
-                .iter()
-                .map(Location::addr)
-                .filter(|addr| *addr != self.addr)
-                .collect();
-            if addrs.is_empty() {
-                return Err(Error::Other(format!("only this peer shares {name}")));
-            }
-        }
-        let report = fetch::fetch(&self.folder, name, &addrs, &self.log, progress)?;
-        self.arrived(name);
-        Ok(report)
-    }
-
     /// A file arrived: see [`announce_arrival`].
     fn arrived(&self, name: &str) {
         announce_arrival(&self.link, &self.folder, &self.pins, &self.log, name);
@@ -423,7 +256,7 @@ impl Peer {
     /// first, and announces the folder again.
     pub fn announce(&self, names: &[String]) -> Result<Vec<String>> {
         if names.len() > MAX_RECORDS_PER_JOIN {
-            return Err(Error::Other(format!(
+            return Err(Error::Conflict(format!(
                 "a join announces {MAX_RECORDS_PER_JOIN} files at most, not {}",
                 names.len()
             )));
@@ -436,7 +269,7 @@ impl Peer {
             .map(|f| f.name)
             .collect();
         if let Some(missing) = names.iter().find(|name| !shared.contains(name)) {
-            return Err(Error::Other(format!(
+            return Err(Error::Unknown(format!(
                 "{missing} is not a shared file in {} (see `list`)",
                 self.folder.dir().display()
             )));
@@ -481,11 +314,10 @@ impl Peer {
     /// memory, never replacing a file), then announces it. A `source` that
     /// fails half-way, or gives another size, leaves nothing behind.
     pub fn publish_from(&self, name: &str, source: &mut dyn Read, size: u64) -> Result<PathBuf> {
-        let published = self.folder.arriving(name)?.fill(size, |sink| {
-            io::copy(source, sink)
-                .map(drop)
-                .map_err(|e| Error::io("copying the file", e))
-        })?;
+        let incoming = self.folder.arriving(name)?;
+        let mut sink = incoming.writer()?;
+        io::copy(source, &mut sink).map_err(|e| Error::io("copying the file", e))?;
+        let published = incoming.finish_from(sink, size)?;
         self.arrived(name);
         Ok(published)
     }
@@ -545,7 +377,7 @@ impl Peer {
             .iter()
             .find(|file| file.name == name)
             .ok_or_else(|| {
-                Error::Other(format!(
+                Error::Unknown(format!(
                     "{name} is not a shared file in {}",
                     self.folder.dir().display()
                 ))
@@ -567,6 +399,43 @@ impl Peer {
         let results = client::in_parallel(peers, |peer| action(self.settings.resolve(peer)?));
         peers.iter().cloned().zip(results).collect()
     }
+}
+
+/// Starts the server that answers other peers: a file that arrives by
+/// upload is announced, and a file asked for that is gone stops being
+/// announced.
+fn serve(
+    listener: TcpListener,
+    max_connections: usize,
+    link: &Arc<TrackerLink>,
+    folder: &SharedFolder,
+    pins: &Pins,
+    addr: SocketAddr,
+    log: &Log,
+) -> Result<Server> {
+    let on_new_file = {
+        let (link, folder, pins, log) =
+            (Arc::clone(link), folder.clone(), pins.clone(), log.clone());
+        Box::new(move |name: &str| announce_arrival(&link, &folder, &pins, &log, name))
+    };
+    let on_missing_file = {
+        let link = Arc::clone(link);
+        Box::new(move |name: &str| forget_if_announced(&link, name))
+    };
+    let service = Arc::new(PeerService {
+        folder: folder.clone(),
+        addr,
+        log: log.clone(),
+        on_new_file,
+        on_missing_file,
+    });
+    let handler: Handler = Arc::new(move |connection| service.handle(connection));
+    let limits = Limits {
+        // A connection sending or receiving a file also holds the file.
+        files_per_connection: 2,
+        ..Limits::new(max_connections, IO_BUFFER_SIZE)
+    };
+    Server::start(listener, limits, log.clone(), handler)
 }
 
 /// A file arrived in the folder: make sure it is among the announced five

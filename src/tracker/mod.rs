@@ -196,8 +196,7 @@ fn serve_session(state: &TrackerState, mut connection: Connection) {
     // From now on the trace calls the peer by its id, not by the passing
     // port its connection happens to come from.
     connection.set_other_name(&state.log.name_of(addr));
-    lock(&state.sessions).insert(session, connection.closer());
-    let replaced = lock(&state.index).join(addr, session, records);
+    let (member, replaced) = Member::join(state, addr, session, records, connection.closer());
     let again = match replaced {
         Some(old) => {
             // The same peer is back (it restarted, or its machine came back
@@ -220,9 +219,7 @@ fn serve_session(state: &TrackerState, mut connection: Connection) {
         how = "closed by the tracker, which is stopping".into();
     }
     // BYE or not, the peer is gone: its records go now.
-    lock(&state.sessions).remove(&session);
-    let dropped = lock(&state.index).leave(addr, session).is_some();
-    let note = if dropped {
+    let note = if member.leave() {
         ""
     } else {
         " (its records were already replaced by a newer session)"
@@ -231,6 +228,62 @@ fn serve_session(state: &TrackerState, mut connection: Connection) {
         "leave {}: {how}{note}",
         state.settings.describe(addr)
     ));
+}
+
+/// A joined peer's place in the tracker: its records in the index, and a
+/// handle on its session's socket. Its records live exactly as long as its
+/// session: dropped, whatever ended the session (BYE, a close, or a panic
+/// in its thread), the member takes both out again, so that a session that
+/// panicked does not stay in every later `FOUND:`.
+struct Member<'a> {
+    state: &'a TrackerState,
+    addr: SocketAddr,
+    session: u64,
+    /// Set once the records are out, by [`Member::leave`] or the drop.
+    left: bool,
+}
+
+impl<'a> Member<'a> {
+    /// Puts the records of session `session` in the index. Returns the
+    /// member, and the session whose records it replaced, if any.
+    fn join(
+        state: &'a TrackerState,
+        addr: SocketAddr,
+        session: u64,
+        records: Vec<FileRecord>,
+        closer: Closer,
+    ) -> (Member<'a>, Option<u64>) {
+        lock(&state.sessions).insert(session, closer);
+        let replaced = lock(&state.index).join(addr, session, records);
+        let member = Member {
+            state,
+            addr,
+            session,
+            left: false,
+        };
+        (member, replaced)
+    }
+
+    /// The session ended: takes its records out. False when a newer
+    /// session of the same peer had replaced them already.
+    fn leave(mut self) -> bool {
+        self.take_out()
+    }
+
+    fn take_out(&mut self) -> bool {
+        self.left = true;
+        lock(&self.state.sessions).remove(&self.session);
+        let dropped = lock(&self.state.index).leave(self.addr, self.session);
+        dropped.is_some()
+    }
+}
+
+impl Drop for Member<'_> {
+    fn drop(&mut self) {
+        if !self.left {
+            self.take_out();
+        }
+    }
 }
 
 /// HELLO, HI and the records line, within [`REQUEST_TIMEOUT`]. Returns the
@@ -422,6 +475,76 @@ mod tests {
     use std::path::Path;
 
     use super::index::tests::record;
+    use crate::log::Log;
+    use std::net::TcpStream;
+    use std::thread;
+
+    /// The state of a tracker that serves nobody, for the guards' tests.
+    fn state() -> TrackerState {
+        let settings = Settings::parse(Path::new("s"), "tracker 127.0.0.1 1\n").unwrap();
+        TrackerState {
+            index: Mutex::default(),
+            sessions: Mutex::default(),
+            settings,
+            heartbeat: None,
+            explain: false,
+            log: Log::new("test", false),
+            next_session: AtomicU64::new(1),
+            stopping: AtomicBool::new(false),
+        }
+    }
+
+    /// A closer on a real loopback socket (nothing is sent on it).
+    fn closer() -> Closer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        Closer::for_socket(Arc::new(stream))
+    }
+
+    #[test]
+    fn a_session_that_panics_leaves_no_record_behind() {
+        let state = state();
+        let addr: SocketAddr = "127.0.0.1:5001".parse().unwrap();
+        let records = vec![record("kept.txt", "127.0.0.1", 5001)];
+        let joined = thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let (_member, _) = Member::join(&state, addr, 7, records, closer());
+                    assert!(lock(&state.index).search("kept.txt").is_some());
+                    panic!("a bug in the session's work");
+                })
+                .join()
+        });
+        assert!(joined.is_err(), "the session panicked");
+        assert!(lock(&state.index).search("kept.txt").is_none());
+        assert!(lock(&state.index).peers().is_empty());
+        assert!(lock(&state.sessions).is_empty());
+    }
+
+    #[test]
+    fn a_session_that_leaves_says_whether_its_records_were_still_there() {
+        let state = state();
+        let addr: SocketAddr = "127.0.0.1:5001".parse().unwrap();
+        let (old, _) = Member::join(
+            &state,
+            addr,
+            1,
+            vec![record("a.txt", "127.0.0.1", 5001)],
+            closer(),
+        );
+        let (new, replaced) = Member::join(
+            &state,
+            addr,
+            2,
+            vec![record("b.txt", "127.0.0.1", 5001)],
+            closer(),
+        );
+        assert_eq!(replaced, Some(1));
+        assert!(!old.leave(), "the newer session had replaced them");
+        assert!(lock(&state.index).search("b.txt").is_some());
+        assert!(new.leave());
+        assert!(lock(&state.index).peers().is_empty());
+    }
 
     #[test]
     fn records_are_checked_for_count_and_origin() {

@@ -144,6 +144,11 @@ pub fn action_failed(error: &Error) -> HttpError {
         | Error::CurrentlyReceiving(_)
         | Error::NotServed { .. }
         | Error::NotJoined(_)
+        | Error::BadName { .. }
+        | Error::Unknown(_)
+        | Error::Conflict(_)
+        | Error::OtherSide(_)
+        | Error::Panicked(_)
         | Error::Other(_) => 409,
     };
     HttpError::new(status, error.to_string())

@@ -1,0 +1,382 @@
+//! The demo's scenes, in the order they are played: [`play`] reads as the
+//! programme, and each scene is a small function of its own.
+
+use super::{
+    holder_names, io, joined, left, name, peer_config, peer_ids, same_as_sample, start_tracker,
+    take_three, Cast, Logs, Show,
+};
+use crate::error::{Error, Result};
+use crate::peer::Peer;
+use crate::settings::Settings;
+use crate::tracker::Tracker;
+use std::fs;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::stage::Mode;
+
+/// The scenes, in order.
+pub(super) fn play(show: &mut Show, cast: Cast) -> Result<()> {
+    let Cast {
+        settings,
+        tracker: tracker_listener,
+        peers: listeners,
+        dirs,
+    } = cast;
+    let logs = Logs {
+        stage: Arc::clone(&show.stage),
+        slow: show.options.slow,
+    };
+    // A second handle on the tracker's listening socket, kept through act
+    // 3: when the first tracker stops, the socket stays open, so the peers'
+    // first try to rejoin waits in its queue for the second tracker instead
+    // of being refused (as with a service manager that holds the socket).
+    let tracker_socket = tracker_listener.try_clone().map_err(io)?;
+    let mut play = Play {
+        show,
+        settings,
+        logs,
+        dirs,
+    };
+    play.show.act("Act 1: the core protocol");
+    let mut tracker = start_tracker(&play.logs, tracker_listener, &play.settings)?;
+    let [peer1, peer2, peer3] = play.everyone_joins(listeners)?;
+    play.search_notes(&peer2)?;
+    play.download_notes(&peer2)?;
+    play.leaves(peer3)?;
+    play.search_gone(&peer2)?;
+    play.crashes(peer1)?;
+    play.search_notes_again(&peer2)?;
+
+    play.show.act("Act 2: direct peer commands");
+    let [peer1, peer3] = play.come_back()?;
+    play.list_files(&peer2)?;
+    play.upload_poem(&peer2)?;
+    play.fetch_syllabus(&peer2)?;
+    play.ping_peer1(&peer2)?;
+
+    play.show.act("Act 3: the tracker crashes and comes back");
+    play.tracker_crashes(&mut tracker)?;
+    drop(tracker);
+    let tracker = play.new_tracker(tracker_socket)?;
+
+    play.show.act("The end");
+    play.everyone_leaves([peer1, peer2, peer3])?;
+    drop(tracker);
+    Ok(())
+}
+
+/// What the scenes share: the show, the settings file, each node's log
+/// and the peers' folders.
+struct Play<'s, 'p> {
+    show: &'s mut Show<'p>,
+    settings: Settings,
+    logs: Logs,
+    dirs: Vec<PathBuf>,
+}
+
+impl Play<'_, '_> {
+    /// Each peer starts on its listener and joins.
+    fn everyone_joins(&mut self, listeners: Vec<TcpListener>) -> Result<[Peer; 3]> {
+        let mut peers = Vec::new();
+        for ((id, listener), dir) in peer_ids().iter().zip(listeners).zip(&self.dirs) {
+            let first = [
+                &format!("{id} starts and joins the tracker: HELLO, HI, then its file records;")
+                    as &str,
+                "then PING: the tracker answers PONG only to a peer it accepted",
+            ];
+            let later = [&format!("{id} starts and joins the same way") as &str];
+            let narration: &[&str] = if peers.is_empty() { &first } else { &later };
+            let config = peer_config(&self.logs, id, &self.settings, dir);
+            let peer = self
+                .show
+                .scene(&format!("{id} joins"), narration, Mode::Live, |stage| {
+                    let peer = Peer::start_on(listener, config)?;
+                    joined(stage, id)?;
+                    Ok(peer)
+                })?;
+            peers.push(peer);
+        }
+        take_three(peers)
+    }
+
+    fn search_notes(&mut self, peer2: &Peer) -> Result<()> {
+        let settings = &self.settings;
+        self.show.scene(
+            "peer2 searches",
+            &["peer2 asks the tracker who has notes.txt: SEARCH, answered by FOUND and a location per holder"],
+            Mode::Live,
+            |stage| {
+                let holders = peer2.search("notes.txt")?;
+                stage.say(&format!("found: {}", holder_names(settings, &holders)));
+                Ok(())
+            },
+        )
+    }
+
+    fn download_notes(&mut self, peer2: &Peer) -> Result<()> {
+        let (options, dirs) = (self.show.options, &self.dirs);
+        self.show.scene(
+            "peer2 downloads notes.txt",
+            &[
+                "peer2 downloads notes.txt from holder 1: it searches again, sends DOWNLOAD to that holder,",
+                "and peer1 answers FILE: and the bytes. Then peer2 announces its new file: it leaves",
+                "with BYE and, once the tracker has closed that session, joins again with its new list",
+            ],
+            Mode::Live,
+            |stage| {
+                if options.break_download {
+                    fs::remove_file(dirs[0].join("notes.txt")).map_err(io)?;
+                }
+                let downloaded = peer2.download("notes.txt", Some(1), &mut |_| {})?;
+                joined(stage, "peer2")?;
+                same_as_sample(&downloaded.path, "peer1", "notes.txt")?;
+                stage.say("notes.txt arrived whole: byte for byte the same as peer1's copy");
+                Ok(())
+            },
+        )
+    }
+
+    fn leaves(&mut self, peer3: Peer) -> Result<()> {
+        self.show.scene(
+            "peer3 leaves",
+            &["peer3 leaves with BYE; the tracker drops its records at once"],
+            Mode::Live,
+            |stage| {
+                peer3.quit();
+                left(stage, "peer3")
+            },
+        )
+    }
+
+    fn search_gone(&mut self, peer2: &Peer) -> Result<()> {
+        self.show.scene(
+            "peer2 searches data.bin",
+            &["peer2 searches data.bin, which only peer3 had"],
+            Mode::Live,
+            |stage| {
+                let holders = peer2.search("data.bin")?;
+                if !holders.is_empty() {
+                    return Err(Error::Other(format!(
+                        "the tracker still lists {} holder(s) of data.bin",
+                        holders.len()
+                    )));
+                }
+                stage.say("NOT FOUND: nobody shares data.bin any more");
+                Ok(())
+            },
+        )
+    }
+
+    fn crashes(&mut self, peer1: Peer) -> Result<()> {
+        self.show.scene(
+            "peer1 crashes",
+            &[
+                "peer1 crashes: its connection to the tracker just ends, without BYE;",
+                "the tracker drops its records all the same",
+            ],
+            Mode::Live,
+            |stage| {
+                peer1.crash();
+                left(stage, "peer1")
+            },
+        )
+    }
+
+    fn search_notes_again(&mut self, peer2: &Peer) -> Result<()> {
+        let settings = &self.settings;
+        self.show.scene(
+            "peer2 searches notes.txt again",
+            &["peer2 searches notes.txt again"],
+            Mode::Live,
+            |stage| {
+                let holders = peer2.search("notes.txt")?;
+                stage.say(&format!(
+                    "found: {}; peer1 is forgotten, and peer2 has its own copy now",
+                    holder_names(settings, &holders)
+                ));
+                Ok(())
+            },
+        )
+    }
+
+    /// peer1 and peer3 start again, each from its own folder.
+    fn come_back(&mut self) -> Result<[Peer; 2]> {
+        let mut back = Vec::new();
+        for (index, id) in [(0, "peer1"), (2, "peer3")] {
+            let config = peer_config(&self.logs, id, &self.settings, &self.dirs[index]);
+            let peer = self.show.scene(
+                &format!("{id} comes back"),
+                &[&format!("{id} starts again and joins the tracker")],
+                Mode::Live,
+                |stage| {
+                    let peer = Peer::start(config)?;
+                    joined(stage, id)?;
+                    Ok(peer)
+                },
+            )?;
+            back.push(peer);
+        }
+        back.try_into()
+            .map_err(|_| Error::Other("expected two peers back".into()))
+    }
+
+    fn list_files(&mut self, peer2: &Peer) -> Result<()> {
+        self.show.scene(
+            "peer2 lists peer3's files",
+            &["peer2 asks peer3 itself for its files: LIST, answered by FILES (no tracker involved)"],
+            Mode::Live,
+            |stage| {
+                for (who, result) in peer2.list_peers(&["peer3".to_string()]) {
+                    let names: Vec<String> =
+                        result?.into_iter().map(|record| record.name).collect();
+                    stage.say(&format!("{who} serves {}", names.join(", ")));
+                }
+                Ok(())
+            },
+        )
+    }
+
+    fn upload_poem(&mut self, peer2: &Peer) -> Result<()> {
+        self.show.scene(
+            "peer2 uploads poem.txt to peer3",
+            &[
+                "peer2 uploads poem.txt to peer3: UPLOAD, READY, then FILE: and the bytes; peer3",
+                "announces its new file to the tracker (BYE, a new join), then answers DONE",
+            ],
+            Mode::Live,
+            |stage| {
+                for (who, result) in peer2.upload("poem.txt", &["peer3".to_string()], &|_, _| {})? {
+                    result?;
+                    stage.say(&format!("{who} has poem.txt now, and the tracker knows it"));
+                }
+                Ok(())
+            },
+        )
+    }
+
+    fn fetch_syllabus(&mut self, peer2: &Peer) -> Result<()> {
+        let slow = self.show.options.slow;
+        let how_shown = if slow {
+            "(paced: each chunk is shown as it arrives, so the two peers' chunks take turns)"
+        } else {
+            "(both transfers run at the same time; their lines are shown one peer after the other)"
+        };
+        let mode = if slow {
+            Mode::Live
+        } else {
+            Mode::ByPeer {
+                peers: vec!["peer1".into(), "peer3".into(), "peer2".into()],
+                tracker_first: false,
+            }
+        };
+        let narration = [
+            "peer2 fetches syllabus.txt from peer1 and peer3 at once: LIST to each, to learn the",
+            "size, then DOWNLOAD of one range of 100-byte chunks from each; then it announces it",
+            how_shown,
+        ];
+        let settings = &self.settings;
+        let title = "peer2 fetches syllabus.txt from two peers";
+        self.show.scene(title, &narration, mode, |stage| {
+            let holders = ["peer1".to_string(), "peer3".to_string()];
+            let report = peer2.fetch("syllabus.txt", &holders, &mut |_, _| {})?;
+            joined(stage, "peer2")?;
+            let mut sent: Vec<String> = report
+                .chunks_by_peer
+                .iter()
+                .map(|(from, chunks)| format!("{} sent {chunks} chunk(s)", name(settings, *from)))
+                .collect();
+            sent.sort();
+            same_as_sample(&report.path, "peer1", "syllabus.txt")?;
+            stage.say(&format!(
+                "{}; syllabus.txt is whole, byte for byte",
+                sent.join(", ")
+            ));
+            Ok(())
+        })
+    }
+
+    fn ping_peer1(&mut self, peer2: &Peer) -> Result<()> {
+        self.show.scene(
+            "peer2 pings peer1",
+            &["peer2 pings peer1 directly: PING, answered by PONG"],
+            Mode::Live,
+            |stage| {
+                peer2.ping("peer1")?;
+                stage.say("peer1 answered: it is up");
+                Ok(())
+            },
+        )
+    }
+
+    fn tracker_crashes(&mut self, tracker: &mut Tracker) -> Result<()> {
+        self.show.scene(
+            "the tracker crashes",
+            &[
+                "the tracker stops without a word, as in a crash: every session closes; each peer",
+                "notices, keeps serving its files, and will rejoin by itself",
+                "(shown peer by peer: the tracker's line about peer1, peer1's notice, then peer2...)",
+            ],
+            Mode::ByPeer {
+                peers: peer_ids(),
+                tracker_first: true,
+            },
+            |stage| {
+                tracker.stop();
+                stage.wait_for(
+                    "peer1",
+                    "notice: lost",
+                    1,
+                    "peer1 to notice the tracker is gone",
+                )?;
+                for id in ["peer2", "peer3"] {
+                    stage.wait_for(id, "notice: lost", 1, &format!("{id} to notice"))?;
+                }
+                stage.say("no tracker now: the peers still serve their files, to each other");
+                Ok(())
+            },
+        )
+    }
+
+    fn new_tracker(&mut self, socket: TcpListener) -> Result<Tracker> {
+        let (logs, settings) = (&self.logs, &self.settings);
+        self.show.scene(
+            "a new tracker starts",
+            &[
+                "a new tracker starts on the same address, with an empty index; each peer rejoins",
+                "by itself with its files (shown peer by peer)",
+            ],
+            Mode::ByPeer {
+                peers: peer_ids(),
+                tracker_first: false,
+            },
+            |stage| {
+                let tracker = start_tracker(logs, socket, settings)?;
+                for id in ["peer1", "peer2", "peer3"] {
+                    stage.wait_for(id, "notice: rejoined", 1, &format!("{id} to rejoin"))?;
+                }
+                stage.say(&format!(
+                    "all {} peers are back in the new tracker's index",
+                    tracker.peers().len()
+                ));
+                Ok(tracker)
+            },
+        )
+    }
+
+    fn everyone_leaves(&mut self, peers: [Peer; 3]) -> Result<()> {
+        self.show.scene(
+            "everyone leaves",
+            &["every peer says BYE and stops; then the tracker stops and the temporary folder goes"],
+            Mode::Live,
+            |stage| {
+                for (id, peer) in ["peer1", "peer2", "peer3"].into_iter().zip(peers) {
+                    peer.quit();
+                    left(stage, id)?;
+                }
+                Ok(())
+            },
+        )
+    }
+}

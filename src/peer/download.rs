@@ -1,0 +1,327 @@
+//! One download, from the shell's command to the bytes on disk: the
+//! route the module docs of [`crate::peer`] follow, function by function.
+//! Also the multi-peer [`Peer::fetch`], which finds its holders the same
+//! way.
+
+use crate::error::{Error, Result};
+use crate::peer::fetch::{self, FetchReport};
+use crate::peer::folder::Incoming;
+use crate::peer::{client, Peer};
+use crate::settings::TRACKER_ID;
+use crate::wire::messages::{TrackerReply, TrackerRequest};
+use crate::wire::protocol::{check_name, DownloadRequest, FileSpec, Location};
+use std::fs::File;
+use std::io::BufWriter;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// What a download tells the one who waits for it (the shell prints it).
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// A new wait begins, for what this names: "peer1's reply to DOWNLOAD".
+    Awaiting(&'a str),
+    /// The bytes so far, and the file's size.
+    Bytes(u64, u64),
+    /// The file is on disk; the tracker is taking the new list of files,
+    /// which may take a few seconds (see [`TrackerLink::reannounce`](crate::peer::tracker_session::TrackerLink::reannounce)).
+    Announcing,
+}
+
+/// Which holder a download takes.
+#[derive(Debug, Clone, Copy)]
+enum Pick {
+    /// The first that is not this peer, then the next on failure.
+    FirstOther,
+    /// Number N (1-based) of the holders found.
+    Number(usize),
+    /// The one at this address.
+    At(SocketAddr),
+}
+
+/// What the LIST fallback found.
+#[derive(Debug, Default)]
+struct Asked {
+    /// The peers that serve the file.
+    holders: Vec<Location>,
+    /// Why each other peer is not a holder, in words.
+    misses: Vec<String>,
+}
+
+/// A download that worked: where the file is and who sent it.
+#[derive(Debug)]
+pub struct Downloaded {
+    pub path: PathBuf,
+    pub size: u64,
+    pub from: SocketAddr,
+}
+
+impl Peer {
+    /// Downloads `name` into the served folder, from holder number `choice`
+    /// (1-based) of the holders found, or else from the first holder that
+    /// is not this peer, trying the next on failure; then announces it.
+    /// The holders are those of [`Peer::find_holders`]. `progress` hears
+    /// each wait as it begins and the bytes so far. The module's docs
+    /// follow this function to the disk.
+    pub fn download(
+        &self,
+        name: &str,
+        choice: Option<usize>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Downloaded> {
+        let pick = match choice {
+            Some(number) => Pick::Number(number),
+            None => Pick::FirstOther,
+        };
+        self.download_picked(name, pick, progress)
+    }
+
+    /// Downloads `name` into the served folder from the holder at `from`,
+    /// which must be one of the holders [`Peer::find_holders`] finds (the
+    /// web page's "download from this peer").
+    pub fn download_from(
+        &self,
+        name: &str,
+        from: SocketAddr,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Downloaded> {
+        self.download_picked(name, Pick::At(from), &mut |step| {
+            if let Progress::Bytes(done, total) = step {
+                progress(done, total)
+            }
+        })
+    }
+
+    /// The one download route: reserve the name, find the holders, pick,
+    /// download from the first that sends the file whole, announce it.
+    fn download_picked(
+        &self,
+        name: &str,
+        pick: Pick,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Downloaded> {
+        // The one check of the name: a name we may receive, not taken, not
+        // arriving now. It stays reserved until the file is in or given up.
+        let incoming = self.folder.arriving(name)?;
+        let holders = self.holders(name, progress)?;
+        let candidates = self.pick(name, &holders, pick)?;
+        let downloaded = self.download_from_first(incoming, candidates, progress)?;
+        progress(Progress::Announcing);
+        self.arrived(name);
+        Ok(downloaded)
+    }
+
+    /// The holders a download may use, as `pick` says.
+    fn pick<'h>(
+        &self,
+        name: &str,
+        holders: &'h [Location],
+        pick: Pick,
+    ) -> Result<Vec<&'h Location>> {
+        let chosen = match pick {
+            Pick::FirstOther => {
+                return Ok(holders.iter().filter(|l| l.addr() != self.addr).collect())
+            }
+            Pick::Number(number) => number.checked_sub(1).and_then(|index| holders.get(index)),
+            Pick::At(from) => holders.iter().find(|holder| holder.addr() == from),
+        };
+        let wanted = match pick {
+            Pick::Number(number) => format!("there is no holder {number}"),
+            Pick::At(from) => format!("{} is not among them", self.describe(from)),
+            Pick::FirstOther => String::new(),
+        };
+        let chosen = chosen.ok_or_else(|| {
+            Error::Unknown(format!(
+                "{} peer(s) have {name} now: {wanted}",
+                holders.len()
+            ))
+        })?;
+        Ok(vec![chosen])
+    }
+
+    /// Downloads into `incoming` from the first of `candidates` that sends
+    /// the file whole, trying the next on failure, and names the file.
+    fn download_from_first(
+        &self,
+        incoming: Incoming,
+        candidates: Vec<&Location>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Downloaded> {
+        let mut last_error = Error::Conflict("only this peer shares the file".into());
+        for location in candidates {
+            let from = location.addr();
+            let waiting = format!("{}'s reply to DOWNLOAD", self.describe(from));
+            progress(Progress::Awaiting(&waiting));
+            match self.download_whole(&incoming, location, progress) {
+                Ok(sink) => {
+                    let path = incoming.finish_from(sink, location.size)?;
+                    let size = location.size;
+                    return Ok(Downloaded { path, size, from });
+                }
+                Err(error) => {
+                    let at = self.describe(from);
+                    self.log
+                        .event(&format!("download from {at} failed: {error}"));
+                    last_error = error;
+                }
+            }
+        }
+        Err(last_error)
+    }
+
+    /// One try: the whole file from one holder, into the temporary file.
+    /// Returns the writer, whose last bytes the caller writes out.
+    fn download_whole(
+        &self,
+        incoming: &Incoming,
+        holder: &Location,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<BufWriter<File>> {
+        let request = DownloadRequest {
+            file: FileSpec {
+                name: incoming.name().to_string(),
+                file_type: holder.file_type.clone(),
+                size: holder.size,
+            },
+            range: None,
+        };
+        let mut sink = incoming.writer()?;
+        let mut bytes = |done| progress(Progress::Bytes(done, holder.size));
+        client::download_to(holder.addr(), &request, &mut sink, &self.log, &mut bytes)?;
+        Ok(sink)
+    }
+
+    /// Who has `name`: the tracker's holders (SEARCH), or, when it lists
+    /// nobody but this peer or cannot be asked, the peers of the settings
+    /// file that serve it (the LIST fallback).
+    pub fn find_holders(&self, name: &str) -> Result<Vec<Location>> {
+        check_name(name).map_err(|reason| Error::bad_name(name, reason))?;
+        self.holders(name, &mut |_| {})
+    }
+
+    /// [`Peer::find_holders`] for a name already checked.
+    pub(super) fn holders(
+        &self,
+        name: &str,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Vec<Location>> {
+        progress(Progress::Awaiting("the tracker's answer to SEARCH"));
+        let listed = self.ask_tracker(name);
+        let why = match &listed {
+            Ok(holders) if holders.iter().any(|l| l.addr() != self.addr) => return listed,
+            Ok(holders) if holders.is_empty() => {
+                "the tracker lists nobody (a peer announces only five files)".to_string()
+            }
+            // The file is not in our folder (the name is free), so a record
+            // of ours is out of date: the tracker has not heard yet.
+            Ok(_) => "the tracker lists only this peer (an out-of-date record)".to_string(),
+            Err(error) => format!("could not ask the tracker: {error}"),
+        };
+        progress(Progress::Awaiting(
+            "the other peers of the settings file to answer LIST",
+        ));
+        let asked = self.ask_settings_peers(name);
+        if asked.holders.is_empty() {
+            return Err(Error::Unknown(format!(
+                "nobody shares {name}: {why}, and no peer of {} serves it ({})",
+                self.settings.path.display(),
+                asked.misses.join("; ")
+            )));
+        }
+        self.log.event(&format!(
+            "{name}: {why}; asked the peers of the settings file: {} serve it",
+            asked.holders.len()
+        ));
+        Ok(asked.holders)
+    }
+
+    /// SEARCH for a name already checked.
+    pub(super) fn ask_tracker(&self, name: &str) -> Result<Vec<Location>> {
+        match self
+            .link
+            .request(&TrackerRequest::Search(name.to_string()))?
+        {
+            TrackerReply::Found(locations) => Ok(locations),
+            TrackerReply::NotFound => Ok(Vec::new()),
+            TrackerReply::Error(reason) => Err(Error::Remote(reason)),
+            other => Err(Error::unexpected("FOUND or NOT FOUND", &other)),
+        }
+    }
+
+    /// The LIST fallback: asks every other peer of the settings file for
+    /// its list, in parallel, and keeps those that serve `name`. A peer
+    /// announces five files at most, so this is how any file a peer serves
+    /// can be had. Each peer that does not serve it says why.
+    fn ask_settings_peers(&self, name: &str) -> Asked {
+        let others: Vec<String> = self
+            .settings
+            .nodes
+            .iter()
+            .filter(|node| node.addr != self.addr && node.id != TRACKER_ID)
+            .map(|node| node.id.clone())
+            .collect();
+        let mut asked = Asked::default();
+        if others.is_empty() {
+            asked.misses.push("it names no other peer".into());
+        }
+        for (id, listed) in self.list_peers(&others) {
+            match listed.map(|records| records.into_iter().find(|r| r.name == name)) {
+                Ok(Some(record)) => asked.holders.push(record.location()),
+                Ok(None) => asked.misses.push(format!("{id} does not serve it")),
+                Err(error) => asked.misses.push(format!("{id}: {error}")),
+            }
+        }
+        asked
+    }
+
+    /// Fetches `name` from all of `peers` at once, then announces it. With
+    /// no peers, from every holder [`Peer::find_holders`] finds.
+    /// `progress` hears the bytes so far (the web page's transfers).
+    pub fn fetch(
+        &self,
+        name: &str,
+        peers: &[String],
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<FetchReport> {
+        self.fetch_watched(name, peers, &mut |step| {
+            if let Progress::Bytes(done, total) = step {
+                progress(done, total)
+            }
+        })
+    }
+
+    /// [`Peer::fetch`], telling `progress` each wait as it begins too (the
+    /// shell's `fetch`).
+    pub fn fetch_watched(
+        &self,
+        name: &str,
+        peers: &[String],
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<FetchReport> {
+        let mut addrs = peers
+            .iter()
+            .map(|peer| self.settings.resolve(peer))
+            .collect::<Result<Vec<_>>>()?;
+        // The one check of the name, as for a download.
+        let incoming = self.folder.arriving(name)?;
+        if addrs.is_empty() {
+            // The holders always include another peer than this one.
+            addrs = self
+                .holders(name, progress)?
+                .iter()
+                .map(Location::addr)
+                .filter(|addr| *addr != self.addr)
+                .collect();
+        }
+        let asked: Vec<String> = addrs.iter().map(|addr| self.describe(*addr)).collect();
+        let waiting = format!(
+            "the LIST answers of {}, then their chunks",
+            asked.join(", ")
+        );
+        progress(Progress::Awaiting(&waiting));
+        let mut bytes = |done, total| progress(Progress::Bytes(done, total));
+        let report = fetch::fetch(incoming, &addrs, &self.log, &mut bytes)?;
+        progress(Progress::Announcing);
+        self.arrived(name);
+        Ok(report)
+    }
+}
