@@ -30,7 +30,6 @@ use crate::settings::{Settings, TRACKER_ID};
 use crate::temp_dir::TempDir;
 use crate::tracker::{Tracker, TrackerConfig};
 use crate::web::demo_page::{Cue, DemoPage};
-use crate::web::page_url;
 use crate::wire::protocol::Location;
 use samples::{sample, SAMPLES};
 use stage::{Mode, Stage};
@@ -105,7 +104,7 @@ pub fn run(options: Options) -> Result<()> {
     if let Some(page) = &page {
         stage.say(&format!(
             "the whole system on one diagram: open {} in a browser, and press",
-            page_url(page.local_addr())
+            page.url()
         ));
         stage.say("\"Next scene\" there to play each scene");
     }

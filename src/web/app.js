@@ -2,6 +2,11 @@
 // act), the live event stream, the System Log panel, the status line, and
 // the test hook.
 //
+// The token: the program printed this page's address with a secret
+// `?token=...`, and it answers the API and the event stream only to
+// requests that carry it (other users of the machine do not know it).
+// Every request below adds it from the page's own address.
+//
 // The test hook: a page opened with `?autotest=STEP,STEP,...` runs those
 // steps itself, through the very handlers a click runs (it calls the
 // buttons' click()), then writes the outcome into <body data-autotest>
@@ -29,9 +34,19 @@ const App = {
     return element;
   },
 
+  /** The page's secret, from its address (see the top of this file). */
+  token: new URLSearchParams(location.search).get("token") || "",
+
+  /** `path` with the token added to its query. */
+  withToken(path, params) {
+    const query = new URLSearchParams(params || {});
+    query.set("token", App.token);
+    return `${path}?${query}`;
+  },
+
   /** Reads a JSON document from the program. */
   async get(path) {
-    const response = await fetch(path);
+    const response = await fetch(App.withToken(path));
     if (!response.ok) throw new Error(await response.text());
     return response.json();
   },
@@ -40,8 +55,7 @@ const App = {
       and `body` (a File) as the request's body. Throws the program's
       message when it refuses. */
   async post(path, params, body) {
-    const query = new URLSearchParams(params).toString();
-    const response = await fetch(query ? `${path}?${query}` : path, {
+    const response = await fetch(App.withToken(path, params), {
       method: "POST",
       body: body === undefined ? null : body,
     });
@@ -72,7 +86,7 @@ const App = {
       the parsed data. Resolves once the backlog has been delivered. */
   connect(handlers) {
     return new Promise((resolve) => {
-      const events = new EventSource("/events");
+      const events = new EventSource(App.withToken("/events"));
       App.events = events;
       for (const [name, handle] of Object.entries(handlers)) {
         events.addEventListener(name, (event) => handle(JSON.parse(event.data)));
@@ -81,7 +95,13 @@ const App = {
         App.say("connected: live");
         resolve();
       });
-      events.onerror = () => App.say("lost the connection to the program; retrying...", true);
+      events.onerror = () =>
+        App.say(
+          App.token
+            ? "lost the connection to the program; retrying..."
+            : "this address has no token: open the page at the address the program printed (it ends in ?token=...)",
+          true,
+        );
     });
   },
 

@@ -56,6 +56,8 @@ const PATHS: &[(&str, Method)] = &[
 /// A running peer page. Dropping it stops serving the page.
 pub struct PeerPage {
     server: Server,
+    /// The address to open, token included.
+    url: String,
 }
 
 impl PeerPage {
@@ -70,13 +72,18 @@ impl PeerPage {
             transfers: Mutex::default(),
         });
         let route = Arc::new(move |exchange| Page::route(&page, exchange));
-        let server = super::start(listener, peer.log(), route)?;
-        Ok(PeerPage { server })
+        let super::Served { server, url } = super::start(listener, peer.log(), route)?;
+        Ok(PeerPage { server, url })
     }
 
     /// The address the page is served on.
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// The address to open in a browser, its token included.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 }
 

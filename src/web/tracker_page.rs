@@ -32,6 +32,8 @@ const PATHS: &[(&str, Method)] = &[
 /// A running tracker page. Dropping it stops serving the page.
 pub struct TrackerPage {
     server: Server,
+    /// The address to open, token included.
+    url: String,
 }
 
 impl TrackerPage {
@@ -42,13 +44,18 @@ impl TrackerPage {
         hub.follow(tracker.log());
         let log = tracker.log().clone();
         let route = Arc::new(move |exchange| route(&tracker, &hub, exchange));
-        let server = super::start(listener, &log, route)?;
-        Ok(TrackerPage { server })
+        let super::Served { server, url } = super::start(listener, &log, route)?;
+        Ok(TrackerPage { server, url })
     }
 
     /// The address the page is served on.
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// The address to open in a browser, its token included.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 }
 
