@@ -13,6 +13,13 @@
 // and closes its event stream. A browser started with `--dump-dom` then
 // prints the page as it is, for a test to read. Each page defines its own
 // steps (see peer.js and tracker.js).
+//
+// How the browser knows when the steps are done: it prints (or photographs)
+// the page once it has loaded, and an image still loading holds that back.
+// So the hook keeps one image loading from `/api/hold`, which the program
+// never answers while the browser waits, and removes it once its steps
+// are done. (`--timeout` only bounds
+// the wait: the browser prints the page then, done or not.)
 "use strict";
 
 const App = {
@@ -106,8 +113,8 @@ const App = {
   },
 
   /** Calls `load` again whenever asked, but never two at once: asks that
-      come in while one runs make one more run after it. (No timers: the
-      test browser's clock stands still while the event stream is open.) */
+      come in while one runs make one more run after it. (No timers: each
+      change is an event, so a refresh follows every change at once.) */
   refresher(load) {
     let running = null;
     let again = false;
@@ -171,6 +178,18 @@ function autotestSteps() {
   return steps ? steps.split(",") : null;
 }
 
+/** While the test hook runs: an image that never finishes loading (see
+    the top of this file), made before the page has loaded. */
+const autotestHold = (() => {
+  if (!autotestSteps()) return null;
+  const hold = document.createElement("img");
+  hold.alt = "";
+  hold.hidden = true;
+  hold.src = App.withToken("/api/hold");
+  document.body.append(hold);
+  return hold;
+})();
+
 /** Runs the test hook's steps with `run(step, argument)`, then reports. */
 async function runAutotest(run) {
   const steps = autotestSteps();
@@ -196,7 +215,8 @@ async function runAutotest(run) {
   } catch (error) {
     document.body.dataset.autotest = `failed after ${done.join(",") || "no step"}: ${error.message}`;
   }
-  // With nothing left open, the test browser's clock runs on and it dumps
-  // the page.
+  // The page counts as loaded now: the test browser prints it.
   if (App.events) App.events.close();
+  autotestHold.removeAttribute("src");
+  autotestHold.remove();
 }

@@ -115,6 +115,7 @@ pub fn action_failed(error: &Error) -> HttpError {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        204 => "No Content",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",

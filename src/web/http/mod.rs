@@ -162,6 +162,29 @@ impl Exchange {
         self.respond(result.unwrap_or_else(|error| error.response()));
     }
 
+    /// Answers nothing until the browser lets go of the request (it closes
+    /// the connection), or `limit` passes; then `204 No Content`. The test
+    /// hook's way to make a headless browser wait (see `app.js`).
+    pub fn hold(mut self, limit: Duration) {
+        let _ = self.socket.set_read_timeout(Some(limit));
+        let deadline = Instant::now() + limit;
+        let mut scrap = [0u8; 64];
+        // A GET has no body: a read returns only when the browser closes,
+        // or sends bytes nobody asked for, or at the time-out.
+        while Instant::now() < deadline {
+            match self.reader.read(&mut scrap) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        self.respond(Response {
+            status: 204,
+            content_type: "text/plain; charset=utf-8",
+            headers: Vec::new(),
+            body: Vec::new(),
+        });
+    }
+
     /// Starts a response that never ends by itself (an event stream):
     /// sends the head with `content_type` and hands back the socket to
     /// write the rest to.
