@@ -33,6 +33,7 @@ pub mod json;
 pub mod peer_page;
 pub mod token;
 pub mod tracker_page;
+pub mod transfers;
 
 use crate::error::{Error, Result};
 use crate::log::Log;
