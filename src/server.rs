@@ -23,6 +23,15 @@
 //! left, with no word of why. A thread per connection serves every peer at
 //! once; the cap puts a bound on them instead.
 //!
+//! - one source address has a share of the cap, a quarter
+//!   ([`SHARE_DIVISOR`]): it may use more while nobody else needs the room,
+//!   but when the server is full, a connection from an address below its
+//!   share takes the place of the newest connection of the address that
+//!   holds the most (that one is closed). So one machine that opens
+//!   connections and sends nothing, or trickles, cannot keep the others
+//!   out; and a lab on one machine, where every program connects from
+//!   127.0.0.1, still has the whole cap.
+//!
 //! Why `ERROR: busy` past the cap, and not just a close or a queue: the
 //! connection that does not fit is told why in one line (the protocol's
 //! own `ERROR:`), so a user or a program sees "busy", not a hang or a
@@ -41,7 +50,7 @@ use crate::open_files::{connections_that_fit, open_file_limit};
 use crate::wire::connection::{Closer, Connection};
 use crate::wire::protocol::Message;
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
@@ -67,6 +76,10 @@ const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(1);
 /// macOS and the BSDs; std has no error kind for it.
 #[cfg(unix)]
 const TOO_MANY_OPEN_FILES: i32 = 24;
+
+/// One source address's share of the cap is the cap divided by this (a
+/// quarter; at least one connection). See the module's notes.
+pub const SHARE_DIVISOR: usize = 4;
 
 /// How long [`Server::stop`] waits for connection threads to finish.
 const STOP_WAIT: Duration = Duration::from_secs(5);
@@ -118,9 +131,47 @@ pub struct Server {
 /// cap and close them all when the server stops.
 #[derive(Default)]
 struct LiveConnections {
-    closers: Mutex<HashMap<u64, Closer>>,
+    live: Mutex<Live>,
     next_id: AtomicU64,
     one_ended: Condvar,
+}
+
+/// Each live connection's source address and closer, and how many each
+/// source address holds.
+#[derive(Default)]
+struct Live {
+    closers: HashMap<u64, (IpAddr, Closer)>,
+    per_source: HashMap<IpAddr, usize>,
+}
+
+impl Live {
+    fn len(&self) -> usize {
+        self.closers.len()
+    }
+
+    fn insert(&mut self, id: u64, source: IpAddr, closer: Closer) {
+        self.closers.insert(id, (source, closer));
+        *self.per_source.entry(source).or_default() += 1;
+    }
+
+    /// Un-counts connection `id`, if it is still counted; returns its
+    /// closer.
+    fn remove(&mut self, id: u64) -> Option<Closer> {
+        let (source, closer) = self.closers.remove(&id)?;
+        if let Some(count) = self.per_source.get_mut(&source) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_source.remove(&source);
+            }
+        }
+        Some(closer)
+    }
+
+    /// The newest connection from `source`.
+    fn newest_from(&self, source: IpAddr) -> Option<u64> {
+        let from_source = self.closers.iter().filter(|(_, (ip, _))| *ip == source);
+        from_source.map(|(id, _)| *id).max()
+    }
 }
 
 /// Proof that a connection is counted as live; dropping it (when the
@@ -132,24 +183,76 @@ struct Admission {
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        lock(&self.live.closers).remove(&self.id);
+        lock(&self.live.live).remove(self.id);
         self.live.one_ended.notify_all();
     }
 }
 
+/// Whether a new connection fits (see [`room_for`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Room {
+    /// There is a free slot.
+    Free,
+    /// The server is full, but this address holds more than its share and
+    /// the newcomer's less: its newest connection makes room.
+    TakeFrom(IpAddr),
+    /// Full, and the newcomer's address has its share already.
+    Busy,
+}
+
+/// The share rule: whether a connection from `source` fits among
+/// `per_source` (how many each address holds, `total` in all) under `max`.
+fn room_for(per_source: &HashMap<IpAddr, usize>, total: usize, max: usize, source: IpAddr) -> Room {
+    if total < max {
+        return Room::Free;
+    }
+    let share = (max / SHARE_DIVISOR).max(1);
+    let holds = |ip: &IpAddr| per_source.get(ip).copied().unwrap_or(0);
+    if holds(&source) >= share {
+        return Room::Busy;
+    }
+    match per_source.iter().max_by_key(|(_, count)| **count) {
+        Some((hog, count)) if *count > share => Room::TakeFrom(*hog),
+        _ => Room::Busy,
+    }
+}
+
+/// What [`LiveConnections::admit`] decided.
+enum Admitted {
+    /// In; `Some` names the address that made room (its newest connection
+    /// was closed).
+    In(Admission, Option<IpAddr>),
+    Busy,
+}
+
 impl LiveConnections {
-    /// Counts a new connection, unless `max` are live already.
-    fn admit(self: &Arc<Self>, connection: &impl Accepted, max: usize) -> Option<Admission> {
-        let mut closers = lock(&self.closers);
-        if closers.len() >= max {
-            return None;
-        }
+    /// Counts a new connection, if it fits under `max` by the share rule.
+    fn admit(self: &Arc<Self>, connection: &impl Accepted, max: usize) -> Admitted {
+        let source = connection.other_end().ip().to_canonical();
+        let mut live = lock(&self.live);
+        let room = room_for(&live.per_source, live.len(), max, source);
+        let (made_room, evicted) = match room {
+            Room::Free => (None, None),
+            Room::Busy => return Admitted::Busy,
+            Room::TakeFrom(hog) => {
+                // Un-counted now, so that the cap holds.
+                let newest = live.newest_from(hog);
+                (Some(hog), newest.and_then(|id| live.remove(id)))
+            }
+        };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        closers.insert(id, connection.closer());
-        Some(Admission {
+        live.insert(id, source, connection.closer());
+        drop(live);
+        // Its thread sees the closed socket and ends as if the other side
+        // had left.
+        if let Some(closer) = evicted {
+            closer.close();
+        }
+        let admission = Admission {
             live: Arc::clone(self),
             id,
-        })
+        };
+        Admitted::In(admission, made_room)
     }
 }
 
@@ -196,7 +299,7 @@ impl Server {
 
     /// How many connections are being served now.
     pub fn connection_count(&self) -> usize {
-        lock(&self.live.closers).len()
+        lock(&self.live.live).len()
     }
 
     /// Stops accepting, closes every live connection and waits (a few
@@ -213,17 +316,17 @@ impl Server {
         let _ = accept_thread.join();
         // Closing a socket wakes its thread blocked in a read with
         // end-of-file, and the thread ends as if the other side had left.
-        let mut closers = lock(&self.live.closers);
-        for closer in closers.values() {
+        let mut live = lock(&self.live.live);
+        for (_, closer) in live.closers.values() {
             closer.close();
         }
         let deadline = Instant::now() + STOP_WAIT;
-        while !closers.is_empty() {
+        while live.len() > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
             }
-            closers = match self.live.one_ended.wait_timeout(closers, left) {
+            live = match self.live.one_ended.wait_timeout(live, left) {
                 Ok((guard, _)) => guard,
                 Err(poisoned) => poisoned.into_inner().0,
             };
@@ -378,13 +481,25 @@ fn serve_one<C: Accepted>(
     live: &Arc<LiveConnections>,
 ) -> Result<()> {
     let connection = C::accept(stream, log, limits.buffer_size)?;
-    let Some(admission) = live.admit(&connection, limits.max_connections) else {
-        log.event(&format!(
-            "refused {}: busy ({} connections)",
-            connection.other_end(),
-            limits.max_connections
-        ));
-        return connection.refuse_busy();
+    let max = limits.max_connections;
+    let admission = match live.admit(&connection, max) {
+        Admitted::In(admission, None) => admission,
+        Admitted::In(admission, Some(hog)) => {
+            log.event(&format!(
+                "closed the newest connection from {hog} to make room for {}: \
+                 {hog} held more than its share ({} of {max} connections)",
+                connection.other_end(),
+                (max / SHARE_DIVISOR).max(1)
+            ));
+            admission
+        }
+        Admitted::Busy => {
+            log.event(&format!(
+                "refused {}: busy ({max} connections)",
+                connection.other_end()
+            ));
+            return connection.refuse_busy();
+        }
     };
     let handler = Arc::clone(handler);
     let other_end = connection.other_end();
@@ -498,6 +613,102 @@ mod tests {
             0,
             "the failed connections are not counted"
         );
+    }
+
+    #[test]
+    fn an_address_over_its_share_makes_room_for_one_under_it_when_full() {
+        let (a, b, c): (IpAddr, IpAddr, IpAddr) = (
+            "127.0.0.1".parse().unwrap(),
+            "127.0.0.2".parse().unwrap(),
+            "127.0.0.3".parse().unwrap(),
+        );
+        let counts = |pairs: &[(IpAddr, usize)]| pairs.iter().copied().collect::<HashMap<_, _>>();
+        // A cap of 8: a share of 2.
+        assert_eq!(room_for(&counts(&[(a, 7)]), 7, 8, a), Room::Free);
+        assert_eq!(room_for(&counts(&[(a, 8)]), 8, 8, a), Room::Busy);
+        assert_eq!(room_for(&counts(&[(a, 8)]), 8, 8, b), Room::TakeFrom(a));
+        assert_eq!(
+            room_for(&counts(&[(a, 6), (b, 2)]), 8, 8, b),
+            Room::Busy,
+            "b has its share already"
+        );
+        assert_eq!(
+            room_for(&counts(&[(a, 6), (b, 2)]), 8, 8, c),
+            Room::TakeFrom(a)
+        );
+        assert_eq!(
+            room_for(
+                &counts(&[(a, 2), (b, 2), (c, 2), ("::1".parse().unwrap(), 2)]),
+                8,
+                8,
+                "10.0.0.1".parse().unwrap()
+            ),
+            Room::Busy,
+            "nobody holds more than a share"
+        );
+        // A cap under the divisor still gives each address one.
+        assert_eq!(room_for(&counts(&[(a, 2)]), 2, 2, b), Room::TakeFrom(a));
+    }
+
+    /// An accepted socket that says it came from `from`.
+    struct FakeSource {
+        socket: Arc<TcpStream>,
+        from: SocketAddr,
+    }
+
+    impl Accepted for FakeSource {
+        fn accept(_: TcpStream, _: &Log, _: usize) -> Result<FakeSource> {
+            unreachable!("made by the test")
+        }
+        fn closer(&self) -> Closer {
+            Closer::for_socket(Arc::clone(&self.socket))
+        }
+        fn other_end(&self) -> SocketAddr {
+            self.from
+        }
+        fn refuse_busy(self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_newest_connection_of_the_address_that_holds_most_is_closed_for_a_newcomer() {
+        let listener = listener();
+        let addr = listener.local_addr().unwrap();
+        let live = Arc::new(LiveConnections::default());
+        // Returns our end of a new connection, and what `admit` made of it.
+        let connect_from = |from: &str| {
+            let client = TcpStream::connect(addr).unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let socket = Arc::new(listener.accept().unwrap().0);
+            let from = format!("{from}:40000").parse().unwrap();
+            (client, live.admit(&FakeSource { socket, from }, 4))
+        };
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            let (client, admitted) = connect_from("127.0.0.1");
+            assert!(matches!(admitted, Admitted::In(_, None)), "a free slot");
+            held.push((client, admitted));
+        }
+        let (_, fifth) = connect_from("127.0.0.1");
+        assert!(matches!(fifth, Admitted::Busy), "127.0.0.1 filled the cap");
+        let (_newcomer, admitted) = connect_from("127.0.0.2");
+        let Admitted::In(_admission, Some(hog)) = admitted else {
+            panic!("127.0.0.2 is let in");
+        };
+        assert_eq!(hog.to_string(), "127.0.0.1");
+        assert_eq!(lock(&live.live).len(), 4, "the cap holds");
+        // The newest of 127.0.0.1's was closed; the others are open.
+        let (mut newest, _) = held.pop().unwrap();
+        let mut byte = [0u8; 1];
+        assert_eq!(newest.read(&mut byte).unwrap(), 0, "closed");
+        for (client, _) in &held {
+            client.set_nonblocking(true).unwrap();
+            let still_open = (&*client).read(&mut byte).unwrap_err().kind();
+            assert_eq!(still_open, std::io::ErrorKind::WouldBlock);
+        }
     }
 
     #[test]
