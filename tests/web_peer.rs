@@ -158,8 +158,10 @@ fn fetch_list_upload_and_ping_from_the_page() {
         .expect(200, "ping the tracker")
         .body_text()
         .contains("PONG from tracker"));
+    // A peer the settings file does not know is 404 (it was 409, the
+    // status of a conflict, before the status followed the error).
     let unknown = page.post("/api/ping?peer=nobody", b"");
-    assert_eq!(unknown.status, 409, "{}", unknown.body_text());
+    assert_eq!(unknown.status, 404, "{}", unknown.body_text());
     assert!(
         unknown.body_text().contains("nobody"),
         "{}",

@@ -225,7 +225,7 @@ impl Page {
 
     /// Another peer's files (LIST).
     fn list(&self, exchange: &Exchange) -> Result<Response, HttpError> {
-        let peer = exchange.request.required("peer")?.to_string();
+        let peer = self.named_peer(exchange)?;
         let (who, listed) = self
             .peer
             .list_peers(std::slice::from_ref(&peer))
@@ -243,7 +243,8 @@ impl Page {
     /// UPLOAD one of our files to another peer.
     fn upload(self: &Arc<Self>, exchange: &Exchange) -> Result<Response, HttpError> {
         let name = exchange.request.required("name")?.to_string();
-        let peer = exchange.request.required("peer")?.to_string();
+        let peer = self.named_peer(exchange)?;
+        self.own_file(&name)?;
         self.spawn_transfer(format!("upload {name} to {peer}"), move |page, progress| {
             let sent = page
                 .peer
@@ -303,7 +304,7 @@ impl Page {
 
     /// PING another peer, or the tracker.
     fn ping(&self, exchange: &Exchange) -> Result<Response, HttpError> {
-        let target = exchange.request.required("peer")?;
+        let target = &self.named_peer(exchange)?;
         let time = self.peer.ping(target).map_err(|e| action_failed(&e))?;
         let text = format!(
             "PONG from {target} in {:.2} ms",
@@ -313,6 +314,27 @@ impl Page {
             r#"{{"text":{}}}"#,
             json::string(&text)
         )))
+    }
+
+    /// The peer the request names (`peer=`: an id of the settings file,
+    /// or ip:port), or a 404 that says why it is not one.
+    fn named_peer(&self, exchange: &Exchange) -> Result<String, HttpError> {
+        let peer = exchange.request.required("peer")?;
+        match self.peer.settings().resolve(peer) {
+            Ok(_) => Ok(peer.to_string()),
+            Err(error) => Err(HttpError::new(404, error.to_string())),
+        }
+    }
+
+    /// A 404 unless `name` is one of this peer's shared files.
+    fn own_file(&self, name: &str) -> Result<(), HttpError> {
+        let scan = self.peer.own_files().map_err(|e| action_failed(&e))?;
+        if scan.files.iter().any(|file| file.name == name) {
+            return Ok(());
+        }
+        let folder = self.peer.folder().dir().display().to_string();
+        let why = format!("{name} is not a shared file in {folder}: upload one of its files");
+        Err(HttpError::new(404, why))
     }
 
     /// Runs `work` in a thread of its own as a transfer the page shows;

@@ -91,7 +91,9 @@ impl HttpError {
 
 /// An action of the program failed: 502 when another node failed or
 /// refused (the request itself was fine), 409 for the rest (a file that
-/// exists already, a name nobody shares, not joined).
+/// exists already, a name nobody shares, not joined). A peer or a file
+/// that does not exist at all is a 404 of the page's own, checked before
+/// the action starts.
 pub fn action_failed(error: &Error) -> HttpError {
     let status = match error {
         Error::Io { .. }
