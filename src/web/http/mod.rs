@@ -211,18 +211,11 @@ impl Read for Body<'_> {
         let wanted = buf
             .len()
             .min(usize::try_from(self.left).unwrap_or(usize::MAX));
-        let read = self.reader.read(&mut buf[..wanted]).map_err(|e| {
-            if is_io_timeout(&e) {
-                let seconds = STALL_TIMEOUT.as_secs();
-                let left = self.left;
-                let why = format!(
-                    "the body stopped: no byte came for {seconds} s, {left} byte(s) never arrived"
-                );
-                io::Error::new(io::ErrorKind::TimedOut, why)
-            } else {
-                e
-            }
-        })?;
+        let left = self.left;
+        let read = self
+            .reader
+            .read(&mut buf[..wanted])
+            .map_err(|e| stalled(e, left))?;
         if read == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -232,6 +225,20 @@ impl Read for Body<'_> {
         self.left -= read as u64;
         Ok(read)
     }
+}
+
+/// A body's read error, with a time-out said in words: the system's own
+/// ("Resource temporarily unavailable (os error 11)") says nothing to a
+/// user. `left` is how many bytes never arrived.
+fn stalled(error: io::Error, left: u64) -> io::Error {
+    if !is_io_timeout(&error) {
+        return error;
+    }
+    let seconds = STALL_TIMEOUT.as_secs();
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("the body stopped: no byte came for {seconds} s, and {left} byte(s) never arrived"),
+    )
 }
 
 fn write_response(mut socket: &TcpStream, response: &Response) -> io::Result<()> {
@@ -412,6 +419,18 @@ mod tests {
             self.0 = rest;
             Ok(1)
         }
+    }
+
+    #[test]
+    fn a_stalled_body_says_so_in_words() {
+        let would_block = io::Error::from_raw_os_error(11);
+        let message = stalled(would_block, 99).to_string();
+        assert_eq!(
+            message,
+            "the body stopped: no byte came for 30 s, and 99 byte(s) never arrived"
+        );
+        let other = stalled(io::Error::other("reset"), 99).to_string();
+        assert_eq!(other, "reset");
     }
 
     #[test]
