@@ -21,7 +21,7 @@ use crate::web::events::Hub;
 use crate::web::http::{action_failed, Exchange, HttpError, Method, Response};
 use crate::web::transfers::Transfers;
 use crate::web::{json, WebOptions};
-use crate::wire::protocol::FileRecord;
+use crate::wire::protocol::{check_name, FileRecord};
 use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -185,6 +185,7 @@ impl Page {
         let from: SocketAddr = from_text.parse().map_err(|_| {
             HttpError::new(400, format!("from must be an ip:port, not {from_text:?}"))
         })?;
+        self.check_free(&name)?;
         let label = format!("download {name} from {}", self.peer.describe(from));
         self.spawn_transfer(label, move |page, progress| {
             let done = page
@@ -201,6 +202,7 @@ impl Page {
     /// "Fetch from all holders".
     fn fetch(self: &Arc<Self>, exchange: &Exchange) -> Result<Response, HttpError> {
         let name = exchange.request.required("name")?.to_string();
+        self.check_free(&name)?;
         self.spawn_transfer(
             format!("fetch {name} from all holders"),
             move |page, progress| {
@@ -324,6 +326,17 @@ impl Page {
             Ok(_) => Ok(peer.to_string()),
             Err(error) => Err(HttpError::new(404, error.to_string())),
         }
+    }
+
+    /// Before a transfer starts: a 400 if `name` cannot be a shared file's
+    /// name, a 409 if it is here already.
+    fn check_free(&self, name: &str) -> Result<(), HttpError> {
+        check_name(name)
+            .map_err(|reason| HttpError::new(400, format!("cannot download {name:?}: {reason}")))?;
+        self.peer
+            .folder()
+            .check_free(name)
+            .map_err(|e| action_failed(&e))
     }
 
     /// A 404 unless `name` is one of this peer's shared files.
