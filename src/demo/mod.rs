@@ -102,11 +102,11 @@ pub fn run(options: Options) -> Result<()> {
         page_closed: false,
     };
     if let Some(page) = &page {
-        stage.say(&format!(
-            "the whole system on one diagram: open {} in a browser, and press",
-            page.url()
-        ));
-        stage.say("\"Next scene\" there to play each scene");
+        // The address on a line of its own: with its token it is long, and
+        // it stays one click to open.
+        stage.say("the whole system on one diagram: open this address in a browser,");
+        stage.say(page.url());
+        stage.say("and press \"Next scene\" there to play each scene");
     }
     let scratch = TempDir::new("demo")?;
     let cast = set_up(&show, &scratch)?;
