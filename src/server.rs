@@ -23,6 +23,15 @@
 //! left, with no word of why. A thread per connection serves every peer at
 //! once; the cap puts a bound on them instead.
 //!
+//! - one source address has a share of the cap, a quarter
+//!   ([`SHARE_DIVISOR`]): it may use more while nobody else needs the room,
+//!   but when the server is full, a connection from an address below its
+//!   share takes the place of the newest connection of the address that
+//!   holds the most (that one is closed). So one machine that opens
+//!   connections and sends nothing, or trickles, cannot keep the others
+//!   out; and a lab on one machine, where every program connects from
+//!   127.0.0.1, still has the whole cap.
+//!
 //! Why `ERROR: busy` past the cap, and not just a close or a queue: the
 //! connection that does not fit is told why in one line (the protocol's
 //! own `ERROR:`), so a user or a program sees "busy", not a hang or a
@@ -41,7 +50,7 @@ use crate::open_files::{connections_that_fit, open_file_limit};
 use crate::wire::connection::{Closer, Connection};
 use crate::wire::protocol::Message;
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
@@ -67,6 +76,10 @@ const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(1);
 /// macOS and the BSDs; std has no error kind for it.
 #[cfg(unix)]
 const TOO_MANY_OPEN_FILES: i32 = 24;
+
+/// One source address's share of the cap is the cap divided by this (a
+/// quarter; at least one connection). See the module's notes.
+pub const SHARE_DIVISOR: usize = 4;
 
 /// How long [`Server::stop`] waits for connection threads to finish.
 const STOP_WAIT: Duration = Duration::from_secs(5);
@@ -118,9 +131,47 @@ pub struct Server {
 /// cap and close them all when the server stops.
 #[derive(Default)]
 struct LiveConnections {
-    closers: Mutex<HashMap<u64, Closer>>,
+    live: Mutex<Live>,
     next_id: AtomicU64,
     one_ended: Condvar,
+}
+
+/// Each live connection's source address and closer, and how many each
+/// source address holds.
+#[derive(Default)]
+struct Live {
+    closers: HashMap<u64, (IpAddr, Closer)>,
+    per_source: HashMap<IpAddr, usize>,
+}
+
+impl Live {
+    fn len(&self) -> usize {
+        self.closers.len()
+    }
+
+    fn insert(&mut self, id: u64, source: IpAddr, closer: Closer) {
+        self.closers.insert(id, (source, closer));
+        *self.per_source.entry(source).or_default() += 1;
+    }
+
+    /// Un-counts connection `id`, if it is still counted; returns its
+    /// closer.
+    fn remove(&mut self, id: u64) -> Option<Closer> {
+        let (source, closer) = self.closers.remove(&id)?;
+        if let Some(count) = self.per_source.get_mut(&source) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_source.remove(&source);
+            }
+        }
+        Some(closer)
+    }
+
+    /// The newest connection from `source`.
+    fn newest_from(&self, source: IpAddr) -> Option<u64> {
+        let from_source = self.closers.iter().filter(|(_, (ip, _))| *ip == source);
+        from_source.map(|(id, _)| *id).max()
+    }
 }
 
 /// Proof that a connection is counted as live; dropping it (when the
@@ -132,24 +183,76 @@ struct Admission {
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        lock(&self.live.closers).remove(&self.id);
+        lock(&self.live.live).remove(self.id);
         self.live.one_ended.notify_all();
     }
 }
 
+/// Whether a new connection fits (see [`room_for`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Room {
+    /// There is a free slot.
+    Free,
+    /// The server is full, but this address holds more than its share and
+    /// the newcomer's less: its newest connection makes room.
+    TakeFrom(IpAddr),
+    /// Full, and the newcomer's address has its share already.
+    Busy,
+}
+
+/// The share rule: whether a connection from `source` fits among
+/// `per_source` (how many each address holds, `total` in all) under `max`.
+fn room_for(per_source: &HashMap<IpAddr, usize>, total: usize, max: usize, source: IpAddr) -> Room {
+    if total < max {
+        return Room::Free;
+    }
+    let share = (max / SHARE_DIVISOR).max(1);
+    let holds = |ip: &IpAddr| per_source.get(ip).copied().unwrap_or(0);
+    if holds(&source) >= share {
+        return Room::Busy;
+    }
+    match per_source.iter().max_by_key(|(_, count)| **count) {
+        Some((hog, count)) if *count > share => Room::TakeFrom(*hog),
+        _ => Room::Busy,
+    }
+}
+
+/// What [`LiveConnections::admit`] decided.
+enum Admitted {
+    /// In; `Some` names the address that made room (its newest connection
+    /// was closed).
+    In(Admission, Option<IpAddr>),
+    Busy,
+}
+
 impl LiveConnections {
-    /// Counts a new connection, unless `max` are live already.
-    fn admit(self: &Arc<Self>, connection: &impl Accepted, max: usize) -> Option<Admission> {
-        let mut closers = lock(&self.closers);
-        if closers.len() >= max {
-            return None;
-        }
+    /// Counts a new connection, if it fits under `max` by the share rule.
+    fn admit(self: &Arc<Self>, connection: &impl Accepted, max: usize) -> Admitted {
+        let source = connection.other_end().ip().to_canonical();
+        let mut live = lock(&self.live);
+        let room = room_for(&live.per_source, live.len(), max, source);
+        let (made_room, evicted) = match room {
+            Room::Free => (None, None),
+            Room::Busy => return Admitted::Busy,
+            Room::TakeFrom(hog) => {
+                // Un-counted now, so that the cap holds.
+                let newest = live.newest_from(hog);
+                (Some(hog), newest.and_then(|id| live.remove(id)))
+            }
+        };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        closers.insert(id, connection.closer());
-        Some(Admission {
+        live.insert(id, source, connection.closer());
+        drop(live);
+        // Its thread sees the closed socket and ends as if the other side
+        // had left.
+        if let Some(closer) = evicted {
+            closer.close();
+        }
+        let admission = Admission {
             live: Arc::clone(self),
             id,
-        })
+        };
+        Admitted::In(admission, made_room)
     }
 }
 
@@ -196,7 +299,7 @@ impl Server {
 
     /// How many connections are being served now.
     pub fn connection_count(&self) -> usize {
-        lock(&self.live.closers).len()
+        lock(&self.live.live).len()
     }
 
     /// Stops accepting, closes every live connection and waits (a few
@@ -213,17 +316,17 @@ impl Server {
         let _ = accept_thread.join();
         // Closing a socket wakes its thread blocked in a read with
         // end-of-file, and the thread ends as if the other side had left.
-        let mut closers = lock(&self.live.closers);
-        for closer in closers.values() {
+        let mut live = lock(&self.live.live);
+        for (_, closer) in live.closers.values() {
             closer.close();
         }
         let deadline = Instant::now() + STOP_WAIT;
-        while !closers.is_empty() {
+        while live.len() > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
             }
-            closers = match self.live.one_ended.wait_timeout(closers, left) {
+            live = match self.live.one_ended.wait_timeout(live, left) {
                 Ok((guard, _)) => guard,
                 Err(poisoned) => poisoned.into_inner().0,
             };
@@ -378,13 +481,25 @@ fn serve_one<C: Accepted>(
     live: &Arc<LiveConnections>,
 ) -> Result<()> {
     let connection = C::accept(stream, log, limits.buffer_size)?;
-    let Some(admission) = live.admit(&connection, limits.max_connections) else {
-        log.event(&format!(
-            "refused {}: busy ({} connections)",
-            connection.other_end(),
-            limits.max_connections
-        ));
-        return connection.refuse_busy();
+    let max = limits.max_connections;
+    let admission = match live.admit(&connection, max) {
+        Admitted::In(admission, None) => admission,
+        Admitted::In(admission, Some(hog)) => {
+            log.event(&format!(
+                "closed the newest connection from {hog} to make room for {}: \
+                 {hog} held more than its share ({} of {max} connections)",
+                connection.other_end(),
+                (max / SHARE_DIVISOR).max(1)
+            ));
+            admission
+        }
+        Admitted::Busy => {
+            log.event(&format!(
+                "refused {}: busy ({max} connections)",
+                connection.other_end()
+            ));
+            return connection.refuse_busy();
+        }
     };
     let handler = Arc::clone(handler);
     let other_end = connection.other_end();
@@ -434,135 +549,4 @@ pub fn listen(addr: SocketAddr) -> Result<TcpListener> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Read;
-
-    fn listener() -> TcpListener {
-        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap()
-    }
-
-    fn echo_pong() -> Handler {
-        Arc::new(|mut connection: Connection| {
-            let _ = connection.send(&Message::Pong);
-        })
-    }
-
-    /// Reads until the server closes the connection; returns what it sent.
-    fn read_all(addr: SocketAddr) -> String {
-        let mut stream = TcpStream::connect(addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut text = String::new();
-        stream.read_to_string(&mut text).unwrap();
-        text
-    }
-
-    #[test]
-    fn each_connection_is_served_and_stop_ends_everything() {
-        let mut server = Server::start(
-            listener(),
-            Limits::new(4, 1024),
-            Log::new("test", false),
-            echo_pong(),
-        )
-        .unwrap();
-        assert_eq!(read_all(server.local_addr()), "PONG\n");
-        server.stop();
-        assert_eq!(server.connection_count(), 0);
-        assert!(
-            TcpStream::connect(server.local_addr()).is_err(),
-            "no longer listening"
-        );
-    }
-
-    #[test]
-    fn a_thread_that_cannot_start_costs_one_connection_not_the_server() {
-        // No machine has 64 TiB for a stack: every spawn fails.
-        let limits = Limits {
-            stack_size: 1 << 46,
-            ..Limits::new(4, 1024)
-        };
-        let server =
-            Server::start(listener(), limits, Log::new("test", false), echo_pong()).unwrap();
-        for _ in 0..3 {
-            assert_eq!(
-                read_all(server.local_addr()),
-                "",
-                "closed without an answer"
-            );
-        }
-        assert_eq!(
-            server.connection_count(),
-            0,
-            "the failed connections are not counted"
-        );
-    }
-
-    #[test]
-    fn a_cap_over_the_open_file_limit_is_lowered_to_fit() {
-        let log = Log::new("test", false);
-        let peer = Limits {
-            files_per_connection: 2,
-            ..Limits::new(128, 1024)
-        };
-        // 256 files: 32 kept back, 2 a connection.
-        assert_eq!(
-            fit_to_open_files(peer, Some(256), &log).max_connections,
-            112
-        );
-        assert_eq!(
-            fit_to_open_files(peer, Some(1024), &log).max_connections,
-            128
-        );
-        let tracker = Limits::new(12_000, 1024);
-        assert_eq!(
-            fit_to_open_files(tracker, Some(1024), &log).max_connections,
-            992
-        );
-        // An unknown limit keeps the cap.
-        assert_eq!(
-            fit_to_open_files(tracker, None, &log).max_connections,
-            12_000
-        );
-    }
-
-    #[test]
-    fn a_repeating_failure_is_logged_once_a_second_with_a_count() {
-        let mut throttle = Throttle::new(Duration::from_secs(1));
-        let start = Instant::now();
-        let at = |ms| start + Duration::from_millis(ms);
-        assert_eq!(throttle.allow(at(0)), Some(0), "the first one is shown");
-        // 20 a second, as a failing accept loop would.
-        let shown: Vec<Option<u64>> = (1..=40).map(|n| throttle.allow(at(n * 50))).collect();
-        let lines: Vec<u64> = shown.iter().flatten().copied().collect();
-        assert_eq!(
-            lines,
-            [19, 19],
-            "one line a second, each counting the 19 held back"
-        );
-        let message = accept_failure(&std::io::Error::other("no"), 19);
-        assert_eq!(
-            message,
-            "could not accept a connection: no (19 more failure(s) since the last line)"
-        );
-    }
-
-    #[test]
-    fn listening_on_an_address_this_machine_lacks_says_so() {
-        // 203.0.113.77 is TEST-NET-3 (RFC 5737): no machine has it, and binding
-        // it fails at once, without a packet sent.
-        let addr: SocketAddr = "203.0.113.77:5001".parse().unwrap();
-        let message = listen(addr).unwrap_err().to_string();
-        assert!(
-            message.starts_with("cannot listen on 203.0.113.77:5001: "),
-            "{message}"
-        );
-        assert!(
-            message.contains("this machine has no address 203.0.113.77")
-                && message.contains("settings file"),
-            "{message}"
-        );
-    }
-}
+mod tests;

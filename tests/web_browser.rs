@@ -8,9 +8,10 @@
 //! How the clicks are made without a browser driver: the pages have a test
 //! hook (`?autotest=search:NAME,download:1`, see `src/web/app.js`) that
 //! runs the steps through the very click handlers a user's click runs,
-//! writes the outcome into `<body data-autotest=...>`, then closes the
-//! page's event stream. Chromium's `--dump-dom` prints the page as it then
-//! is, and `--screenshot` saves a picture of it. (A DevTools client would
+//! writes the outcome into `<body data-autotest=...>`, then lets the page
+//! finish loading (an image it kept loading until then, see `app.js`).
+//! Chromium's `--dump-dom` prints the page as it then is, and
+//! `--screenshot` saves a picture of it; `--timeout` bounds the wait. (A DevTools client would
 //! need a WebSocket client and JSON parsing in the test; the hook needs
 //! neither, and tests the same handlers.)
 //!

@@ -158,8 +158,10 @@ fn fetch_list_upload_and_ping_from_the_page() {
         .expect(200, "ping the tracker")
         .body_text()
         .contains("PONG from tracker"));
+    // A peer the settings file does not know is 404 (it was 409, the
+    // status of a conflict, before the status followed the error).
     let unknown = page.post("/api/ping?peer=nobody", b"");
-    assert_eq!(unknown.status, 409, "{}", unknown.body_text());
+    assert_eq!(unknown.status, 404, "{}", unknown.body_text());
     assert!(
         unknown.body_text().contains("nobody"),
         "{}",
@@ -180,8 +182,9 @@ fn a_50_mb_publish_is_streamed_to_disk_and_the_peer_stays_small() {
 
     let mut stream = connect(page.port);
     let head = format!(
-        "POST /api/publish?name=film.bin HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\nContent-Length: {SIZE}\r\n\r\n",
-        host = page.host()
+        "POST /api/publish?token={token}&name=film.bin HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\nContent-Length: {SIZE}\r\n\r\n",
+        host = page.host(),
+        token = page.token
     );
     stream.write_all(head.as_bytes()).unwrap();
     // 1 MiB pieces of one pattern, so the test holds little too.
@@ -232,6 +235,7 @@ fn refused(page: &WebNode, request: &[u8], status: u16, says: &str) {
 fn every_bad_request_gets_a_clear_status_and_nothing_is_written() {
     let (net, _tracker, _peer1, page) = two_peers("web_bad", "notes.txt", b"notes\n");
     let host = page.host();
+    let token = &page.token;
     let origin = format!("http://{host}");
     let before = all_entries(&net.dir("peer2"));
 
@@ -243,7 +247,7 @@ fn every_bad_request_gets_a_clear_status_and_nothing_is_written() {
     );
     refused(
         &page,
-        format!("GET /api/search HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes(),
+        format!("GET /api/search?token={token} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes(),
         405,
         "takes POST",
     );
@@ -287,28 +291,28 @@ fn every_bad_request_gets_a_clear_status_and_nothing_is_written() {
 
     // Bodies: too large, chunked, without a length, cut off.
     let huge = format!(
-        "POST /api/publish?name=huge.bin HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nContent-Length: 2147483648\r\n\r\nabc"
+        "POST /api/publish?token={token}&name=huge.bin HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nContent-Length: 2147483648\r\n\r\nabc"
     );
     refused(&page, huge.as_bytes(), 413, "over the limit");
     let chunked = format!(
-        "POST /api/publish?name=c.bin HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+        "POST /api/publish?token={token}&name=c.bin HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
     );
     refused(&page, chunked.as_bytes(), 501, "Content-Length");
     let no_length = format!(
-        "POST /api/publish?name=n.bin HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\n\r\n"
+        "POST /api/publish?token={token}&name=n.bin HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\n\r\n"
     );
     refused(&page, no_length.as_bytes(), 411, "Content-Length");
-    let missing = format!("POST /api/publish HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nContent-Length: 0\r\n\r\n");
+    let missing = format!("POST /api/publish?token={token} HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nContent-Length: 0\r\n\r\n");
     refused(&page, missing.as_bytes(), 400, "parameter name");
     let bad_name = format!(
-        "POST /api/publish?name=..%2Fescape HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nContent-Length: 3\r\n\r\nabc"
+        "POST /api/publish?token={token}&name=..%2Fescape HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nContent-Length: 3\r\n\r\nabc"
     );
     let reply = exchange(page.port, bad_name.as_bytes());
     reply.expect(409, "a path as a name");
 
     let mut stream = connect(page.port);
     let cut = format!(
-        "POST /api/publish?name=cut.bin HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nContent-Length: 100000\r\n\r\n"
+        "POST /api/publish?token={token}&name=cut.bin HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nContent-Length: 100000\r\n\r\n"
     );
     stream.write_all(cut.as_bytes()).unwrap();
     stream.write_all(&[7u8; 1000]).unwrap();

@@ -64,8 +64,11 @@ fn ping_and_discover_answer_as_the_console_does() {
         text.contains("announces 1 file(s)") && text.contains("notes.txt  txt, 6 bytes"),
         "{text}"
     );
-    let unknown = page.post("/api/discover?peer=nobody", b"").body_text();
-    assert!(unknown.contains("error: "), "{unknown}");
+    // A peer the settings file does not know is 404 now, with the
+    // console's reason, no longer 200 with an error text.
+    let unknown = page.post("/api/discover?peer=nobody", b"");
+    let text = unknown.expect(404, "an unknown peer").body_text();
+    assert!(text.contains("nobody"), "{text}");
     page.post("/api/ping", b"").expect(400, "no peer");
 }
 

@@ -31,7 +31,6 @@ use crate::settings::{Settings, TRACKER_ID};
 use crate::temp_dir::TempDir;
 use crate::tracker::{Tracker, TrackerConfig};
 use crate::web::demo_page::{Cue, DemoPage};
-use crate::web::page_url;
 use crate::wire::protocol::Location;
 use samples::{sample, SAMPLES};
 use stage::{Mode, Stage};
@@ -104,11 +103,11 @@ pub fn run(options: Options) -> Result<()> {
         page_closed: false,
     };
     if let Some(page) = &page {
-        stage.say(&format!(
-            "the whole system on one diagram: open {} in a browser, and press",
-            page_url(page.local_addr())
-        ));
-        stage.say("\"Next scene\" there to play each scene");
+        // The address on a line of its own: with its token it is long, and
+        // it stays one click to open.
+        stage.say("the whole system on one diagram: open this address in a browser,");
+        stage.say(page.url());
+        stage.say("and press \"Next scene\" there to play each scene");
     }
     let scratch = TempDir::new("demo")?;
     let cast = set_up(&show, &scratch)?;

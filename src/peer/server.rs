@@ -10,18 +10,30 @@
 //!
 //! After the answer, B closes the connection. Every refusal is an `ERROR:`
 //! line that says why, then the close.
+//!
+//! An upload holds a connection slot and a temporary file while it lasts,
+//! so it must not last for ever: from READY on, it has
+//! [`upload_time_limit`] in all, a whole-transfer deadline that grows with
+//! the size (10 s, plus a second for every 64 KiB: an average of at least
+//! 64 KiB/s). A sender that trickles a byte now and then, under the 30 s
+//! no-progress limit, is cut off at its deadline and its file removed.
 
 use crate::error::{Error, Result};
 use crate::log::Log;
-use crate::peer::folder::SharedFolder;
+use crate::peer::folder::{Incoming, SharedFolder};
 use crate::wire::connection::{
-    Connection, FileOrMessage, Wait, IO_BUFFER_SIZE, REQUEST_TIMEOUT, STALL_TIMEOUT,
+    Closer, Connection, FileOrMessage, Wait, IO_BUFFER_SIZE, REQUEST_TIMEOUT, STALL_TIMEOUT,
 };
 use crate::wire::messages::{PeerReply, PeerRequest};
 use crate::wire::protocol::{DownloadRequest, FileSpec, Message, ParseError};
 use std::io::{BufReader, Seek, SeekFrom};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 /// A peer's default cap on connections (`--max-connections`): 50 idle
 /// connections and 50 parallel downloads fit under it at once.
@@ -30,6 +42,78 @@ pub const PEER_MAX_CONNECTIONS: usize = 128;
 /// The largest file a peer accepts by `UPLOAD` (1 GiB). A bigger one is
 /// refused before a single byte is written.
 pub const MAX_UPLOAD_SIZE: u64 = 1 << 30;
+
+/// Every upload has at least this long, however small.
+pub const UPLOAD_BASE_TIME: Duration = Duration::from_secs(10);
+
+/// The slowest average rate an upload may keep, in bytes a second: far
+/// below any network of a lab, far above a trickle meant to hold a slot.
+pub const UPLOAD_MIN_RATE: u64 = 64 * 1024;
+
+/// The stack of an upload's deadline thread, which only waits.
+const DEADLINE_STACK_SIZE: usize = 64 * 1024;
+
+/// How long an upload of `size` bytes may take from READY to its last
+/// byte: [`UPLOAD_BASE_TIME`], plus a second for every [`UPLOAD_MIN_RATE`]
+/// bytes (a 1 GiB file gets about 4.5 hours).
+pub fn upload_time_limit(size: u64) -> Duration {
+    UPLOAD_BASE_TIME + Duration::from_secs(size.div_ceil(UPLOAD_MIN_RATE))
+}
+
+/// Closes a connection when its time is up, unless dropped first. A read
+/// blocked on the socket then wakes with end-of-file. A thread of its own
+/// waits for the moment: the reads of a transfer only know how long to
+/// wait for the next byte, not for the whole.
+pub struct Deadline {
+    /// Dropping it wakes the waiting thread, which then ends.
+    stop: Option<mpsc::Sender<()>>,
+    fired: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Deadline {
+    /// Closes `closer`'s connection in `limit` from now.
+    pub fn start(closer: Closer, limit: Duration) -> Result<Deadline> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let fired = Arc::new(AtomicBool::new(false));
+        let fire = Arc::clone(&fired);
+        let thread = thread::Builder::new()
+            .name("upload deadline".into())
+            .stack_size(DEADLINE_STACK_SIZE)
+            .spawn(move || {
+                if let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(limit) {
+                    fire.store(true, Ordering::SeqCst);
+                    closer.close();
+                }
+            })
+            .map_err(|e| Error::io("starting an upload's deadline thread", e))?;
+        Ok(Deadline {
+            stop: Some(stop),
+            fired,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the deadline; returns whether the time was up first (then
+    /// the connection was closed).
+    pub fn finish(mut self) -> bool {
+        self.stop_waiting();
+        self.fired.load(Ordering::SeqCst)
+    }
+
+    fn stop_waiting(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        self.stop_waiting();
+    }
+}
 
 /// What every connection thread of a peer server needs.
 pub struct PeerService {
@@ -143,20 +227,20 @@ impl PeerService {
             Ok(incoming) => incoming,
             Err(error) => return refuse(connection, error.to_string()),
         };
+        let limit = upload_time_limit(file.size);
+        let deadline = Deadline::start(connection.closer(), limit)?;
         connection.send(&PeerReply::Ready)?;
-        // After READY only `FILE: ` is right; any other line (of any
-        // conversation) is shown in the error.
-        match connection.receive_file_or::<Message>(Wait::NoProgressFor(STALL_TIMEOUT))? {
-            FileOrMessage::File => {}
-            FileOrMessage::Message(other) => {
-                let error = Error::unexpected("FILE: after READY", &other);
-                connection.send(&PeerReply::Error(error.to_string()))?;
-                return Err(error);
-            }
+        let received = receive_body(connection, file, incoming);
+        if deadline.finish() && received.is_err() {
+            return Err(Error::Other(format!(
+                "the upload of {} was cut off: {} bytes may take {} s at most \
+                 (an average of {} KiB/s); its partial file is removed",
+                file.name,
+                file.size,
+                limit.as_secs(),
+                UPLOAD_MIN_RATE / 1024
+            )));
         }
-        let received = incoming.fill(file.size, |sink| {
-            connection.receive_file(sink, file.size, &mut |_| {})
-        });
         match received {
             Ok(_) => {
                 self.log.event(&format!(
@@ -178,5 +262,85 @@ impl PeerService {
                 Err(error)
             }
         }
+    }
+}
+
+/// After READY: `FILE: ` and exactly the announced bytes, into `incoming`.
+/// Only `FILE: ` is right here; any other line (of any conversation) is
+/// answered with an error that shows it.
+fn receive_body(
+    connection: &mut Connection,
+    file: &FileSpec,
+    incoming: Incoming,
+) -> Result<PathBuf> {
+    match connection.receive_file_or::<Message>(Wait::NoProgressFor(STALL_TIMEOUT))? {
+        FileOrMessage::File => {}
+        FileOrMessage::Message(other) => {
+            let error = Error::unexpected("FILE: after READY", &other);
+            connection.send(&PeerReply::Error(error.to_string()))?;
+            return Err(error);
+        }
+    }
+    incoming.fill(file.size, |sink| {
+        connection.receive_file(sink, file.size, &mut |_| {})
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::{Ipv4Addr, TcpListener, TcpStream};
+
+    #[test]
+    fn an_upload_may_take_longer_the_larger_it_is() {
+        assert_eq!(upload_time_limit(0), UPLOAD_BASE_TIME);
+        assert_eq!(
+            upload_time_limit(1),
+            UPLOAD_BASE_TIME + Duration::from_secs(1)
+        );
+        let gib = upload_time_limit(MAX_UPLOAD_SIZE);
+        assert_eq!(gib, UPLOAD_BASE_TIME + Duration::from_secs(16_384));
+    }
+
+    fn pair() -> (TcpStream, Arc<TcpStream>) {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        (client, Arc::new(listener.accept().unwrap().0))
+    }
+
+    #[test]
+    fn a_deadline_closes_a_read_that_trickles_and_one_stopped_in_time_does_not() {
+        let (client, ours) = pair();
+        let deadline = Deadline::start(
+            Closer::for_socket(Arc::clone(&ours)),
+            Duration::from_millis(300),
+        )
+        .unwrap();
+        let started = Instant::now();
+        let mut byte = [0u8; 1];
+        // Blocks until the deadline closes our end.
+        assert_eq!((&*ours).read(&mut byte).unwrap(), 0);
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert!(deadline.finish(), "it fired");
+        drop(client);
+
+        let (client, ours) = pair();
+        let deadline = Deadline::start(
+            Closer::for_socket(Arc::clone(&ours)),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        let started = Instant::now();
+        assert!(!deadline.finish(), "stopped before its time");
+        assert!(started.elapsed() < Duration::from_secs(5), "and at once");
+        ours.set_nonblocking(true).unwrap();
+        let open = (&*ours).read(&mut byte).unwrap_err().kind();
+        assert_eq!(
+            open,
+            std::io::ErrorKind::WouldBlock,
+            "the connection is left open"
+        );
+        drop(client);
     }
 }

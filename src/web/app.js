@@ -2,12 +2,24 @@
 // act), the live event stream, the System Log panel, the status line, and
 // the test hook.
 //
+// The token: the program printed this page's address with a secret
+// `?token=...`, and it answers the API and the event stream only to
+// requests that carry it (other users of the machine do not know it).
+// Every request below adds it from the page's own address.
+//
 // The test hook: a page opened with `?autotest=STEP,STEP,...` runs those
 // steps itself, through the very handlers a click runs (it calls the
 // buttons' click()), then writes the outcome into <body data-autotest>
 // and closes its event stream. A browser started with `--dump-dom` then
 // prints the page as it is, for a test to read. Each page defines its own
 // steps (see peer.js and tracker.js).
+//
+// How the browser knows when the steps are done: it prints (or photographs)
+// the page once it has loaded, and an image still loading holds that back.
+// So the hook keeps one image loading from `/api/hold`, which the program
+// never answers while the browser waits, and removes it once its steps
+// are done. (`--timeout` only bounds
+// the wait: the browser prints the page then, done or not.)
 "use strict";
 
 const App = {
@@ -29,9 +41,19 @@ const App = {
     return element;
   },
 
+  /** The page's secret, from its address (see the top of this file). */
+  token: new URLSearchParams(location.search).get("token") || "",
+
+  /** `path` with the token added to its query. */
+  withToken(path, params) {
+    const query = new URLSearchParams(params || {});
+    query.set("token", App.token);
+    return `${path}?${query}`;
+  },
+
   /** Reads a JSON document from the program. */
   async get(path) {
-    const response = await fetch(path);
+    const response = await fetch(App.withToken(path));
     if (!response.ok) throw new Error(await response.text());
     return response.json();
   },
@@ -40,8 +62,7 @@ const App = {
       and `body` (a File) as the request's body. Throws the program's
       message when it refuses. */
   async post(path, params, body) {
-    const query = new URLSearchParams(params).toString();
-    const response = await fetch(query ? `${path}?${query}` : path, {
+    const response = await fetch(App.withToken(path, params), {
       method: "POST",
       body: body === undefined ? null : body,
     });
@@ -72,7 +93,7 @@ const App = {
       the parsed data. Resolves once the backlog has been delivered. */
   connect(handlers) {
     return new Promise((resolve) => {
-      const events = new EventSource("/events");
+      const events = new EventSource(App.withToken("/events"));
       App.events = events;
       for (const [name, handle] of Object.entries(handlers)) {
         events.addEventListener(name, (event) => handle(JSON.parse(event.data)));
@@ -81,13 +102,19 @@ const App = {
         App.say("connected: live");
         resolve();
       });
-      events.onerror = () => App.say("lost the connection to the program; retrying...", true);
+      events.onerror = () =>
+        App.say(
+          App.token
+            ? "lost the connection to the program; retrying..."
+            : "this address has no token: open the page at the address the program printed (it ends in ?token=...)",
+          true,
+        );
     });
   },
 
   /** Calls `load` again whenever asked, but never two at once: asks that
-      come in while one runs make one more run after it. (No timers: the
-      test browser's clock stands still while the event stream is open.) */
+      come in while one runs make one more run after it. (No timers: each
+      change is an event, so a refresh follows every change at once.) */
   refresher(load) {
     let running = null;
     let again = false;
@@ -151,6 +178,18 @@ function autotestSteps() {
   return steps ? steps.split(",") : null;
 }
 
+/** While the test hook runs: an image that never finishes loading (see
+    the top of this file), made before the page has loaded. */
+const autotestHold = (() => {
+  if (!autotestSteps()) return null;
+  const hold = document.createElement("img");
+  hold.alt = "";
+  hold.hidden = true;
+  hold.src = App.withToken("/api/hold");
+  document.body.append(hold);
+  return hold;
+})();
+
 /** Runs the test hook's steps with `run(step, argument)`, then reports. */
 async function runAutotest(run) {
   const steps = autotestSteps();
@@ -176,7 +215,8 @@ async function runAutotest(run) {
   } catch (error) {
     document.body.dataset.autotest = `failed after ${done.join(",") || "no step"}: ${error.message}`;
   }
-  // With nothing left open, the test browser's clock runs on and it dumps
-  // the page.
+  // The page counts as loaded now: the test browser prints it.
   if (App.events) App.events.close();
+  autotestHold.removeAttribute("src");
+  autotestHold.remove();
 }

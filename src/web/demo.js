@@ -15,8 +15,7 @@ let sequence = null;
 const demo = { waiting: null, playing: 0, ended: null };
 
 /** Who waits for the next change of `demo` (the test hook). Promises,
-    not timers: the test browser's clock stands still while the event
-    stream is open. */
+    not timers: each waiter wakes at the very change it waits for. */
 let waiters = [];
 function changed() {
   showWhere();

@@ -71,6 +71,8 @@ pub enum Cue {
 /// A running demo page. Dropping it stops serving the page.
 pub struct DemoPage {
     server: Server,
+    /// The address to open, token included.
+    url: String,
     shared: Arc<Shared>,
 }
 
@@ -121,13 +123,22 @@ impl DemoPage {
             let shared = Arc::clone(&shared);
             Arc::new(move |exchange| shared.route(exchange))
         };
-        let server = super::start(listener, log, route)?;
-        Ok(DemoPage { server, shared })
+        let super::Served { server, url } = super::start(listener, log, route)?;
+        Ok(DemoPage {
+            server,
+            url,
+            shared,
+        })
     }
 
     /// The address the page is served on.
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// The address to open in a browser, its token included.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// What the demo's stage shows the page.

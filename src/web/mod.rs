@@ -14,20 +14,26 @@
 //! - [`events`]: live updates (log lines, protocol lines, progress) pushed
 //!   to every open page;
 //! - [`peer_page`], [`tracker_page`], [`demo_page`]: what each page offers;
-//! - [`json`]: the little JSON the pages' scripts read.
+//! - [`json`]: the little JSON the pages' scripts read;
+//! - [`token`]: the secret in the page's address, which keeps other users
+//!   of this machine off the page.
 //!
 //! The page listens on loopback only, so only this machine's browser can
-//! open it. `--web-any` listens on every address: then anybody who can
-//! reach the port can use the page, i.e. download, upload and publish as
-//! this peer. Use it only on a network you trust (a lab), never on the
-//! Internet.
+//! open it, and only with the address the program printed, token included.
+//! `--web-any` listens on every address: then anybody who can reach the
+//! port and learns the token can use the page, i.e. download, upload and
+//! publish as this peer. The token travels unencrypted (plain HTTP), so
+//! anybody who can watch the network sees it. Use it only on a network
+//! you trust (a lab), never on the Internet.
 
 pub mod demo_page;
 pub mod events;
 pub mod http;
 pub mod json;
 pub mod peer_page;
+pub mod token;
 pub mod tracker_page;
+pub mod transfers;
 
 use crate::error::{Error, Result};
 use crate::log::Log;
@@ -35,6 +41,8 @@ use crate::server::{Limits, Server};
 use http::{Exchange, HttpStream, Response};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::time::Duration;
+use token::{Token, TOKEN_PARAM};
 
 /// Connections to a page served at once. A page holds one open for its
 /// live updates and opens a few more for a moment at each action; 32 is
@@ -73,9 +81,14 @@ impl WebOptions {
     }
 }
 
-/// The address to open in a browser for a page served on `listener_addr`.
-pub fn page_url(listener_addr: SocketAddr) -> String {
-    format!("http://127.0.0.1:{}/", listener_addr.port())
+/// The address to open in a browser for a page served on `listener_addr`
+/// with `token`.
+pub fn page_url(listener_addr: SocketAddr, token: &Token) -> String {
+    format!(
+        "http://127.0.0.1:{}/?{TOKEN_PARAM}={}",
+        listener_addr.port(),
+        token.as_str()
+    )
 }
 
 /// A file the pages share, by its path, if `path` names one.
@@ -91,35 +104,55 @@ fn shared_asset(path: &str) -> Option<Response> {
     }
 }
 
+/// A page being served, and the address to open it at.
+struct Served {
+    server: Server,
+    url: String,
+}
+
 /// Serves a page on `listener`: each connection gets a thread of its own
-/// (under [`WEB_MAX_CONNECTIONS`]), its request is read and checked, and
-/// `route` answers it.
+/// (under [`WEB_MAX_CONNECTIONS`]), its request is read and checked (the
+/// token too, see [`token`]), and `route` answers it.
 fn start(
     listener: TcpListener,
     log: &Log,
     route: Arc<dyn Fn(Exchange) + Send + Sync>,
-) -> Result<Server> {
+) -> Result<Served> {
     let port = listener
         .local_addr()
         .map_err(|e| Error::io("reading the web page's address", e))?
         .port();
-    let handler: Arc<dyn Fn(HttpStream) + Send + Sync> =
-        Arc::new(move |stream| http::serve(stream, port, |exchange| route(exchange)));
+    let token = Token::new();
+    let url_token = token.clone();
+    let handler: Arc<dyn Fn(HttpStream) + Send + Sync> = Arc::new(move |stream| {
+        http::serve(stream, port, |exchange| {
+            match token.check(&exchange.request) {
+                Ok(()) => route(exchange),
+                Err(error) => exchange.respond(error.response()),
+            }
+        })
+    });
     let limits = Limits::new(WEB_MAX_CONNECTIONS, http::MAX_LINE);
     let server = Server::start(listener, limits, log.clone(), handler)?;
-    log.event(&format!(
-        "web page on {} (open it in a browser)",
-        page_url(server.local_addr())
-    ));
-    Ok(server)
+    let url = page_url(server.local_addr(), &url_token);
+    log.event(&format!("web page on {url} (open it in a browser)"));
+    Ok(Served { server, url })
 }
 
+/// How long `GET /api/hold` (the test hook's, see `app.js`) holds its
+/// connection at most.
+const HOLD_LIMIT: Duration = Duration::from_secs(120);
+
 /// Answers a request that none of a page's own routes takes: one of the
-/// files the pages share, else 404 or 405 (see [`not_routed`]).
+/// files the pages share, or the test hook's hold, else 404 or 405 (see
+/// [`not_routed`]).
 fn shared_or_not_routed(exchange: Exchange, paths: &[(&str, http::Method)]) {
     if exchange.request.method == http::Method::Get {
         if let Some(asset) = shared_asset(&exchange.request.path) {
             return exchange.respond(asset);
+        }
+        if exchange.request.path == "/api/hold" {
+            return exchange.hold(HOLD_LIMIT);
         }
     }
     not_routed(exchange, paths);

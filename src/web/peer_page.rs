@@ -13,30 +13,22 @@
 //! the page as `progress` events. A publish is the request's own body,
 //! streamed into the served folder as it arrives.
 
-use crate::lock;
 use crate::peer::server::MAX_UPLOAD_SIZE;
 use crate::peer::Peer;
 use crate::server::Server;
 use crate::settings::TRACKER_ID;
-use crate::web::events::{Event, Hub};
+use crate::web::events::Hub;
 use crate::web::http::{action_failed, Exchange, HttpError, Method, Response};
+use crate::web::transfers::Transfers;
 use crate::web::{json, WebOptions};
-use crate::wire::protocol::FileRecord;
-use std::collections::VecDeque;
+use crate::wire::protocol::{check_name, FileRecord};
 use std::io::{self, Read};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 
 const PEER_HTML: &str = include_str!("peer.html");
 const PEER_JS: &str = include_str!("peer.js");
-
-/// Transfers running at once from the page; one more is refused with 503
-/// (each is a thread and a few connections).
-pub const MAX_RUNNING_TRANSFERS: usize = 8;
-
-/// How many finished transfers the page still lists.
-const KEPT_TRANSFERS: usize = 20;
 
 /// Every path the page serves, with its method.
 const PATHS: &[(&str, Method)] = &[
@@ -56,6 +48,8 @@ const PATHS: &[(&str, Method)] = &[
 /// A running peer page. Dropping it stops serving the page.
 pub struct PeerPage {
     server: Server,
+    /// The address to open, token included.
+    url: String,
 }
 
 impl PeerPage {
@@ -66,17 +60,22 @@ impl PeerPage {
         hub.follow(peer.log());
         let page = Arc::new(Page {
             peer: Arc::clone(&peer),
+            transfers: Transfers::new(Arc::clone(&hub)),
             hub,
-            transfers: Mutex::default(),
         });
         let route = Arc::new(move |exchange| Page::route(&page, exchange));
-        let server = super::start(listener, peer.log(), route)?;
-        Ok(PeerPage { server })
+        let super::Served { server, url } = super::start(listener, peer.log(), route)?;
+        Ok(PeerPage { server, url })
     }
 
     /// The address the page is served on.
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// The address to open in a browser, its token included.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 }
 
@@ -84,52 +83,7 @@ impl PeerPage {
 struct Page {
     peer: Arc<Peer>,
     hub: Arc<Hub>,
-    transfers: Mutex<Transfers>,
-}
-
-#[derive(Default)]
-struct Transfers {
-    next_id: u64,
-    running: usize,
-    /// The running ones and the latest finished ones, oldest first.
-    list: VecDeque<Transfer>,
-}
-
-/// A download, fetch, upload or publish started from the page.
-#[derive(Debug, Clone)]
-struct Transfer {
-    id: u64,
-    /// What it is: `download notes.txt from peer1 (127.0.0.1:5001)`.
-    label: String,
-    done: u64,
-    /// The size when known, else 0 (an upload reports no bytes).
-    total: u64,
-    /// `running`, `done` or `failed`.
-    state: &'static str,
-    /// How it ended.
-    message: String,
-    /// Whether it counts against [`MAX_RUNNING_TRANSFERS`] (it runs in a
-    /// thread of its own; a publish runs in its request's).
-    counted: bool,
-}
-
-impl Transfer {
-    fn json(&self) -> String {
-        format!(
-            r#"{{"id":{},"label":{},"done":{},"total":{},"state":"{}","message":{}}}"#,
-            self.id,
-            json::string(&self.label),
-            self.done,
-            self.total,
-            self.state,
-            json::string(&self.message)
-        )
-    }
-
-    /// Whole percents, for sending progress only when it shows.
-    fn percent(&self) -> u64 {
-        (self.done * 100).checked_div(self.total).unwrap_or(0)
-    }
+    transfers: Arc<Transfers>,
 }
 
 /// What a transfer's work is given to report its bytes so far and the
@@ -188,7 +142,7 @@ impl Page {
                     )
                 }),
         );
-        let transfers = json::array(lock(&self.transfers).list.iter().map(Transfer::json));
+        let transfers = self.transfers.json();
         format!(
             r#"{{"id":{},"addr":{},"joined":{},"folder":{},"folder_error":{},"files":{files},"peers":{others},"transfers":{transfers}}}"#,
             json::string(peer.id()),
@@ -231,6 +185,7 @@ impl Page {
         let from: SocketAddr = from_text.parse().map_err(|_| {
             HttpError::new(400, format!("from must be an ip:port, not {from_text:?}"))
         })?;
+        self.check_free(&name)?;
         let label = format!("download {name} from {}", self.peer.describe(from));
         self.spawn_transfer(label, move |page, progress| {
             let done = page
@@ -247,6 +202,7 @@ impl Page {
     /// "Fetch from all holders".
     fn fetch(self: &Arc<Self>, exchange: &Exchange) -> Result<Response, HttpError> {
         let name = exchange.request.required("name")?.to_string();
+        self.check_free(&name)?;
         self.spawn_transfer(
             format!("fetch {name} from all holders"),
             move |page, progress| {
@@ -271,7 +227,7 @@ impl Page {
 
     /// Another peer's files (LIST).
     fn list(&self, exchange: &Exchange) -> Result<Response, HttpError> {
-        let peer = exchange.request.required("peer")?.to_string();
+        let peer = self.named_peer(exchange)?;
         let (who, listed) = self
             .peer
             .list_peers(std::slice::from_ref(&peer))
@@ -289,7 +245,8 @@ impl Page {
     /// UPLOAD one of our files to another peer.
     fn upload(self: &Arc<Self>, exchange: &Exchange) -> Result<Response, HttpError> {
         let name = exchange.request.required("name")?.to_string();
-        let peer = exchange.request.required("peer")?.to_string();
+        let peer = self.named_peer(exchange)?;
+        self.own_file(&name)?;
         self.spawn_transfer(format!("upload {name} to {peer}"), move |page, progress| {
             let sent = page
                 .peer
@@ -321,12 +278,14 @@ impl Page {
                 ),
             ));
         }
-        let id = self.begin(format!("publish {name}"), size, false)?;
+        let slot = self
+            .transfers
+            .begin(format!("publish {name}"), size, false)?;
         let mut body = Counted {
             inner: exchange.body(),
             read: 0,
             cut_off: None,
-            report: |read| self.progress(id, read, size),
+            report: |read| slot.progress(read, size),
         };
         let published = self.peer.publish_from(&name, &mut body, size);
         let cut_off = body.cut_off.take();
@@ -341,13 +300,13 @@ impl Page {
             )),
             (Err(error), None) => Err(action_failed(&error)),
         };
-        self.end(id, result.clone());
+        slot.end(result.clone());
         result.map(|text| Response::json(format!(r#"{{"text":{}}}"#, json::string(&text))))
     }
 
     /// PING another peer, or the tracker.
     fn ping(&self, exchange: &Exchange) -> Result<Response, HttpError> {
-        let target = exchange.request.required("peer")?;
+        let target = &self.named_peer(exchange)?;
         let time = self.peer.ping(target).map_err(|e| action_failed(&e))?;
         let text = format!(
             "PONG from {target} in {:.2} ms",
@@ -359,102 +318,62 @@ impl Page {
         )))
     }
 
+    /// The peer the request names (`peer=`: an id of the settings file,
+    /// or ip:port), or a 404 that says why it is not one.
+    fn named_peer(&self, exchange: &Exchange) -> Result<String, HttpError> {
+        let peer = exchange.request.required("peer")?;
+        match self.peer.settings().resolve(peer) {
+            Ok(_) => Ok(peer.to_string()),
+            Err(error) => Err(HttpError::new(404, error.to_string())),
+        }
+    }
+
+    /// Before a transfer starts: a 400 if `name` cannot be a shared file's
+    /// name, a 409 if it is here already.
+    fn check_free(&self, name: &str) -> Result<(), HttpError> {
+        check_name(name)
+            .map_err(|reason| HttpError::new(400, format!("cannot download {name:?}: {reason}")))?;
+        self.peer
+            .folder()
+            .check_free(name)
+            .map_err(|e| action_failed(&e))
+    }
+
+    /// A 404 unless `name` is one of this peer's shared files.
+    fn own_file(&self, name: &str) -> Result<(), HttpError> {
+        let scan = self.peer.own_files().map_err(|e| action_failed(&e))?;
+        if scan.files.iter().any(|file| file.name == name) {
+            return Ok(());
+        }
+        let folder = self.peer.folder().dir().display().to_string();
+        let why = format!("{name} is not a shared file in {folder}: upload one of its files");
+        Err(HttpError::new(404, why))
+    }
+
     /// Runs `work` in a thread of its own as a transfer the page shows;
-    /// answers with its number at once.
+    /// answers with its number at once. The thread's name is the number,
+    /// never the request's words.
     fn spawn_transfer(
         self: &Arc<Self>,
         label: String,
         work: impl FnOnce(&Page, Progress) -> crate::Result<String> + Send + 'static,
     ) -> Result<Response, HttpError> {
-        let id = self.begin(label.clone(), 0, true)?;
+        let slot = self.transfers.begin(label, 0, true)?;
+        let id = slot.id();
         let page = Arc::clone(self);
         let started = thread::Builder::new()
-            .name(format!("web {label}"))
+            .name(format!("web transfer {id}"))
             .spawn(move || {
-                let outcome = work(&page, &|done, total| page.progress(id, done, total));
-                page.end(id, outcome.map_err(|error| action_failed(&error)));
+                let outcome = work(&page, &|done, total| slot.progress(done, total));
+                slot.end(outcome.map_err(|error| action_failed(&error)));
             });
+        // A thread that could not start has dropped its slot: the transfer
+        // is listed as failed, and its slot is free.
         if let Err(error) = started {
             let reason = format!("could not start a thread for it: {error}");
-            let error = HttpError::new(503, reason);
-            self.end(id, Err(error.clone()));
-            return Err(error);
+            return Err(HttpError::new(503, reason));
         }
         Ok(Response::json(format!(r#"{{"transfer":{id}}}"#)))
-    }
-
-    /// Registers a transfer; `counted` ones (threads) are capped at
-    /// [`MAX_RUNNING_TRANSFERS`].
-    fn begin(&self, label: String, total: u64, counted: bool) -> Result<u64, HttpError> {
-        let mut transfers = lock(&self.transfers);
-        if counted && transfers.running >= MAX_RUNNING_TRANSFERS {
-            return Err(HttpError::new(
-                503,
-                format!("{MAX_RUNNING_TRANSFERS} transfers are running: wait for one to end"),
-            ));
-        }
-        transfers.next_id += 1;
-        transfers.running += usize::from(counted);
-        let transfer = Transfer {
-            id: transfers.next_id,
-            label,
-            done: 0,
-            total,
-            state: "running",
-            message: String::new(),
-            counted,
-        };
-        self.announce(&transfer);
-        transfers.list.push_back(transfer);
-        if transfers.list.len() > KEPT_TRANSFERS {
-            // Drop the oldest finished one; running ones stay listed.
-            if let Some(index) = transfers.list.iter().position(|t| t.state != "running") {
-                transfers.list.remove(index);
-            }
-        }
-        Ok(transfers.next_id)
-    }
-
-    /// Bytes so far: sent to the pages when the whole percent changes.
-    fn progress(&self, id: u64, done: u64, total: u64) {
-        let mut transfers = lock(&self.transfers);
-        if let Some(transfer) = transfers.list.iter_mut().find(|t| t.id == id) {
-            let before = transfer.percent();
-            transfer.done = done;
-            transfer.total = total;
-            if transfer.percent() != before {
-                self.announce(transfer);
-            }
-        }
-    }
-
-    /// The transfer ended: how, in words (`Ok`: done; `Err`: failed, and
-    /// why, as the page shows it).
-    fn end(&self, id: u64, outcome: Result<String, HttpError>) {
-        let mut transfers = lock(&self.transfers);
-        let Some(transfer) = transfers.list.iter_mut().find(|t| t.id == id) else {
-            return;
-        };
-        let (state, message) = match outcome {
-            Ok(text) => ("done", text),
-            Err(error) => ("failed", error.message),
-        };
-        transfer.state = state;
-        transfer.message = message;
-        if state == "done" && transfer.total > 0 {
-            transfer.done = transfer.total;
-        }
-        self.announce(transfer);
-        if transfer.counted {
-            transfers.running -= 1;
-        }
-    }
-
-    fn announce(&self, transfer: &Transfer) {
-        self.hub.publish(Event {
-            name: "progress",
-            data: transfer.json(),
-        });
     }
 }
 

@@ -40,13 +40,18 @@ const refresh = App.refresher(async () => {
   $("files").replaceChildren(fileHead, ...fileRows);
 });
 
-/** The console's `ping PEER` or `discover PEER`, its answer shown as the
-    console prints it. */
+/** The console's `ping PEER` or `discover PEER`, its answer (or why it
+    failed) shown as the console prints it. */
 function consoleCommand(command, peer) {
   $("console-peer").value = peer;
+  const out = (text) => ($("console-out").textContent = `tracker> ${command} ${peer}\n${text}`);
   return App.act(async () => {
-    const answer = await App.post(`/api/${command}`, { peer });
-    $("console-out").textContent = `tracker> ${command} ${peer}\n${answer.text}`;
+    try {
+      out((await App.post(`/api/${command}`, { peer })).text);
+    } catch (error) {
+      out(`error: ${error.message}`);
+      throw error;
+    }
     App.say(`${command} ${peer}: done`);
   });
 }

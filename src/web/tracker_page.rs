@@ -5,8 +5,11 @@
 //! online with their files, every file with its holders) and `/events`
 //! (every protocol line the tracker sends or receives, and its log). What
 //! it does (`POST`): the console's `ping` and `discover`, with the same
-//! words as the console.
+//! words as the console. Their status says how it went: 404 for a peer
+//! the settings file does not know, 409 for pinging the tracker itself,
+//! 502 for a peer that did not answer.
 
+use crate::peer::client;
 use crate::server::Server;
 use crate::tracker::console;
 use crate::tracker::Tracker;
@@ -32,6 +35,8 @@ const PATHS: &[(&str, Method)] = &[
 /// A running tracker page. Dropping it stops serving the page.
 pub struct TrackerPage {
     server: Server,
+    /// The address to open, token included.
+    url: String,
 }
 
 impl TrackerPage {
@@ -42,13 +47,18 @@ impl TrackerPage {
         hub.follow(tracker.log());
         let log = tracker.log().clone();
         let route = Arc::new(move |exchange| route(&tracker, &hub, exchange));
-        let server = super::start(listener, &log, route)?;
-        Ok(TrackerPage { server })
+        let super::Served { server, url } = super::start(listener, &log, route)?;
+        Ok(TrackerPage { server, url })
     }
 
     /// The address the page is served on.
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// The address to open in a browser, its token included.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 }
 
@@ -62,12 +72,8 @@ fn route(tracker: &Tracker, hub: &Hub, exchange: Exchange) {
         )),
         (Method::Get, "/api/state") => Ok(Response::json(state(tracker))),
         (Method::Get, "/events") => return hub.serve(exchange),
-        (Method::Post, "/api/ping") => {
-            console_answer(&exchange, |peer| console::ping(tracker, peer))
-        }
-        (Method::Post, "/api/discover") => {
-            console_answer(&exchange, |peer| console::discover(tracker, peer))
-        }
+        (Method::Post, "/api/ping") => ping(tracker, &exchange),
+        (Method::Post, "/api/discover") => discover(tracker, &exchange),
         _ => return super::shared_or_not_routed(exchange, PATHS),
     };
     exchange.respond_with(result);
@@ -111,15 +117,41 @@ fn state(tracker: &Tracker) -> String {
     )
 }
 
-/// The console's answer to a command about the peer the request names.
-fn console_answer(
-    exchange: &Exchange,
-    command: impl FnOnce(&str) -> String,
-) -> Result<Response, HttpError> {
+/// The address of the peer the request names (an id of the settings
+/// file, or ip:port), or a 404 that says why not.
+fn named_peer(tracker: &Tracker, exchange: &Exchange) -> Result<SocketAddr, HttpError> {
     let peer = exchange.request.required("peer")?;
-    let text = command(peer);
-    Ok(Response::json(format!(
-        r#"{{"text":{}}}"#,
-        json::string(text.trim_end())
-    )))
+    tracker
+        .settings()
+        .resolve(peer)
+        .map_err(|error| HttpError::new(404, error.to_string()))
+}
+
+/// `ping PEER`, as the console says it, with a status that follows how it
+/// went.
+fn ping(tracker: &Tracker, exchange: &Exchange) -> Result<Response, HttpError> {
+    let addr = named_peer(tracker, exchange)?;
+    let settings = tracker.settings();
+    let who = settings.describe(addr);
+    if addr == tracker.local_addr() || settings.tracker().ok() == Some(addr) {
+        let text = format!("{who} is this tracker: ping a peer (id or ip:port)");
+        return Err(HttpError::new(409, text));
+    }
+    let time = client::ping(addr, tracker.log())
+        .map_err(|error| HttpError::new(502, format!("{who} is unreachable: {error}")))?;
+    let ms = time.as_secs_f64() * 1000.0;
+    Ok(text_answer(&format!("PONG from {who} in {ms:.2} ms")))
+}
+
+/// `discover PEER`: the console's text, for a peer the settings file
+/// knows.
+fn discover(tracker: &Tracker, exchange: &Exchange) -> Result<Response, HttpError> {
+    named_peer(tracker, exchange)?;
+    let peer = exchange.request.required("peer")?;
+    Ok(text_answer(console::discover(tracker, peer).trim_end()))
+}
+
+/// `{"text": ...}`, the answer the page shows.
+fn text_answer(text: &str) -> Response {
+    Response::json(format!(r#"{{"text":{}}}"#, json::string(text)))
 }

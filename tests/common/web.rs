@@ -19,25 +19,60 @@ pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// cold start of Chromium on a busy machine takes seconds).
 pub const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// A node started with `--web PORT`, and that port.
+/// The longest a headless browser waits for a page to load before it
+/// dumps or photographs it anyway, in milliseconds (`--timeout`). A page
+/// with the test hook counts as loaded once its steps are done (see
+/// `src/web/app.js`), in a few seconds; this leaves room on a busy machine.
+pub const BROWSER_PAGE_TIME_MS: u64 = 60_000;
+
+/// A node started with `--web PORT`, that port, and the page's token.
 pub struct WebNode {
     pub node: Node,
     pub port: u16,
+    /// The secret the program printed in the page's address
+    /// (`?token=...`); every API request and event stream needs it.
+    pub token: String,
 }
 
 impl WebNode {
+    /// Starts to serve: waits for the page's port and reads the token from
+    /// the line that prints the page's address.
+    pub fn new(mut node: Node, port: u16) -> WebNode {
+        node.wait_for_port(&format!("127.0.0.1:{port}"));
+        let start = format!("http://127.0.0.1:{port}/?token=");
+        let line = node.wait_for_any_output("the page's address", |line| line.contains(&start));
+        let token: String = line[line.find(&start).unwrap_or(0) + start.len()..]
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .collect();
+        assert_eq!(token.len(), 32, "a token of 32 hex digits in {line:?}");
+        WebNode { node, port, token }
+    }
+
+    /// `path` with the page's token added to its query.
+    pub fn with_token(&self, path: &str) -> String {
+        let join = if path.contains('?') { '&' } else { '?' };
+        format!("{path}{join}token={}", self.token)
+    }
+
     /// `127.0.0.1:PORT`, the Host of this page.
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// `http://127.0.0.1:PORT` + `path`.
+    /// `http://127.0.0.1:PORT` + `path`, with the token, as a browser
+    /// opens the page.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.host())
+        format!("http://{}{}", self.host(), self.with_token(path))
     }
 
-    /// GET `path` as this page's browser would.
+    /// GET `path` as this page's browser would (with the token).
     pub fn get(&self, path: &str) -> HttpReply {
+        self.get_raw(&self.with_token(path))
+    }
+
+    /// GET `path` exactly as given: no token unless `path` has one.
+    pub fn get_raw(&self, path: &str) -> HttpReply {
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
             self.host()
@@ -45,8 +80,15 @@ impl WebNode {
         exchange(self.port, request.as_bytes())
     }
 
-    /// POST `path` with `body`, from this very page (right Host and Origin).
+    /// POST `path` with `body`, from this very page (right Host and Origin,
+    /// and the token).
     pub fn post(&self, path: &str, body: &[u8]) -> HttpReply {
+        self.post_raw(&self.with_token(path), body)
+    }
+
+    /// POST `path` exactly as given, from this page's Host and Origin: no
+    /// token unless `path` has one.
+    pub fn post_raw(&self, path: &str, body: &[u8]) -> HttpReply {
         let mut request = format!(
             "POST {path} HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             body.len(),
@@ -58,11 +100,13 @@ impl WebNode {
     }
 
     /// POST `path`, without a body, as a page of another site would send
-    /// it: from `origin`, or with no `Origin` at all.
+    /// it: from `origin`, or with no `Origin` at all (the token is there,
+    /// so only the Origin is wrong).
     pub fn post_from(&self, origin: Option<&str>, path: &str) -> HttpReply {
         let origin = origin.map_or(String::new(), |origin| format!("Origin: {origin}\r\n"));
         let request = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\n{origin}Content-Length: 0\r\n\r\n",
+            "POST {} HTTP/1.1\r\nHost: {}\r\n{origin}Content-Length: 0\r\n\r\n",
+            self.with_token(path),
             self.host()
         );
         exchange(self.port, request.as_bytes())
@@ -71,6 +115,7 @@ impl WebNode {
     /// GET `path` sent to `name` on this page's port: a site that points
     /// its own name at this machine ("DNS rebinding") sends its name.
     pub fn get_as(&self, name: &str, path: &str) -> HttpReply {
+        let path = self.with_token(path);
         let request = format!("GET {path} HTTP/1.1\r\nHost: {name}:{}\r\n\r\n", self.port);
         exchange(self.port, request.as_bytes())
     }
@@ -97,9 +142,7 @@ impl Net {
         let port_text = port.to_string();
         let mut args = vec!["--web", &port_text];
         args.extend_from_slice(extra);
-        let mut node = self.start_tracker(&args);
-        node.wait_for_port(&format!("127.0.0.1:{port}"));
-        WebNode { node, port }
+        WebNode::new(self.start_tracker(&args), port)
     }
 
     /// Starts a serving peer with `--web` on a free port.
@@ -108,9 +151,7 @@ impl Net {
         let port_text = port.to_string();
         let mut args = vec!["--web", &port_text];
         args.extend_from_slice(extra);
-        let mut node = self.start_peer(id, true, &args);
-        node.wait_for_port(&format!("127.0.0.1:{port}"));
-        WebNode { node, port }
+        WebNode::new(self.start_peer(id, true, &args), port)
     }
 }
 
@@ -134,10 +175,9 @@ pub fn start_web_demo(test_name: &str, extra: &[&str]) -> WebDemo {
     // Its temporary folder in ours: a demo killed mid-way (by this guard's
     // drop) cannot remove its own.
     let env = [("TMPDIR", cwd.path())];
-    let mut node = Node::spawn_with_env("demo", DEMO_BIN, &args, cwd.path(), &env);
-    node.wait_for_port(&format!("127.0.0.1:{port}"));
+    let node = Node::spawn_with_env("demo", DEMO_BIN, &args, cwd.path(), &env);
     WebDemo {
-        page: WebNode { node, port },
+        page: WebNode::new(node, port),
         _cwd: cwd,
     }
 }
@@ -238,7 +278,11 @@ impl EventStream {
     /// backlog, up to the `ready` event.
     pub fn open_with_backlog(page: &WebNode) -> (EventStream, Vec<String>) {
         let mut stream = connect(page.port);
-        let request = format!("GET /events HTTP/1.1\r\nHost: {}\r\n\r\n", page.host());
+        let request = format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\n\r\n",
+            page.with_token("/events"),
+            page.host()
+        );
         stream.write_all(request.as_bytes()).expect("send request");
         let mut events = EventStream {
             reader: BufReader::new(stream),
@@ -352,9 +396,9 @@ impl Browser {
         }
     }
 
-    /// Opens `url`, lets its scripts run (the test hook closes the page's
-    /// event stream when done; then the browser's clock runs on and it
-    /// stops), and returns the page as it then is.
+    /// Opens `url`, lets its scripts run (a page with the test hook counts
+    /// as loaded once its steps are done), and returns the page as it then
+    /// is.
     pub fn dump_dom(&mut self, url: &str) -> String {
         self.run(&["--dump-dom", url]).join("\n")
     }
@@ -383,9 +427,9 @@ impl Browser {
             // Root (CI) needs it; an ordinary user loses nothing by it here.
             "--no-sandbox".into(),
             format!("--user-data-dir={}", profile.display()),
-            // The page's virtual clock: generous, as it only runs once the
-            // page has closed its event stream.
-            "--virtual-time-budget=30000".into(),
+            // A real-time bound on the wait for the page (a virtual-time
+            // budget never runs out while the event stream is open).
+            format!("--timeout={BROWSER_PAGE_TIME_MS}"),
         ];
         all.extend(args.iter().map(|arg| arg.to_string()));
         let program = self.program.to_str().expect("UTF-8 path").to_string();

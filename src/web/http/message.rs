@@ -1,40 +1,11 @@
-//! The web page's HTTP/1.1: one bounded request in, one response out.
-//!
-//! HTTP is one more line-based text protocol over TCP, like ours: a request
-//! line (`GET /api/state HTTP/1.1`), header lines (`Host: 127.0.0.1:8080`),
-//! an empty line, then, for a `POST`, a body of exactly `Content-Length`
-//! bytes. The reply is a status line (`HTTP/1.1 200 OK`), headers, an empty
-//! line and a body.
-//!
-//! The same rules as for our protocol hold here:
-//! - input is bounded: a line of [`MAX_LINE`] bytes, [`MAX_HEADERS`]
-//!   headers, the whole head within [`REQUEST_TIMEOUT`], a body never held
-//!   in memory but streamed, and never longer than the route allows;
-//! - every bad request gets a status and one sentence saying what was wrong
-//!   and what to do, never a silent close;
-//! - one request per connection (`Connection: close`): a browser opens a
-//!   few connections at once, each served by a thread of its own under the
-//!   server's cap, exactly like peers.
-//!
-//! And one rule of the web: a page of another site, open in the same
-//! browser, must not be able to make this program do anything.
-//! [`check_host`] refuses a `Host` that is a name other than `localhost`
-//! (a page on `evil.example` that makes its name point at 127.0.0.1, "DNS
-//! rebinding", still sends `Host: evil.example`); [`check_origin`] refuses a
-//! `POST` that does not come from this very page. Only `POST` changes
-//! anything.
-//!
-//! The parsing functions are pure (text in, value or [`HttpError`] out) and
-//! tested below without a socket.
+//! HTTP's messages as text: parsing a request's head and formatting a
+//! response, with the checks that keep other web sites out. Everything
+//! here is pure (text in, value or [`HttpError`] out, no socket), so it is
+//! tested below without one; the stream that reads and writes them is the
+//! module above.
 
-use crate::error::{Error, Result};
-use crate::log::Log;
-use crate::server::Accepted;
-use crate::wire::connection::{Closer, REQUEST_TIMEOUT, STALL_TIMEOUT};
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use crate::error::Error;
+use std::net::IpAddr;
 
 /// The longest request line or header line read (8 KiB, as many servers
 /// allow). A longer one gets 414 or 431.
@@ -42,15 +13,6 @@ pub const MAX_LINE: usize = 8 * 1024;
 
 /// The most header lines read; a browser sends about fifteen.
 pub const MAX_HEADERS: usize = 64;
-
-/// After the response, how much of a body nobody wanted (say, a refused
-/// upload) is read and thrown away before closing. Closing a socket with
-/// unread bytes makes the system send a reset, which can destroy the
-/// response on its way; reading a little first lets it arrive.
-const LINGER_BYTES: u64 = 256 * 1024;
-
-/// How long that reading may take at most.
-const LINGER_TIME: Duration = Duration::from_millis(500);
 
 /// The two methods the pages use: `GET` reads, `POST` acts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +53,7 @@ impl Request {
     }
 
     /// The value of query parameter `name`, or a 400 that names it.
-    pub fn required(&self, name: &str) -> std::result::Result<&str, HttpError> {
+    pub fn required(&self, name: &str) -> Result<&str, HttpError> {
         match self.param(name) {
             Some(value) if !value.is_empty() => Ok(value),
             _ => Err(HttpError::new(
@@ -129,7 +91,9 @@ impl HttpError {
 
 /// An action of the program failed: 502 when another node failed or
 /// refused (the request itself was fine), 409 for the rest (a file that
-/// exists already, a name nobody shares, not joined).
+/// exists already, a name nobody shares, not joined). A peer or a file
+/// that does not exist at all is a 404 of the page's own, checked before
+/// the action starts.
 pub fn action_failed(error: &Error) -> HttpError {
     let status = match error {
         Error::Io { .. }
@@ -158,6 +122,7 @@ pub fn action_failed(error: &Error) -> HttpError {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        204 => "No Content",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
@@ -218,7 +183,7 @@ impl Response {
     }
 
     /// The status line and headers, without the body.
-    fn head(&self) -> String {
+    pub(super) fn head(&self) -> String {
         let mut head = format!(
             "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
             self.status,
@@ -238,267 +203,14 @@ impl Response {
 /// Sent with every response: nothing is cached (the state changes), no
 /// other site may frame the page or load scripts into it, a browser must
 /// not guess types, and no address leaks to other sites.
-const COMMON_HEADERS: &str = "Cache-Control: no-store\r\n\
+pub(super) const COMMON_HEADERS: &str = "Cache-Control: no-store\r\n\
 X-Content-Type-Options: nosniff\r\n\
 X-Frame-Options: DENY\r\n\
 Content-Security-Policy: default-src 'self'; frame-ancestors 'none'\r\n\
 Referrer-Policy: no-referrer\r\n";
 
-/// An accepted socket of the web server: the raw stream, which the HTTP
-/// code below reads and writes itself.
-pub struct HttpStream {
-    socket: Arc<TcpStream>,
-    other_end: SocketAddr,
-}
-
-impl Accepted for HttpStream {
-    fn accept(stream: TcpStream, _log: &Log, _buffer_size: usize) -> Result<HttpStream> {
-        let other_end = stream
-            .peer_addr()
-            .map_err(|e| Error::io("reading the browser's address", e))?;
-        stream
-            .set_write_timeout(Some(STALL_TIMEOUT))
-            .map_err(|e| Error::io("setting up the socket", e))?;
-        Ok(HttpStream {
-            socket: Arc::new(stream),
-            other_end,
-        })
-    }
-
-    fn closer(&self) -> Closer {
-        Closer::for_socket(Arc::clone(&self.socket))
-    }
-
-    fn other_end(&self) -> SocketAddr {
-        self.other_end
-    }
-
-    fn refuse_busy(self) -> Result<()> {
-        let busy = HttpError::new(
-            503,
-            "busy: too many connections to this page; close some tabs and reload",
-        );
-        write_response(&self.socket, &busy.response()).map_err(|e| Error::io("answering busy", e))
-    }
-}
-
-/// One request being answered: its checked head, its body still on the
-/// socket.
-pub struct Exchange {
-    socket: Arc<TcpStream>,
-    reader: BufReader<SocketReader>,
-    pub request: Request,
-}
-
-/// Reads from the shared socket (`&TcpStream` reads, so an `Arc` will do).
-struct SocketReader(Arc<TcpStream>);
-
-impl Read for SocketReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self.0).read(buf)
-    }
-}
-
-/// Reads one request from `stream`, checks it, and hands it to `route`;
-/// a request that fails a check is answered here with its error. `port` is
-/// the port the page is served on, which `Host` must name.
-pub fn serve(stream: HttpStream, port: u16, route: impl FnOnce(Exchange)) {
-    let socket = stream.socket;
-    let mut reader = BufReader::with_capacity(MAX_LINE, SocketReader(Arc::clone(&socket)));
-    let head = read_head(&mut reader, &socket).and_then(|request| {
-        check_host(request.header("host"), port)?;
-        if request.method == Method::Post {
-            check_origin(request.header("origin"), request.header("host"))?;
-        }
-        Ok(request)
-    });
-    match head {
-        Ok(request) => route(Exchange {
-            socket,
-            reader,
-            request,
-        }),
-        Err(error) => {
-            let _ = write_response(&socket, &error.response());
-            linger(&socket, &mut reader);
-        }
-    }
-}
-
-impl Exchange {
-    /// The body, as a reader of exactly `Content-Length` bytes that fails
-    /// (with [`io::ErrorKind::UnexpectedEof`]) if the browser stops short.
-    pub fn body(&mut self) -> Body<'_> {
-        // A body may take long (a large file), as long as bytes keep coming.
-        let _ = self.socket.set_read_timeout(Some(STALL_TIMEOUT));
-        Body {
-            reader: &mut self.reader,
-            left: self.request.content_length,
-        }
-    }
-
-    /// Sends `response` and closes the connection.
-    pub fn respond(mut self, response: Response) {
-        let _ = write_response(&self.socket, &response);
-        linger(&self.socket, &mut self.reader);
-    }
-
-    /// Sends `result`: the response, or the error's.
-    pub fn respond_with(self, result: std::result::Result<Response, HttpError>) {
-        self.respond(result.unwrap_or_else(|error| error.response()));
-    }
-
-    /// Starts a response that never ends by itself (an event stream):
-    /// sends the head with `content_type` and hands back the socket to
-    /// write the rest to.
-    pub fn start_stream(self, content_type: &str) -> io::Result<Arc<TcpStream>> {
-        let head = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\n{COMMON_HEADERS}Connection: close\r\n\r\n"
-        );
-        (&*self.socket).write_all(head.as_bytes())?;
-        Ok(self.socket)
-    }
-}
-
-/// A request's body: at most `left` more bytes.
-pub struct Body<'a> {
-    reader: &'a mut BufReader<SocketReader>,
-    left: u64,
-}
-
-impl Read for Body<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.left == 0 {
-            return Ok(0);
-        }
-        let wanted = buf
-            .len()
-            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
-        let read = self.reader.read(&mut buf[..wanted])?;
-        if read == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("the body was cut off: {} byte(s) never arrived", self.left),
-            ));
-        }
-        self.left -= read as u64;
-        Ok(read)
-    }
-}
-
-fn write_response(mut socket: &TcpStream, response: &Response) -> io::Result<()> {
-    socket.write_all(response.head().as_bytes())?;
-    socket.write_all(&response.body)?;
-    socket.flush()
-}
-
-/// Ends our side, then reads (a little, briefly) what the browser still
-/// sends, so that the response is not destroyed by a reset (see
-/// [`LINGER_BYTES`]).
-fn linger(socket: &TcpStream, reader: &mut BufReader<SocketReader>) {
-    let _ = socket.shutdown(Shutdown::Write);
-    let _ = socket.set_read_timeout(Some(LINGER_TIME));
-    let deadline = Instant::now() + LINGER_TIME;
-    let mut left = LINGER_BYTES;
-    let mut scrap = [0u8; 8192];
-    while left > 0 && Instant::now() < deadline {
-        match reader.read(&mut scrap) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => left = left.saturating_sub(n as u64),
-        }
-    }
-}
-
-/// Reads and parses the request line and the headers, within
-/// [`REQUEST_TIMEOUT`] in all.
-fn read_head(
-    reader: &mut impl BufRead,
-    socket: &TcpStream,
-) -> std::result::Result<Request, HttpError> {
-    let deadline = Instant::now() + REQUEST_TIMEOUT;
-    let mut next_line = |what: &str, too_long: u16| {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let _ = socket.set_read_timeout(Some(left.max(Duration::from_millis(1))));
-        read_line(reader, what, too_long)
-    };
-    let request_line = next_line("request line", 414)?;
-    let (method, target) = parse_request_line(&request_line)?;
-    let (path, query) = parse_target(&target)?;
-    let mut headers = Vec::new();
-    loop {
-        let line = next_line("header line", 431)?;
-        if line.is_empty() {
-            break;
-        }
-        if headers.len() == MAX_HEADERS {
-            return Err(HttpError::new(
-                431,
-                format!("more than {MAX_HEADERS} header lines"),
-            ));
-        }
-        headers.push(parse_header(&line)?);
-    }
-    let content_length = content_length(&headers)?;
-    if method == Method::Get && content_length > 0 {
-        return Err(HttpError::new(400, "a GET request has no body"));
-    }
-    Ok(Request {
-        method,
-        path,
-        query,
-        headers,
-        content_length,
-    })
-}
-
-/// One line ending in `\n` (a `\r` before it is dropped), at most
-/// [`MAX_LINE`] bytes; `too_long` is the status for a longer one.
-fn read_line(
-    reader: &mut impl BufRead,
-    what: &str,
-    too_long: u16,
-) -> std::result::Result<String, HttpError> {
-    let mut line = Vec::new();
-    let limit = MAX_LINE as u64 + 1;
-    match reader.by_ref().take(limit).read_until(b'\n', &mut line) {
-        Ok(_) => {}
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) =>
-        {
-            return Err(HttpError::new(
-                408,
-                format!(
-                    "the request did not arrive within {} s",
-                    REQUEST_TIMEOUT.as_secs()
-                ),
-            ));
-        }
-        Err(e) => return Err(HttpError::new(400, format!("reading the {what}: {e}"))),
-    }
-    if line.last() != Some(&b'\n') {
-        if line.len() > MAX_LINE {
-            return Err(HttpError::new(
-                too_long,
-                format!("a {what} longer than {MAX_LINE} bytes"),
-            ));
-        }
-        return Err(HttpError::new(
-            400,
-            format!("the request ended in the middle of a {what}"),
-        ));
-    }
-    line.pop();
-    if line.last() == Some(&b'\r') {
-        line.pop();
-    }
-    String::from_utf8(line).map_err(|_| HttpError::new(400, format!("a {what} that is not UTF-8")))
-}
-
 /// `GET /path?query HTTP/1.1` into the method and the target.
-pub fn parse_request_line(line: &str) -> std::result::Result<(Method, String), HttpError> {
+pub fn parse_request_line(line: &str) -> Result<(Method, String), HttpError> {
     let mut words = line.split(' ');
     let (Some(method), Some(target), Some(version), None) =
         (words.next(), words.next(), words.next(), words.next())
@@ -534,21 +246,63 @@ pub fn parse_request_line(line: &str) -> std::result::Result<(Method, String), H
 }
 
 /// `/api/search?name=a%20b` into `/api/search` and `[("name", "a b")]`.
-pub fn parse_target(
-    target: &str,
-) -> std::result::Result<(String, Vec<(String, String)>), HttpError> {
+/// A path or parameter that decodes to a control character (a NUL, a line
+/// end) or to an invisible character is refused here, before any code
+/// sees it (see [`check_text`]).
+pub fn parse_target(target: &str) -> Result<(String, Vec<(String, String)>), HttpError> {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let path = percent_decode(path)?;
+    check_text("the path", &path)?;
     let mut params = Vec::new();
     for pair in query.split('&').filter(|pair| !pair.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        params.push((percent_decode(name)?, percent_decode(value)?));
+        let (name, value) = (percent_decode(name)?, percent_decode(value)?);
+        check_text("a parameter's name", &name)?;
+        check_text(&format!("the parameter {name}="), &value)?;
+        params.push((name, value));
     }
     Ok((path, params))
 }
 
+/// Refuses `text` (`what` says which part of the request it is) if it
+/// holds a control character or a character that hides or reorders text.
+/// A parameter ends up in file names, log lines and thread names: a NUL
+/// there makes std panic, a line end forges a log line, and a
+/// right-to-left override makes `txt.exe` look like `exe.txt`.
+pub fn check_text(what: &str, text: &str) -> Result<(), HttpError> {
+    match text.chars().find(|&c| c.is_control() || is_invisible(c)) {
+        None => Ok(()),
+        Some(c) => Err(HttpError::new(
+            400,
+            format!(
+                "{what} holds the character U+{:04X}, which is {}: type it without",
+                u32::from(c),
+                if c.is_control() {
+                    "a control character"
+                } else {
+                    "invisible or reorders the text around it"
+                }
+            ),
+        )),
+    }
+}
+
+/// Characters that show nothing, or change the order in which the text
+/// around them shows: the bidirectional controls and the zero-width ones.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+            | '\u{00AD}'
+    )
+}
+
 /// Undoes `%XX` escapes (and `+` for a space, as forms write it).
-pub fn percent_decode(text: &str) -> std::result::Result<String, HttpError> {
+pub fn percent_decode(text: &str) -> Result<String, HttpError> {
     let bad = || HttpError::new(400, format!("a bad %-escape in {text:?}"));
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -575,7 +329,7 @@ pub fn percent_decode(text: &str) -> std::result::Result<String, HttpError> {
 }
 
 /// `Name: value` into the lower-case name and the trimmed value.
-pub fn parse_header(line: &str) -> std::result::Result<(String, String), HttpError> {
+pub fn parse_header(line: &str) -> Result<(String, String), HttpError> {
     match line.split_once(':') {
         Some((name, value)) if !name.is_empty() && !name.contains(|c: char| c.is_whitespace()) => {
             Ok((name.to_ascii_lowercase(), value.trim().to_string()))
@@ -589,7 +343,7 @@ pub fn parse_header(line: &str) -> std::result::Result<(String, String), HttpErr
 
 /// The body's length from the headers: 0 without `Content-Length`; a
 /// chunked body is refused (the page never sends one).
-pub fn content_length(headers: &[(String, String)]) -> std::result::Result<u64, HttpError> {
+pub fn content_length(headers: &[(String, String)]) -> Result<u64, HttpError> {
     if headers.iter().any(|(name, _)| name == "transfer-encoding") {
         return Err(HttpError::new(
             501,
@@ -606,15 +360,27 @@ pub fn content_length(headers: &[(String, String)]) -> std::result::Result<u64, 
     if lengths.any(|other| other != first) {
         return Err(HttpError::new(400, "two different Content-Length headers"));
     }
-    first
-        .parse()
-        .map_err(|_| HttpError::new(400, format!("Content-Length {first:?} is not a number")))
+    // Digits only: `parse` would take `+5` too, which HTTP does not allow.
+    if first.is_empty() || !first.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(HttpError::new(
+            400,
+            format!("Content-Length {first:?} is not a number of bytes (digits only)"),
+        ));
+    }
+    // All digits, so it fails only when it does not fit in 64 bits: far
+    // larger than any body a page takes.
+    first.parse().map_err(|_| {
+        HttpError::new(
+            413,
+            format!("Content-Length {first} is larger than any body this page takes"),
+        )
+    })
 }
 
 /// Refuses a `Host` that is not this page's: it must name our `port`, and
 /// its host must be an IP address or `localhost`. A name is refused: a
 /// page that made its own name point here (DNS rebinding) sends its name.
-pub fn check_host(host: Option<&str>, port: u16) -> std::result::Result<(), HttpError> {
+pub fn check_host(host: Option<&str>, port: u16) -> Result<(), HttpError> {
     let Some(host) = host else {
         return Err(HttpError::new(400, "the request has no Host header"));
     };
@@ -646,10 +412,7 @@ pub fn check_host(host: Option<&str>, port: u16) -> std::result::Result<(), Http
 /// (`http://` and the `Host` it was sent to): a form or script on another
 /// site may send requests here, but its browser says where it came from.
 /// Browsers send `Origin` with every `POST`; without one, it is refused too.
-pub fn check_origin(
-    origin: Option<&str>,
-    host: Option<&str>,
-) -> std::result::Result<(), HttpError> {
+pub fn check_origin(origin: Option<&str>, host: Option<&str>) -> Result<(), HttpError> {
     let expected = format!("http://{}", host.unwrap_or_default());
     match origin {
         Some(origin) if origin == expected => Ok(()),
@@ -754,6 +517,44 @@ mod tests {
     }
 
     #[test]
+    fn a_length_is_digits_only_and_a_huge_one_is_too_large() {
+        let length = |value: &str| content_length(&[("content-length".into(), value.into())]);
+        assert_eq!(length("0").unwrap(), 0);
+        for bad in ["+5", "5 ", "0x10", "", "1e3", "٣"] {
+            assert_eq!(length(bad).unwrap_err().status, 400, "{bad:?}");
+        }
+        let huge = format!("1{}", "0".repeat(30));
+        let error = length(&huge).unwrap_err();
+        assert_eq!(error.status, 413, "{}", error.message);
+    }
+
+    #[test]
+    fn a_control_or_invisible_character_in_a_parameter_gets_400_with_the_reason() {
+        for target in [
+            "/api/download?name=a%00b",
+            "/api/upload?name=f.txt&peer=peer%002",
+            "/api/fetch?name=%0Afake%20log%20line",
+            "/api/search?name=%E2%80%AEtxt.exe",
+            "/api/search?name=a%EF%BB%BFb",
+            "/api/search?na%01me=x",
+            "/api%00/state",
+        ] {
+            let error = parse_target(target).unwrap_err();
+            assert_eq!(error.status, 400, "{target}");
+            assert!(error.message.contains("U+"), "{target}: {}", error.message);
+        }
+        let error = parse_target("/api/download?name=a%00b").unwrap_err();
+        assert!(
+            error
+                .message
+                .starts_with("the parameter name= holds the character U+0000"),
+            "{}",
+            error.message
+        );
+        assert!(parse_target("/api/search?name=caf%C3%A9%20notes.txt").is_ok());
+    }
+
+    #[test]
     fn only_an_address_or_localhost_on_our_port_is_a_good_host() {
         for good in [
             "127.0.0.1:8080",
@@ -796,20 +597,6 @@ mod tests {
                 .unwrap_err()
                 .status,
             403
-        );
-    }
-
-    #[test]
-    fn lines_are_bounded() {
-        let mut long = vec![b'a'; MAX_LINE + 10];
-        long.push(b'\n');
-        let error = read_line(&mut &long[..], "header line", 431).unwrap_err();
-        assert_eq!(error.status, 431);
-        let error = read_line(&mut &b"GET / HT"[..], "request line", 414).unwrap_err();
-        assert_eq!(error.status, 400, "cut off");
-        assert_eq!(
-            read_line(&mut &b"Host: x\r\nmore"[..], "header line", 431).unwrap(),
-            "Host: x"
         );
     }
 

@@ -1,0 +1,272 @@
+//! The transfers a peer's page started: downloads, fetches, uploads and
+//! publishes, with their progress, for the page to list.
+//!
+//! A transfer that runs in a thread of its own takes one of
+//! [`MAX_RUNNING_TRANSFERS`] slots. Its [`Slot`] frees it in `Drop`: when
+//! the transfer ends as planned, and also when its code panics. Without
+//! that, every panic would keep one slot for ever, and a few of them would
+//! make the page answer every transfer with 503 until the peer restarts.
+
+use crate::lock;
+use crate::web::events::{Event, Hub};
+use crate::web::http::HttpError;
+use crate::web::json;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+/// Transfers running at once from the page; one more is refused with 503
+/// (each is a thread and a few connections).
+pub const MAX_RUNNING_TRANSFERS: usize = 8;
+
+/// How many finished transfers the page still lists.
+const KEPT_TRANSFERS: usize = 20;
+
+/// What a transfer whose code stopped without saying how ends with.
+const STOPPED_UNSAID: &str =
+    "the transfer stopped without a result: a bug in this program (it panicked); \
+     its slot is free again, so try once more";
+
+/// Every transfer of the page, and the pages to tell of their changes.
+pub struct Transfers {
+    hub: Arc<Hub>,
+    book: Mutex<Book>,
+}
+
+#[derive(Default)]
+struct Book {
+    next_id: u64,
+    running: usize,
+    /// The running ones and the latest finished ones, oldest first.
+    list: VecDeque<Transfer>,
+}
+
+/// A download, fetch, upload or publish started from the page.
+#[derive(Debug, Clone)]
+struct Transfer {
+    id: u64,
+    /// What it is: `download notes.txt from peer1 (127.0.0.1:5001)`.
+    label: String,
+    done: u64,
+    /// The size when known, else 0 (an upload reports no bytes).
+    total: u64,
+    /// `running`, `done` or `failed`.
+    state: &'static str,
+    /// How it ended.
+    message: String,
+    /// Whether it counts against [`MAX_RUNNING_TRANSFERS`] (it runs in a
+    /// thread of its own; a publish runs in its request's).
+    counted: bool,
+}
+
+impl Transfer {
+    fn json(&self) -> String {
+        format!(
+            r#"{{"id":{},"label":{},"done":{},"total":{},"state":"{}","message":{}}}"#,
+            self.id,
+            json::string(&self.label),
+            self.done,
+            self.total,
+            self.state,
+            json::string(&self.message)
+        )
+    }
+
+    /// Whole percents, for sending progress only when it shows.
+    fn percent(&self) -> u64 {
+        (self.done * 100).checked_div(self.total).unwrap_or(0)
+    }
+}
+
+/// One transfer's place in the list while it runs. [`Slot::end`] says how
+/// it ended; dropped without that (its code panicked, or its thread never
+/// started), it ends as failed. Either way its slot is free again.
+pub struct Slot {
+    transfers: Arc<Transfers>,
+    id: u64,
+    ended: bool,
+}
+
+impl Slot {
+    /// The transfer's number, as the page shows it.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Bytes so far, and the size.
+    pub fn progress(&self, done: u64, total: u64) {
+        self.transfers.progress(self.id, done, total);
+    }
+
+    /// The transfer ended: `Ok` with what it did, or `Err` with why not.
+    pub fn end(mut self, outcome: Result<String, HttpError>) {
+        self.ended = true;
+        self.transfers.end(self.id, outcome);
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.transfers
+                .end(self.id, Err(HttpError::new(500, STOPPED_UNSAID)));
+        }
+    }
+}
+
+impl Transfers {
+    pub fn new(hub: Arc<Hub>) -> Arc<Transfers> {
+        Arc::new(Transfers {
+            hub,
+            book: Mutex::default(),
+        })
+    }
+
+    /// Every transfer listed, as a JSON array.
+    pub fn json(&self) -> String {
+        json::array(lock(&self.book).list.iter().map(Transfer::json))
+    }
+
+    /// How many counted transfers run now.
+    pub fn running(&self) -> usize {
+        lock(&self.book).running
+    }
+
+    /// Registers a transfer of `total` bytes (0: not known yet); `counted`
+    /// ones (threads) are capped at [`MAX_RUNNING_TRANSFERS`].
+    pub fn begin(
+        self: &Arc<Self>,
+        label: String,
+        total: u64,
+        counted: bool,
+    ) -> Result<Slot, HttpError> {
+        let mut book = lock(&self.book);
+        if counted && book.running >= MAX_RUNNING_TRANSFERS {
+            return Err(HttpError::new(
+                503,
+                format!("{MAX_RUNNING_TRANSFERS} transfers are running: wait for one to end"),
+            ));
+        }
+        book.next_id += 1;
+        book.running += usize::from(counted);
+        let transfer = Transfer {
+            id: book.next_id,
+            label,
+            done: 0,
+            total,
+            state: "running",
+            message: String::new(),
+            counted,
+        };
+        self.announce(&transfer);
+        book.list.push_back(transfer);
+        if book.list.len() > KEPT_TRANSFERS {
+            // Drop the oldest finished one; running ones stay listed.
+            if let Some(index) = book.list.iter().position(|t| t.state != "running") {
+                book.list.remove(index);
+            }
+        }
+        Ok(Slot {
+            transfers: Arc::clone(self),
+            id: book.next_id,
+            ended: false,
+        })
+    }
+
+    /// Bytes so far: sent to the pages when the whole percent changes.
+    fn progress(&self, id: u64, done: u64, total: u64) {
+        let mut book = lock(&self.book);
+        if let Some(transfer) = book.list.iter_mut().find(|t| t.id == id) {
+            let before = transfer.percent();
+            transfer.done = done;
+            transfer.total = total;
+            if transfer.percent() != before {
+                self.announce(transfer);
+            }
+        }
+    }
+
+    /// The transfer ended: how, in words (`Ok`: done; `Err`: failed, and
+    /// why, as the page shows it).
+    fn end(&self, id: u64, outcome: Result<String, HttpError>) {
+        let mut book = lock(&self.book);
+        let Some(transfer) = book.list.iter_mut().find(|t| t.id == id) else {
+            return;
+        };
+        let (state, message) = match outcome {
+            Ok(text) => ("done", text),
+            Err(error) => ("failed", error.message),
+        };
+        transfer.state = state;
+        transfer.message = message;
+        if state == "done" && transfer.total > 0 {
+            transfer.done = transfer.total;
+        }
+        self.announce(transfer);
+        if transfer.counted {
+            book.running -= 1;
+        }
+    }
+
+    fn announce(&self, transfer: &Transfer) {
+        self.hub.publish(Event {
+            name: "progress",
+            data: transfer.json(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::thread;
+
+    #[test]
+    fn a_transfer_that_panics_still_frees_its_slot() {
+        let transfers = Transfers::new(Hub::new());
+        let slots: Vec<Slot> = (0..MAX_RUNNING_TRANSFERS)
+            .map(|n| transfers.begin(format!("t{n}"), 0, true).unwrap())
+            .collect();
+        let refused = transfers.begin("one more".into(), 0, true).err().unwrap();
+        assert_eq!(refused.status, 503);
+        // Each slot's work panics, in a thread of its own as on the page.
+        for slot in slots {
+            let work = thread::spawn(move || {
+                slot.progress(1, 2);
+                panic!("a bug in the transfer");
+            });
+            assert!(work.join().is_err(), "the work panicked");
+        }
+        assert_eq!(transfers.running(), 0, "every slot is free again");
+        assert!(
+            transfers.json().contains("it panicked"),
+            "{}",
+            transfers.json()
+        );
+        assert!(transfers.begin("again".into(), 0, true).is_ok());
+    }
+
+    #[test]
+    fn a_panic_in_the_guarded_work_of_this_thread_releases_too() {
+        let transfers = Transfers::new(Hub::new());
+        let slot = transfers.begin("publish".into(), 10, true).unwrap();
+        let outcome = catch_unwind(AssertUnwindSafe(move || {
+            let _slot = slot;
+            panic!("a bug half-way");
+        }));
+        assert!(outcome.is_err());
+        assert_eq!(transfers.running(), 0);
+        assert!(transfers.json().contains(r#""state":"failed""#));
+    }
+
+    #[test]
+    fn a_transfer_that_ends_says_how_once() {
+        let transfers = Transfers::new(Hub::new());
+        let slot = transfers.begin("download".into(), 0, true).unwrap();
+        slot.progress(5, 10);
+        slot.end(Ok("downloaded".into()));
+        assert_eq!(transfers.running(), 0);
+        let listed = transfers.json();
+        assert!(listed.contains(r#""done":10,"total":10,"state":"done","message":"downloaded""#));
+    }
+}
