@@ -333,10 +333,12 @@ impl Page {
     fn check_free(&self, name: &str) -> Result<(), HttpError> {
         check_name(name)
             .map_err(|reason| HttpError::new(400, format!("cannot download {name:?}: {reason}")))?;
-        self.peer
-            .folder()
-            .check_free(name)
-            .map_err(|e| action_failed(&e))
+        if self.peer.folder().contains(name) {
+            return Err(action_failed(&crate::Error::AlreadyServing(
+                name.to_string(),
+            )));
+        }
+        Ok(())
     }
 
     /// A 404 unless `name` is one of this peer's shared files.
