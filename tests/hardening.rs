@@ -8,7 +8,7 @@
 //! | only the page's owner (the token) drives a page | `every_page_answers_only_with_its_token` |
 //! | no web parameter reaches a panic | `a_control_character_in_any_web_parameter_gets_400`, `random_web_parameters_never_panic_nor_leak_a_transfer_slot` |
 //! | one address cannot take all the slots | `one_address_cannot_keep_another_out_of_a_peer_or_its_page` |
-//! | an upload has a deadline that grows with its size | `an_upload_that_trickles_is_cut_off_at_its_deadline` |
+//! | an upload or publish has a deadline that grows with its size | `an_upload_that_trickles_is_cut_off_at_its_deadline`, `a_publish_whose_body_trickles_is_cut_off_at_its_deadline` |
 //! | HTTP numbers are strict | `content_lengths_are_digits_and_a_huge_one_is_413` |
 //! | the status follows the error | `each_web_status_follows_its_error` |
 
@@ -417,16 +417,7 @@ fn an_upload_that_trickles_is_cut_off_at_its_deadline() {
     stream.write_all(b"FILE: ").expect("the header");
     // A byte every 2 s: under the 30 s no-progress limit, far under the
     // rate an upload must keep.
-    let mut cut_off = None;
-    for _ in 0..SIZE {
-        if stream.write_all(b"x").is_err() || is_closed(&stream) {
-            cut_off = Some(started.elapsed());
-            break;
-        }
-        assert!(started.elapsed() < LIMIT + TIMEOUT, "never cut off");
-        thread::sleep(TRICKLE_PAUSE);
-    }
-    let cut_off = cut_off.expect("the upload was cut off");
+    let cut_off = trickle_until_closed(&mut stream, started, LIMIT + TIMEOUT);
     println!("cut off after {cut_off:?}");
     assert!(
         cut_off >= LIMIT - TRICKLE_PAUSE,
@@ -440,6 +431,48 @@ fn an_upload_that_trickles_is_cut_off_at_its_deadline() {
         all_entries(&net.dir("peer1")),
         ["notes.txt"],
         "no temporary file left"
+    );
+}
+
+/// Writes a byte every [`TRICKLE_PAUSE`] until the other end closes
+/// `stream`; returns how long after `started` that was.
+fn trickle_until_closed(stream: &mut TcpStream, started: Instant, within: Duration) -> Duration {
+    loop {
+        if stream.write_all(b"x").is_err() || is_closed(stream) {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < within, "never cut off");
+        thread::sleep(TRICKLE_PAUSE);
+    }
+}
+
+#[test]
+fn a_publish_whose_body_trickles_is_cut_off_at_its_deadline() {
+    /// 100 bytes may take 10 s plus 1 s, as an upload of that size.
+    const LIMIT: Duration = Duration::from_secs(11);
+    let net = Net::new("hard_publish", &["peer1"]);
+    let _tracker = net.start_tracker(&[]);
+    let page = net.start_web_peer("peer1", &[]);
+    let mut stream = connect(page.port);
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\nContent-Length: 100\r\n\r\n",
+        page.with_token("/api/publish?name=slow.bin"),
+        host = page.host()
+    );
+    stream.write_all(head.as_bytes()).expect("the head");
+    let cut_off = trickle_until_closed(&mut stream, Instant::now(), LIMIT + TIMEOUT);
+    println!("publish cut off after {cut_off:?}");
+    assert!(
+        cut_off >= LIMIT - TRICKLE_PAUSE,
+        "cut off too soon: {cut_off:?}"
+    );
+    page.wait_state("the publish failed", |state| {
+        state.contains(r#""state":"failed""#) && state.contains("may take 11 s at most")
+    });
+    assert_eq!(
+        all_entries(&net.dir("peer1")),
+        Vec::<String>::new(),
+        "nothing written"
     );
 }
 

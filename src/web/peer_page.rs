@@ -13,12 +13,12 @@
 //! the page as `progress` events. A publish is the request's own body,
 //! streamed into the served folder as it arrives.
 
-use crate::peer::server::MAX_UPLOAD_SIZE;
+use crate::peer::server::{upload_time_limit, Deadline, MAX_UPLOAD_SIZE, UPLOAD_MIN_RATE};
 use crate::peer::Peer;
 use crate::server::Server;
 use crate::settings::TRACKER_ID;
 use crate::web::events::Hub;
-use crate::web::http::{action_failed, Exchange, HttpError, Method, Response};
+use crate::web::http::{action_failed, Exchange, HttpError, Method, Request, Response};
 use crate::web::transfers::Transfers;
 use crate::web::{json, WebOptions};
 use crate::wire::protocol::{check_name, FileRecord};
@@ -263,24 +263,14 @@ impl Page {
     /// [`MAX_UPLOAD_SIZE`] bytes, like a file uploaded by a peer.
     fn publish(&self, exchange: &mut Exchange) -> Result<Response, HttpError> {
         let name = exchange.request.required("name")?.to_string();
-        if exchange.request.header("content-length").is_none() {
-            return Err(HttpError::new(
-                411,
-                "a publish needs a Content-Length: the file's size",
-            ));
-        }
-        let size = exchange.request.content_length;
-        if size > MAX_UPLOAD_SIZE {
-            return Err(HttpError::new(
-                413,
-                format!(
-                    "{size} bytes is over the limit of {MAX_UPLOAD_SIZE} bytes a peer accepts; nothing was written"
-                ),
-            ));
-        }
+        let size = publish_size(&exchange.request)?;
         let slot = self
             .transfers
             .begin(format!("publish {name}"), size, false)?;
+        // A body that trickles may not hold the request and its temporary
+        // file for ever: it has the time an upload of its size has.
+        let limit = upload_time_limit(size);
+        let deadline = Deadline::start(exchange.closer(), limit).map_err(|e| action_failed(&e))?;
         let mut body = Counted {
             inner: exchange.body(),
             read: 0,
@@ -289,10 +279,20 @@ impl Page {
         };
         let published = self.peer.publish_from(&name, &mut body, size);
         let cut_off = body.cut_off.take();
+        let late = deadline.finish();
         let result = match (published, cut_off) {
             (Ok(path), _) => Ok(format!(
                 "published {name} ({size} bytes) as {}",
                 path.display()
+            )),
+            (Err(_), _) if late => Err(HttpError::new(
+                408,
+                format!(
+                    "the body was cut off: {size} bytes may take {} s at most \
+                     (an average of {} KiB/s); nothing was written",
+                    limit.as_secs(),
+                    UPLOAD_MIN_RATE / 1024
+                ),
             )),
             (Err(_), Some(reason)) => Err(HttpError::new(
                 400,
@@ -402,6 +402,26 @@ impl<R: Read, F: FnMut(u64)> Read for Counted<R, F> {
             }
         }
     }
+}
+
+/// The size of a publish's body: it must be given, and fit a peer's limit.
+fn publish_size(request: &Request) -> Result<u64, HttpError> {
+    if request.header("content-length").is_none() {
+        return Err(HttpError::new(
+            411,
+            "a publish needs a Content-Length: the file's size",
+        ));
+    }
+    let size = request.content_length;
+    if size > MAX_UPLOAD_SIZE {
+        return Err(HttpError::new(
+            413,
+            format!(
+                "{size} bytes is over the limit of {MAX_UPLOAD_SIZE} bytes a peer accepts; nothing was written"
+            ),
+        ));
+    }
+    Ok(size)
 }
 
 /// One record of a LIST answer.

@@ -151,6 +151,11 @@ impl Exchange {
         }
     }
 
+    /// A handle to close this request's connection from another thread.
+    pub fn closer(&self) -> Closer {
+        Closer::for_socket(Arc::clone(&self.socket))
+    }
+
     /// Sends `response` and closes the connection.
     pub fn respond(mut self, response: Response) {
         let _ = write_response(&self.socket, &response);
