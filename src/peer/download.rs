@@ -23,7 +23,8 @@ pub enum Progress<'a> {
     /// The bytes so far, and the file's size.
     Bytes(u64, u64),
     /// The file is on disk; the tracker is taking the new list of files,
-    /// which may take a few seconds (see [`TrackerLink::reannounce`](crate::peer::tracker_session::TrackerLink::reannounce)).
+    /// which may take a few seconds (see
+    /// [`TrackerLink::reannounce`](crate::peer::tracker_session::TrackerLink::reannounce)).
     Announcing,
 }
 
@@ -211,9 +212,9 @@ impl Peer {
         self.holders(name, here, &mut |_| {})
     }
 
-    /// [`Peer::find_holders`] for a name already checked.
-    /// `here` says whether the file is in our own folder: if it is not, a
-    /// record of ours for it is out of date (the tracker has not heard yet).
+    /// [`Peer::find_holders`] for a name already checked. `here` says
+    /// whether the file is in our own folder: if it is not, a record of
+    /// ours for it is out of date (the tracker has not heard yet).
     fn holders(
         &self,
         name: &str,
