@@ -23,7 +23,8 @@ pub enum Progress<'a> {
     /// The bytes so far, and the file's size.
     Bytes(u64, u64),
     /// The file is on disk; the tracker is taking the new list of files,
-    /// which may take a few seconds (see [`TrackerLink::reannounce`](crate::peer::tracker_session::TrackerLink::reannounce)).
+    /// which may take a few seconds (see
+    /// [`TrackerLink::reannounce`](crate::peer::tracker_session::TrackerLink::reannounce)).
     Announcing,
 }
 
@@ -36,6 +37,14 @@ enum Pick {
     Number(usize),
     /// The one at this address.
     At(SocketAddr),
+}
+
+/// Whether the file is in this peer's own folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Here {
+    Yes,
+    /// The route reserved the name, so the file is not here.
+    No,
 }
 
 /// What the LIST fallback found.
@@ -102,7 +111,7 @@ impl Peer {
         // The one check of the name: a name we may receive, not taken, not
         // arriving now. It stays reserved until the file is in or given up.
         let incoming = self.folder.arriving(name)?;
-        let holders = self.holders(name, progress)?;
+        let holders = self.holders(name, Here::No, progress)?;
         let candidates = self.pick(name, &holders, pick)?;
         let downloaded = self.download_from_first(incoming, candidates, progress)?;
         progress(Progress::Announcing);
@@ -195,13 +204,21 @@ impl Peer {
     /// file that serve it (the LIST fallback).
     pub fn find_holders(&self, name: &str) -> Result<Vec<Location>> {
         check_name(name).map_err(|reason| Error::bad_name(name, reason))?;
-        self.holders(name, &mut |_| {})
+        let here = if self.folder.contains(name) {
+            Here::Yes
+        } else {
+            Here::No
+        };
+        self.holders(name, here, &mut |_| {})
     }
 
-    /// [`Peer::find_holders`] for a name already checked.
-    pub(super) fn holders(
+    /// [`Peer::find_holders`] for a name already checked. `here` says
+    /// whether the file is in our own folder: if it is not, a record of
+    /// ours for it is out of date (the tracker has not heard yet).
+    fn holders(
         &self,
         name: &str,
+        here: Here,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Vec<Location>> {
         progress(Progress::Awaiting("the tracker's answer to SEARCH"));
@@ -211,8 +228,7 @@ impl Peer {
             Ok(holders) if holders.is_empty() => {
                 "the tracker lists nobody (a peer announces only five files)".to_string()
             }
-            // The file is not in our folder (the name is free), so a record
-            // of ours is out of date: the tracker has not heard yet.
+            Ok(_) if here == Here::Yes => return listed,
             Ok(_) => "the tracker lists only this peer (an out-of-date record)".to_string(),
             Err(error) => format!("could not ask the tracker: {error}"),
         };
@@ -306,7 +322,7 @@ impl Peer {
         if addrs.is_empty() {
             // The holders always include another peer than this one.
             addrs = self
-                .holders(name, progress)?
+                .holders(name, Here::No, progress)?
                 .iter()
                 .map(Location::addr)
                 .filter(|addr| *addr != self.addr)
