@@ -10,6 +10,7 @@ use crate::log::Log;
 use crate::wire::connection::{Closer, Connection, Wait};
 use crate::wire::messages::{TrackerReply, TrackerRequest};
 use crate::wire::protocol::FileRecord;
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::mpsc::SyncSender;
 use std::thread;
@@ -90,24 +91,16 @@ impl Opening {
         }) {
             return Ok(None);
         }
-        connection.send(&TrackerRequest::Hello)?;
+        connection
+            .send(&TrackerRequest::Hello)
+            .map_err(greeting_error)?;
         let deadline = Instant::now() + GREETING_WAIT;
         match connection.receive(Wait::Until(deadline)) {
             Ok(Some(TrackerReply::Hi)) => {}
             Ok(Some(TrackerReply::Error(reason))) => return Err(Error::Remote(reason)),
             Ok(Some(other)) => return Err(Error::unexpected("HI", &other)),
-            Ok(None) => {
-                return Err(Error::Other(
-                    "it closed the connection without answering HELLO".into(),
-                ))
-            }
-            Err(error) if error.is_timeout() => {
-                return Err(Error::Other(format!(
-                    "it did not answer HELLO with HI within {} s",
-                    GREETING_WAIT.as_secs()
-                )))
-            }
-            Err(error) => return Err(error),
+            Ok(None) => return Err(greeting_error(Error::Closed)),
+            Err(error) => return Err(greeting_error(error)),
         }
         let seen_as = connection.local_addr().ok().map(|a| a.ip().to_canonical());
         let mut writer = connection.writing_half();
@@ -143,5 +136,32 @@ impl Opening {
                 return; // the session has ended
             }
         }
+    }
+}
+
+/// What a failed greeting says: the same words however the system tells
+/// a close (end of file, a reset, a broken pipe), so that a tracker that
+/// closes at every try is reported once.
+fn greeting_error(error: Error) -> Error {
+    let closed = match &error {
+        Error::Closed => true,
+        Error::Io { source, .. } => matches!(
+            source.kind(),
+            io::ErrorKind::BrokenPipe
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::UnexpectedEof
+        ),
+        _ => false,
+    };
+    if closed {
+        Error::Other("it closed the connection without answering HELLO".into())
+    } else if error.is_timeout() {
+        Error::Other(format!(
+            "it did not answer HELLO with HI within {} s",
+            GREETING_WAIT.as_secs()
+        ))
+    } else {
+        error
     }
 }
