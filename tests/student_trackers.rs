@@ -176,17 +176,18 @@ fn network(name: &str, files: &[&str], fake: impl FnOnce(TcpListener) -> Count) 
 fn a_core_only_tracker_that_ignores_ping_is_joined_and_finds_files() {
     let (net, _count) = network("core_only_joined", &["a.txt"], core_only_tracker);
     net.put("peer2", "b.txt", b"peer2's file");
-    let mut peer1 = net.start_peer("peer1", true, &[]);
+    // peer1 sends no PING at all; peer2 has the default flags.
+    let mut peer1 = net.start_peer("peer1", true, &["--heartbeat", "0"]);
     let mut peer2 = net.start_peer("peer2", false, &[]);
-    for peer in [&mut peer1, &mut peer2] {
-        let line = peer.wait_for_log("its join, and what it concluded", |l| {
-            l.contains("joined the tracker")
-        });
-        assert!(
-            line.contains("does not answer PING, so no heartbeats"),
-            "the peer says once why it sends no heartbeats: {line}"
-        );
-    }
+    let line = peer2.wait_for_log("its join, and what it concluded", |l| {
+        l.contains("joined the tracker")
+    });
+    assert!(
+        line.contains("does not answer PING, so no heartbeats"),
+        "the peer says once why it sends no heartbeats: {line}"
+    );
+    let line = peer1.wait_for_log("its join", |l| l.contains("joined the tracker"));
+    assert!(!line.contains("PING"), "it was told to send none: {line}");
     let out = run(&mut peer2, "search a.txt");
     let port = net.port("peer1").to_string();
     find_line(&out, "peer1 as the holder of a.txt", |l| {

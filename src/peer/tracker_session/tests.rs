@@ -277,6 +277,8 @@ fn a_join_still_open_without_pong_is_taken_and_gets_no_heartbeats() {
         (link, reply)
     });
     assert_eq!(tracker.line(), "SEARCH: a.txt");
+    // A late PONG to the join's PING answers no request: it is dropped.
+    tracker.send("PONG");
     tracker.send("NOT FOUND");
     let (link, reply) = asking.join().unwrap();
     assert_eq!(reply.unwrap(), TrackerReply::NotFound);
