@@ -201,3 +201,43 @@ fn quit_returns_at_once_while_the_tracker_never_answers_hello() {
     println!("quit took {took:?} during a greeting that gets no answer");
     assert!(took < Duration::from_secs(2), "quit took {took:?}");
 }
+
+/// Fills `listener`'s queue of connections waiting to be accepted, so that
+/// the next connection's SYN is dropped and its connect stalls (as on a
+/// network that loses packets). Returns the connections that fill it.
+fn fill_accept_queue(listener: &TcpListener) -> Vec<TcpStream> {
+    let addr = listener.local_addr().expect("local address");
+    let mut queued = Vec::new();
+    // std asks for a queue of 128; the kernel takes one more.
+    while queued.len() < 1000 {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(stream) => queued.push(stream),
+            Err(_) => return queued,
+        }
+    }
+    panic!("the accept queue of {addr} never filled");
+}
+
+#[test]
+fn quit_returns_at_once_while_connecting_to_the_tracker_stalls() {
+    let net = Net::new("stalled_connect", &["peer1"]);
+    net.put("peer1", "mine.txt", b"my file");
+    let listener = TcpListener::bind(("127.0.0.1", net.tracker_port)).expect("bind the fake");
+    let queued = fill_accept_queue(&listener);
+    println!("{} connections fill the accept queue", queued.len());
+    let mut peer = net.start_peer("peer1", false, &[]);
+    // The shell is up while the connect still waits (it may take 10 s).
+    run(&mut peer, "help");
+    let log = peer.stderr_lines().join("\n");
+    assert!(
+        !log.contains("join"),
+        "the connect is still under way, neither failed nor done:\n{log}"
+    );
+    let typed = Instant::now();
+    peer.send_line("quit");
+    peer.wait_exit();
+    let took = typed.elapsed();
+    println!("quit took {took:?} during a connect that stalls");
+    assert!(took < Duration::from_secs(2), "quit took {took:?}");
+    drop(queued);
+}
