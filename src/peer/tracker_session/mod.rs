@@ -1,6 +1,6 @@
 //! A peer's session with the tracker: one thread, one state machine.
 //!
-//! The session has four states, and everything that happens to it is an
+//! The session has five states, and everything that happens to it is an
 //! event that moves it from one to another:
 //!
 //! ```text
@@ -42,8 +42,9 @@
 //!   as long as its asker waits means the same.
 //! - **Trying again.** Every way back to the tracker waits first, longer
 //!   after each failed try, up to [`MAX_RETRY_PAUSE`]. Only a session that
-//!   stayed up for `STEADY_SESSION` (a minute) starts the pauses from the shortest
-//!   again, so a tracker that refuses or drops us at once is not hammered.
+//!   stayed up for `STEADY_SESSION` (a minute) starts the pauses from the
+//!   shortest again, so a tracker that refuses or drops us at once is not
+//!   hammered.
 //!   A try that fails the same way as the last prints nothing new.
 //! - **Re-announce.** To announce a changed folder the peer leaves (`BYE`)
 //!   and joins again with the files as they are *when the join starts*: the
@@ -65,7 +66,7 @@
 //! its lines and passes them on as events, because std has no way to wait
 //! on a socket and a channel at once. Everyone else (the shell asking
 //! `SEARCH`, an upload asking for a re-announce) sends an event on the same
-//! channel. The channel holds `EVENT_QUEUE` events at most: a tracker
+//! channel. The channel holds `EVENT_QUEUE` (8) events at most: a tracker
 //! that sends faster than the session reacts is slowed down by TCP itself,
 //! and the peer's memory does not grow with what it sends.
 
