@@ -215,6 +215,7 @@ fn a_tracker_that_never_answers_a_hello_line_is_not_joined_and_the_peer_says_why
             .cloned()
             .ok_or_else(|| log.join("\n"))
     });
+    println!("{line}");
     assert!(
         line.contains("did not answer HELLO with HI") && line.contains("trying again"),
         "{line}"

@@ -156,11 +156,9 @@ fn greeting_error(error: Error) -> Error {
     };
     if closed {
         Error::Other("it closed the connection without answering HELLO".into())
-    } else if let (true, Error::Io { source, .. }) = (error.is_timeout(), &error) {
-        // The reader's own words may say what did come (a line without
-        // its end, say).
+    } else if error.is_timeout() {
         Error::Other(format!(
-            "it did not answer HELLO with HI within {} s ({source})",
+            "it did not answer HELLO with HI within {} s",
             GREETING_WAIT.as_secs()
         ))
     } else {
