@@ -184,6 +184,21 @@ fn mute_tracker(listener: TcpListener, greeted: Arc<AtomicBool>) -> JoinHandle<(
     })
 }
 
+/// How soon `quit` must end the peer, whatever the tracker does.
+const QUIT_WITHIN: Duration = Duration::from_secs(2);
+
+/// Types `quit` into the peer's shell and asserts that it has exited
+/// within `limit`. (Its exit status is 1 after `run`: the marker it types
+/// is an unknown command.)
+fn quit_within(peer: &mut Node, limit: Duration, when: &str) {
+    let typed = Instant::now();
+    peer.send_line("quit");
+    peer.wait_exit();
+    let took = typed.elapsed();
+    println!("quit took {took:?} {when}");
+    assert!(took < limit, "quit took {took:?} {when}");
+}
+
 #[test]
 fn quit_returns_at_once_while_the_tracker_never_answers_hello() {
     let greeted = Arc::new(AtomicBool::new(false));
@@ -193,13 +208,11 @@ fn quit_returns_at_once_while_the_tracker_never_answers_hello() {
     // waits for its HI.
     run(&mut peer, "help");
     assert!(greeted.load(Ordering::SeqCst), "the peer said HELLO");
-    let typed = Instant::now();
-    peer.send_line("quit");
-    // (Its exit status is 1: the marker of `run` was an unknown command.)
-    peer.wait_exit();
-    let took = typed.elapsed();
-    println!("quit took {took:?} during a greeting that gets no answer");
-    assert!(took < Duration::from_secs(2), "quit took {took:?}");
+    quit_within(
+        &mut peer,
+        QUIT_WITHIN,
+        "during a greeting that gets no answer",
+    );
 }
 
 /// Fills `listener`'s queue of connections waiting to be accepted, so that
@@ -233,11 +246,6 @@ fn quit_returns_at_once_while_connecting_to_the_tracker_stalls() {
         !log.contains("join"),
         "the connect is still under way, neither failed nor done:\n{log}"
     );
-    let typed = Instant::now();
-    peer.send_line("quit");
-    peer.wait_exit();
-    let took = typed.elapsed();
-    println!("quit took {took:?} during a connect that stalls");
-    assert!(took < Duration::from_secs(2), "quit took {took:?}");
+    quit_within(&mut peer, QUIT_WITHIN, "during a connect that stalls");
     drop(queued);
 }
