@@ -136,7 +136,8 @@ pub(super) struct Session {
     /// The last note about files left out of the five, printed once per
     /// change, not at every join.
     pub last_note: Option<String>,
-    /// Whether the last join said that this tracker gets no heartbeats.
+    /// Whether the last join found a tracker that does not answer `PING`:
+    /// the peer says so once, not at every join.
     pub said_no_ping: bool,
     /// What a request gets while not joined.
     pub why_not_joined: String,
