@@ -233,3 +233,42 @@ fn a_peer_started_before_its_tracker_joins_when_it_comes_up() {
         "a notice naming the tracker it could not join"
     );
 }
+
+#[test]
+fn a_stopped_tracker_makes_a_peer_print_one_line_per_event() {
+    let net = Net::new("rejoin_one_line_each", &["peer1"]);
+    net.put("peer1", "once.txt", b"said once");
+    let tracker_addr = net.tracker_addr();
+    let mut tracker = net.start_tracker(&[]);
+    let mut peer = net.start_peer("peer1", false, &[]);
+    net.probe().wait_found_at("once.txt", net.port("peer1"));
+    let from = peer.stderr_lines().len();
+    tracker.kill();
+    wait_new_line(
+        &mut peer,
+        from,
+        NOTICE_WITHIN,
+        "the notice of the loss",
+        |l| is_lost_notice(l, &tracker_addr),
+    );
+    // A try to rejoin fails while the tracker is down: `search` says so.
+    wait_for("a failed try to rejoin", || {
+        let out = run(&mut peer, "search once.txt");
+        match out.iter().any(|l| l.contains("the last try failed")) {
+            true => Ok(()),
+            false => Err(format!("search printed {out:?}")),
+        }
+    });
+    let _tracker = net.start_tracker(&[]);
+    wait_new_line(&mut peer, from, REJOIN_WITHIN, "a rejoined notice", |l| {
+        is_rejoined_notice(l, &tracker_addr)
+    });
+    // Losing it, trying again, being back: one line for the loss (it says
+    // the peer tries again), none for the failed try, one for the rejoin.
+    let log = peer.stderr_lines()[from..].to_vec();
+    assert_eq!(log.len(), 2, "one line per event:\n{}", log.join("\n"));
+    assert!(is_lost_notice(&log[0], &tracker_addr), "{}", log[0]);
+    assert!(log[0].contains("rejoining by itself"), "{}", log[0]);
+    assert!(is_rejoined_notice(&log[1], &tracker_addr), "{}", log[1]);
+    assert!(log[1].contains("sharing once.txt"), "{}", log[1]);
+}

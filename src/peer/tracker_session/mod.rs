@@ -1,35 +1,51 @@
 //! A peer's session with the tracker: one thread, one state machine.
 //!
-//! The session has four states, and everything that happens to it is an
+//! The session has five states, and everything that happens to it is an
 //! event that moves it from one to another:
 //!
 //! ```text
-//!            (time to try)                          PONG
-//!  Waiting ───────────────> connect, HELLO, HI, ──> Joining ──────> Joined
-//!     ^                     records, PING              │              │
-//!     │                                                │ closed       │ idle for a heartbeat: PING
-//!     │  pause, then try again                         v              │
-//!     ├──────────────────────────────────────────── refused           │ no answer for 3 heartbeats,
-//!     │                                                               │ or the connection closed:
-//!     ├───────────────────────────────────────────────────────────── lost (notice)
-//!     │                                                               │
-//!     │                                                               │ re-announce: BYE
-//!     │          the tracker closed it (or 2 s passed)                v
-//!     └──────────────────────────────────────────────────────────── Leaving
+//!          (time to try)                    PONG, or still open after 2 s
+//!  Waiting ─────────────> Connecting ──────> Joining ──────────────> Joined
+//!     ^                   (its own thread:      │                      │
+//!     │                   connect, HELLO, HI,   │ closed               │ idle for a heartbeat: PING
+//!     │                   records, PING)        v                      │
+//!     ├── pause, then try again ──── failed, or refused                │ no answer in time,
+//!     │                                                                │ or the connection closed:
+//!     ├─────────────────────────────────────────────────────────── lost (notice)
+//!     │                                                                │
+//!     │                                                                │ re-announce: BYE
+//!     │          the tracker closed it (or 2 s passed)                 v
+//!     └───────────────────────────────────────────────────────────── Leaving
 //! ```
 //!
+//! - **Connecting.** A thread of its own connects, says `HELLO`, reads
+//!   `HI` and sends the records and `PING`, then stays on as the reader of
+//!   that connection. The session thread only hears how it went, so a
+//!   tracker that never answers holds up no request and no `quit`.
 //! - **Joining.** After its records the peer sends `PING`. The tracker
-//!   answers only peers it accepted, so `PONG` proves we are in; a close
-//!   means we were refused (the core protocol gives no reason; a tracker
-//!   run with `--explain` sends one `ERROR:` line first).
+//!   answers only peers it accepted, so `PONG` proves we are in. A tracker
+//!   that refuses closes the connection, at once (the core protocol gives
+//!   no reason; a tracker run with `--explain` sends one `ERROR:` line
+//!   first). A tracker that keeps only the core protocol does not answer
+//!   `PING` at all (or answers `ERROR:`): when the connection stays open
+//!   for `JOIN_SETTLE_WAIT` (2 s), the records were taken, and the peer says
+//!   once that this tracker gets no heartbeats.
 //! - **Joined.** Requests (`SEARCH`, `LIST`) go out, and their replies come
 //!   back in the same order, so each reply is handed to the oldest request
 //!   still waiting. A request whose asker gave up stays in that queue: its
-//!   late reply is dropped there, never handed to the next request.
+//!   late reply is dropped there, never handed to the next request. A line
+//!   that answers nothing is dropped too.
 //! - **Heartbeat.** A session idle for `--heartbeat` seconds sends `PING`;
 //!   if anything sent stays unanswered for three heartbeats, the tracker's
 //!   machine is taken for gone (a power cut sends no end-of-file), and the
-//!   peer rejoins by itself.
+//!   peer rejoins by itself. Without heartbeats, a request unanswered for
+//!   as long as its asker waits means the same.
+//! - **Trying again.** Every way back to the tracker waits first, longer
+//!   after each failed try, up to [`MAX_RETRY_PAUSE`]. Only a session that
+//!   stayed up for `STEADY_SESSION` (a minute) starts the pauses from the
+//!   shortest again, so a tracker that refuses or drops us at once is not
+//!   hammered.
+//!   A try that fails the same way as the last prints nothing new.
 //! - **Re-announce.** To announce a changed folder the peer leaves (`BYE`)
 //!   and joins again with the files as they are *when the join starts*: the
 //!   core protocol needs no extra message for it. It joins again once the
@@ -39,16 +55,23 @@
 //!
 //! The files: this one holds the peer's handle ([`TrackerLink`]) and what
 //! the session publishes (`Status`); `session.rs` the state machine;
-//! `tests.rs` its tests against a scripted tracker.
+//! `joining.rs` how a join starts and how it ends; `connector.rs` the
+//! thread of each connection; `tests.rs` the tests against a scripted
+//! tracker.
 //!
 //! Why one thread that owns everything: the state lives in one place and is
 //! changed by one thread, in the order events happened, and no lock is ever
 //! held around the socket. The session thread is the only writer of the
-//! tracker connection. A small reader thread per connection only reads
-//! lines and passes them on as events, because std has no way to wait on a
-//! socket and a channel at once. Everyone else (the shell asking `SEARCH`,
-//! an upload asking for a re-announce) sends an event on the same channel.
+//! tracker connection once it is open. A small thread per connection reads
+//! its lines and passes them on as events, because std has no way to wait
+//! on a socket and a channel at once. Everyone else (the shell asking
+//! `SEARCH`, an upload asking for a re-announce) sends an event on the same
+//! channel. The channel holds `EVENT_QUEUE` (8) events at most: a tracker
+//! that sends faster than the session reacts is slowed down by TCP itself,
+//! and the peer's memory does not grow with what it sends.
 
+mod connector;
+mod joining;
 mod session;
 
 use session::Session;
@@ -58,36 +81,54 @@ use crate::lock;
 use crate::log::Log;
 use crate::peer::announce::Pins;
 use crate::peer::folder::SharedFolder;
-use crate::wire::connection::{Connection, Wait, STALL_TIMEOUT};
-use crate::wire::messages::{TrackerReply, TrackerRequest, Wire};
-use crate::wire::protocol::{FileRecord, MAX_RECORDS_PER_JOIN};
-use std::collections::VecDeque;
-use std::net::{IpAddr, SocketAddr};
+use crate::wire::connection::STALL_TIMEOUT;
+use crate::wire::messages::{TrackerReply, TrackerRequest};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// The first pause before trying to rejoin a lost tracker; it doubles
-/// after each failed try, up to [`MAX_RETRY_PAUSE`].
+/// The first pause before trying to join again; it doubles after each
+/// failed try, up to [`MAX_RETRY_PAUSE`].
 const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(250);
 
-/// The longest pause between two tries to rejoin a lost tracker.
-pub const MAX_RETRY_PAUSE: Duration = Duration::from_secs(4);
+/// The longest pause between two tries to join the tracker. A lab's
+/// tracker that is down for a lesson costs it one try a minute.
+pub const MAX_RETRY_PAUSE: Duration = Duration::from_secs(60);
 
-/// The pause after the tracker refused us. Trying again helps only once
-/// somebody fixed something (the settings file, the folder), so there is no
-/// hurry, and the refusal is printed once, not at every try.
+/// The shortest pause after the tracker refused us. Trying again helps only
+/// once somebody fixed something (the settings file, the folder), so there
+/// is no hurry, and the refusal is printed once, not at every try.
 pub const REFUSED_RETRY_PAUSE: Duration = Duration::from_secs(10);
 
-/// How long starting the link, or a re-announce, waits for its join to be
-/// settled (accepted, refused or failed) before going on anyway. Connecting
-/// alone may take [`crate::wire::connection::CONNECT_TIMEOUT`].
+/// A session that stayed joined this long worked: when it is lost, the
+/// pauses start again from the shortest. A shorter one counts as a failed
+/// try, so a tracker that takes us and drops us at once is tried less and
+/// less often.
+const STEADY_SESSION: Duration = MAX_RETRY_PAUSE;
+
+/// How long starting the link waits for the first join to be settled
+/// before the shell starts anyway. A tracker that takes longer (it never
+/// answers, say) must not keep the user from typing, or from `quit`.
+const START_WAIT: Duration = Duration::from_secs(5);
+
+/// How long a re-announce waits for its join to be settled (accepted,
+/// refused or failed) before going on anyway.
 const JOIN_WAIT: Duration = Duration::from_secs(15);
 
-/// How long a join waits for `PONG` without a heartbeat interval to go by.
-const JOIN_CONFIRM_WAIT: Duration = STALL_TIMEOUT;
+/// How long a new connection may take to answer `HELLO` with `HI`: a
+/// tracker answers at once, and a `HELLO` it did not understand is never
+/// answered.
+const GREETING_WAIT: Duration = Duration::from_secs(10);
+
+/// How long a join waits for `PONG`, or for the close of a refusal. A
+/// tracker refuses at once, as soon as it has read the records, and one
+/// that answers `PING` answers as fast. A connection still open after
+/// this long took our records, from a tracker that does not answer `PING`.
+/// (Shorter with a shorter `--heartbeat`.)
+const JOIN_SETTLE_WAIT: Duration = Duration::from_secs(2);
 
 /// After the `BYE` of a re-announce, how long the peer waits for the
 /// tracker to close the old session (it does at once) before joining again
@@ -95,6 +136,12 @@ const JOIN_CONFIRM_WAIT: Duration = STALL_TIMEOUT;
 /// the new `HELLO` arrives: its log reads "leave", then "join", never an
 /// overlap of two sessions.
 const LEAVE_WAIT: Duration = Duration::from_secs(2);
+
+/// The most events waiting for the session thread. A reader thread that
+/// finds the queue full waits, and stops reading its socket meanwhile, so a
+/// tracker that floods us is held back by TCP. Each event may hold one
+/// reply of up to a 16 MiB line, so the queue is short.
+const EVENT_QUEUE: usize = 8;
 
 /// How a peer's tracker session is set up.
 #[derive(Debug, Clone)]
@@ -110,16 +157,22 @@ pub struct LinkConfig {
     /// The settings file, named when the tracker refuses our address.
     pub settings_file: PathBuf,
     /// Idle time before a `PING`; `None` sends none (for a tracker that
-    /// speaks only the core protocol), and then a join counts as accepted
-    /// as soon as the records are sent.
+    /// speaks only the core protocol). Either way a join counts as
+    /// accepted when the tracker has not closed it within a short wait.
     pub heartbeat: Option<Duration>,
     pub log: Log,
+}
+
+/// How long a request waits for its reply: two heartbeats, and at most
+/// [`STALL_TIMEOUT`].
+fn reply_wait(heartbeat: Option<Duration>) -> Duration {
+    heartbeat.map_or(STALL_TIMEOUT, |beat| (2 * beat).min(STALL_TIMEOUT))
 }
 
 /// The peer's handle on its tracker session.
 pub struct TrackerLink {
     tracker: SocketAddr,
-    events: Sender<Event>,
+    events: SyncSender<Event>,
     status: Arc<Status>,
     /// How long a request waits for its reply.
     reply_wait: Duration,
@@ -135,13 +188,11 @@ enum Event {
     },
     /// The folder changed: announce it (the number is in [`Status`]).
     Reannounce,
-    /// The reader thread of connection `connection` read a line.
-    Line {
+    /// Something from the thread of connection `connection`.
+    From {
         connection: u64,
-        line: Result<TrackerReply>,
+        news: connector::News,
     },
-    /// The reader thread of connection `connection` saw it end.
-    Closed { connection: u64 },
     /// Leave (with `BYE` or, to play a crash, without) and end the thread.
     Stop { say_bye: bool },
 }
@@ -178,9 +229,9 @@ impl Status {
         state.requested
     }
 
-    /// Waits until announcement `number` is settled, or `JOIN_WAIT` passed.
-    fn wait_settled(&self, number: u64) {
-        let deadline = Instant::now() + JOIN_WAIT;
+    /// Waits until announcement `number` is settled, or `wait` passed.
+    fn wait_settled(&self, number: u64, wait: Duration) {
+        let deadline = Instant::now() + wait;
         let mut state = self.state();
         while state.settled < number && !state.stopped {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -201,26 +252,42 @@ impl Status {
     }
 }
 
+/// Held by the session thread while it runs: however the thread ends, a
+/// panic included, the status says "stopped, not joined", and everyone
+/// waiting for a join is woken instead of waiting for ever.
+struct Running(Arc<Status>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.update(|state| {
+            state.joined = false;
+            state.stopped = true;
+        });
+    }
+}
+
 impl TrackerLink {
     /// Starts the session thread and waits (a few seconds at most) for the
     /// first join to be settled.
     pub fn start(config: LinkConfig) -> Result<TrackerLink> {
-        let (events, inbox) = mpsc::channel();
+        let (events, inbox) = mpsc::sync_channel(EVENT_QUEUE);
         let status = Arc::new(Status {
             state: Mutex::default(),
             changed: Condvar::new(),
         });
         let first = status.ask();
-        let reply_wait = config
-            .heartbeat
-            .map_or(STALL_TIMEOUT, |beat| (2 * beat).min(STALL_TIMEOUT));
+        let reply_wait = reply_wait(config.heartbeat);
         let tracker = config.tracker;
         let session = Session::new(config, events.clone(), Arc::clone(&status));
+        let running = Running(Arc::clone(&status));
         let thread = thread::Builder::new()
             .name(format!("{} tracker session", session.label()))
-            .spawn(move || session.run(&inbox))
+            .spawn(move || {
+                let _running = running;
+                session.run(&inbox);
+            })
             .map_err(|e| Error::io("starting the tracker session thread", e))?;
-        status.wait_settled(first);
+        status.wait_settled(first, START_WAIT);
         Ok(TrackerLink {
             tracker,
             events,
@@ -281,7 +348,7 @@ impl TrackerLink {
     pub fn reannounce(&self) {
         let number = self.status.ask();
         if self.events.send(Event::Reannounce).is_ok() {
-            self.status.wait_settled(number);
+            self.status.wait_settled(number, JOIN_WAIT);
         }
     }
 
@@ -299,7 +366,9 @@ impl TrackerLink {
 
     fn stop(&self, say_bye: bool) {
         let _ = self.events.send(Event::Stop { say_bye });
-        if let Some(thread) = lock(&self.thread).take() {
+        // Taken out first: the lock is not held while the thread ends.
+        let thread = lock(&self.thread).take();
+        if let Some(thread) = thread {
             let _ = thread.join();
         }
     }

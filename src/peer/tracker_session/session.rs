@@ -1,16 +1,32 @@
 //! The session thread's side of [`super::TrackerLink`]: the state machine
 //! itself (see the diagram in `mod.rs`). It owns the connection to the
-//! tracker and is the only code that writes to it; everything that happens
-//! reaches it as an [`Event`].
+//! tracker once it is open, and is the only code that writes to it then;
+//! everything that happens reaches it as an [`Event`]. How a join starts
+//! and ends is in `joining.rs`.
 
-use super::*;
+use super::connector::News;
+use super::{
+    reply_wait, Event, LinkConfig, Status, FIRST_RETRY_PAUSE, JOIN_SETTLE_WAIT, LEAVE_WAIT,
+    MAX_RETRY_PAUSE, STEADY_SESSION,
+};
+use crate::error::{Error, Result};
+use crate::wire::connection::{Closer, Connection};
+use crate::wire::messages::{TrackerReply, TrackerRequest, Wire};
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Where the session is (see the diagram at the top).
-enum Phase {
+pub(super) enum Phase {
     /// No connection. Try to join at `until`; `None` waits for a
     /// re-announce (the folder had nothing to share).
     Waiting { until: Option<Instant> },
-    /// Records and `PING` sent; waiting for `PONG` or the close.
+    /// A connection's thread is opening the session.
+    Connecting(Pending),
+    /// Records (and `PING`) sent; waiting for `PONG`, the close, or
+    /// [`JOIN_SETTLE_WAIT`] to pass.
     Joining(Live, Attempt),
     /// Accepted.
     Joined(Live, Attempt),
@@ -19,67 +35,119 @@ enum Phase {
     Leaving(Live, Instant),
 }
 
-/// One connection to the tracker, as the session thread holds it.
-struct Live {
+/// A session being opened by its connection's thread.
+pub(super) struct Pending {
+    pub number: u64,
+    /// Ends the connection, once there is one.
+    pub closer: CloseOnDrop,
+    pub attempt: Attempt,
+}
+
+/// The closer of a connection that is still opening. A try given up
+/// before it opened (the peer stops, say) is closed when this is dropped,
+/// so its thread stops waiting for the tracker.
+pub(super) struct CloseOnDrop(pub Option<Closer>);
+
+impl CloseOnDrop {
+    /// The session is open: from now on its [`Live`] closes it.
+    pub fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        if let Some(closer) = &self.0 {
+            closer.close();
+        }
+    }
+}
+
+/// One open connection to the tracker, as the session thread holds it.
+pub(super) struct Live {
     /// Tells this connection's events from those of an older one.
-    number: u64,
-    /// The writing half; the reader thread has the other.
-    writer: Connection,
+    pub number: u64,
+    /// The writing half; the connection's thread reads the other.
+    pub writer: Connection,
     /// Requests sent and not yet answered, oldest first.
-    waiting: VecDeque<Waiting>,
+    pub waiting: VecDeque<Waiting>,
     /// When the last line went out or came in.
-    last_activity: Instant,
+    pub last_activity: Instant,
     /// When the tracker last said anything: its last sign of life.
-    last_heard: Instant,
+    pub last_heard: Instant,
+    /// This session's heartbeat: `--heartbeat`, or `None` when the
+    /// tracker does not answer `PING`.
+    pub heartbeat: Option<Duration>,
+}
+
+/// However a session ends, its socket is closed: the tracker hears of it,
+/// and the connection's thread stops reading.
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.writer.shutdown();
+    }
+}
+
+/// A loss of the tracker that no join has ended yet.
+pub(super) struct Lost {
+    /// Whether a try failed since: the notice already says the peer tries
+    /// again, so the first failure is nothing new.
+    pub tried: bool,
 }
 
 /// A request sent to the tracker, waiting for its reply.
-struct Waiting {
-    sent_at: Instant,
-    /// Who wants the reply; `None` for our own heartbeat `PING`s.
-    reply: Option<Sender<Result<TrackerReply>>>,
+pub(super) struct Waiting {
+    pub sent_at: Instant,
+    /// Our own `PING`: only a `PONG` answers it.
+    pub ping: bool,
+    /// Who wants the reply; `None` for our own `PING`s.
+    pub reply: Option<Sender<Result<TrackerReply>>>,
 }
 
 /// What one join announced, and what it learnt.
-struct Attempt {
+pub(super) struct Attempt {
     /// The announcement number its folder scan answers.
-    scanned: u64,
-    names: Vec<String>,
-    started: Instant,
+    pub scanned: u64,
+    pub names: Vec<String>,
+    /// When the records went out (when the try began, before that).
+    pub started: Instant,
     /// Where the tracker sees our connection come from.
-    seen_as: Option<IpAddr>,
-    /// An `ERROR:` line the tracker sent while we were joining.
-    reason: Option<String>,
+    pub seen_as: Option<IpAddr>,
+    /// What the tracker said while we were joining, quoted.
+    pub reason: Option<String>,
 }
 
 /// The session thread's state.
 pub(super) struct Session {
-    config: LinkConfig,
-    /// Our own inbox's sender, handed to each reader thread.
-    own_events: Sender<Event>,
-    status: Arc<Status>,
-    phase: Phase,
-    next_connection: u64,
+    pub config: LinkConfig,
+    /// Our own inbox's sender, handed to each connection's thread. The
+    /// session thread itself never sends on it: the queue may be full.
+    pub own_events: SyncSender<Event>,
+    pub status: Arc<Status>,
+    pub phase: Phase,
+    pub next_connection: u64,
     /// The pause before the next try after a failure.
-    pause: Duration,
-    /// A notice of the loss was printed and no join worked since.
-    lost: bool,
-    ever_joined: bool,
+    pub pause: Duration,
+    /// The tracker was lost and no join worked since.
+    pub lost: Option<Lost>,
     /// The last warning printed about joining, so that a try that fails the
     /// same way again does not print it again.
-    last_said: Option<String>,
+    pub last_said: Option<String>,
     /// The last note about files left out of the five, printed once per
     /// change, not at every join.
-    last_note: Option<String>,
+    pub last_note: Option<String>,
+    /// Whether the last join found a tracker that does not answer `PING`:
+    /// the peer says so once, not at every join.
+    pub said_no_ping: bool,
     /// What a request gets while not joined.
-    why_not_joined: String,
+    pub why_not_joined: String,
 }
 
 impl Session {
     /// A session that will try to join at once.
     pub(super) fn new(
         config: LinkConfig,
-        own_events: Sender<Event>,
+        own_events: SyncSender<Event>,
         status: Arc<Status>,
     ) -> Session {
         let tracker = config.tracker;
@@ -91,10 +159,10 @@ impl Session {
             },
             next_connection: 0,
             pause: FIRST_RETRY_PAUSE,
-            lost: false,
-            ever_joined: false,
+            lost: None,
             last_said: None,
             last_note: None,
+            said_no_ping: false,
             why_not_joined: format!("not joined to the tracker at {tracker} yet"),
             config,
         }
@@ -133,38 +201,43 @@ impl Session {
 
     /// When the session must act if no event comes first.
     fn next_deadline(&self) -> Option<Instant> {
-        let beat = self.config.heartbeat;
         match &self.phase {
             Phase::Waiting { until } => *until,
-            Phase::Joining(_, attempt) => {
-                let wait = beat.map_or(JOIN_CONFIRM_WAIT, |beat| 3 * beat);
-                Some(attempt.started + wait)
-            }
+            Phase::Connecting(_) => None,
+            Phase::Joining(_, attempt) => Some(attempt.started + self.settle_wait()),
             Phase::Leaving(_, until) => Some(*until),
-            Phase::Joined(live, _) => {
-                let beat = beat?;
-                Some(match live.waiting.front() {
-                    // Something is unanswered: give up on the tracker when
-                    // it has been silent for three heartbeats (an idle
-                    // session's PING goes out after one of them), and a
-                    // request has had two at least.
-                    Some(oldest) => (live.last_heard + 3 * beat).max(oldest.sent_at + 2 * beat),
-                    // All answered: PING when idle for one.
-                    None => live.last_activity + beat,
-                })
-            }
+            Phase::Joined(live, _) => match (live.waiting.front(), live.heartbeat) {
+                // Something is unanswered: give up on the tracker when it
+                // has been silent for three heartbeats (an idle session's
+                // PING goes out after one of them), and a request has had
+                // two at least.
+                (Some(oldest), Some(beat)) => {
+                    Some((live.last_heard + 3 * beat).max(oldest.sent_at + 2 * beat))
+                }
+                // No heartbeats: when its asker gives up on a request.
+                (Some(oldest), None) => Some(oldest.sent_at + reply_wait(self.config.heartbeat)),
+                // All answered: PING when idle for one.
+                (None, Some(beat)) => Some(live.last_activity + beat),
+                (None, None) => None,
+            },
         }
+    }
+
+    /// How long a join waits for `PONG` or a refusal's close.
+    pub(super) fn settle_wait(&self) -> Duration {
+        self.config
+            .heartbeat
+            .map_or(JOIN_SETTLE_WAIT, |beat| beat.min(JOIN_SETTLE_WAIT))
     }
 
     fn on_deadline(&mut self) {
         let now = Instant::now();
         match &mut self.phase {
             Phase::Waiting { .. } => self.try_to_join(),
+            Phase::Connecting(_) => {}
             Phase::Leaving(..) => self.rejoin_after_leaving(),
-            Phase::Joining(_, attempt) => {
-                let waited = now.duration_since(attempt.started).as_secs();
-                self.lose(&format!("it did not confirm our join within {waited} s"));
-            }
+            // Still open: the records were taken, with no PONG.
+            Phase::Joining(..) => self.accepted(false),
             Phase::Joined(live, _) => match live.waiting.front() {
                 Some(_) => {
                     let silent = now.duration_since(live.last_heard).as_secs();
@@ -179,7 +252,7 @@ impl Session {
         }
     }
 
-    fn on_event(&mut self, event: Event) {
+    pub(super) fn on_event(&mut self, event: Event) {
         match event {
             Event::Request { message, reply } => match &mut self.phase {
                 Phase::Joined(live, _) => {
@@ -197,10 +270,21 @@ impl Session {
                 // The join under way announces the folder as it was; once
                 // it is settled, `settle` sees the newer request. A leave
                 // under way is followed by a join that scans the folder then.
-                Phase::Joining(..) | Phase::Leaving(..) => {}
+                Phase::Connecting(_) | Phase::Joining(..) | Phase::Leaving(..) => {}
             },
-            Event::Line { connection, line } => self.on_line(connection, line),
-            Event::Closed { connection } => match &self.phase {
+            Event::From { connection, news } => self.on_news(connection, news),
+            Event::Stop { .. } => {}
+        }
+    }
+
+    /// News from the thread of connection `connection`.
+    fn on_news(&mut self, connection: u64, news: News) {
+        match news {
+            News::Connected { closer } => self.connected(connection, closer),
+            News::Greeted { writer, seen_as } => self.greeted(connection, writer, seen_as),
+            News::Failed { error } => self.failed(connection, &error),
+            News::Line { line } => self.on_line(connection, line),
+            News::Closed => match &self.phase {
                 Phase::Joining(live, _) if live.number == connection => self.refused(),
                 Phase::Joined(live, _) if live.number == connection => {
                     self.lose("the connection was closed")
@@ -209,7 +293,6 @@ impl Session {
                 // An older connection's reader, ending after we left it.
                 _ => {}
             },
-            Event::Stop { .. } => {}
         }
     }
 
@@ -222,194 +305,74 @@ impl Session {
                     live.waiting.pop_front();
                     live.last_activity = Instant::now();
                     live.last_heard = live.last_activity;
-                    self.accepted();
+                    self.accepted(true);
                 }
-                Ok(TrackerReply::Error(reason)) => attempt.reason = Some(reason),
-                Ok(other) => attempt.reason = Some(format!("it sent {:?}", other.format())),
-                Err(error) => attempt.reason = Some(error.to_string()),
+                Ok(TrackerReply::Error(reason)) => attempt.reason = Some(quoted(&reason)),
+                // Only the keyword: the line itself may be megabytes long.
+                Ok(other) => attempt.reason = Some(format!("a {} line", other.keyword())),
+                Err(error) => attempt.reason = Some(quoted(&error.to_string())),
             },
             Phase::Joined(live, _) | Phase::Leaving(live, _) if live.number == connection => {
                 live.last_activity = Instant::now();
                 live.last_heard = live.last_activity;
+                let answers = match (live.waiting.front(), &line) {
+                    // A late PONG (to the PING of a join that was taken
+                    // without one) answers no request.
+                    (Some(oldest), Ok(TrackerReply::Pong)) => oldest.ping,
+                    (Some(_), _) => true,
+                    // A line nobody waits for is dropped.
+                    (None, _) => false,
+                };
                 // The oldest request gets it. If its asker gave up, the
                 // reply goes nowhere: it is never handed to a newer request.
-                if let Some(Waiting {
-                    reply: Some(reply), ..
-                }) = live.waiting.pop_front()
-                {
-                    let _ = reply.send(line);
+                if answers {
+                    if let Some(Waiting {
+                        reply: Some(reply), ..
+                    }) = live.waiting.pop_front()
+                    {
+                        let _ = reply.send(line);
+                    }
                 }
             }
             _ => {}
         }
     }
 
-    /// Scans the folder and opens a session: HELLO, HI, records, PING.
-    fn try_to_join(&mut self) {
-        let scanned = self.status.state().requested;
-        let Some(records) = self.records_to_announce() else {
-            self.settle(scanned);
-            self.phase = Phase::Waiting { until: None };
-            return;
-        };
-        let names = records.iter().map(|r| r.name.clone()).collect();
-        match self.open_session(records) {
-            Ok((live, seen_as)) => {
-                let attempt = Attempt {
-                    scanned,
-                    names,
-                    started: Instant::now(),
-                    seen_as,
-                    reason: None,
-                };
-                self.phase = Phase::Joining(live, attempt);
-                if self.config.heartbeat.is_none() {
-                    // No PING, so no confirmation: take it as accepted.
-                    self.accepted();
-                }
+    /// The connection's thread has connected.
+    fn connected(&mut self, connection: u64, closer: Closer) {
+        match &mut self.phase {
+            Phase::Connecting(pending) if pending.number == connection => {
+                pending.closer = CloseOnDrop(Some(closer))
             }
-            Err(error) => {
-                self.settle(scanned);
-                self.why_not_joined = format!(
-                    "not joined to the tracker at {} (it will rejoin by itself when the tracker is back)",
-                    self.config.tracker
-                );
-                self.say_once(format!(
-                    "notice: cannot join the tracker at {}: {error}; trying again by itself",
-                    self.config.tracker
-                ));
-                self.lost = true;
-                self.retry_later();
-            }
+            // A try given up already.
+            _ => closer.close(),
         }
-    }
-
-    /// Connects, says HELLO, reads HI, sends the records (and PING), and
-    /// starts the reader thread. Returns the connection and the address
-    /// the tracker sees us come from.
-    fn open_session(&mut self, records: Vec<FileRecord>) -> Result<(Live, Option<IpAddr>)> {
-        let mut connection = Connection::connect(self.config.tracker, &self.config.log)?;
-        match connection.request(&TrackerRequest::Hello)? {
-            TrackerReply::Hi => {}
-            TrackerReply::Error(reason) => return Err(Error::Remote(reason)),
-            other => return Err(Error::unexpected("HI", &other)),
-        }
-        let seen_as = connection.local_addr().ok().map(|a| a.ip().to_canonical());
-        let mut writer = connection.writing_half();
-        writer.send(&TrackerRequest::Records(records))?;
-        let mut live = Live {
-            number: self.next_connection,
-            writer,
-            waiting: VecDeque::new(),
-            last_activity: Instant::now(),
-            last_heard: Instant::now(),
-        };
-        self.next_connection += 1;
-        if self.config.heartbeat.is_some() {
-            // The tracker answers PING only once it accepted our records.
-            send(&mut live, &TrackerRequest::Ping, None)?;
-        }
-        start_reader(connection, live.number, self.own_events.clone())?;
-        Ok((live, seen_as))
-    }
-
-    /// The tracker answered our PING: we are in.
-    fn accepted(&mut self) {
-        let phase = std::mem::replace(&mut self.phase, Phase::Waiting { until: None });
-        let Phase::Joining(live, attempt) = phase else {
-            self.phase = phase;
-            return;
-        };
-        let tracker = self.config.tracker;
-        let log = &self.config.log;
-        log.event(&format!(
-            "joined the tracker at {tracker} sharing {}",
-            attempt.names.join(", ")
-        ));
-        if self.lost && self.ever_joined {
-            log.event(&format!("notice: rejoined the tracker at {tracker}"));
-        }
-        self.lost = false;
-        self.ever_joined = true;
-        self.last_said = None;
-        self.pause = FIRST_RETRY_PAUSE;
-        let scanned = attempt.scanned;
-        let announced = attempt.names.clone();
-        self.phase = Phase::Joined(live, attempt);
-        self.status.update(|state| {
-            state.joined = true;
-            state.announced = announced;
-        });
-        self.settle(scanned);
-        // A re-announce asked for during the join: its file may be newer
-        // than the scan we just announced.
-        if self.status.state().requested > scanned {
-            self.on_event(Event::Reannounce);
-        }
-    }
-
-    /// The tracker closed the connection before accepting us.
-    fn refused(&mut self) {
-        let phase = std::mem::replace(&mut self.phase, Phase::Waiting { until: None });
-        let Phase::Joining(mut live, attempt) = phase else {
-            self.phase = phase;
-            return;
-        };
-        close(&mut live, "refused by the tracker");
-        let tracker = self.config.tracker;
-        let why = match &attempt.reason {
-            Some(reason) => format!("it said: {reason}"),
-            None => self.likely_causes(attempt.seen_as),
-        };
-        self.why_not_joined = format!("not joined: refused by the tracker at {tracker} ({why})");
-        self.say_once(format!(
-            "refused by the tracker at {tracker}: {why}; trying again every {} s",
-            REFUSED_RETRY_PAUSE.as_secs()
-        ));
-        self.settle(attempt.scanned);
-        self.wait_then_join(Some(REFUSED_RETRY_PAUSE));
-    }
-
-    /// Why a tracker that gave no reason may have refused us.
-    fn likely_causes(&self, seen_as: Option<IpAddr>) -> String {
-        let announced = self.config.own_addr.ip();
-        let address = match seen_as {
-            Some(seen) if seen != announced && !(seen.is_loopback() && announced.is_loopback()) => {
-                format!(
-                    "it sees this peer's connection come from {seen}, but our records announce \
-                     {announced} (the address of this peer's line in {}): run this peer on the \
-                     machine that has {announced}, or fix that line",
-                    self.config.settings_file.display()
-                )
-            }
-            _ => format!("our records announce {announced}, which it may not accept"),
-        };
-        format!(
-            "it closed the connection without a word; likely causes: {address}; \
-             a record it cannot read (run the tracker with --explain to be told why)"
-        )
     }
 
     /// The tracker is gone (or unreachable): tell the user, then rejoin.
-    fn lose(&mut self, reason: &str) {
+    pub(super) fn lose(&mut self, reason: &str) {
         let phase = std::mem::replace(&mut self.phase, Phase::Waiting { until: None });
+        let mut steady = false;
         if let Phase::Joining(mut live, attempt) | Phase::Joined(mut live, attempt) = phase {
             close(&mut live, &format!("lost the tracker: {reason}"));
             self.settle(attempt.scanned);
+            steady = attempt.started.elapsed() >= STEADY_SESSION;
         }
         self.status.update(|state| state.joined = false);
         let tracker = self.config.tracker;
         self.why_not_joined = format!(
             "not joined to the tracker at {tracker} (it will rejoin by itself when the tracker is back)"
         );
-        self.config.log.event(&format!(
+        let text = format!(
             "notice: lost the connection to the tracker at {tracker} ({reason}); \
              still serving files; rejoining by itself"
-        ));
-        self.lost = true;
+        );
+        self.config.log.event(&text);
+        self.lost = Some(Lost { tried: false });
         self.last_said = None;
-        // A session that was up starts the pauses again from the shortest.
-        self.pause = FIRST_RETRY_PAUSE;
+        if steady {
+            self.pause = FIRST_RETRY_PAUSE;
+        }
         self.retry_later();
     }
 
@@ -450,31 +413,32 @@ impl Session {
         self.wait_then_join(Some(Duration::ZERO));
     }
 
-    /// Leaves: BYE (unless playing a crash, or said already), close, and
-    /// wake everyone.
+    /// Leaves: BYE (unless playing a crash, or said already), then close.
+    /// The status says "stopped" once the thread has ended (see
+    /// `Running`).
     fn stop(&mut self, say_bye: bool) {
         let phase = std::mem::replace(&mut self.phase, Phase::Waiting { until: None });
-        if let Phase::Joining(mut live, _) | Phase::Joined(mut live, _) = phase {
-            if say_bye {
-                let _ = live.writer.send(&TrackerRequest::Bye);
+        match phase {
+            Phase::Joining(mut live, _) | Phase::Joined(mut live, _) => {
+                if say_bye {
+                    let _ = live.writer.send(&TrackerRequest::Bye);
+                }
+                close(&mut live, "the peer is stopping");
             }
-            close(&mut live, "the peer is stopping");
-        } else if let Phase::Leaving(mut live, _) = phase {
-            close(&mut live, "the peer is stopping");
+            Phase::Leaving(mut live, _) => close(&mut live, "the peer is stopping"),
+            // Dropping it closes a connection that is still opening.
+            Phase::Connecting(pending) => drop(pending),
+            Phase::Waiting { .. } => {}
         }
-        self.status.update(|state| {
-            state.joined = false;
-            state.stopped = true;
-        });
     }
 
     /// Waits the current pause, then tries again; the pause doubles.
-    fn retry_later(&mut self) {
+    pub(super) fn retry_later(&mut self) {
         self.wait_then_join(Some(self.pause));
         self.pause = (self.pause * 2).min(MAX_RETRY_PAUSE);
     }
 
-    fn wait_then_join(&mut self, after: Option<Duration>) {
+    pub(super) fn wait_then_join(&mut self, after: Option<Duration>) {
         if let Phase::Joined(..) = self.phase {
             self.status.update(|state| state.joined = false);
         }
@@ -484,86 +448,34 @@ impl Session {
     }
 
     /// Announcement `scanned` is settled: wake whoever waits for it.
-    fn settle(&self, scanned: u64) {
+    pub(super) fn settle(&self, scanned: u64) {
         self.status
             .update(|state| state.settled = state.settled.max(scanned));
     }
 
     /// Prints `text` unless it is what was printed last.
-    fn say_once(&mut self, text: String) {
+    pub(super) fn say_once(&mut self, text: String) {
         if self.last_said.as_ref() != Some(&text) {
             self.config.log.event(&text);
             self.last_said = Some(text);
         }
     }
+}
 
-    /// The five (at most) shared files to announce, as records: the pinned
-    /// ones first, then in name order (see [`crate::peer::announce`]); `None` when
-    /// the folder shares nothing (the tracker would refuse us). Warns about
-    /// files that cannot be shared, and notes those left out of the five.
-    fn records_to_announce(&mut self) -> Option<Vec<FileRecord>> {
-        let folder = &self.config.folder;
-        let scan = match folder.scan() {
-            Ok(scan) => scan,
-            Err(error) => {
-                self.say_once(format!("warning: {error}"));
-                return None;
-            }
-        };
-        for (name, reason) in &scan.skipped {
-            self.config
-                .log
-                .event(&format!("warning: not sharing {name:?}: {reason}"));
-        }
-        if scan.files.is_empty() {
-            self.why_not_joined = format!(
-                "not joined: {} shares no file, and the protocol does not accept a peer that \
-                 shares nothing (a join carries 1 to {MAX_RECORDS_PER_JOIN} records): `publish` \
-                 a file, or put one in that folder",
-                folder.dir().display()
-            );
-            let text = format!(
-                "not joining the tracker: {} shares no file (the tracker accepts peers that share 1 to {})",
-                folder.dir().display(),
-                MAX_RECORDS_PER_JOIN
-            );
-            self.say_once(text);
-            return None;
-        }
-        let shared: Vec<String> = scan.files.iter().map(|f| f.name.clone()).collect();
-        let chosen = self.config.pins.announced(&shared);
-        let left_out: Vec<&str> = shared
-            .iter()
-            .filter(|name| !chosen.contains(name))
-            .map(String::as_str)
-            .collect();
-        let note = (!left_out.is_empty()).then(|| {
-            format!(
-                "note: serving {} files, but a join announces {MAX_RECORDS_PER_JOIN}; \
-                 not announced to the tracker (still served to peers that ask): {}",
-                shared.len(),
-                left_out.join(", ")
-            )
-        });
-        if note != self.last_note {
-            if let Some(note) = &note {
-                self.config.log.event(note);
-            }
-            self.last_note = note;
-        }
-        let own_addr = self.config.own_addr;
-        Some(
-            chosen
-                .iter()
-                .filter_map(|name| scan.files.iter().find(|file| &file.name == name))
-                .map(|file| file.record(own_addr))
-                .collect(),
-        )
+/// The most characters of another node's words that the session keeps or
+/// prints: enough for any reason a tracker gives, not a flood.
+const QUOTE_LIMIT: usize = 200;
+
+/// `text`, cut to [`QUOTE_LIMIT`] characters, saying how much was cut.
+pub(super) fn quoted(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_LIMIT) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}… and {} more bytes", &text[..end], text.len() - end),
     }
 }
 
 /// Sends `message` on the session and queues who waits for its reply.
-fn send(
+pub(super) fn send(
     live: &mut Live,
     message: &TrackerRequest,
     reply: Option<Sender<Result<TrackerReply>>>,
@@ -573,6 +485,7 @@ fn send(
     live.last_activity = now;
     live.waiting.push_back(Waiting {
         sent_at: now,
+        ping: matches!(message, TrackerRequest::Ping),
         reply,
     });
     Ok(())
@@ -580,7 +493,7 @@ fn send(
 
 /// Closes the connection (its reader thread then ends) and answers every
 /// request still waiting with `why`.
-fn close(live: &mut Live, why: &str) {
+pub(super) fn close(live: &mut Live, why: &str) {
     live.writer.shutdown();
     for waiting in live.waiting.drain(..) {
         if let Some(reply) = waiting.reply {
@@ -588,34 +501,4 @@ fn close(live: &mut Live, why: &str) {
             let _ = reply.send(Err(Error::Other(format!("no answer from {to}: {why}"))));
         }
     }
-}
-
-/// Starts the thread that reads the tracker's lines on `connection` and
-/// passes them to the session as events, until the connection ends.
-fn start_reader(mut connection: Connection, number: u64, events: Sender<Event>) -> Result<()> {
-    thread::Builder::new()
-        .name("tracker session reader".into())
-        .spawn(move || loop {
-            let event = match connection.receive(Wait::Forever) {
-                Ok(Some(message)) => Event::Line {
-                    connection: number,
-                    line: Ok(message),
-                },
-                // A line we cannot read answers a request with an error;
-                // the session itself goes on.
-                Err(error @ Error::Protocol(_)) => Event::Line {
-                    connection: number,
-                    line: Err(error),
-                },
-                Ok(None) | Err(_) => {
-                    let _ = events.send(Event::Closed { connection: number });
-                    return;
-                }
-            };
-            if events.send(event).is_err() {
-                return; // the session has ended
-            }
-        })
-        .map(drop)
-        .map_err(|e| Error::io("starting the tracker reader thread", e))
 }

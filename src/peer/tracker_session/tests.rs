@@ -3,12 +3,22 @@
 //! line by line, with a short heartbeat so that the time rules show in a
 //! fraction of a second.
 
-use super::*;
+use super::{LinkConfig, Running, Status, TrackerLink, MAX_RETRY_PAUSE};
+use crate::log::Log;
+use crate::peer::announce::Pins;
+use crate::peer::folder::SharedFolder;
 use crate::temp_dir::TempDir;
+use crate::wire::messages::{TrackerReply, TrackerRequest};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
 
 const BEAT: Duration = Duration::from_millis(300);
+
+/// How long the fake tracker waits for a line.
+const READ_WAIT: Duration = Duration::from_secs(10);
 
 /// The tracker's end of one session.
 struct FakeSession {
@@ -19,9 +29,7 @@ struct FakeSession {
 impl FakeSession {
     fn accept(listener: &TcpListener) -> FakeSession {
         let (stream, _) = listener.accept().unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
+        stream.set_read_timeout(Some(READ_WAIT)).unwrap();
         FakeSession {
             writer: stream.try_clone().unwrap(),
             reader: BufReader::new(stream),
@@ -246,4 +254,56 @@ fn a_reannounce_during_a_join_is_followed_by_another_join() {
     third.send("PONG");
     again.join().unwrap();
     assert!(link.is_joined());
+}
+
+#[test]
+fn a_join_still_open_without_pong_is_taken_and_gets_no_heartbeats() {
+    let setup = setup(&["a.txt"]);
+    let starting = start(&setup);
+    let mut tracker = FakeSession::accept(&setup.listener);
+    tracker.greet();
+    // A core-only tracker: it ignores the PING, and keeps the session.
+    assert_eq!(tracker.line(), "PING");
+    let link = starting.join().unwrap();
+    assert!(link.is_joined(), "taken once the short wait is over");
+    // Three heartbeats of silence bring no PING.
+    tracker.writer.set_read_timeout(Some(3 * BEAT)).unwrap();
+    let mut line = String::new();
+    let read = tracker.reader.read_line(&mut line);
+    assert!(read.is_err(), "no heartbeat, but {read:?}: {line:?}");
+    tracker.writer.set_read_timeout(Some(READ_WAIT)).unwrap();
+    let asking = thread::spawn(move || {
+        let reply = link.request(&search("a.txt"));
+        (link, reply)
+    });
+    assert_eq!(tracker.line(), "SEARCH: a.txt");
+    // A late PONG to the join's PING answers no request: it is dropped.
+    tracker.send("PONG");
+    tracker.send("NOT FOUND");
+    let (link, reply) = asking.join().unwrap();
+    assert_eq!(reply.unwrap(), TrackerReply::NotFound);
+    assert!(link.is_joined());
+}
+
+#[test]
+fn a_session_thread_that_panics_still_says_stopped_and_wakes_its_waiters() {
+    let status = Arc::new(Status {
+        state: Mutex::default(),
+        changed: Condvar::new(),
+    });
+    let first = status.ask();
+    status.update(|state| state.joined = true);
+    let running = Running(Arc::clone(&status));
+    let session = thread::spawn(move || {
+        let _running = running;
+        panic!("a bug in the session thread (this panic is the test)");
+    });
+    // Whoever waits for the join is woken by the release, long before
+    // its own wait is over.
+    let waiting_since = Instant::now();
+    status.wait_settled(first, Duration::from_secs(30));
+    assert!(waiting_since.elapsed() < Duration::from_secs(5));
+    assert!(session.join().is_err(), "the thread panicked");
+    let state = status.state();
+    assert!(state.stopped && !state.joined);
 }
