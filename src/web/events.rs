@@ -107,6 +107,9 @@ struct HubInner {
     finished: bool,
 }
 
+/// How long [`Hub::hold`] holds its request at most.
+const HOLD_LIMIT: Duration = Duration::from_secs(120);
+
 /// Counts a page's stream as open while it lives.
 struct OpenPage<'a>(&'a AtomicUsize);
 
@@ -129,6 +132,16 @@ impl Hub {
             backlog_max,
             open: AtomicUsize::new(0),
         })
+    }
+
+    /// `GET /api/hold`, the test hook's request that keeps a headless
+    /// browser waiting until its steps are done (see `app.js`). It counts
+    /// as an open page: a demo at its end waits for it, so that the page
+    /// has shown the end before the program exits.
+    pub fn hold(&self, exchange: Exchange) {
+        self.open.fetch_add(1, Ordering::SeqCst);
+        let _open = OpenPage(&self.open);
+        exchange.hold(HOLD_LIMIT);
     }
 
     /// How many pages have their event stream open now. A page that was

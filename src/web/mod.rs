@@ -41,7 +41,6 @@ use crate::server::{Limits, Server};
 use http::{Exchange, HttpStream, Response};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::time::Duration;
 use token::{Token, TOKEN_PARAM};
 
 /// Connections to a page served at once. A page holds one open for its
@@ -139,20 +138,12 @@ fn start(
     Ok(Served { server, url })
 }
 
-/// How long `GET /api/hold` (the test hook's, see `app.js`) holds its
-/// connection at most.
-const HOLD_LIMIT: Duration = Duration::from_secs(120);
-
 /// Answers a request that none of a page's own routes takes: one of the
-/// files the pages share, or the test hook's hold, else 404 or 405 (see
-/// [`not_routed`]).
+/// files the pages share, else 404 or 405 (see [`not_routed`]).
 fn shared_or_not_routed(exchange: Exchange, paths: &[(&str, http::Method)]) {
     if exchange.request.method == http::Method::Get {
         if let Some(asset) = shared_asset(&exchange.request.path) {
             return exchange.respond(asset);
-        }
-        if exchange.request.path == "/api/hold" {
-            return exchange.hold(HOLD_LIMIT);
         }
     }
     not_routed(exchange, paths);
