@@ -7,7 +7,7 @@
 //! | a web request's head within 10 s of connecting, however it trickles | `a_head_trickled_a_byte_every_2_s_gets_408_by_10_5_s` |
 //! | only the page's owner (the token) drives a page | `every_page_answers_only_with_its_token` |
 //! | no web parameter reaches a panic | `a_control_character_in_any_web_parameter_gets_400`, `random_web_parameters_never_panic_nor_leak_a_transfer_slot` |
-//! | one address cannot take all the slots | `one_address_cannot_keep_another_out_of_a_peer_or_its_page` |
+//! | one address cannot take all the slots | `one_address_cannot_keep_another_out_of_a_peer_or_its_page`, `connections_that_send_nothing_cannot_keep_the_owner_off_the_page` |
 //! | an upload or publish has a deadline that grows with its size | `an_upload_that_trickles_is_cut_off_at_its_deadline`, `a_publish_whose_body_trickles_is_cut_off_at_its_deadline` |
 //! | HTTP numbers are strict | `content_lengths_are_digits_and_a_huge_one_is_413` |
 //! | the status follows the error | `each_web_status_follows_its_error` |
@@ -385,6 +385,37 @@ fn one_address_cannot_keep_another_out_of_a_peer_or_its_page() {
         room.count()
     };
     wait_until("a line for each room made", || made_room(&node) == 2);
+}
+
+#[test]
+fn connections_that_send_nothing_cannot_keep_the_owner_off_the_page() {
+    let net = Net::new("hard_silent", &["peer1"]);
+    let tracker = net.start_web_tracker(&[]);
+    let peer = net.start_web_peer("peer1", &[]);
+    for (which, page) in [("tracker", &tracker), ("peer", &peer)] {
+        // Another user of this machine (also 127.0.0.1, without the
+        // token) fills all 32 of the page's connections and says nothing.
+        let silent: Vec<TcpStream> = (0..32).map(|_| connect(page.port)).collect();
+        wait_until("the page to be full", || {
+            let mut extra = connect(page.port);
+            let _ = extra.write_all(b"GET /app.js HTTP/1.1\r\n");
+            let _ = extra.write_all(format!("Host: {}\r\n\r\n", page.host()).as_bytes());
+            read_reply(&mut extra).status == 503 || silent.iter().any(is_closed)
+        });
+        // The owner is still answered, at once.
+        page.get("/api/state").expect(200, which);
+        EventStream::open(page).close();
+        drop(silent);
+    }
+    let made_room = |node: &Node| {
+        let lines = node.all_lines();
+        lines
+            .iter()
+            .any(|line| line.contains("that had sent no request yet"))
+    };
+    wait_until("the line that says who made room", || {
+        made_room(&tracker.node) && made_room(&peer.node)
+    });
 }
 
 /// Whether the other end has closed `stream` (a read gets end-of-file at

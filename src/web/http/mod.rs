@@ -44,6 +44,7 @@ use crate::wire::connection::{split_line, Closer, Split, REQUEST_TIMEOUT, STALL_
 use message::COMMON_HEADERS;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,6 +62,9 @@ const LINGER_TIME: Duration = Duration::from_millis(500);
 pub struct HttpStream {
     socket: Arc<TcpStream>,
     other_end: SocketAddr,
+    /// Set once the request's head is in: until then, a full page may
+    /// close this connection to let another in (see `crate::server`).
+    settled: Arc<AtomicBool>,
 }
 
 impl Accepted for HttpStream {
@@ -74,6 +78,7 @@ impl Accepted for HttpStream {
         Ok(HttpStream {
             socket: Arc::new(stream),
             other_end,
+            settled: Arc::default(),
         })
     }
 
@@ -83,6 +88,10 @@ impl Accepted for HttpStream {
 
     fn other_end(&self) -> SocketAddr {
         self.other_end
+    }
+
+    fn settled(&self) -> Option<Arc<AtomicBool>> {
+        Some(Arc::clone(&self.settled))
     }
 
     fn refuse_busy(self) -> Result<()> {
@@ -119,7 +128,11 @@ pub fn serve(stream: HttpStream, port: u16, route: impl FnOnce(Exchange)) {
     let mut reader = BufReader::with_capacity(MAX_LINE, SocketReader(Arc::clone(&socket)));
     let mut arm =
         |left: Duration| socket.set_read_timeout(Some(left.max(Duration::from_millis(1))));
-    let head = read_head(&mut reader, &mut arm).and_then(|request| {
+    let head = read_head(&mut reader, &mut arm);
+    if head.is_ok() {
+        stream.settled.store(true, Ordering::SeqCst);
+    }
+    let head = head.and_then(|request| {
         check_host(request.header("host"), port)?;
         if request.method == Method::Post {
             check_origin(request.header("origin"), request.header("host"))?;
