@@ -75,14 +75,7 @@ fn connect_from(from: Ipv4Addr, to: SocketAddrV4) -> TcpStream {
             close(fd);
             panic!("cannot connect from {from} to {to}: {error}");
         }
-        let stream = TcpStream::from_raw_fd(fd);
-        stream
-            .set_read_timeout(Some(HTTP_TIMEOUT))
-            .expect("timeout");
-        stream
-            .set_write_timeout(Some(HTTP_TIMEOUT))
-            .expect("timeout");
-        stream
+        bounded(TcpStream::from_raw_fd(fd))
     }
 }
 
@@ -119,17 +112,7 @@ fn trickle_head(page: &WebNode) -> (Duration, HttpReply) {
     let _ = stream.read_to_end(&mut rest);
     let mut bytes = first.to_vec();
     bytes.extend(rest);
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {text:?}"));
-    let reply = HttpReply {
-        status,
-        head: text.clone(),
-        body: bytes,
-    };
+    let reply = parse_reply(&bytes);
     (answered, reply)
 }
 
