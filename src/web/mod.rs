@@ -39,6 +39,7 @@ use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::server::{Limits, Server};
 use http::{Exchange, HttpStream, Response};
+use std::borrow::Cow;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
 use token::{Token, TOKEN_PARAM};
@@ -47,6 +48,26 @@ use token::{Token, TOKEN_PARAM};
 /// live updates and opens a few more for a moment at each action; 32 is
 /// several tabs' worth. One more gets `503 busy`.
 pub const WEB_MAX_CONNECTIONS: usize = 32;
+
+/// The most of one text (a log line, an error, a transfer's outcome) the
+/// pages are sent, in bytes. Another node may send a line of 16 MiB, every
+/// page keeps hundreds of lines, and JSON escaping can make a text six
+/// times larger: a line is cut here, saying how much was left out.
+pub const MAX_SHOWN_TEXT: usize = 1000;
+
+/// `text`, cut to [`MAX_SHOWN_TEXT`] bytes (at a character's boundary)
+/// with `… and N more bytes` after it, if it is longer.
+pub fn shown(text: &str) -> Cow<'_, str> {
+    if text.len() <= MAX_SHOWN_TEXT {
+        return Cow::Borrowed(text);
+    }
+    let mut end = MAX_SHOWN_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let left_out = text.len() - end;
+    Cow::Owned(format!("{}… and {left_out} more bytes", &text[..end]))
+}
 
 /// The page's style and the scripts the pages share.
 const APP_CSS: &str = include_str!("app.css");
@@ -170,4 +191,23 @@ fn not_routed(exchange: Exchange, paths: &[(&str, http::Method)]) {
         http::HttpError::new(404, format!("there is no page {}", request.path))
     };
     exchange.respond(error.response());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_text_is_cut_and_says_how_much_was_left_out() {
+        assert_eq!(shown("short"), "short");
+        let long = format!("refused: {}", "é".repeat(10_000));
+        let cut = shown(&long);
+        assert!(cut.len() < MAX_SHOWN_TEXT + 40, "{}", cut.len());
+        assert!(cut.starts_with("refused: é"));
+        let kept = cut.split('…').next().unwrap().len();
+        assert!(
+            cut.ends_with(&format!("… and {} more bytes", long.len() - kept)),
+            "{cut}"
+        );
+    }
 }

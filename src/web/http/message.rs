@@ -5,6 +5,7 @@
 //! module above.
 
 use crate::error::Error;
+use crate::web::shown;
 use std::net::IpAddr;
 
 /// The longest request line or header line read (8 KiB, as many servers
@@ -110,7 +111,7 @@ pub fn action_failed(error: &Error) -> HttpError {
         | Error::NotJoined(_)
         | Error::Other(_) => 409,
     };
-    HttpError::new(status, error.to_string())
+    HttpError::new(status, shown(&error.to_string()))
 }
 
 /// The words of the status lines we send.
