@@ -9,6 +9,7 @@
 //! | no web parameter reaches a panic | `a_control_character_in_any_web_parameter_gets_400`, `random_web_parameters_never_panic_nor_leak_a_transfer_slot` |
 //! | one address cannot take all the slots | `one_address_cannot_keep_another_out_of_a_peer_or_its_page`, `connections_that_send_nothing_cannot_keep_the_owner_off_the_page` |
 //! | an upload or publish has a deadline that grows with its size | `an_upload_that_trickles_is_cut_off_at_its_deadline`, `a_publish_whose_body_trickles_is_cut_off_at_its_deadline` |
+//! | a text the page is sent is cut at 1000 bytes | `a_15_mb_error_from_a_seeder_reaches_the_page_cut` |
 //! | HTTP numbers are strict | `content_lengths_are_digits_and_a_huge_one_is_413` |
 //! | the status follows the error | `each_web_status_follows_its_error` |
 
@@ -488,6 +489,70 @@ fn a_publish_whose_body_trickles_is_cut_off_at_its_deadline() {
         Vec::<String>::new(),
         "nothing written"
     );
+}
+
+/// A seeder that answers every DOWNLOAD with one `ERROR:` line of `size`
+/// bytes, for as long as the test runs.
+fn seeder_of_huge_errors(size: usize) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let line = format!("ERROR: {}\n", "x".repeat(size));
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = bounded(stream);
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(line.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn a_15_mb_error_from_a_seeder_reaches_the_page_cut() {
+    const ERROR_SIZE: usize = 15_000_000;
+    const DOWNLOADS: usize = 5;
+    let net = Net::new("hard_huge", &["peer1"]);
+    net.put("peer1", "seed.txt", b"a peer shares a file to join\n");
+    let _tracker = net.start_tracker(&[]);
+    let page = net.start_web_peer("peer1", &[]);
+    let seeder = seeder_of_huge_errors(ERROR_SIZE);
+    let records = file_record("big.bin", "bin", 1000, "01/01/26", seeder);
+    let _fake = join_tracker(&tracker_addr(&net), &records);
+    page.wait_state("peer1 joined", |state| state.contains(r#""joined":true"#));
+    let before = memory_kb(page.node.pid(), "VmHWM");
+    let from = format!("127.0.0.1:{seeder}");
+    for n in 0..DOWNLOADS {
+        let path = format!("/api/download?name=big.bin&from={from}");
+        let id = page.post(&path, b"").expect(200, "a download").body_text();
+        assert!(id.contains("transfer"), "download {n}: {id}");
+        page.wait_state("the download to fail", |state| {
+            state.matches(r#""state":"failed""#).count() > n
+        });
+    }
+    let peak = memory_kb(page.node.pid(), "VmHWM");
+    let now = memory_kb(page.node.pid(), "VmRSS");
+    println!("peer with --web: peak {before} kB before, {peak} kB after {DOWNLOADS} 15 MB errors; now {now} kB");
+    let (events, backlog) = EventStream::open_with_backlog(&page);
+    events.close();
+    let longest = backlog.iter().map(String::len).max().unwrap_or(0);
+    println!(
+        "the page's backlog: {} lines, the longest {longest} bytes",
+        backlog.len()
+    );
+    assert!(longest < 8 * 1024, "a backlog line of {longest} bytes");
+    assert!(backlog.iter().any(|line| line.contains("more bytes")));
+    let state = page.get("/api/state").body_text();
+    assert!(
+        state.len() < 64 * 1024,
+        "the state is {} bytes",
+        state.len()
+    );
+}
+
+/// The tracker's address of `net`.
+fn tracker_addr(net: &Net) -> String {
+    net.tracker_addr()
 }
 
 #[test]
