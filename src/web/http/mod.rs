@@ -8,8 +8,9 @@
 //!
 //! The same rules as for our protocol hold here:
 //! - input is bounded: a line of [`MAX_LINE`] bytes, [`MAX_HEADERS`]
-//!   headers, the whole head within [`REQUEST_TIMEOUT`], a body never held
-//!   in memory but streamed, and never longer than the route allows;
+//!   headers, the whole head within [`REQUEST_TIMEOUT`] of connecting
+//!   however slowly its bytes come, a body never held in memory but
+//!   streamed, and never longer than the route allows;
 //! - every bad request gets a status and one sentence saying what was wrong
 //!   and what to do, never a silent close;
 //! - one request per connection (`Connection: close`): a browser opens a
@@ -22,7 +23,8 @@
 //! (a page on `evil.example` that makes its name point at 127.0.0.1, "DNS
 //! rebinding", still sends `Host: evil.example`); [`check_origin`] refuses a
 //! `POST` that does not come from this very page. Only `POST` changes
-//! anything.
+//! anything. (Other users of this machine are kept out by the page's
+//! token: see `crate::web::token`.)
 //!
 //! Two files: [`message`] parses and formats (pure: text in, value or
 //! [`HttpError`] out, tested without a socket); this one owns the socket:
