@@ -336,19 +336,16 @@ fn one_address_cannot_keep_another_out_of_a_peer_or_its_page() {
     let addr = net.addr("peer1");
     let peer_port: SocketAddrV4 = addr.parse().expect("an address");
 
-    // 127.0.0.1 fills the peer's cap with connections that say nothing.
-    let held: Vec<TcpStream> = (0..PEER_CAP).map(|_| connect_raw(&addr)).collect();
-    wait_until("127.0.0.1 to hold every slot", || {
-        let mut extra = Client::connect(&addr);
-        extra.send_line("PING");
-        extra.read_line().as_deref() == Some("ERROR: busy")
-    });
+    // 127.0.0.1 fills the peer's cap with connections that say nothing,
+    // until one more is busy.
+    let held = fill_until_busy(&addr, PEER_CAP);
     // Another machine is still answered.
     let mut other = Client::accepted(connect_from(OTHER, peer_port));
     assert_eq!(other.request("PING"), "PONG", "127.0.0.2 is served");
 
-    // The same on the web page (32 connections, a share of 8).
-    let web: Vec<TcpStream> = (0..32).map(|_| connect(page.port)).collect();
+    // The same on the web page (32 connections, a share of 8), with
+    // connections that sent their request: event streams, token and all.
+    let streams: Vec<EventStream> = (0..32).map(|_| EventStream::open(&page)).collect();
     let web_port = SocketAddrV4::new(Ipv4Addr::LOCALHOST, page.port);
     let mut stream = connect_from(OTHER, web_port);
     let request = format!(
@@ -358,17 +355,46 @@ fn one_address_cannot_keep_another_out_of_a_peer_or_its_page() {
     );
     stream.write_all(request.as_bytes()).expect("send");
     read_reply(&mut stream).expect(200, "the page from 127.0.0.2");
-    drop((web, held));
+    drop(held);
+    streams.into_iter().for_each(EventStream::close);
     // The room came from 127.0.0.1's newest connection, each time.
     let node = page.node;
     let made_room = |node: &Node| {
         let lines = node.all_lines();
-        let room = lines
-            .iter()
-            .filter(|line| line.contains("to make room for 127.0.0.2"));
+        let room = lines.iter().filter(|line| {
+            line.contains("to make room for 127.0.0.2") && line.contains("more than its share")
+        });
         room.count()
     };
     wait_until("a line for each room made", || made_room(&node) == 2);
+}
+
+/// Opens silent connections to `addr` until one more is answered
+/// `ERROR: busy`; returns the ones held (at most `cap`).
+fn fill_until_busy(addr: &str, cap: usize) -> Vec<TcpStream> {
+    let mut held = Vec::new();
+    loop {
+        let stream = connect_raw(addr);
+        stream
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .expect("timeout");
+        let mut answer = [0u8; 64];
+        match (&stream).read(&mut answer) {
+            Ok(n) => {
+                assert_eq!(&answer[..n], b"ERROR: busy\n", "a connection over the cap");
+                return held;
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                held.push(stream);
+                assert!(
+                    held.len() <= cap,
+                    "{} connections held, over the cap",
+                    held.len()
+                );
+            }
+            Err(e) => panic!("connecting to {addr}: {e}"),
+        }
+    }
 }
 
 #[test]
