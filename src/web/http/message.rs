@@ -513,6 +513,24 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_action_is_502_for_the_other_side_and_409_for_the_user() {
+        let status = |error: Error| action_failed(&error).status;
+        assert_eq!(status(Error::Remote("no".into())), 502);
+        assert_eq!(status(Error::Closed), 502);
+        assert_eq!(status(Error::LineTooLong { limit: 1 }), 502);
+        assert_eq!(
+            status(Error::io("reading", std::io::Error::other("reset"))),
+            502
+        );
+        assert_eq!(status(Error::AlreadyServing("a.txt".into())), 409);
+        assert_eq!(status(Error::CurrentlyReceiving("a.txt".into())), 409);
+        assert_eq!(status(Error::NotJoined("not joined".into())), 409);
+        // What another node said is cut before it is shown.
+        let long = action_failed(&Error::Remote("x".repeat(100_000)));
+        assert!(long.message.len() < 2 * crate::web::MAX_SHOWN_TEXT);
+    }
+
+    #[test]
     fn a_length_is_digits_only_and_a_huge_one_is_too_large() {
         let length = |value: &str| content_length(&[("content-length".into(), value.into())]);
         assert_eq!(length("0").unwrap(), 0);
