@@ -30,10 +30,11 @@ usage: peer ID [--settings FILE] [--dir DIR] [--serve] [--trace] [--heartbeat SE
                          speaks the core protocol)
   --max-connections N    most connections served at once (default: 128)
   --web PORT             also serve this peer's window as a web page on
-                         http://127.0.0.1:PORT/ (this machine only)
+                         http://127.0.0.1:PORT/ (this machine only; open
+                         the address it prints, with its secret token)
   --web-any              serve the web page on every address: anybody who
-                         can reach PORT can then act as this peer (a
-                         trusted lab network only)
+                         can reach PORT and learns the token can then act
+                         as this peer (a trusted lab network only)
 
 Type `help` at the prompt for the shell's commands.
 ";

@@ -29,9 +29,11 @@ usage: tracker [--settings FILE] [--trace] [--heartbeat SECS] [--explain] [--max
   --max-connections N    most connections served at once (default: 12000)
   --web PORT             also serve the tracker's page (its peers, files and
                          a live sequence diagram of the protocol) on
-                         http://127.0.0.1:PORT/ (this machine only)
+                         http://127.0.0.1:PORT/ (this machine only; open
+                         the address it prints, with its secret token)
   --web-any              serve the web page on every address (anybody who
-                         can reach PORT can see it and ping from it)
+                         can reach PORT and learns the token can see it
+                         and ping from it)
 
 Type `help` on the tracker's standard input for the console commands.
 ";

@@ -30,7 +30,12 @@
 //!   holds the most (that one is closed). So one machine that opens
 //!   connections and sends nothing, or trickles, cannot keep the others
 //!   out; and a lab on one machine, where every program connects from
-//!   127.0.0.1, still has the whole cap.
+//!   127.0.0.1, still has the whole cap;
+//! - on the web page, where every user of the machine comes from 127.0.0.1,
+//!   a connection that has not yet sent its whole request is the first to
+//!   make room: when the page is full, the oldest of them is closed for a
+//!   newcomer (see [`Accepted::settled`]). Connections that never send a
+//!   request cannot keep the page's owner out.
 //!
 //! Why `ERROR: busy` past the cap, and not just a close or a queue: the
 //! connection that does not fit is told why in one line (the protocol's
@@ -95,6 +100,12 @@ pub trait Accepted: Sized + Send + 'static {
     /// A handle to close it from another thread when the server stops.
     fn closer(&self) -> Closer;
     fn other_end(&self) -> SocketAddr;
+    /// For a connection that may be closed to make room as long as it has
+    /// not sent its whole request: the flag it sets once it has. `None`
+    /// (the default): never closed for that.
+    fn settled(&self) -> Option<Arc<AtomicBool>> {
+        None
+    }
     /// Tells a connection over the cap that the server is busy, in its own
     /// language. A fresh socket's send buffer is empty, so a short answer
     /// cannot block.
@@ -136,12 +147,19 @@ struct LiveConnections {
     one_ended: Condvar,
 }
 
-/// Each live connection's source address and closer, and how many each
-/// source address holds.
+/// Each live connection, and how many each source address holds.
 #[derive(Default)]
 struct Live {
-    closers: HashMap<u64, (IpAddr, Closer)>,
+    closers: HashMap<u64, Entry>,
     per_source: HashMap<IpAddr, usize>,
+}
+
+/// One live connection.
+struct Entry {
+    source: IpAddr,
+    closer: Closer,
+    /// See [`Accepted::settled`].
+    settled: Option<Arc<AtomicBool>>,
 }
 
 impl Live {
@@ -149,28 +167,39 @@ impl Live {
         self.closers.len()
     }
 
-    fn insert(&mut self, id: u64, source: IpAddr, closer: Closer) {
-        self.closers.insert(id, (source, closer));
-        *self.per_source.entry(source).or_default() += 1;
+    fn insert(&mut self, id: u64, entry: Entry) {
+        *self.per_source.entry(entry.source).or_default() += 1;
+        self.closers.insert(id, entry);
     }
 
-    /// Un-counts connection `id`, if it is still counted; returns its
-    /// closer.
-    fn remove(&mut self, id: u64) -> Option<Closer> {
-        let (source, closer) = self.closers.remove(&id)?;
-        if let Some(count) = self.per_source.get_mut(&source) {
+    /// Un-counts connection `id`, if it is still counted; returns it.
+    fn remove(&mut self, id: u64) -> Option<Entry> {
+        let entry = self.closers.remove(&id)?;
+        if let Some(count) = self.per_source.get_mut(&entry.source) {
             *count -= 1;
             if *count == 0 {
-                self.per_source.remove(&source);
+                self.per_source.remove(&entry.source);
             }
         }
-        Some(closer)
+        Some(entry)
     }
 
     /// The newest connection from `source`.
     fn newest_from(&self, source: IpAddr) -> Option<u64> {
-        let from_source = self.closers.iter().filter(|(_, (ip, _))| *ip == source);
+        let from_source = self.closers.iter().filter(|(_, e)| e.source == source);
         from_source.map(|(id, _)| *id).max()
+    }
+
+    /// The oldest connection that may make room and has not sent its
+    /// request yet.
+    fn oldest_unsettled(&self) -> Option<u64> {
+        let unsettled = self.closers.iter().filter(|(_, entry)| {
+            entry
+                .settled
+                .as_ref()
+                .is_some_and(|settled| !settled.load(Ordering::SeqCst))
+        });
+        unsettled.map(|(id, _)| *id).min()
     }
 }
 
@@ -219,34 +248,62 @@ fn room_for(per_source: &HashMap<IpAddr, usize>, total: usize, max: usize, sourc
 
 /// What [`LiveConnections::admit`] decided.
 enum Admitted {
-    /// In; `Some` names the address that made room (its newest connection
-    /// was closed).
-    In(Admission, Option<IpAddr>),
+    /// In, and whose connection made room, if one had to.
+    In(Admission, MadeRoom),
     Busy,
 }
 
+/// Whose connection was closed to let a newcomer in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MadeRoom {
+    /// Nobody's: there was a free slot.
+    Nobody,
+    /// The newest one of this address, which held more than its share.
+    OverShare(IpAddr),
+    /// The oldest one that had not sent its request, from this address.
+    Unsent(IpAddr),
+}
+
 impl LiveConnections {
-    /// Counts a new connection, if it fits under `max` by the share rule.
+    /// Counts a new connection, if it fits under `max`, making room by the
+    /// rules of the module's notes.
     fn admit(self: &Arc<Self>, connection: &impl Accepted, max: usize) -> Admitted {
         let source = connection.other_end().ip().to_canonical();
         let mut live = lock(&self.live);
-        let room = room_for(&live.per_source, live.len(), max, source);
-        let (made_room, evicted) = match room {
-            Room::Free => (None, None),
-            Room::Busy => return Admitted::Busy,
-            Room::TakeFrom(hog) => {
+        let unsent = match live.len() >= max {
+            true => live.oldest_unsettled(),
+            false => None,
+        };
+        let (made_room, evicted) = match unsent.and_then(|id| live.remove(id)) {
+            Some(entry) => (MadeRoom::Unsent(entry.source), Some(entry)),
+            None => match room_for(&live.per_source, live.len(), max, source) {
+                Room::Free => (MadeRoom::Nobody, None),
+                Room::Busy => return Admitted::Busy,
                 // Un-counted now, so that the cap holds.
-                let newest = live.newest_from(hog);
-                (Some(hog), newest.and_then(|id| live.remove(id)))
-            }
+                Room::TakeFrom(hog) => {
+                    let newest = live.newest_from(hog);
+                    (
+                        MadeRoom::OverShare(hog),
+                        newest.and_then(|id| live.remove(id)),
+                    )
+                }
+            },
         };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        live.insert(id, source, connection.closer());
+        let (closer, settled) = (connection.closer(), connection.settled());
+        live.insert(
+            id,
+            Entry {
+                source,
+                closer,
+                settled,
+            },
+        );
         drop(live);
         // Its thread sees the closed socket and ends as if the other side
         // had left.
-        if let Some(closer) = evicted {
-            closer.close();
+        if let Some(entry) = evicted {
+            entry.closer.close();
         }
         let admission = Admission {
             live: Arc::clone(self),
@@ -317,8 +374,8 @@ impl Server {
         // Closing a socket wakes its thread blocked in a read with
         // end-of-file, and the thread ends as if the other side had left.
         let mut live = lock(&self.live.live);
-        for (_, closer) in live.closers.values() {
-            closer.close();
+        for entry in live.closers.values() {
+            entry.closer.close();
         }
         let deadline = Instant::now() + STOP_WAIT;
         while live.len() > 0 {
@@ -483,14 +540,10 @@ fn serve_one<C: Accepted>(
     let connection = C::accept(stream, log, limits.buffer_size)?;
     let max = limits.max_connections;
     let admission = match live.admit(&connection, max) {
-        Admitted::In(admission, None) => admission,
-        Admitted::In(admission, Some(hog)) => {
-            log.event(&format!(
-                "closed the newest connection from {hog} to make room for {}: \
-                 {hog} held more than its share ({} of {max} connections)",
-                connection.other_end(),
-                (max / SHARE_DIVISOR).max(1)
-            ));
+        Admitted::In(admission, made_room) => {
+            if let Some(line) = made_room_line(made_room, connection.other_end(), max) {
+                log.event(&line);
+            }
             admission
         }
         Admitted::Busy => {
@@ -515,6 +568,23 @@ fn serve_one<C: Accepted>(
     started
         .map(drop)
         .map_err(|e| Error::io(format!("starting a thread for {other_end}"), e))
+}
+
+/// The log line that says whose connection was closed to let `newcomer`
+/// in, if one was.
+fn made_room_line(made_room: MadeRoom, newcomer: SocketAddr, max: usize) -> Option<String> {
+    match made_room {
+        MadeRoom::Nobody => None,
+        MadeRoom::OverShare(hog) => Some(format!(
+            "closed the newest connection from {hog} to make room for {newcomer}: \
+             {hog} held more than its share ({} of {max} connections)",
+            (max / SHARE_DIVISOR).max(1)
+        )),
+        MadeRoom::Unsent(from) => Some(format!(
+            "closed the oldest connection that had sent no request yet (from {from}) \
+             to make room for {newcomer}: all {max} connections were taken"
+        )),
+    }
 }
 
 /// An address we can connect to in order to reach a listener: a listener on

@@ -7,8 +7,9 @@
 //! | a web request's head within 10 s of connecting, however it trickles | `a_head_trickled_a_byte_every_2_s_gets_408_by_10_5_s` |
 //! | only the page's owner (the token) drives a page | `every_page_answers_only_with_its_token` |
 //! | no web parameter reaches a panic | `a_control_character_in_any_web_parameter_gets_400`, `random_web_parameters_never_panic_nor_leak_a_transfer_slot` |
-//! | one address cannot take all the slots | `one_address_cannot_keep_another_out_of_a_peer_or_its_page` |
+//! | one address cannot take all the slots | `one_address_cannot_keep_another_out_of_a_peer_or_its_page`, `connections_that_send_nothing_cannot_keep_the_owner_off_the_page` |
 //! | an upload or publish has a deadline that grows with its size | `an_upload_that_trickles_is_cut_off_at_its_deadline`, `a_publish_whose_body_trickles_is_cut_off_at_its_deadline` |
+//! | a text the page is sent is cut at 1000 bytes | `a_15_mb_error_from_a_seeder_reaches_the_page_cut` |
 //! | HTTP numbers are strict | `content_lengths_are_digits_and_a_huge_one_is_413` |
 //! | the status follows the error | `each_web_status_follows_its_error` |
 
@@ -75,14 +76,7 @@ fn connect_from(from: Ipv4Addr, to: SocketAddrV4) -> TcpStream {
             close(fd);
             panic!("cannot connect from {from} to {to}: {error}");
         }
-        let stream = TcpStream::from_raw_fd(fd);
-        stream
-            .set_read_timeout(Some(HTTP_TIMEOUT))
-            .expect("timeout");
-        stream
-            .set_write_timeout(Some(HTTP_TIMEOUT))
-            .expect("timeout");
-        stream
+        bounded(TcpStream::from_raw_fd(fd))
     }
 }
 
@@ -119,17 +113,7 @@ fn trickle_head(page: &WebNode) -> (Duration, HttpReply) {
     let _ = stream.read_to_end(&mut rest);
     let mut bytes = first.to_vec();
     bytes.extend(rest);
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {text:?}"));
-    let reply = HttpReply {
-        status,
-        head: text.clone(),
-        body: bytes,
-    };
+    let reply = parse_reply(&bytes);
     (answered, reply)
 }
 
@@ -352,19 +336,16 @@ fn one_address_cannot_keep_another_out_of_a_peer_or_its_page() {
     let addr = net.addr("peer1");
     let peer_port: SocketAddrV4 = addr.parse().expect("an address");
 
-    // 127.0.0.1 fills the peer's cap with connections that say nothing.
-    let held: Vec<TcpStream> = (0..PEER_CAP).map(|_| connect_raw(&addr)).collect();
-    wait_until("127.0.0.1 to hold every slot", || {
-        let mut extra = Client::connect(&addr);
-        extra.send_line("PING");
-        extra.read_line().as_deref() == Some("ERROR: busy")
-    });
+    // 127.0.0.1 fills the peer's cap with connections that say nothing,
+    // until one more is busy.
+    let held = fill_until_busy(&addr, PEER_CAP);
     // Another machine is still answered.
     let mut other = Client::accepted(connect_from(OTHER, peer_port));
     assert_eq!(other.request("PING"), "PONG", "127.0.0.2 is served");
 
-    // The same on the web page (32 connections, a share of 8).
-    let web: Vec<TcpStream> = (0..32).map(|_| connect(page.port)).collect();
+    // The same on the web page (32 connections, a share of 8), with
+    // connections that sent their request: event streams, token and all.
+    let streams: Vec<EventStream> = (0..32).map(|_| EventStream::open(&page)).collect();
     let web_port = SocketAddrV4::new(Ipv4Addr::LOCALHOST, page.port);
     let mut stream = connect_from(OTHER, web_port);
     let request = format!(
@@ -374,17 +355,77 @@ fn one_address_cannot_keep_another_out_of_a_peer_or_its_page() {
     );
     stream.write_all(request.as_bytes()).expect("send");
     read_reply(&mut stream).expect(200, "the page from 127.0.0.2");
-    drop((web, held));
+    drop(held);
+    streams.into_iter().for_each(EventStream::close);
     // The room came from 127.0.0.1's newest connection, each time.
     let node = page.node;
     let made_room = |node: &Node| {
         let lines = node.all_lines();
-        let room = lines
-            .iter()
-            .filter(|line| line.contains("to make room for 127.0.0.2"));
+        let room = lines.iter().filter(|line| {
+            line.contains("to make room for 127.0.0.2") && line.contains("more than its share")
+        });
         room.count()
     };
     wait_until("a line for each room made", || made_room(&node) == 2);
+}
+
+/// Opens silent connections to `addr` until one more is answered
+/// `ERROR: busy`; returns the ones held (at most `cap`).
+fn fill_until_busy(addr: &str, cap: usize) -> Vec<TcpStream> {
+    let mut held = Vec::new();
+    loop {
+        let stream = connect_raw(addr);
+        stream
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .expect("timeout");
+        let mut answer = [0u8; 64];
+        match (&stream).read(&mut answer) {
+            Ok(n) => {
+                assert_eq!(&answer[..n], b"ERROR: busy\n", "a connection over the cap");
+                return held;
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                held.push(stream);
+                assert!(
+                    held.len() <= cap,
+                    "{} connections held, over the cap",
+                    held.len()
+                );
+            }
+            Err(e) => panic!("connecting to {addr}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn connections_that_send_nothing_cannot_keep_the_owner_off_the_page() {
+    let net = Net::new("hard_silent", &["peer1"]);
+    let tracker = net.start_web_tracker(&[]);
+    let peer = net.start_web_peer("peer1", &[]);
+    for (which, page) in [("tracker", &tracker), ("peer", &peer)] {
+        // Another user of this machine (also 127.0.0.1, without the
+        // token) fills all 32 of the page's connections and says nothing.
+        let silent: Vec<TcpStream> = (0..32).map(|_| connect(page.port)).collect();
+        wait_until("the page to be full", || {
+            let mut extra = connect(page.port);
+            let _ = extra.write_all(b"GET /app.js HTTP/1.1\r\n");
+            let _ = extra.write_all(format!("Host: {}\r\n\r\n", page.host()).as_bytes());
+            read_reply(&mut extra).status == 503 || silent.iter().any(is_closed)
+        });
+        // The owner is still answered, at once.
+        page.get("/api/state").expect(200, which);
+        EventStream::open(page).close();
+        drop(silent);
+    }
+    let made_room = |node: &Node| {
+        let lines = node.all_lines();
+        lines
+            .iter()
+            .any(|line| line.contains("that had sent no request yet"))
+    };
+    wait_until("the line that says who made room", || {
+        made_room(&tracker.node) && made_room(&peer.node)
+    });
 }
 
 /// Whether the other end has closed `stream` (a read gets end-of-file at
@@ -474,6 +515,70 @@ fn a_publish_whose_body_trickles_is_cut_off_at_its_deadline() {
         Vec::<String>::new(),
         "nothing written"
     );
+}
+
+/// A seeder that answers every DOWNLOAD with one `ERROR:` line of `size`
+/// bytes, for as long as the test runs.
+fn seeder_of_huge_errors(size: usize) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let line = format!("ERROR: {}\n", "x".repeat(size));
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = bounded(stream);
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(line.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn a_15_mb_error_from_a_seeder_reaches_the_page_cut() {
+    const ERROR_SIZE: usize = 15_000_000;
+    const DOWNLOADS: usize = 5;
+    let net = Net::new("hard_huge", &["peer1"]);
+    net.put("peer1", "seed.txt", b"a peer shares a file to join\n");
+    let _tracker = net.start_tracker(&[]);
+    let page = net.start_web_peer("peer1", &[]);
+    let seeder = seeder_of_huge_errors(ERROR_SIZE);
+    let records = file_record("big.bin", "bin", 1000, "01/01/26", seeder);
+    let _fake = join_tracker(&tracker_addr(&net), &records);
+    page.wait_state("peer1 joined", |state| state.contains(r#""joined":true"#));
+    let before = memory_kb(page.node.pid(), "VmHWM");
+    let from = format!("127.0.0.1:{seeder}");
+    for n in 0..DOWNLOADS {
+        let path = format!("/api/download?name=big.bin&from={from}");
+        let id = page.post(&path, b"").expect(200, "a download").body_text();
+        assert!(id.contains("transfer"), "download {n}: {id}");
+        page.wait_state("the download to fail", |state| {
+            state.matches(r#""state":"failed""#).count() > n
+        });
+    }
+    let peak = memory_kb(page.node.pid(), "VmHWM");
+    let now = memory_kb(page.node.pid(), "VmRSS");
+    println!("peer with --web: peak {before} kB before, {peak} kB after {DOWNLOADS} 15 MB errors; now {now} kB");
+    let (events, backlog) = EventStream::open_with_backlog(&page);
+    events.close();
+    let longest = backlog.iter().map(String::len).max().unwrap_or(0);
+    println!(
+        "the page's backlog: {} lines, the longest {longest} bytes",
+        backlog.len()
+    );
+    assert!(longest < 8 * 1024, "a backlog line of {longest} bytes");
+    assert!(backlog.iter().any(|line| line.contains("more bytes")));
+    let state = page.get("/api/state").body_text();
+    assert!(
+        state.len() < 64 * 1024,
+        "the state is {} bytes",
+        state.len()
+    );
+}
+
+/// The tracker's address of `net`.
+fn tracker_addr(net: &Net) -> String {
+    net.tracker_addr()
 }
 
 #[test]

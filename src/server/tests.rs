@@ -99,10 +99,12 @@ fn an_address_over_its_share_makes_room_for_one_under_it_when_full() {
     assert_eq!(room_for(&counts(&[(a, 2)]), 2, 2, b), Room::TakeFrom(a));
 }
 
-/// An accepted socket that says it came from `from`.
+/// An accepted socket that says it came from `from`, and, when
+/// `settled` is given, may make room until its request is in.
 struct FakeSource {
     socket: Arc<TcpStream>,
     from: SocketAddr,
+    settled: Option<Arc<AtomicBool>>,
 }
 
 impl Accepted for FakeSource {
@@ -114,6 +116,9 @@ impl Accepted for FakeSource {
     }
     fn other_end(&self) -> SocketAddr {
         self.from
+    }
+    fn settled(&self) -> Option<Arc<AtomicBool>> {
+        self.settled.clone()
     }
     fn refuse_busy(self) -> Result<()> {
         Ok(())
@@ -133,18 +138,26 @@ fn the_newest_connection_of_the_address_that_holds_most_is_closed_for_a_newcomer
             .unwrap();
         let socket = Arc::new(listener.accept().unwrap().0);
         let from = format!("{from}:40000").parse().unwrap();
-        (client, live.admit(&FakeSource { socket, from }, 4))
+        let fake = FakeSource {
+            socket,
+            from,
+            settled: None,
+        };
+        (client, live.admit(&fake, 4))
     };
     let mut held = Vec::new();
     for _ in 0..4 {
         let (client, admitted) = connect_from("127.0.0.1");
-        assert!(matches!(admitted, Admitted::In(_, None)), "a free slot");
+        assert!(
+            matches!(admitted, Admitted::In(_, MadeRoom::Nobody)),
+            "a free slot"
+        );
         held.push((client, admitted));
     }
     let (_, fifth) = connect_from("127.0.0.1");
     assert!(matches!(fifth, Admitted::Busy), "127.0.0.1 filled the cap");
     let (_newcomer, admitted) = connect_from("127.0.0.2");
-    let Admitted::In(_admission, Some(hog)) = admitted else {
+    let Admitted::In(_admission, MadeRoom::OverShare(hog)) = admitted else {
         panic!("127.0.0.2 is let in");
     };
     assert_eq!(hog.to_string(), "127.0.0.1");
@@ -224,4 +237,57 @@ fn listening_on_an_address_this_machine_lacks_says_so() {
             && message.contains("settings file"),
         "{message}"
     );
+}
+
+#[test]
+fn when_full_the_oldest_connection_without_its_request_makes_room_first() {
+    let listener = listener();
+    let addr = listener.local_addr().unwrap();
+    let live = Arc::new(LiveConnections::default());
+    let from: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    // Returns our end, the connection's flag, and what `admit` made of it.
+    let connect = || {
+        let client = TcpStream::connect(addr).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let socket = Arc::new(listener.accept().unwrap().0);
+        let settled = Arc::new(AtomicBool::new(false));
+        let fake = FakeSource {
+            socket,
+            from,
+            settled: Some(Arc::clone(&settled)),
+        };
+        (client, settled, live.admit(&fake, 4))
+    };
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(connect());
+    }
+    // The first two sent their request; the last two never do.
+    held[0].1.store(true, Ordering::SeqCst);
+    held[1].1.store(true, Ordering::SeqCst);
+    let (_owner, settled, admitted) = connect();
+    assert!(
+        matches!(admitted, Admitted::In(_, MadeRoom::Unsent(_))),
+        "the newcomer from the same address is let in"
+    );
+    assert_eq!(lock(&live.live).len(), 4, "the cap holds");
+    let mut byte = [0u8; 1];
+    assert_eq!(
+        (&held[2].0).read(&mut byte).unwrap(),
+        0,
+        "the oldest silent one is closed"
+    );
+    for (client, _, _) in [&held[0], &held[1], &held[3]] {
+        client.set_nonblocking(true).unwrap();
+        let open = (&*client).read(&mut byte).unwrap_err().kind();
+        assert_eq!(open, std::io::ErrorKind::WouldBlock, "the others are open");
+    }
+    // Once everyone has sent a request, a newcomer from the same address
+    // is busy: the share rule is all that is left, and it is within it.
+    settled.store(true, Ordering::SeqCst);
+    held[3].1.store(true, Ordering::SeqCst);
+    let (_late, _, admitted) = connect();
+    assert!(matches!(admitted, Admitted::Busy));
 }

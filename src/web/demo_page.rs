@@ -38,6 +38,7 @@ const PATHS: &[(&str, Method)] = &[
     ("/demo.js", Method::Get),
     ("/api/state", Method::Get),
     ("/events", Method::Get),
+    ("/api/hold", Method::Get),
     ("/api/next", Method::Post),
 ];
 
@@ -202,6 +203,7 @@ impl Shared {
                 Ok(Response::asset("text/javascript; charset=utf-8", DEMO_JS))
             }
             (Method::Get, "/api/state") => Ok(Response::json(self.state())),
+            (Method::Get, "/api/hold") => return self.hub.hold(exchange),
             (Method::Get, "/events") => {
                 self.page_seen.store(true, Ordering::SeqCst);
                 return self.hub.serve(exchange);

@@ -21,7 +21,7 @@
 use crate::lock;
 use crate::log::{Direction, LineKind, LiveLine, Log};
 use crate::web::http::Exchange;
-use crate::web::json;
+use crate::web::{json, shown};
 use std::collections::VecDeque;
 use std::io::Write;
 use std::net::TcpStream;
@@ -72,7 +72,7 @@ pub fn log_event(line: &LiveLine) -> Event {
             };
             format!(
                 r#""kind":"trace","other":{},"dir":"{dir}""#,
-                json::string(other_end)
+                json::string(&shown(other_end))
             )
         }
     };
@@ -82,7 +82,7 @@ pub fn log_event(line: &LiveLine) -> Event {
             r#"{{"node":{},"time":{},{kind},"text":{}}}"#,
             json::string(&line.node),
             json::string(&line.time),
-            json::string(&line.text)
+            json::string(&shown(&line.text))
         ),
     }
 }
@@ -107,6 +107,9 @@ struct HubInner {
     finished: bool,
 }
 
+/// How long [`Hub::hold`] holds its request at most.
+const HOLD_LIMIT: Duration = Duration::from_secs(120);
+
 /// Counts a page's stream as open while it lives.
 struct OpenPage<'a>(&'a AtomicUsize);
 
@@ -129,6 +132,16 @@ impl Hub {
             backlog_max,
             open: AtomicUsize::new(0),
         })
+    }
+
+    /// `GET /api/hold`, the test hook's request that keeps a headless
+    /// browser waiting until its steps are done (see `app.js`). It counts
+    /// as an open page: a demo at its end waits for it, so that the page
+    /// has shown the end before the program exits.
+    pub fn hold(&self, exchange: Exchange) {
+        self.open.fetch_add(1, Ordering::SeqCst);
+        let _open = OpenPage(&self.open);
+        exchange.hold(HOLD_LIMIT);
     }
 
     /// How many pages have their event stream open now. A page that was
@@ -255,6 +268,20 @@ mod tests {
             r#"{"node":"peer1","time":"10:00:00","kind":"trace","other":"tracker","dir":"received","text":"FOUND: <txt, 3, 01/01/25, 127.0.0.1, 5001>"}"#.replace('<', "\\u003c")
         );
         assert!(!event.frame()[..event.frame().len() - 2].contains("\n\n"));
+    }
+
+    #[test]
+    fn a_huge_line_from_another_node_is_cut_before_it_is_kept() {
+        // An `ERROR:` line of 15 MB, of characters JSON escapes six-fold.
+        let line = LiveLine {
+            node: "peer1".into(),
+            time: "12:00:00".into(),
+            kind: LineKind::Event,
+            text: format!("download failed: refused: {}", "\u{1}".repeat(15_000_000)),
+        };
+        let event = log_event(&line);
+        assert!(event.data.len() < 8 * 1024, "{} bytes", event.data.len());
+        assert!(event.data.contains("more bytes"), "{}", &event.data[..200]);
     }
 
     #[test]

@@ -39,15 +39,35 @@ use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::server::{Limits, Server};
 use http::{Exchange, HttpStream, Response};
+use std::borrow::Cow;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::time::Duration;
 use token::{Token, TOKEN_PARAM};
 
 /// Connections to a page served at once. A page holds one open for its
 /// live updates and opens a few more for a moment at each action; 32 is
 /// several tabs' worth. One more gets `503 busy`.
 pub const WEB_MAX_CONNECTIONS: usize = 32;
+
+/// The most of one text (a log line, an error, a transfer's outcome) the
+/// pages are sent, in bytes. Another node may send a line of 16 MiB, every
+/// page keeps hundreds of lines, and JSON escaping can make a text six
+/// times larger: a line is cut here, saying how much was left out.
+pub const MAX_SHOWN_TEXT: usize = 1000;
+
+/// `text`, cut to [`MAX_SHOWN_TEXT`] bytes (at a character's boundary)
+/// with `… and N more bytes` after it, if it is longer.
+pub fn shown(text: &str) -> Cow<'_, str> {
+    if text.len() <= MAX_SHOWN_TEXT {
+        return Cow::Borrowed(text);
+    }
+    let mut end = MAX_SHOWN_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let left_out = text.len() - end;
+    Cow::Owned(format!("{}… and {left_out} more bytes", &text[..end]))
+}
 
 /// The page's style and the scripts the pages share.
 const APP_CSS: &str = include_str!("app.css");
@@ -139,20 +159,12 @@ fn start(
     Ok(Served { server, url })
 }
 
-/// How long `GET /api/hold` (the test hook's, see `app.js`) holds its
-/// connection at most.
-const HOLD_LIMIT: Duration = Duration::from_secs(120);
-
 /// Answers a request that none of a page's own routes takes: one of the
-/// files the pages share, or the test hook's hold, else 404 or 405 (see
-/// [`not_routed`]).
+/// files the pages share, else 404 or 405 (see [`not_routed`]).
 fn shared_or_not_routed(exchange: Exchange, paths: &[(&str, http::Method)]) {
     if exchange.request.method == http::Method::Get {
         if let Some(asset) = shared_asset(&exchange.request.path) {
             return exchange.respond(asset);
-        }
-        if exchange.request.path == "/api/hold" {
-            return exchange.hold(HOLD_LIMIT);
         }
     }
     not_routed(exchange, paths);
@@ -179,4 +191,23 @@ fn not_routed(exchange: Exchange, paths: &[(&str, http::Method)]) {
         http::HttpError::new(404, format!("there is no page {}", request.path))
     };
     exchange.respond(error.response());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_text_is_cut_and_says_how_much_was_left_out() {
+        assert_eq!(shown("short"), "short");
+        let long = format!("refused: {}", "é".repeat(10_000));
+        let cut = shown(&long);
+        assert!(cut.len() < MAX_SHOWN_TEXT + 40, "{}", cut.len());
+        assert!(cut.starts_with("refused: é"));
+        let kept = cut.split('…').next().unwrap().len();
+        assert!(
+            cut.ends_with(&format!("… and {} more bytes", long.len() - kept)),
+            "{cut}"
+        );
+    }
 }

@@ -36,6 +36,7 @@ const PATHS: &[(&str, Method)] = &[
     ("/peer.js", Method::Get),
     ("/api/state", Method::Get),
     ("/events", Method::Get),
+    ("/api/hold", Method::Get),
     ("/api/search", Method::Post),
     ("/api/download", Method::Post),
     ("/api/fetch", Method::Post),
@@ -99,6 +100,7 @@ impl Page {
                 Ok(Response::asset("text/javascript; charset=utf-8", PEER_JS))
             }
             (Method::Get, "/api/state") => Ok(Response::json(self.state())),
+            (Method::Get, "/api/hold") => return self.hub.hold(exchange),
             (Method::Get, "/events") => return self.hub.serve(exchange),
             (Method::Post, "/api/search") => self.search(&exchange),
             (Method::Post, "/api/download") => self.download(&exchange),

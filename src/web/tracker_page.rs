@@ -28,6 +28,7 @@ const PATHS: &[(&str, Method)] = &[
     ("/tracker.js", Method::Get),
     ("/api/state", Method::Get),
     ("/events", Method::Get),
+    ("/api/hold", Method::Get),
     ("/api/ping", Method::Post),
     ("/api/discover", Method::Post),
 ];
@@ -71,6 +72,7 @@ fn route(tracker: &Tracker, hub: &Hub, exchange: Exchange) {
             TRACKER_JS,
         )),
         (Method::Get, "/api/state") => Ok(Response::json(state(tracker))),
+        (Method::Get, "/api/hold") => return hub.hold(exchange),
         (Method::Get, "/events") => return hub.serve(exchange),
         (Method::Post, "/api/ping") => ping(tracker, &exchange),
         (Method::Post, "/api/discover") => discover(tracker, &exchange),

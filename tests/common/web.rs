@@ -214,6 +214,11 @@ impl HttpReply {
 pub fn connect(port: u16) -> TcpStream {
     let stream = TcpStream::connect(("127.0.0.1", port))
         .unwrap_or_else(|e| panic!("cannot connect to the page on port {port}: {e}"));
+    bounded(stream)
+}
+
+/// `stream`, with every read and write bounded by [`HTTP_TIMEOUT`].
+pub fn bounded(stream: TcpStream) -> TcpStream {
     stream
         .set_read_timeout(Some(HTTP_TIMEOUT))
         .expect("timeout");
@@ -244,7 +249,8 @@ pub fn read_reply(stream: &mut TcpStream) -> HttpReply {
     parse_reply(&bytes)
 }
 
-fn parse_reply(bytes: &[u8]) -> HttpReply {
+/// A response from its bytes: the head, its status, the body.
+pub fn parse_reply(bytes: &[u8]) -> HttpReply {
     let split = bytes
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

@@ -5,6 +5,7 @@
 //! module above.
 
 use crate::error::Error;
+use crate::web::shown;
 use std::net::IpAddr;
 
 /// The longest request line or header line read (8 KiB, as many servers
@@ -115,7 +116,7 @@ pub fn action_failed(error: &Error) -> HttpError {
         | Error::Panicked(_)
         | Error::Other(_) => 409,
     };
-    HttpError::new(status, error.to_string())
+    HttpError::new(status, shown(&error.to_string()))
 }
 
 /// The words of the status lines we send.
@@ -514,6 +515,24 @@ mod tests {
                 .status,
             501
         );
+    }
+
+    #[test]
+    fn a_failed_action_is_502_for_the_other_side_and_409_for_the_user() {
+        let status = |error: Error| action_failed(&error).status;
+        assert_eq!(status(Error::Remote("no".into())), 502);
+        assert_eq!(status(Error::Closed), 502);
+        assert_eq!(status(Error::LineTooLong { limit: 1 }), 502);
+        assert_eq!(
+            status(Error::io("reading", std::io::Error::other("reset"))),
+            502
+        );
+        assert_eq!(status(Error::AlreadyServing("a.txt".into())), 409);
+        assert_eq!(status(Error::CurrentlyReceiving("a.txt".into())), 409);
+        assert_eq!(status(Error::NotJoined("not joined".into())), 409);
+        // What another node said is cut before it is shown.
+        let long = action_failed(&Error::Remote("x".repeat(100_000)));
+        assert!(long.message.len() < 2 * crate::web::MAX_SHOWN_TEXT);
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //!
 //! The same rules as for our protocol hold here:
 //! - input is bounded: a line of [`MAX_LINE`] bytes, [`MAX_HEADERS`]
-//!   headers, the whole head within [`REQUEST_TIMEOUT`], a body never held
-//!   in memory but streamed, and never longer than the route allows;
+//!   headers, the whole head within [`REQUEST_TIMEOUT`] of connecting
+//!   however slowly its bytes come, a body never held in memory but
+//!   streamed, and never longer than the route allows;
 //! - every bad request gets a status and one sentence saying what was wrong
 //!   and what to do, never a silent close;
 //! - one request per connection (`Connection: close`): a browser opens a
@@ -22,7 +23,8 @@
 //! (a page on `evil.example` that makes its name point at 127.0.0.1, "DNS
 //! rebinding", still sends `Host: evil.example`); [`check_origin`] refuses a
 //! `POST` that does not come from this very page. Only `POST` changes
-//! anything.
+//! anything. (Other users of this machine are kept out by the page's
+//! token: see `crate::web::token`.)
 //!
 //! Two files: [`message`] parses and formats (pure: text in, value or
 //! [`HttpError`] out, tested without a socket); this one owns the socket:
@@ -44,6 +46,7 @@ use crate::wire::connection::{split_line, Closer, Split, REQUEST_TIMEOUT, STALL_
 use message::COMMON_HEADERS;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,6 +64,9 @@ const LINGER_TIME: Duration = Duration::from_millis(500);
 pub struct HttpStream {
     socket: Arc<TcpStream>,
     other_end: SocketAddr,
+    /// Set once the request's head is in: until then, a full page may
+    /// close this connection to let another in (see `crate::server`).
+    settled: Arc<AtomicBool>,
 }
 
 impl Accepted for HttpStream {
@@ -74,6 +80,7 @@ impl Accepted for HttpStream {
         Ok(HttpStream {
             socket: Arc::new(stream),
             other_end,
+            settled: Arc::default(),
         })
     }
 
@@ -83,6 +90,10 @@ impl Accepted for HttpStream {
 
     fn other_end(&self) -> SocketAddr {
         self.other_end
+    }
+
+    fn settled(&self) -> Option<Arc<AtomicBool>> {
+        Some(Arc::clone(&self.settled))
     }
 
     fn refuse_busy(self) -> Result<()> {
@@ -119,7 +130,11 @@ pub fn serve(stream: HttpStream, port: u16, route: impl FnOnce(Exchange)) {
     let mut reader = BufReader::with_capacity(MAX_LINE, SocketReader(Arc::clone(&socket)));
     let mut arm =
         |left: Duration| socket.set_read_timeout(Some(left.max(Duration::from_millis(1))));
-    let head = read_head(&mut reader, &mut arm).and_then(|request| {
+    let head = read_head(&mut reader, &mut arm);
+    if head.is_ok() {
+        stream.settled.store(true, Ordering::SeqCst);
+    }
+    let head = head.and_then(|request| {
         check_host(request.header("host"), port)?;
         if request.method == Method::Post {
             check_origin(request.header("origin"), request.header("host"))?;
