@@ -90,11 +90,11 @@ impl HttpError {
     }
 }
 
-/// An action of the program failed: 502 when another node failed or
-/// refused (the request itself was fine), 409 for the rest (a file that
-/// exists already, a name nobody shares, not joined). A peer or a file
-/// that does not exist at all is a 404 of the page's own, checked before
-/// the action starts.
+/// An action of the program failed. The status follows the kind of error:
+/// 502 when another node failed or refused (the request itself was fine),
+/// 404 for a name or peer nobody knows, 400 for a name that breaks a rule,
+/// 500 for a bug of ours, and 409 for the rest (a file that exists
+/// already, not joined: the user's conflict).
 pub fn action_failed(error: &Error) -> HttpError {
     let status = match error {
         Error::Io { .. }
@@ -102,18 +102,17 @@ pub fn action_failed(error: &Error) -> HttpError {
         | Error::Unexpected { .. }
         | Error::Remote(_)
         | Error::LineTooLong { .. }
+        | Error::OtherSide(_)
         | Error::Closed => 502,
+        Error::BadName { .. } => 400,
+        Error::Unknown(_) | Error::NotServed { .. } => 404,
+        Error::Panicked(_) => 500,
         Error::Usage(_)
         | Error::Settings { .. }
         | Error::AlreadyServing(_)
         | Error::CurrentlyReceiving(_)
-        | Error::NotServed { .. }
         | Error::NotJoined(_)
-        | Error::BadName { .. }
-        | Error::Unknown(_)
         | Error::Conflict(_)
-        | Error::OtherSide(_)
-        | Error::Panicked(_)
         | Error::Other(_) => 409,
     };
     HttpError::new(status, shown(&error.to_string()))
@@ -518,7 +517,7 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_action_is_502_for_the_other_side_and_409_for_the_user() {
+    fn a_failed_action_has_the_status_of_its_kind_of_error() {
         let status = |error: Error| action_failed(&error).status;
         assert_eq!(status(Error::Remote("no".into())), 502);
         assert_eq!(status(Error::Closed), 502);
@@ -530,6 +529,15 @@ mod tests {
         assert_eq!(status(Error::AlreadyServing("a.txt".into())), 409);
         assert_eq!(status(Error::CurrentlyReceiving("a.txt".into())), 409);
         assert_eq!(status(Error::NotJoined("not joined".into())), 409);
+        assert_eq!(status(Error::Conflict("six files".into())), 409);
+        assert_eq!(status(Error::OtherSide("bad bytes".into())), 502);
+        assert_eq!(status(Error::Unknown("nobody shares a.txt".into())), 404);
+        let bad = Error::BadName {
+            name: "a\u{0}".into(),
+            reason: "a NUL".into(),
+        };
+        assert_eq!(status(bad), 400);
+        assert_eq!(status(Error::Panicked("a transfer".into())), 500);
         // What another node said is cut before it is shown.
         let long = action_failed(&Error::Remote("x".repeat(100_000)));
         assert!(long.message.len() < 2 * crate::web::MAX_SHOWN_TEXT);
