@@ -9,7 +9,7 @@ mod replies;
 use super::{reply_line, written_exactly, Checked, Miss, Rule, Stage};
 use crate::probe::{count, Reply, Transcript, EXTRA_LIMIT, MIN_TRANSFER_RATE};
 use p2p_share::wire::protocol::{type_of, ChunkRange, FileRecord, Message, CHUNK_SIZE};
-use replies::{connect, exchange, expect_error, expect_file};
+use replies::{connect, exchange, expect_error, expect_file, request};
 use std::cell::Cell;
 use std::path::Path;
 use std::time::Duration;
@@ -33,6 +33,8 @@ pub struct Peer {
     /// The peer answers a request only once the checker has closed its
     /// sending side: the later requests do so at once.
     needs_half_close: Cell<bool>,
+    /// That fault was found, and no rule has said it yet.
+    half_close_unsaid: Cell<bool>,
     /// `--file` is not what the peer serves (said on the report's first
     /// lines): the rules that need its bytes are not judged.
     file_differs: Cell<bool>,
@@ -50,6 +52,7 @@ impl Peer {
             file,
             tag,
             needs_half_close: Cell::new(false),
+            half_close_unsaid: Cell::new(false),
             file_differs: Cell::new(false),
         }
     }
@@ -63,11 +66,11 @@ impl Peer {
         let request = format!("DOWNLOAD: {}", file.fields());
         let most = b"FILE: ".len() + file.size() + EXTRA_LIMIT;
         let limits = (most, self.body_wait(file.size()));
-        let (received, _) = exchange(self, &t, "A", request.as_bytes(), limits).ok()?;
+        let received = exchange(self, &t, "A", request.as_bytes(), limits).ok()?;
         if received.bytes.starts_with(b"FILE:") {
             return None;
         }
-        let (listed, _) = exchange(self, &t, "B", b"LIST", (EXTRA_LIMIT, self.limit)).ok()?;
+        let listed = exchange(self, &t, "B", b"LIST", (EXTRA_LIMIT, self.limit)).ok()?;
         let line = String::from_utf8_lossy(&listed.bytes);
         let Ok(Message::Files(records)) = Message::parse(line.lines().next()?) else {
             return None;
@@ -319,8 +322,7 @@ fn garbage(peer: &Peer, t: &Transcript) -> Checked {
 
 fn list(peer: &Peer, t: &Transcript) -> Checked {
     peer.needs_file()?;
-    let mut a = connect(peer, t, "A")?;
-    a.send_line("LIST")?;
+    let mut a = request(peer, t, "A", "LIST")?;
     let line = reply_line(&mut a, "FILES:")?;
     let Ok(Message::Files(records)) = Message::parse(&line) else {
         return Err(format!("expected FILES: and file records, got {line:?}").into());
@@ -432,8 +434,7 @@ fn upload(peer: &Peer, t: &Transcript) -> Checked {
 }
 
 fn ping(peer: &Peer, t: &Transcript) -> Checked {
-    let mut a = connect(peer, t, "A")?;
-    a.send_line("PING")?;
+    let mut a = request(peer, t, "A", "PING")?;
     match reply_line(&mut a, "PONG")?.as_str() {
         "PONG" => Ok(()),
         other => Err(format!("expected PONG, got {other:?}").into()),

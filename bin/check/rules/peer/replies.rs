@@ -9,27 +9,40 @@ use std::time::Duration;
 
 /// The fault of a peer that answers only once the requester has closed
 /// its sending side.
-pub const HALF_CLOSE: &str = "nothing came until the checker closed its sending side (a \
-    half-close): a request is one line; answer it when its \\n has come, not at the end of the \
+pub const HALF_CLOSE: &str = "no answer came until the checker closed its sending side (a \
+    half-close; without it, nothing came within the time limit): a request is one line; answer it when its \\n has come, not at the end of the \
     stream";
 
 pub fn connect(peer: &Peer, t: &Transcript, name: &str) -> Result<Probe, String> {
     Probe::connect(peer.addr, name, peer.limit, t)
 }
 
-/// Sends `request` (with its line end, unless it has one) on a new
+/// Sends one request line on a new connection, for a reply read by the
+/// caller (half-closed when the peer answers only so).
+pub fn request(peer: &Peer, t: &Transcript, name: &str, line: &str) -> Result<Probe, String> {
+    let mut a = connect(peer, t, name)?;
+    a.send_line(line)?;
+    if peer.needs_half_close.get() {
+        a.shut_write();
+    }
+    Ok(a)
+}
+
+/// Sends `request` (and its line end) on a new
 /// connection, and reads everything up to the close (`most` bytes at most,
 /// within `wait`). A peer that answers nothing in time gets the request
 /// again, with the checker's side closed after it: when that is answered,
-/// the peer is known to wait for the close (the reply that came is judged
-/// all the same, and the fault is said in `found_half_close`).
+/// the peer is known to wait for the close, and the later requests
+/// half-close at once. The reply that came is judged all the same; the
+/// fault is said once, by the first rule that judges a reply after it was
+/// found (see [`with_half_close`]).
 pub fn exchange(
     peer: &Peer,
     t: &Transcript,
     name: &str,
     request: &[u8],
     (most, wait): (usize, Duration),
-) -> Result<(Received, bool), String> {
+) -> Result<Received, String> {
     let line = [request, b"\n"].concat();
     let half_close = peer.needs_half_close.get();
     let mut a = connect(peer, t, name)?;
@@ -39,7 +52,7 @@ pub fn exchange(
     }
     let received = a.read_to_close(most, wait);
     if half_close || !received.bytes.is_empty() || received.end.is_closed() {
-        return Ok((received, false));
+        return Ok(received);
     }
     let again = format!("{name}2");
     let mut b = connect(peer, t, &again)?;
@@ -47,10 +60,11 @@ pub fn exchange(
     b.shut_write();
     let second = b.read_to_close(most, wait);
     if second.bytes.is_empty() {
-        return Ok((received, false));
+        return Ok(received);
     }
     peer.needs_half_close.set(true);
-    Ok((second, true))
+    peer.half_close_unsaid.set(true);
+    Ok(second)
 }
 
 /// Sends `request` on a new connection and expects `FILE: `, exactly
@@ -64,9 +78,8 @@ pub fn expect_file(
 ) -> Checked {
     let most = b"FILE: ".len() + expected.len() + EXTRA_LIMIT;
     let limits = (most, peer.body_wait(expected.len()));
-    let (received, half) = exchange(peer, t, name, request.as_bytes(), limits)?;
-    let judged = judge_file(&received, expected);
-    let judged = with_half_close(judged, half);
+    let received = exchange(peer, t, name, request.as_bytes(), limits)?;
+    let judged = with_half_close(peer, judge_file(&received, expected));
     judged.map_err(|why| match received.bytes.starts_with(b"ERROR") {
         // For an extension request, ERROR: may mean "not offered": the
         // caller decides.
@@ -78,13 +91,13 @@ pub fn expect_file(
 /// Sends `request` (and a line end) on a new connection and expects one
 /// `ERROR:` line, then the close.
 pub fn expect_error(peer: &Peer, t: &Transcript, name: &str, request: &[u8]) -> Checked {
-    let (received, half) = exchange(peer, t, name, request, (MAX_LINE, peer.limit))?;
-    Ok(with_half_close(judge_error(&received), half)?)
+    let received = exchange(peer, t, name, request, (MAX_LINE, peer.limit))?;
+    Ok(with_half_close(peer, judge_error(&received))?)
 }
 
-/// The half-close fault, said first, when it was found on this request.
-fn with_half_close(judged: Result<(), String>, half: bool) -> Result<(), String> {
-    match (judged, half) {
+/// The half-close fault, said first, when it was found and not said yet.
+fn with_half_close(peer: &Peer, judged: Result<(), String>) -> Result<(), String> {
+    match (judged, peer.half_close_unsaid.replace(false)) {
         (judged, false) => judged,
         (Ok(()), true) => Err(format!("{HALF_CLOSE} (the reply was right then)")),
         (Err(why), true) => Err(format!("{HALF_CLOSE}; and then: {why}")),
