@@ -128,6 +128,8 @@ struct TrackerFaults {
     accepts_six_records: bool,
     answers_malformed_records: bool,
     writes_fields_without_space: bool,
+    joins_records_with_a_bar: bool,
+    closes_after_each_search: bool,
     finds_first_holder_only: bool,
     writes_not_found_with_underscore: bool,
     searches_ignoring_case: bool,
@@ -232,6 +234,12 @@ fn tracker_session(stream: TcpStream, f: TrackerFaults, index: &Index, session: 
                 }
                 return;
             }
+            Ok(Message::Search(name)) if f.closes_after_each_search => {
+                let reply = search(f, &lock(index), &name);
+                let _ = out.write_all(format!("{reply}\n").as_bytes());
+                forget();
+                return;
+            }
             Ok(Message::Search(name)) => search(f, &lock(index), &name),
             Ok(Message::List) if !f.offers_no_extensions => {
                 let records = lock(index)
@@ -290,6 +298,10 @@ fn search(f: TrackerFaults, index: &[(u64, SocketAddr, Vec<FileRecord>)], name: 
             })
             .collect();
         return format!("FOUND: {}", records.join(" "));
+    }
+    if f.joins_records_with_a_bar {
+        let records: Vec<String> = found.iter().map(Location::to_string).collect();
+        return format!("FOUND: {}", records.join("|"));
     }
     Message::Found(found).format()
 }
@@ -621,6 +633,28 @@ fn answering_a_refused_peer_breaks_refuse_malformed() {
 #[test]
 fn fields_joined_without_the_space_break_found() {
     tracker_fault_breaks(tracker(|f| f.writes_fields_without_space = true), "found");
+}
+
+#[test]
+fn records_joined_by_a_bar_break_several_holders_and_are_named() {
+    let run = check_tracker(tracker(|f| f.joins_records_with_a_bar = true));
+    run.assert_failed_exactly(&["several-holders"], true);
+    assert!(
+        run.says("records joined by \"|\" instead of one space"),
+        "{}",
+        run.shown()
+    );
+}
+
+#[test]
+fn a_close_after_each_search_breaks_found_alone() {
+    let run = check_tracker(tracker(|f| f.closes_after_each_search = true));
+    run.assert_failed_exactly(&["found"], true);
+    assert!(
+        run.says("a session stays open until the peer says BYE"),
+        "{}",
+        run.shown()
+    );
 }
 
 #[test]
