@@ -114,12 +114,7 @@ pub fn lists(reply: &str, location: &Location) -> bool {
 pub fn how_written(line: &str, exact: &str) -> String {
     let expected = show(format!("{exact}\n").as_bytes());
     let mut faults = Vec::new();
-    let between: Vec<&str> = line
-        .split('>')
-        .skip(1)
-        .filter_map(|part| part.split_once('<').map(|(gap, _)| gap))
-        .collect();
-    if let Some(gap) = between.iter().find(|gap| **gap != " ") {
+    if let Some(gap) = wrong_gap(line) {
         faults.push(format!("records joined by {gap:?} instead of one space"));
     }
     let inside: Vec<&str> = line
@@ -138,6 +133,15 @@ pub fn how_written(line: &str, exact: &str) -> String {
         false => format!(" ({})", faults.join("; ")),
     };
     format!("the FOUND: line is not written as the protocol writes it{faults}: expected {expected}")
+}
+
+/// What joins two records of a line, where it is not the one space the
+/// protocol writes.
+pub fn wrong_gap(line: &str) -> Option<&str> {
+    line.split('>')
+        .skip(1)
+        .filter_map(|part| part.split_once('<').map(|(gap, _)| gap))
+        .find(|gap| *gap != " ")
 }
 
 /// SEARCHes again and again until `done` says the reply is the one waited

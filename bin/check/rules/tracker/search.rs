@@ -1,7 +1,7 @@
 //! Stage 2 of the tracker check: SEARCH, FOUND and NOT FOUND.
 
 use super::peers::{joined, joined_with};
-use super::replies::{ask, found_locations, how_written, lists, wait_listed, LINE_END_GRACE};
+use super::replies::{ask, how_written, lists, wait_listed, wrong_gap, LINE_END_GRACE};
 use super::Tracker;
 use crate::probe::{show, Reply, Transcript};
 use crate::rules::{Checked, Miss};
@@ -47,13 +47,13 @@ pub fn several_holders(tracker: &Tracker, t: &Transcript) -> Checked {
     let mut asker = joined(tracker, t, "C", 1)?;
     let both = [first.records[0].location(), second.records[0].location()];
     let answer = wait_listed(tracker, &mut asker, &name, &both)?;
-    // In whichever order they come, the records are written as the
-    // protocol writes them (`found` judges the form of one record).
-    let listed = found_locations(&answer.line).unwrap_or_default();
-    let exact = Message::Found(listed).format();
-    match answer.line == exact {
-        true => Ok(()),
-        false => Err(Miss::Broken(how_written(&answer.line, &exact))),
+    // The records are joined by one space (`found` judges the form of one
+    // record, so a fault inside a record is said there, not here too).
+    match wrong_gap(&answer.line) {
+        None => Ok(()),
+        Some(gap) => Err(Miss::Broken(format!(
+            "records joined by {gap:?} instead of one space: the records of a line are separated by one space"
+        ))),
     }
 }
 
