@@ -101,6 +101,14 @@ impl Kind {
             Kind::Peer => "peer",
         }
     }
+
+    /// The names and stages of this check's rules.
+    fn rules(self) -> Vec<(&'static str, u32)> {
+        match self {
+            Kind::Tracker => rules::names(&tracker::RULES),
+            Kind::Peer => rules::names(&peer::RULES),
+        }
+    }
 }
 
 /// The exit status of a bad command line (1 means "a core rule failed").
@@ -158,8 +166,8 @@ fn someone_listens(options: &Options) -> Result<(), String> {
 
 fn check_tracker(options: &Options, report: &mut Report) -> Result<bool, String> {
     let target = tracker::Tracker::new(options.addr, options.limit, run_tag());
-    let selection = selection(options, &rules::names(&tracker::RULES))?;
-    report.heading(&tracker::STAGES, options.stage, options.limit);
+    let selection = selection(options, &options.kind.rules())?;
+    report.heading(&tracker::STAGES, &selection, options.limit);
     rules::run_all(
         &target,
         &tracker::STAGES,
@@ -174,8 +182,8 @@ fn check_peer(options: &Options, report: &mut Report) -> Result<bool, String> {
     let path = options.file.as_deref().unwrap_or(std::path::Path::new(""));
     let file = peer::LocalFile::read(path)?;
     let target = peer::Peer::new(options.addr, options.limit, file, run_tag());
-    let selection = selection(options, &rules::names(&peer::RULES))?;
-    report.heading(&peer::STAGES, options.stage, options.limit);
+    let selection = selection(options, &options.kind.rules())?;
+    report.heading(&peer::STAGES, &selection, options.limit);
     if let Some(line) = target.compare_file() {
         report.note(line);
     }
@@ -185,13 +193,25 @@ fn check_peer(options: &Options, report: &mut Report) -> Result<bool, String> {
 
 /// The rules the options choose; a `--rule` this check does not have is a
 /// bad command line.
-fn selection<'a>(options: &'a Options, names: &[&str]) -> Result<Selection<'a>, String> {
-    if let Some(unknown) = options.rules.iter().find(|r| !names.contains(&r.as_str())) {
-        return Err(format!(
-            "--rule {unknown}: the {} check has no such rule; its rules: {}",
-            options.kind.word(),
-            names.join(", ")
-        ));
+fn selection<'a>(options: &'a Options, rules: &[(&str, u32)]) -> Result<Selection<'a>, String> {
+    for wanted in &options.rules {
+        match rules.iter().find(|(name, _)| name == wanted) {
+            None => {
+                let names: Vec<&str> = rules.iter().map(|(name, _)| *name).collect();
+                return Err(format!(
+                    "--rule {wanted}: the {} check has no such rule; its rules: {}",
+                    options.kind.word(),
+                    names.join(", ")
+                ));
+            }
+            Some((_, stage)) if *stage > options.stage => {
+                return Err(format!(
+                    "--rule {wanted} is a rule of stage {stage}, past --stage {}",
+                    options.stage
+                ))
+            }
+            Some(_) => {}
+        }
     }
     Ok(Selection {
         up_to: options.stage,
@@ -228,7 +248,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
             word => read.words.push(word.to_string()),
         }
     }
-    options(read)
+    let options = options(read)?;
+    // A `--rule` that chooses nothing is a bad command line too.
+    selection(&options, &options.kind.rules())?;
+    Ok(options)
 }
 
 /// The options read, checked together.
@@ -372,6 +395,11 @@ mod tests {
             ("tracker 127.0.0.1:1 extra", "unexpected argument"),
             ("tracker 127.0.0.1:1 --summary --json", "choose one"),
             ("tracker 127.0.0.1:1 --rule", "needs a value"),
+            ("tracker 127.0.0.1:1 --rule nope", "no such rule"),
+            (
+                "tracker 127.0.0.1:1 --rule list --stage 2",
+                "past --stage 2",
+            ),
         ] {
             let error = parse(&args(line)).err().unwrap_or_default();
             assert!(error.contains(why), "{line:?}: {error:?}");

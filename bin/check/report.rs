@@ -8,7 +8,7 @@
 //! some rules could not be judged).
 
 use crate::probe::seconds;
-use crate::rules::Stage;
+use crate::rules::{Selection, Stage};
 use std::fmt::Write as _;
 use std::io::Write;
 use std::time::Duration;
@@ -127,16 +127,18 @@ impl Report {
     }
 
     /// The first line: what is checked and how long each probe may wait.
-    pub fn heading(&self, stages: &[Stage], up_to: u32, limit: Duration) {
+    pub fn heading(&self, stages: &[Stage], selection: &Selection, limit: Duration) {
         let last = stages
             .iter()
             .map(|stage| stage.number)
-            .filter(|&n| n <= up_to)
+            .filter(|&n| n <= selection.up_to)
             .max()
             .unwrap_or(0);
-        let stages = match last {
-            1 => "stage 1".to_string(),
-            _ => format!("stages 1 to {last}"),
+        let stages = match (last, selection.only) {
+            (_, [one]) => format!("the rule {one}"),
+            (_, [_, ..]) => format!("the rules {}", selection.only.join(", ")),
+            (1, []) => "stage 1".to_string(),
+            (_, []) => format!("stages 1 to {last}"),
         };
         self.print(&format!(
             "checking the {} ({stages}; each probe waits at most {})",

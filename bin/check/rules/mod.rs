@@ -133,9 +133,9 @@ fn run_one<T>(target: &T, rule: &Rule<T>) -> Outcome {
     }
 }
 
-/// Every rule's name, for the message about a `--rule` nobody has.
-pub fn names<T>(rules: &[Rule<T>]) -> Vec<&'static str> {
-    rules.iter().map(|rule| rule.name).collect()
+/// Every rule's name and stage, to check what `--rule` asks for.
+pub fn names<T>(rules: &[Rule<T>]) -> Vec<(&'static str, u32)> {
+    rules.iter().map(|rule| (rule.name, rule.stage)).collect()
 }
 
 /// Reads the reply line to an extension request; `ERROR:`, silence or a

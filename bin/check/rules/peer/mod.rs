@@ -252,14 +252,14 @@ pub const RULES: [Rule<Peer>; 9] = [
 fn download(peer: &Peer, t: &Transcript) -> Checked {
     peer.needs_file()?;
     let file = &peer.file;
-    expect_file(
-        peer,
-        t,
-        "A",
-        &format!("DOWNLOAD: {}", file.fields()),
-        &file.bytes,
-    )?;
-    Ok(())
+    let request = format!("DOWNLOAD: {}", file.fields());
+    expect_file(peer, t, "A", &request, &file.bytes).map_err(|miss| match miss {
+        // ERROR: to the file it was said to serve: maybe --file is not it.
+        Miss::NotOffered(why) => Miss::Broken(format!(
+            "{why}: is your --file a copy of a file the peer serves, with the same name and size?"
+        )),
+        other => other,
+    })
 }
 
 fn wrong_size(peer: &Peer, t: &Transcript) -> Checked {
