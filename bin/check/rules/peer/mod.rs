@@ -35,6 +35,8 @@ pub struct Peer {
     needs_half_close: Cell<bool>,
     /// That fault was found, and no rule has said it yet.
     half_close_unsaid: Cell<bool>,
+    /// A half-close was tried, and got no answer either.
+    half_close_useless: Cell<bool>,
     /// `--file` is not what the peer serves (said on the report's first
     /// lines): the rules that need its bytes are not judged.
     file_differs: Cell<bool>,
@@ -53,6 +55,7 @@ impl Peer {
             tag,
             needs_half_close: Cell::new(false),
             half_close_unsaid: Cell::new(false),
+            half_close_useless: Cell::new(false),
             file_differs: Cell::new(false),
         }
     }

@@ -51,7 +51,8 @@ pub fn exchange(
         a.shut_write();
     }
     let received = a.read_to_close(most, wait);
-    if half_close || !received.bytes.is_empty() || received.end.is_closed() {
+    let answered = !received.bytes.is_empty() || received.end.is_closed();
+    if half_close || answered || peer.half_close_useless.get() {
         return Ok(received);
     }
     let again = format!("{name}2");
@@ -60,6 +61,8 @@ pub fn exchange(
     b.shut_write();
     let second = b.read_to_close(most, wait);
     if second.bytes.is_empty() {
+        // Not that either: no later request waits twice for nothing.
+        peer.half_close_useless.set(true);
         return Ok(received);
     }
     peer.needs_half_close.set(true);
