@@ -13,8 +13,9 @@
 //!
 //! The parts, in reading order: `probe.rs` (a raw connection with bounded,
 //! time-limited reads, and the transcript), `rules/mod.rs` (what a rule is,
-//! and how the rules run), `rules/tracker.rs` and `rules/peer.rs` (the
-//! rules), `report.rs` (what is printed).
+//! and how the rules run), `rules/tracker/` and `rules/peer/` (the rules,
+//! and the simulated peers or requests that check them), `report.rs` (what
+//! is printed: text, one summary line, or JSON).
 
 // Like the library: safe Rust only, also in the code that reads bytes
 // from anyone.
