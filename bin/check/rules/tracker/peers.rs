@@ -7,7 +7,7 @@
 //! that is answered, a HI with or without its line end, one record a join
 //! if more are refused. When even that fails, the rule is not judged.
 
-use super::{Greeting, Tracker};
+use super::{Greeting, Tracker, QUIET_PERIOD};
 use crate::probe::{Probe, Reply, Transcript};
 use crate::rules::Miss;
 use p2p_share::wire::protocol::{FileRecord, Message};
@@ -271,7 +271,13 @@ pub fn joined_with(
         .map(|file| named_record(tracker, &port, file))
         .collect();
     send_records(tracker, &mut probe, &records)?;
-    if probe.closes_within(REFUSAL_WAIT) && records.len() > 1 {
+    // Several records: a refusal must be seen here, where the rule can
+    // still go on with one; so it is given the time `join` gives it.
+    let wait = match records.len() {
+        1 => REFUSAL_WAIT,
+        _ => QUIET_PERIOD,
+    };
+    if records.len() > 1 && probe.closes_within(wait) {
         t.note(format!(
             "FT closed {name}'s connection after a records line of {} records; {name} joins again with one (see join)",
             records.len()
