@@ -124,6 +124,7 @@ struct TrackerFaults {
     answers_search_before_hello: bool,
     answers_search_before_records: bool,
     refuses_five_records: bool,
+    refuses_every_join: bool,
     accepts_no_records: bool,
     accepts_six_records: bool,
     answers_malformed_records: bool,
@@ -200,7 +201,8 @@ fn tracker_session(stream: TcpStream, f: TrackerFaults, index: &Index, session: 
         _ => return,
     };
     let most = if f.accepts_six_records { 6 } else { 5 };
-    let refused = (records.is_empty() && !f.accepts_no_records)
+    let refused = f.refuses_every_join
+        || (records.is_empty() && !f.accepts_no_records)
         || records.len() > most
         || (records.len() == 5 && f.refuses_five_records);
     if refused {
@@ -608,6 +610,34 @@ fn answering_search_before_the_records_breaks_silent_before_join() {
 #[test]
 fn refusing_five_records_breaks_join() {
     tracker_fault_breaks(tracker(|f| f.refuses_five_records = true), "join");
+}
+
+#[test]
+fn refusing_every_join_fails_join_and_passes_no_refusal() {
+    let run = check_tracker(tracker(|f| f.refuses_every_join = true));
+    let needs_a_join = [
+        "refuse-empty",
+        "refuse-six",
+        "refuse-malformed",
+        "found",
+        "several-holders",
+        "not-found",
+        "exact-name",
+        "error-after-join",
+        "bye",
+        "crash",
+        "rejoin",
+        "list",
+        "ping",
+    ];
+    run.assert_verdicts(&["join"], &[&["line-framing"][..], &needs_a_join].concat());
+    assert!(
+        run.says(
+            "needs an accepted join (see join): a tracker that refuses every join would pass it"
+        ),
+        "{}",
+        run.shown()
+    );
 }
 
 #[test]

@@ -2,8 +2,8 @@
 //! refusals.
 
 use super::peers::{
-    connect, greet, greeting, join_raw, joined_peer, probe_greeting, read_hi, record, ServedPort,
-    NEEDS_HI, NEEDS_HI_LINE,
+    connect, greet, greeting, join_raw, joined_peer, needs_accepted_join, probe_greeting, read_hi,
+    record, ServedPort, NEEDS_HI, NEEDS_HI_LINE,
 };
 use super::replies::{closes_silently, stays_quiet};
 use super::{Greeting, Tracker, QUIET_PERIOD, SPLIT_PAUSE};
@@ -59,9 +59,15 @@ pub fn line_framing(tracker: &Tracker, t: &Transcript) -> Checked {
     thread::sleep(SPLIT_PAUSE);
     a.send(format!("{second}\r\n").as_bytes())?;
     let mut peer = joined_peer(a, Some(port), records);
-    stays_quiet(&mut peer.probe, QUIET_PERIOD).map_err(|why| {
-        format!("{why}: the records line came in two pieces, ending in \\r\\n").into()
-    })
+    if let Err(why) = stays_quiet(&mut peer.probe, QUIET_PERIOD) {
+        // A tracker that accepts no join at all is the business of `join`.
+        needs_accepted_join(tracker, t)?;
+        return Err(Miss::Broken(format!(
+            "{why}: the records line came in two pieces, ending in \\r\\n"
+        )));
+    }
+    tracker.accepted.set(true);
+    Ok(())
 }
 
 /// Only for a tracker that answers a whole `HELLO\n` line: otherwise a
@@ -111,15 +117,18 @@ pub fn join(tracker: &Tracker, t: &Transcript) -> Checked {
             format!("{why}: the join with {count} record(s) was not accepted{hint}")
         })?;
         one_accepted = true;
+        tracker.accepted.set(true);
     }
     Ok(())
 }
 
 pub fn refuse_empty(tracker: &Tracker, t: &Transcript) -> Checked {
+    needs_accepted_join(tracker, t)?;
     refused_on(tracker, connect(tracker, t, "A")?, "", None)
 }
 
 pub fn refuse_six(tracker: &Tracker, t: &Transcript) -> Checked {
+    needs_accepted_join(tracker, t)?;
     let a = connect(tracker, t, "A")?;
     let port = ServedPort::open(&a)?;
     let records: Vec<String> = (0..6)
@@ -153,6 +162,7 @@ pub fn refuse_malformed(tracker: &Tracker, t: &Transcript) -> Checked {
             format!("<{name}, {file_type}, {size}, {ip}, {port}>")
         }),
     ];
+    needs_accepted_join(tracker, t)?;
     // Each on its own connection; the first one accepted fails the rule.
     for ((field, spoil), name) in cases.into_iter().zip(["A", "B", "C", "D"]) {
         let a = connect(tracker, t, name)?;

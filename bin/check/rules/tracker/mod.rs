@@ -73,6 +73,8 @@ pub struct Tracker {
     today: Date,
     /// How the tracker answers a greeting, once found out.
     greeting: Cell<Option<Greeting>>,
+    /// Whether the tracker has accepted a join of this run.
+    accepted: Cell<bool>,
 }
 
 impl Tracker {
@@ -84,6 +86,7 @@ impl Tracker {
             names: Cell::new(0),
             today: Date::from_system_time(SystemTime::now()),
             greeting: Cell::new(None),
+            accepted: Cell::new(false),
         }
     }
 

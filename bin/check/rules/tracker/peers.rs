@@ -34,6 +34,9 @@ pub const NEEDS_HI: &str = "needs a HI to HELLO (see hello-hi)";
 /// `HELLO\n` line. A tracker that closes every connection would pass them.
 pub const NEEDS_HI_LINE: &str = "needs a HI to \"HELLO\\n\" (see hello-hi)";
 
+/// What a rule that needs an accepted join says when none was.
+pub const NEEDS_JOIN: &str = "needs an accepted join (see join)";
+
 /// A port on this machine that accepts connections and closes them at once:
 /// where a simulated peer says it serves downloads. Closed when dropped.
 pub struct ServedPort {
@@ -288,8 +291,25 @@ pub fn joined_with(
     }
     if probe.closes_within(REFUSAL_WAIT) {
         return Err(Miss::NotJudged(format!(
-            "needs an accepted join (see join): FT closed {name}'s connection after its records line"
+            "{NEEDS_JOIN}: FT closed {name}'s connection after its records line"
         )));
     }
+    tracker.accepted.set(true);
     Ok(joined_peer(probe, Some(port), records))
+}
+
+/// For the rules a tracker that refuses every join would pass (the
+/// refusals): a good join of one record must be accepted first. Known once
+/// any join of the run was; tried on connection `J` otherwise.
+pub fn needs_accepted_join(tracker: &Tracker, t: &Transcript) -> Result<(), Miss> {
+    if tracker.accepted.get() {
+        return Ok(());
+    }
+    match joined(tracker, t, "J", 1) {
+        Ok(_) => Ok(()),
+        Err(Miss::NotJudged(why)) if why.starts_with(NEEDS_JOIN) => Err(Miss::NotJudged(format!(
+            "{NEEDS_JOIN}: a tracker that refuses every join would pass it"
+        ))),
+        Err(other) => Err(other),
+    }
 }
