@@ -323,6 +323,7 @@ struct PeerFaults {
     sends_newline_before_bytes: bool,
     stays_open_after_file: bool,
     ignores_the_size: bool,
+    refuses_every_download: bool,
     closes_silently_on_unknown_name: bool,
     follows_paths: bool,
     closes_silently_on_garbage: bool,
@@ -382,6 +383,7 @@ fn peer_connection(stream: TcpStream, f: PeerFaults, files: &Files) {
     }
     let extension = !f.offers_no_extensions;
     let reply = match Message::parse_bytes(&line) {
+        Ok(Message::Download(_)) if f.refuses_every_download => "ERROR: no".to_string(),
         Ok(Message::Download(request)) => {
             let files = lock(files);
             let Some(bytes) = files.get(&request.file.name) else {
@@ -837,6 +839,18 @@ fn closing_without_error_on_garbage_breaks_garbage() {
         peer(|f| f.closes_silently_on_garbage = true),
         "garbage",
     );
+}
+
+#[test]
+fn refusing_every_download_is_not_a_pass_of_wrong_size() {
+    let run = check_peer("refuses_all", peer(|f| f.refuses_every_download = true));
+    run.assert_verdicts(&["download", "upload"], &["wrong-size"]);
+    assert!(
+        run.says("is your --file a copy of a file the peer serves"),
+        "{}",
+        run.shown()
+    );
+    assert_eq!(run.rules("SKIP"), ["ranged-download"], "{}", run.shown());
 }
 
 // The peer's extensions.

@@ -37,6 +37,8 @@ pub struct Peer {
     half_close_unsaid: Cell<bool>,
     /// A half-close was tried, and got no answer either.
     half_close_useless: Cell<bool>,
+    /// A DOWNLOAD of `--file` was answered `FILE: ` before the rules.
+    serves_file: Cell<bool>,
     /// `--file` is not what the peer serves (said on the report's first
     /// lines): the rules that need its bytes are not judged.
     file_differs: Cell<bool>,
@@ -56,6 +58,7 @@ impl Peer {
             needs_half_close: Cell::new(false),
             half_close_unsaid: Cell::new(false),
             half_close_useless: Cell::new(false),
+            serves_file: Cell::new(false),
             file_differs: Cell::new(false),
         }
     }
@@ -71,6 +74,7 @@ impl Peer {
         let limits = (most, self.body_wait(file.size()));
         let received = exchange(self, &t, "A", request.as_bytes(), limits).ok()?;
         if received.bytes.starts_with(b"FILE:") {
+            self.serves_file.set(true);
             return None;
         }
         let listed = exchange(self, &t, "B", b"LIST", (EXTRA_LIMIT, self.limit)).ok()?;
@@ -267,6 +271,12 @@ fn download(peer: &Peer, t: &Transcript) -> Checked {
 
 fn wrong_size(peer: &Peer, t: &Transcript) -> Checked {
     peer.needs_file()?;
+    if !peer.serves_file.get() {
+        // A peer that refuses every request would pass it.
+        return Err(Miss::NotJudged(
+            "needs a DOWNLOAD of the file that is answered FILE: (see download)".into(),
+        ));
+    }
     let file = &peer.file;
     let request = format!(
         "DOWNLOAD: {}, {}, {}",
