@@ -119,6 +119,7 @@ pub fn join(tracker: &Tracker, t: &Transcript) -> Checked {
         one_accepted = true;
         tracker.accepted.set(true);
     }
+    tracker.accepted_several.set(true);
     Ok(())
 }
 

@@ -75,6 +75,8 @@ pub struct Tracker {
     greeting: Cell<Option<Greeting>>,
     /// Whether the tracker has accepted a join of this run.
     accepted: Cell<bool>,
+    /// Whether it has accepted a join of several records.
+    accepted_several: Cell<bool>,
 }
 
 impl Tracker {
@@ -87,6 +89,7 @@ impl Tracker {
             today: Date::from_system_time(SystemTime::now()),
             greeting: Cell::new(None),
             accepted: Cell::new(false),
+            accepted_several: Cell::new(false),
         }
     }
 

@@ -275,10 +275,11 @@ pub fn joined_with(
         .collect();
     send_records(tracker, &mut probe, &records)?;
     // Several records: a refusal must be seen here, where the rule can
-    // still go on with one; so it is given the time `join` gives it.
-    let wait = match records.len() {
-        1 => REFUSAL_WAIT,
-        _ => QUIET_PERIOD,
+    // still go on with one; so, unless such a join was accepted before, it
+    // is given the time `join` gives it.
+    let wait = match records.len() > 1 && !tracker.accepted_several.get() {
+        true => QUIET_PERIOD,
+        false => REFUSAL_WAIT,
     };
     if records.len() > 1 && probe.closes_within(wait) {
         t.note(format!(
@@ -295,6 +296,9 @@ pub fn joined_with(
         )));
     }
     tracker.accepted.set(true);
+    if records.len() > 1 {
+        tracker.accepted_several.set(true);
+    }
     Ok(joined_peer(probe, Some(port), records))
 }
 
