@@ -232,16 +232,19 @@ impl Report {
             .outcomes
             .iter()
             .filter_map(|o| {
-                let mut name = o.name.to_string();
-                match o.verdict {
-                    Verdict::Fail(_) => {}
-                    Verdict::NotJudged(_) => name.push_str(" (not judged)"),
+                let not_judged = match o.verdict {
+                    Verdict::Fail(_) => false,
+                    Verdict::NotJudged(_) => true,
                     _ => return None,
-                }
-                if o.extension {
-                    name.push_str(" (extension)");
-                }
-                Some(name)
+                };
+                let marks: Vec<&str> = [(o.extension, "extension"), (not_judged, "not judged")]
+                    .into_iter()
+                    .filter_map(|(on, mark)| on.then_some(mark))
+                    .collect();
+                Some(match marks.is_empty() {
+                    true => o.name.to_string(),
+                    false => format!("{} ({})", o.name, marks.join(", ")),
+                })
             })
             .collect();
         if !names.is_empty() {
