@@ -14,15 +14,16 @@
 #[allow(dead_code)]
 mod common;
 
-use common::checker::{run_check, CheckRun};
+use common::checker::{run_check, CheckRun, PEER_RULES, TRACKER_RULES};
+use common::students::{lock, read_line};
 use common::{pattern_bytes, Rng, TempDir};
 use p2p_share::wire::date::Date;
 use p2p_share::wire::protocol::{type_of, FileRecord, Location, Message, ParseError, FILE_HEADER};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, SystemTime};
 
@@ -33,9 +34,6 @@ const LIMIT: &str = "0.5";
 /// How long a fake waits for a line: long enough for any check, short
 /// enough that no thread of a fake outlives the test run by much.
 const FAKE_READ_LIMIT: Duration = Duration::from_secs(10);
-
-/// The longest line a fake reads.
-const FAKE_MAX_LINE: u64 = 64 * 1024;
 
 /// A whole check of a misbehaving server must end within this time (with
 /// the short [`LIMIT`] it takes a few seconds).
@@ -82,28 +80,6 @@ impl Drop for FakeServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(self.addr);
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// One line without its line end (and `\r`), or `None` at the end of the
-/// connection (or its time limit).
-fn read_line(reader: &mut impl BufRead) -> Option<Vec<u8>> {
-    let mut line = Vec::new();
-    match reader.take(FAKE_MAX_LINE).read_until(b'\n', &mut line) {
-        Ok(0) | Err(_) => None,
-        Ok(_) => {
-            if line.last() == Some(&b'\n') {
-                line.pop();
-            }
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            Some(line)
-        }
     }
 }
 
@@ -506,40 +482,6 @@ fn check_peer(test: &str, faults: PeerFaults) -> CheckRun {
     ])
 }
 
-/// Every rule of each check, as the report names them. Each has a test
-/// below that breaks it.
-const TRACKER_RULES: [&str; 18] = [
-    "hello-hi",
-    "line-framing",
-    "hello-first",
-    "silent-before-join",
-    "join",
-    "refuse-empty",
-    "refuse-six",
-    "refuse-malformed",
-    "found",
-    "several-holders",
-    "not-found",
-    "exact-name",
-    "error-after-join",
-    "bye",
-    "crash",
-    "rejoin",
-    "list",
-    "ping",
-];
-const PEER_RULES: [&str; 9] = [
-    "download",
-    "wrong-size",
-    "unknown-name",
-    "path-name",
-    "garbage",
-    "list",
-    "ranged-download",
-    "upload",
-    "ping",
-];
-
 #[test]
 fn the_fake_tracker_without_faults_passes_every_rule() {
     let run = check_tracker(TrackerFaults::default());
@@ -617,22 +559,10 @@ fn refusing_five_records_breaks_join() {
 #[test]
 fn refusing_every_join_fails_join_and_passes_no_refusal() {
     let run = check_tracker(tracker(|f| f.refuses_every_join = true));
-    let needs_a_join = [
-        "refuse-empty",
-        "refuse-six",
-        "refuse-malformed",
-        "found",
-        "several-holders",
-        "not-found",
-        "exact-name",
-        "error-after-join",
-        "bye",
-        "crash",
-        "rejoin",
-        "list",
-        "ping",
-    ];
-    run.assert_verdicts(&["join"], &[&["line-framing"][..], &needs_a_join].concat());
+    // Every rule after `join` needs one, and so does the records part of
+    // `line-framing`.
+    let needs_a_join = [&["line-framing"][..], &TRACKER_RULES[5..]].concat();
+    run.assert_verdicts(&["join"], &needs_a_join);
     assert!(
         run.says(
             "needs an accepted join (see join): a tracker that refuses every join would pass it"

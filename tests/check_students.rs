@@ -10,7 +10,7 @@
 #[allow(dead_code)]
 mod common;
 
-use common::checker::{run_check, CheckRun};
+use common::checker::{run_check, CheckRun, TRACKER_RULES};
 use common::students::{SeederFault, StudentSeeder, StudentTracker};
 use common::*;
 use std::collections::BTreeMap;
@@ -21,28 +21,6 @@ const LIMIT: &str = "0.5";
 
 /// The file the fake seeders serve.
 const SERVED_NAME: &str = "notes.txt";
-
-/// Every rule of the tracker check, in the report's order.
-const TRACKER_RULES: [&str; 18] = [
-    "hello-hi",
-    "line-framing",
-    "hello-first",
-    "silent-before-join",
-    "join",
-    "refuse-empty",
-    "refuse-six",
-    "refuse-malformed",
-    "found",
-    "several-holders",
-    "not-found",
-    "exact-name",
-    "error-after-join",
-    "bye",
-    "crash",
-    "rejoin",
-    "list",
-    "ping",
-];
 
 const PEER_EXTENSIONS: [&str; 4] = ["list", "ranged-download", "upload", "ping"];
 

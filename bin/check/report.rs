@@ -9,6 +9,8 @@
 
 use crate::probe::seconds;
 use crate::rules::{Selection, Stage};
+// The library's JSON writer, which the web pages use too.
+use p2p_share::web::json;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::time::Duration;
@@ -256,13 +258,13 @@ impl Report {
     /// The whole report as one JSON object (the README lists its fields).
     fn json(&self, counts: &Counts, ok: bool) -> String {
         let (kind, address) = self.target.split_once(" at ").unwrap_or(("", &self.target));
-        let notes: Vec<String> = self.notes.iter().map(|n| json_string(n)).collect();
+        let notes: Vec<String> = self.notes.iter().map(|n| json::string(n)).collect();
         let rules: Vec<String> = self.outcomes.iter().map(json_outcome).collect();
         format!(
             "{{\"target\": {{\"kind\": {}, \"address\": {}}}, \"notes\": [{}], \"rules\": [{}], \
              \"counts\": {{\"passed\": {}, \"failed\": {}, \"skipped\": {}, \"not_judged\": {}}}, \"ok\": {ok}}}",
-            json_string(kind),
-            json_string(address),
+            json::string(kind),
+            json::string(address),
             notes.join(", "),
             rules.join(", "),
             counts.passed,
@@ -315,41 +317,19 @@ fn full_text(outcome: &Outcome) -> String {
 
 /// One rule as a JSON object.
 fn json_outcome(o: &Outcome) -> String {
-    let evidence: Vec<String> = o.transcript.iter().map(|l| json_string(l)).collect();
+    let evidence: Vec<String> = o.transcript.iter().map(|l| json::string(l)).collect();
     format!(
         "{{\"name\": {}, \"stage\": {}, \"extension\": {}, \"rule\": {}, \"verdict\": {}, \
          \"reason\": {}, \"evidence\": [{}], \"ms\": {}}}",
-        json_string(o.name),
+        json::string(o.name),
         o.stage,
         o.extension,
-        json_string(o.words),
-        json_string(o.verdict.word()),
-        json_string(o.verdict.why()),
+        json::string(o.words),
+        json::string(o.verdict.word()),
+        json::string(o.verdict.why()),
         evidence.join(", "),
         o.took.as_millis()
     )
-}
-
-/// A JSON string: in double quotes, with `"`, `\` and control characters
-/// escaped.
-pub fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Writes one line to standard output at once. A reader that went away
@@ -363,11 +343,6 @@ fn write_out(text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn json_strings_escape_what_json_forbids() {
-        assert_eq!(json_string("a\"b\\c\n\u{1}é"), r#""a\"b\\c\n\u0001é""#);
-    }
 
     #[test]
     fn the_count_line_names_rules_not_judged_only_when_there_are_some() {

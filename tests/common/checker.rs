@@ -6,6 +6,39 @@ use std::time::{Duration, Instant};
 
 pub const CHECK_BIN: &str = env!("CARGO_BIN_EXE_check");
 
+/// Every rule of each check, as the report names them, in its order.
+pub const TRACKER_RULES: [&str; 18] = [
+    "hello-hi",
+    "line-framing",
+    "hello-first",
+    "silent-before-join",
+    "join",
+    "refuse-empty",
+    "refuse-six",
+    "refuse-malformed",
+    "found",
+    "several-holders",
+    "not-found",
+    "exact-name",
+    "error-after-join",
+    "bye",
+    "crash",
+    "rejoin",
+    "list",
+    "ping",
+];
+pub const PEER_RULES: [&str; 9] = [
+    "download",
+    "wrong-size",
+    "unknown-name",
+    "path-name",
+    "garbage",
+    "list",
+    "ranged-download",
+    "upload",
+    "ping",
+];
+
 /// One run of `check`, finished.
 pub struct CheckRun {
     pub args: Vec<String>,

@@ -71,7 +71,9 @@ impl Stop {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks a mutex; one that a panicking thread left is still used (a fake
+/// must answer the checker whatever happened to another session).
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -150,7 +152,7 @@ impl Drop for Server {
 
 /// One line without its line end (and `\r`), or `None` at the end of the
 /// connection (or its time limit).
-fn read_line(reader: &mut impl BufRead) -> Option<Vec<u8>> {
+pub fn read_line(reader: &mut impl BufRead) -> Option<Vec<u8>> {
     let mut line = Vec::new();
     match reader.take(MAX_LINE).read_until(b'\n', &mut line) {
         Ok(0) | Err(_) => None,
