@@ -15,7 +15,7 @@
 mod common;
 
 use common::checker::{run_check, CheckRun, PEER_RULES, TRACKER_RULES};
-use common::students::{lock, read_line};
+use common::students::{found_without_spaces, lock, read_line};
 use common::{pattern_bytes, Rng, TempDir};
 use p2p_share::wire::date::Date;
 use p2p_share::wire::protocol::{type_of, FileRecord, Location, Message, ParseError, FILE_HEADER};
@@ -266,16 +266,7 @@ fn search(f: TrackerFaults, index: &[(u64, SocketAddr, Vec<FileRecord>)], name: 
         };
     }
     if f.writes_fields_without_space {
-        let records: Vec<String> = found
-            .iter()
-            .map(|l| {
-                format!(
-                    "<{},{},{},{},{}>",
-                    l.file_type, l.size, l.modified, l.ip, l.port
-                )
-            })
-            .collect();
-        return format!("FOUND: {}", records.join(" "));
+        return found_without_spaces(&found);
     }
     if f.joins_records_with_a_bar {
         let records: Vec<String> = found.iter().map(Location::to_string).collect();

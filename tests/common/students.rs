@@ -341,21 +341,23 @@ impl Session<'_> {
         match (found.is_empty(), self.faults.bare_hello) {
             (true, true) => "NOT FOUND".into(),
             (true, false) => "NOT FOUND\n".into(),
-            (false, true) => {
-                let records: Vec<String> = found
-                    .iter()
-                    .map(|l| {
-                        format!(
-                            "<{},{},{},{},{}>",
-                            l.file_type, l.size, l.modified, l.ip, l.port
-                        )
-                    })
-                    .collect();
-                format!("FOUND: {}\n", records.join(" "))
-            }
+            (false, true) => format!("{}\n", found_without_spaces(&found)),
             (false, false) => format!("{}\n", Message::Found(found).format()),
         }
     }
+}
+
+/// A FOUND line whose fields are separated by a comma alone.
+pub fn found_without_spaces(found: &[Location]) -> String {
+    let records: Vec<String> = found
+        .iter()
+        .map(|l| {
+            let (file_type, size, date, ip, port) =
+                (&l.file_type, l.size, l.modified, l.ip, l.port);
+            format!("<{file_type},{size},{date},{ip},{port}>")
+        })
+        .collect();
+    format!("FOUND: {}", records.join(" "))
 }
 
 // ---------------------------------------------------------------------------
