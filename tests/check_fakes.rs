@@ -14,15 +14,16 @@
 #[allow(dead_code)]
 mod common;
 
-use common::checker::{run_check, CheckRun};
+use common::checker::{run_check, CheckRun, PEER_RULES, TRACKER_RULES};
+use common::students::{found_without_spaces, lock, read_line};
 use common::{pattern_bytes, Rng, TempDir};
 use p2p_share::wire::date::Date;
 use p2p_share::wire::protocol::{type_of, FileRecord, Location, Message, ParseError, FILE_HEADER};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, SystemTime};
 
@@ -33,9 +34,6 @@ const LIMIT: &str = "0.5";
 /// How long a fake waits for a line: long enough for any check, short
 /// enough that no thread of a fake outlives the test run by much.
 const FAKE_READ_LIMIT: Duration = Duration::from_secs(10);
-
-/// The longest line a fake reads.
-const FAKE_MAX_LINE: u64 = 64 * 1024;
 
 /// A whole check of a misbehaving server must end within this time (with
 /// the short [`LIMIT`] it takes a few seconds).
@@ -85,28 +83,6 @@ impl Drop for FakeServer {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// One line without its line end (and `\r`), or `None` at the end of the
-/// connection (or its time limit).
-fn read_line(reader: &mut impl BufRead) -> Option<Vec<u8>> {
-    let mut line = Vec::new();
-    match reader.take(FAKE_MAX_LINE).read_until(b'\n', &mut line) {
-        Ok(0) | Err(_) => None,
-        Ok(_) => {
-            if line.last() == Some(&b'\n') {
-                line.pop();
-            }
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            Some(line)
-        }
-    }
-}
-
 /// Waits until the other side closes (or the fake's time limit).
 fn wait_for_close(reader: &mut impl Read) {
     let _ = std::io::copy(reader, &mut std::io::sink());
@@ -124,10 +100,13 @@ struct TrackerFaults {
     answers_search_before_hello: bool,
     answers_search_before_records: bool,
     refuses_five_records: bool,
+    refuses_every_join: bool,
     accepts_no_records: bool,
     accepts_six_records: bool,
     answers_malformed_records: bool,
     writes_fields_without_space: bool,
+    joins_records_with_a_bar: bool,
+    closes_after_each_search: bool,
     finds_first_holder_only: bool,
     writes_not_found_with_underscore: bool,
     searches_ignoring_case: bool,
@@ -198,7 +177,8 @@ fn tracker_session(stream: TcpStream, f: TrackerFaults, index: &Index, session: 
         _ => return,
     };
     let most = if f.accepts_six_records { 6 } else { 5 };
-    let refused = (records.is_empty() && !f.accepts_no_records)
+    let refused = f.refuses_every_join
+        || (records.is_empty() && !f.accepts_no_records)
         || records.len() > most
         || (records.len() == 5 && f.refuses_five_records);
     if refused {
@@ -230,6 +210,12 @@ fn tracker_session(stream: TcpStream, f: TrackerFaults, index: &Index, session: 
                 if f.answers_bye {
                     let _ = out.write_all(b"BYE\n");
                 }
+                return;
+            }
+            Ok(Message::Search(name)) if f.closes_after_each_search => {
+                let reply = search(f, &lock(index), &name);
+                let _ = out.write_all(format!("{reply}\n").as_bytes());
+                forget();
                 return;
             }
             Ok(Message::Search(name)) => search(f, &lock(index), &name),
@@ -280,16 +266,11 @@ fn search(f: TrackerFaults, index: &[(u64, SocketAddr, Vec<FileRecord>)], name: 
         };
     }
     if f.writes_fields_without_space {
-        let records: Vec<String> = found
-            .iter()
-            .map(|l| {
-                format!(
-                    "<{},{},{},{},{}>",
-                    l.file_type, l.size, l.modified, l.ip, l.port
-                )
-            })
-            .collect();
-        return format!("FOUND: {}", records.join(" "));
+        return found_without_spaces(&found);
+    }
+    if f.joins_records_with_a_bar {
+        let records: Vec<String> = found.iter().map(Location::to_string).collect();
+        return format!("FOUND: {}", records.join("|"));
     }
     Message::Found(found).format()
 }
@@ -309,6 +290,7 @@ struct PeerFaults {
     sends_newline_before_bytes: bool,
     stays_open_after_file: bool,
     ignores_the_size: bool,
+    refuses_every_download: bool,
     closes_silently_on_unknown_name: bool,
     follows_paths: bool,
     closes_silently_on_garbage: bool,
@@ -368,6 +350,7 @@ fn peer_connection(stream: TcpStream, f: PeerFaults, files: &Files) {
     }
     let extension = !f.offers_no_extensions;
     let reply = match Message::parse_bytes(&line) {
+        Ok(Message::Download(_)) if f.refuses_every_download => "ERROR: no".to_string(),
         Ok(Message::Download(request)) => {
             let files = lock(files);
             let Some(bytes) = files.get(&request.file.name) else {
@@ -490,40 +473,6 @@ fn check_peer(test: &str, faults: PeerFaults) -> CheckRun {
     ])
 }
 
-/// Every rule of each check, as the report names them. Each has a test
-/// below that breaks it.
-const TRACKER_RULES: [&str; 18] = [
-    "hello-hi",
-    "line-framing",
-    "hello-first",
-    "silent-before-join",
-    "join",
-    "refuse-empty",
-    "refuse-six",
-    "refuse-malformed",
-    "found",
-    "several-holders",
-    "not-found",
-    "exact-name",
-    "error-after-join",
-    "bye",
-    "crash",
-    "rejoin",
-    "list",
-    "ping",
-];
-const PEER_RULES: [&str; 9] = [
-    "download",
-    "wrong-size",
-    "unknown-name",
-    "path-name",
-    "garbage",
-    "list",
-    "ranged-download",
-    "upload",
-    "ping",
-];
-
 #[test]
 fn the_fake_tracker_without_faults_passes_every_rule() {
     let run = check_tracker(TrackerFaults::default());
@@ -599,6 +548,22 @@ fn refusing_five_records_breaks_join() {
 }
 
 #[test]
+fn refusing_every_join_fails_join_and_passes_no_refusal() {
+    let run = check_tracker(tracker(|f| f.refuses_every_join = true));
+    // Every rule after `join` needs one, and so does the records part of
+    // `line-framing`.
+    let needs_a_join = [&["line-framing"][..], &TRACKER_RULES[5..]].concat();
+    run.assert_verdicts(&["join"], &needs_a_join);
+    assert!(
+        run.says(
+            "needs an accepted join (see join): a tracker that refuses every join would pass it"
+        ),
+        "{}",
+        run.shown()
+    );
+}
+
+#[test]
 fn accepting_a_peer_sharing_nothing_breaks_refuse_empty() {
     tracker_fault_breaks(tracker(|f| f.accepts_no_records = true), "refuse-empty");
 }
@@ -621,6 +586,28 @@ fn answering_a_refused_peer_breaks_refuse_malformed() {
 #[test]
 fn fields_joined_without_the_space_break_found() {
     tracker_fault_breaks(tracker(|f| f.writes_fields_without_space = true), "found");
+}
+
+#[test]
+fn records_joined_by_a_bar_break_several_holders_and_are_named() {
+    let run = check_tracker(tracker(|f| f.joins_records_with_a_bar = true));
+    run.assert_failed_exactly(&["several-holders"], true);
+    assert!(
+        run.says("records joined by \"|\" instead of one space"),
+        "{}",
+        run.shown()
+    );
+}
+
+#[test]
+fn a_close_after_each_search_breaks_found_alone() {
+    let run = check_tracker(tracker(|f| f.closes_after_each_search = true));
+    run.assert_failed_exactly(&["found"], true);
+    assert!(
+        run.says("a session stays open until the peer says BYE"),
+        "{}",
+        run.shown()
+    );
 }
 
 #[test]
@@ -775,6 +762,18 @@ fn closing_without_error_on_garbage_breaks_garbage() {
     );
 }
 
+#[test]
+fn refusing_every_download_is_not_a_pass_of_wrong_size() {
+    let run = check_peer("refuses_all", peer(|f| f.refuses_every_download = true));
+    run.assert_verdicts(&["download", "upload"], &["wrong-size"]);
+    assert!(
+        run.says("is your --file a copy of a file the peer serves"),
+        "{}",
+        run.shown()
+    );
+    assert_eq!(run.rules("SKIP"), ["ranged-download"], "{}", run.shown());
+}
+
 // The peer's extensions.
 
 #[test]
@@ -783,12 +782,15 @@ fn a_wrong_size_in_files_breaks_list() {
 }
 
 #[test]
-fn the_whole_file_for_a_range_breaks_ranged_download() {
-    peer_fault_breaks(
-        "no_ranges",
-        peer(|f| f.ignores_ranges = true),
-        "ranged-download",
-    );
+fn the_whole_file_for_a_range_is_not_offering_ranges() {
+    // A core-only peer that ignores the range sends the whole file: that
+    // is an extension not offered, not a wrong answer.
+    let run = check_peer("no_ranges", peer(|f| f.ignores_ranges = true));
+    println!("{}", run.shown());
+    assert!(run.failed().is_empty(), "{}", run.shown());
+    assert_eq!(run.rules("SKIP"), ["ranged-download"], "{}", run.shown());
+    assert!(run.says("it ignores the range"), "{}", run.shown());
+    assert_eq!(run.code, Some(0), "{}", run.shown());
 }
 
 #[test]
@@ -888,9 +890,18 @@ fn survives(how: Misbehaviour) {
         println!("{}", run.shown());
         assert!(run.took < MISBEHAVING_RUN_LIMIT, "{}", run.shown());
         assert!(!run.stderr.contains("panicked"), "{}", run.shown());
-        let (passed, failed) = run.counts();
+        let (passed, failed, not_judged) = run.all_counts();
         let skipped = run.rules("SKIP").len();
-        assert_eq!(passed + failed + skipped, rules, "{}", run.shown());
+        assert_eq!(
+            passed + failed + skipped + not_judged,
+            rules,
+            "{}",
+            run.shown()
+        );
+        if matches!(how, Misbehaviour::ClosesAtOnce) {
+            // Closing every connection keeps no rule: no hollow PASS.
+            assert_eq!(passed, 0, "{}", run.shown());
+        }
         assert!(failed > 0, "{}", run.shown());
         assert_eq!(run.code, Some(1), "{}", run.shown());
     }

@@ -47,6 +47,22 @@ fn the_summary_is_one_line() {
 }
 
 #[test]
+fn the_json_report_of_our_tracker_says_every_rule_passed() {
+    let net = Net::new("check_self_json", &[]);
+    let _tracker = net.start_tracker(&[]);
+    let run = run_check(&["tracker", &net.tracker_addr(), "--json", "--stage", "1"]);
+    assert_eq!(run.code, Some(0), "{}", run.shown());
+    assert_eq!(run.stdout.lines().count(), 1, "{}", run.shown());
+    for field in [
+        "\"counts\": {\"passed\": 8, \"failed\": 0, \"skipped\": 0, \"not_judged\": 0}",
+        "\"ok\": true",
+        "\"name\": \"hello-hi\", \"stage\": 1",
+    ] {
+        assert!(run.stdout.contains(field), "{field}: {}", run.shown());
+    }
+}
+
+#[test]
 fn help_says_every_option_and_a_bad_command_line_exits_2() {
     let help = run_check(&["--help"]);
     assert_eq!(help.code, Some(0), "{}", help.shown());
@@ -57,6 +73,9 @@ fn help_says_every_option_and_a_bad_command_line_exits_2() {
         "--stage",
         "--timeout",
         "--summary",
+        "--rule NAME",
+        "--json",
+        "not judged",
     ] {
         assert!(help.stdout.contains(option), "{option}: {}", help.shown());
     }

@@ -5,13 +5,17 @@
 //! It plays the other side of the protocol against a tracker or a peer,
 //! written in any language, and checks it rule by rule against the README's
 //! protocol section: one line per rule, PASS or FAIL, and under each FAIL
-//! the bytes that broke it. A student checks a half-written program with
-//! `--stage N`; a teacher grades a class with `--summary`.
+//! the bytes that broke it. A rule whose prerequisite does not work (no
+//! HI, no accepted join) is not judged, and says which rule to see. A
+//! student checks a half-written program with `--stage N`, or one rule with
+//! `--rule NAME`; a teacher grades a class with `--summary`, an autograder
+//! reads `--json`.
 //!
 //! The parts, in reading order: `probe.rs` (a raw connection with bounded,
 //! time-limited reads, and the transcript), `rules/mod.rs` (what a rule is,
-//! and how the rules run), `rules/tracker.rs` and `rules/peer.rs` (the
-//! rules), `report.rs` (what is printed).
+//! and how the rules run), `rules/tracker/` and `rules/peer/` (the rules,
+//! and the simulated peers or requests that check them), `report.rs` (what
+//! is printed: text, one summary line, or JSON).
 
 // Like the library: safe Rust only, also in the code that reads bytes
 // from anyone.
@@ -21,16 +25,16 @@ mod probe;
 mod report;
 mod rules;
 
-use report::Report;
-use rules::{peer, tracker};
-use std::net::{SocketAddr, ToSocketAddrs};
+use report::{Report, Style};
+use rules::{peer, tracker, Selection};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const USAGE: &str = "\
-usage: check tracker HOST:PORT [--stage N] [--timeout SECS] [--summary]
-       check peer HOST:PORT --file PATH [--stage N] [--timeout SECS] [--summary]
+usage: check tracker HOST:PORT [--stage N] [--rule NAME]... [--timeout SECS] [--summary | --json]
+       check peer HOST:PORT --file PATH [--stage N] [--rule NAME]... [--timeout SECS] [--summary | --json]
 
 Checks a file tracker or a peer, in any language, against the protocol of
 this project's README, rule by rule: one line per rule, PASS or FAIL, and
@@ -44,15 +48,22 @@ under each FAIL what was sent and what came back.
   --stage N            only the stages up to N (a half-written program):
                          tracker: 1 join, 2 search, 3 leave, 4 extensions
                          peer:    1 download, 2 extensions
+  --rule NAME          only this rule (give it again for more): hello-hi,
+                       found, ... as the report names them
   --timeout SECS       the longest any one probe waits for an answer
                        (default 5; fractions such as 0.5 are fine)
   --summary            print one line: the address, how many rules passed
                        and failed, and the names of the failed rules
+  --json               print the report as one JSON object (the README
+                       lists its fields)
 
-The last line is `N passed, N failed`. The exit status is 0 when every
-core rule passed (extensions may fail), 1 when one did not, 2 for a bad
-command line. The tracker check joins with made-up files named chk-...;
-the peer check uploads one small file chk-...-upload.txt to the peer.
+The last line is `N passed, N failed`, and `, N not judged` when some rules
+could not be judged because what they need does not work (no HI, no
+accepted join): those say what they need, and which rule to see. The exit
+status is 0 when every core rule passed (extensions may fail), 1 when one
+failed or was not judged, 2 for a bad command line. The tracker check joins
+with made-up files named chk-...; the peer check uploads one small file
+chk-...-upload.txt to the peer.
 ";
 
 /// The default time limit of each probe: a live program on a lab network
@@ -72,14 +83,33 @@ struct Options {
     addr: SocketAddr,
     file: Option<PathBuf>,
     stage: u32,
+    /// `--rule NAME`, in the order given; empty: every rule.
+    rules: Vec<String>,
     limit: Duration,
-    summary: bool,
+    style: Style,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
     Tracker,
     Peer,
+}
+
+impl Kind {
+    fn word(self) -> &'static str {
+        match self {
+            Kind::Tracker => "tracker",
+            Kind::Peer => "peer",
+        }
+    }
+
+    /// The names and stages of this check's rules.
+    fn rules(self) -> Vec<(&'static str, u32)> {
+        match self {
+            Kind::Tracker => rules::names(&tracker::RULES),
+            Kind::Peer => rules::names(&peer::RULES),
+        }
+    }
 }
 
 /// The exit status of a bad command line (1 means "a core rule failed").
@@ -98,99 +128,136 @@ fn main() -> ExitCode {
             return ExitCode::from(USAGE_ERROR);
         }
     };
-    let tag = run_tag();
-    let mut report = Report::new(
-        format!(
-            "{} at {}",
-            match options.kind {
-                Kind::Tracker => "tracker",
-                Kind::Peer => "peer",
-            },
-            options.shown
-        ),
-        options.summary,
+    let target = format!("{} at {}", options.kind.word(), options.shown);
+    let mut report = Report::new(target, options.style);
+    if let Err(why) = someone_listens(&options) {
+        report.nothing_checked(why);
+        return ExitCode::FAILURE;
+    }
+    let checked = match options.kind {
+        Kind::Tracker => check_tracker(&options, &mut report),
+        Kind::Peer => check_peer(&options, &mut report),
+    };
+    match checked {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(why) => {
+            eprintln!("check: {why}");
+            ExitCode::from(USAGE_ERROR)
+        }
+    }
+}
+
+/// One connection first, closed at once: where nothing listens, the
+/// report is one line, not a failure under every rule.
+fn someone_listens(options: &Options) -> Result<(), String> {
+    let addr = &options.shown;
+    match TcpStream::connect_timeout(&options.addr, options.limit) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(format!(
+            "nothing listens at {addr} (the connection was refused): start your {} there, or check the address",
+            options.kind.word()
+        )),
+        Err(e) => Err(format!(
+            "nothing listens at {addr}: no connection within {} ({e}); check the address, and that no firewall is in the way",
+            probe::seconds(options.limit)
+        )),
+    }
+}
+
+fn check_tracker(options: &Options, report: &mut Report) -> Result<bool, String> {
+    let target = tracker::Tracker::new(options.addr, options.limit, run_tag());
+    let selection = selection(options, &options.kind.rules())?;
+    report.heading(&tracker::STAGES, &selection, options.limit);
+    rules::run_all(
+        &target,
+        &tracker::STAGES,
+        &tracker::RULES,
+        &selection,
+        report,
     );
-    match options.kind {
-        Kind::Tracker => {
-            let target = tracker::Tracker::new(options.addr, options.limit, tag);
-            report.heading(&tracker::STAGES, options.stage, options.limit);
-            rules::run_all(
-                &target,
-                &tracker::STAGES,
-                &tracker::RULES,
-                options.stage,
-                &mut report,
-            );
-        }
-        Kind::Peer => {
-            let path = options.file.as_deref().unwrap_or(std::path::Path::new(""));
-            let file = match peer::LocalFile::read(path) {
-                Ok(file) => file,
-                Err(why) => {
-                    eprintln!("check: {why}");
-                    return ExitCode::from(USAGE_ERROR);
-                }
-            };
-            let target = peer::Peer::new(options.addr, options.limit, file, tag);
-            report.heading(&peer::STAGES, options.stage, options.limit);
-            rules::run_all(
-                &target,
-                &peer::STAGES,
-                &peer::RULES,
-                options.stage,
-                &mut report,
-            );
+    Ok(report.finish())
+}
+
+fn check_peer(options: &Options, report: &mut Report) -> Result<bool, String> {
+    let path = options.file.as_deref().unwrap_or(std::path::Path::new(""));
+    let file = peer::LocalFile::read(path)?;
+    let target = peer::Peer::new(options.addr, options.limit, file, run_tag());
+    let selection = selection(options, &options.kind.rules())?;
+    report.heading(&peer::STAGES, &selection, options.limit);
+    if let Some(line) = target.compare_file() {
+        report.note(line);
+    }
+    rules::run_all(&target, &peer::STAGES, &peer::RULES, &selection, report);
+    Ok(report.finish())
+}
+
+/// The rules the options choose; a `--rule` this check does not have is a
+/// bad command line.
+fn selection<'a>(options: &'a Options, rules: &[(&str, u32)]) -> Result<Selection<'a>, String> {
+    for wanted in &options.rules {
+        match rules.iter().find(|(name, _)| name == wanted) {
+            None => {
+                let names: Vec<&str> = rules.iter().map(|(name, _)| *name).collect();
+                return Err(format!(
+                    "--rule {wanted}: the {} check has no such rule; its rules: {}",
+                    options.kind.word(),
+                    names.join(", ")
+                ));
+            }
+            Some((_, stage)) if *stage > options.stage => {
+                return Err(format!(
+                    "--rule {wanted} is a rule of stage {stage}, past --stage {}",
+                    options.stage
+                ))
+            }
+            Some(_) => {}
         }
     }
-    match report.finish() {
-        true => ExitCode::SUCCESS,
-        false => ExitCode::FAILURE,
-    }
+    Ok(Selection {
+        up_to: options.stage,
+        only: &options.rules,
+    })
+}
+
+/// The options as they are read, before they are checked together.
+#[derive(Default)]
+struct Read {
+    words: Vec<String>,
+    file: Option<PathBuf>,
+    stage: Option<u32>,
+    rules: Vec<String>,
+    limit: Option<Duration>,
+    summary: bool,
+    json: bool,
 }
 
 /// Reads the command line (without the program name).
 fn parse(args: &[String]) -> Result<Options, String> {
-    let mut words = Vec::new();
-    let mut file = None;
-    let mut stage = None;
-    let mut limit = DEFAULT_TIMEOUT;
-    let mut summary = false;
+    let mut read = Read::default();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
         match arg.as_str() {
-            "--file" => file = Some(PathBuf::from(value()?)),
-            "--stage" => {
-                let text = value()?;
-                match text.parse::<u32>() {
-                    Ok(n) if n >= 1 => stage = Some(n),
-                    _ => {
-                        return Err(format!(
-                            "--stage needs a stage number (1, 2, ...), not {text:?}"
-                        ))
-                    }
-                }
-            }
-            "--timeout" => {
-                let text = value()?;
-                limit = text
-                    .parse::<f64>()
-                    .ok()
-                    .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
-                    .filter(|limit| !limit.is_zero() && *limit <= MAX_TIMEOUT)
-                    .ok_or_else(|| {
-                        format!(
-                            "--timeout needs a number of seconds above 0 and at most {}, not {text:?}",
-                            MAX_TIMEOUT.as_secs()
-                        )
-                    })?;
-            }
-            "--summary" => summary = true,
+            "--file" => read.file = Some(PathBuf::from(value()?)),
+            "--stage" => read.stage = Some(stage_number(value()?)?),
+            "--rule" => read.rules.push(value()?.clone()),
+            "--timeout" => read.limit = Some(timeout(value()?)?),
+            "--summary" => read.summary = true,
+            "--json" => read.json = true,
             option if option.starts_with('-') => return Err(format!("unknown option {option}")),
-            word => words.push(word.to_string()),
+            word => read.words.push(word.to_string()),
         }
     }
-    let (kind, shown) = match words.as_slice() {
+    let options = options(read)?;
+    // A `--rule` that chooses nothing is a bad command line too.
+    selection(&options, &options.kind.rules())?;
+    Ok(options)
+}
+
+/// The options read, checked together.
+fn options(read: Read) -> Result<Options, String> {
+    let (kind, shown) = match read.words.as_slice() {
         [kind, addr] => (kind, addr),
         [] | [_] => {
             return Err(
@@ -204,29 +271,62 @@ fn parse(args: &[String]) -> Result<Options, String> {
         "peer" => (Kind::Peer, peer::STAGES.len()),
         other => return Err(format!("check what? {other:?}: say tracker or peer")),
     };
-    if kind == Kind::Peer && file.is_none() {
+    if kind == Kind::Peer && read.file.is_none() {
         return Err(
             "the peer check needs --file PATH: a local copy of one file the peer serves".into(),
         );
     }
-    if kind == Kind::Tracker && file.is_some() {
+    if kind == Kind::Tracker && read.file.is_some() {
         return Err("--file is for the peer check; the tracker check needs no file".into());
     }
-    let stage = stage.unwrap_or(stages as u32);
+    if read.summary && read.json {
+        return Err("--summary and --json are two ways to print the report: choose one".into());
+    }
+    let stage = read.stage.unwrap_or(stages as u32);
     if stage as usize > stages {
         return Err(format!(
             "--stage {stage}: this check has stages 1 to {stages}"
         ));
     }
+    let style = match (read.summary, read.json) {
+        (true, _) => Style::Summary,
+        (_, true) => Style::Json,
+        _ => Style::Full,
+    };
     Ok(Options {
         kind,
         addr: resolve(shown)?,
         shown: shown.clone(),
-        file,
+        file: read.file,
         stage,
-        limit,
-        summary,
+        rules: read.rules,
+        limit: read.limit.unwrap_or(DEFAULT_TIMEOUT),
+        style,
     })
+}
+
+/// `--stage N`: 1 or more.
+fn stage_number(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "--stage needs a stage number (1, 2, ...), not {text:?}"
+        )),
+    }
+}
+
+/// `--timeout SECS`: above 0, at most [`MAX_TIMEOUT`].
+fn timeout(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .filter(|limit| !limit.is_zero() && *limit <= MAX_TIMEOUT)
+        .ok_or_else(|| {
+            format!(
+                "--timeout needs a number of seconds above 0 and at most {}, not {text:?}",
+                MAX_TIMEOUT.as_secs()
+            )
+        })
 }
 
 /// `HOST:PORT` to an address: an IP address or a host name (the first
@@ -264,13 +364,19 @@ mod tests {
             "peer 127.0.0.1:5001 --file x.txt --stage 1 --timeout 0.5 --summary",
         ))
         .unwrap();
-        assert!(options.kind == Kind::Peer && options.summary);
+        assert!(options.kind == Kind::Peer && options.style == Style::Summary);
         assert_eq!(options.stage, 1);
         assert_eq!(options.limit, Duration::from_millis(500));
         assert_eq!(options.addr.port(), 5001);
         let options = parse(&args("tracker localhost:5000")).unwrap();
         assert_eq!(options.stage, 4, "every stage by default");
         assert_eq!(options.limit, DEFAULT_TIMEOUT);
+        let options = parse(&args(
+            "tracker localhost:5000 --rule join --rule found --json",
+        ))
+        .unwrap();
+        assert_eq!(options.rules, ["join", "found"]);
+        assert_eq!(options.style, Style::Json);
     }
 
     #[test]
@@ -288,6 +394,13 @@ mod tests {
             ("tracker 127.0.0.1:1 --timeout", "needs a value"),
             ("tracker 127.0.0.1:1 --fast", "unknown option"),
             ("tracker 127.0.0.1:1 extra", "unexpected argument"),
+            ("tracker 127.0.0.1:1 --summary --json", "choose one"),
+            ("tracker 127.0.0.1:1 --rule", "needs a value"),
+            ("tracker 127.0.0.1:1 --rule nope", "no such rule"),
+            (
+                "tracker 127.0.0.1:1 --rule list --stage 2",
+                "past --stage 2",
+            ),
         ] {
             let error = parse(&args(line)).err().unwrap_or_default();
             assert!(error.contains(why), "{line:?}: {error:?}");

@@ -202,21 +202,61 @@ impl Probe {
     }
 
     /// Closes the connection as a crashed program would: no goodbye.
-    pub fn close(self) {
+    pub fn close(&mut self) {
         self.transcript
             .note(format!("{} closed its connection", self.name));
         let _ = self.stream.shutdown(Shutdown::Both);
     }
 
+    /// Closes the sending side only (a half-close): the other side reads
+    /// the end of the stream, and can still answer.
+    pub fn shut_write(&mut self) {
+        self.transcript
+            .note(format!("{} closed its sending side", self.name));
+        let _ = self.stream.shutdown(Shutdown::Write);
+    }
+
+    /// Sends bytes without writing them to the transcript, and without
+    /// caring whether they arrive: a goodbye on the way out.
+    pub fn send_quietly(&mut self, bytes: &[u8]) {
+        let _ = self.stream.write_all(bytes);
+    }
+
+    /// Whether the other side closes the connection (or resets it) within
+    /// `wait`. Bytes that come meanwhile are kept for the next read; the
+    /// transcript is not written (the caller says what it concluded).
+    pub fn closes_within(&mut self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        let mut bytes = std::mem::take(&mut self.pending);
+        let closed = loop {
+            match self.fill(&mut bytes, deadline) {
+                Filled::Bytes if bytes.len() <= MAX_LINE => {}
+                Filled::Closed | Filled::Reset => break true,
+                Filled::Bytes | Filled::TimedOut => break false,
+            }
+        };
+        self.pending = bytes;
+        closed
+    }
+
     /// Reads one line within the time limit, never holding more than
     /// [`MAX_LINE`] bytes.
     pub fn read_line(&mut self) -> Reply {
-        self.read_line_until(Instant::now() + self.limit)
+        self.read_line_until(Instant::now() + self.limit, None)
+    }
+
+    /// Reads one line, and takes a reply that came without its line end
+    /// too: once some bytes have come, and then nothing more for `grace`,
+    /// they are the reply (`Unfinished`, ending `Open(grace)`). For the
+    /// replies whose end the checker can tell without the `\n`, so that a
+    /// missing line end costs one rule, not every rule after it.
+    pub fn read_reply(&mut self, grace: Duration) -> Reply {
+        self.read_line_until(Instant::now() + self.limit, Some(grace))
     }
 
     /// [`Probe::read_line`], with the time limit ending at `deadline`.
-    fn read_line_until(&mut self, deadline: Instant) -> Reply {
-        let (reply, raw) = self.line_until(deadline);
+    fn read_line_until(&mut self, deadline: Instant, grace: Option<Duration>) -> Reply {
+        let (reply, raw) = self.line_until(deadline, grace);
         let what = match &reply {
             // Shown as it came: with its line end (and a `\r`, if any).
             Reply::Line(_) => show(&raw),
@@ -246,7 +286,7 @@ impl Probe {
         let Some(rest) = bytes.strip_prefix(word.as_bytes()) else {
             // Not the greeting: read it as a line, within the same limit.
             self.pending = bytes;
-            return self.read_line_until(deadline);
+            return self.read_line_until(deadline, None);
         };
         let mut rest = rest.to_vec();
         if rest.is_empty() {
@@ -260,7 +300,7 @@ impl Probe {
                 // "HI" and more on the same line (or a lone `\r` so far):
                 // read it as a line.
                 self.pending = [word.as_bytes(), &rest].concat();
-                return self.read_line_until(deadline);
+                return self.read_line_until(deadline, None);
             }
             self.transcript.note(format!(
                 "{} got {} (no line end)",
@@ -303,9 +343,10 @@ impl Probe {
         Received { bytes, end }
     }
 
-    /// Reads one line by `deadline`. Returns it, and the bytes it was made
-    /// of as they came (with the line end), for the transcript.
-    fn line_until(&mut self, deadline: Instant) -> (Reply, Vec<u8>) {
+    /// Reads one line by `deadline` (or, with a `grace`, bytes without a
+    /// line end followed by that long a silence). Returns it, and the bytes
+    /// it was made of as they came (with the line end), for the transcript.
+    fn line_until(&mut self, deadline: Instant, grace: Option<Duration>) -> (Reply, Vec<u8>) {
         let mut bytes = std::mem::take(&mut self.pending);
         // Bytes already searched for a `\n`: each byte is looked at once.
         let mut searched = 0;
@@ -325,11 +366,16 @@ impl Probe {
             if bytes.len() > MAX_LINE {
                 return (Reply::Unfinished(bytes, End::TooMuch), Vec::new());
             }
-            let end = match self.fill(&mut bytes, deadline) {
+            let quiet = grace.filter(|_| !bytes.is_empty());
+            let until = match quiet {
+                Some(grace) => deadline.min(Instant::now() + grace),
+                None => deadline,
+            };
+            let end = match self.fill(&mut bytes, until) {
                 Filled::Bytes => continue,
                 Filled::Closed => End::Closed,
                 Filled::Reset => End::Reset,
-                Filled::TimedOut => End::Open(self.limit),
+                Filled::TimedOut => End::Open(quiet.unwrap_or(self.limit)),
             };
             return (Reply::Unfinished(bytes, end), Vec::new());
         }

@@ -1,12 +1,17 @@
 //! What the checker prints: one line per rule, the evidence under each
-//! failure, and the closing count; or, with `--summary`, one line in all.
+//! failure, and the closing count; or, with `--summary`, one line in all;
+//! or, with `--json`, one JSON object for a program to read.
 //!
 //! The full report is printed as the rules are checked, so a student sees
-//! it grow; the summary only at the end. The last line of the full report
-//! is always `N passed, N failed`.
+//! it grow; the summary and the JSON only at the end. The last line of the
+//! full report is always `N passed, N failed` (and `, N not judged` when
+//! some rules could not be judged).
 
 use crate::probe::seconds;
-use crate::rules::Stage;
+use crate::rules::{Selection, Stage};
+// The library's JSON writer, which the web pages use too.
+use p2p_share::web::json;
+use std::fmt::Write as _;
 use std::io::Write;
 use std::time::Duration;
 
@@ -16,15 +21,49 @@ pub enum Verdict {
     Pass,
     /// Broken; the text says how.
     Fail(String),
-    /// An extension the program does not offer (it answered `ERROR:`):
-    /// neither passed nor failed.
+    /// An extension the program does not offer (it answered `ERROR:`, or
+    /// nothing): neither passed nor failed.
     NotOffered(String),
+    /// What the rule needs first does not work (no HI, no accepted join):
+    /// the rule could not be judged. Counted apart, never a pass.
+    NotJudged(String),
+}
+
+impl Verdict {
+    /// The mark of the report's line.
+    fn mark(&self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail(_) => "FAIL",
+            Verdict::NotOffered(_) => "SKIP",
+            Verdict::NotJudged(_) => "NOT JUDGED",
+        }
+    }
+
+    /// The verdict's word in the JSON report.
+    fn word(&self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail(_) => "fail",
+            Verdict::NotOffered(_) => "skip",
+            Verdict::NotJudged(_) => "not judged",
+        }
+    }
+
+    /// Why it is not a pass ("" for a pass).
+    fn why(&self) -> &str {
+        match self {
+            Verdict::Pass => "",
+            Verdict::Fail(why) | Verdict::NotOffered(why) | Verdict::NotJudged(why) => why,
+        }
+    }
 }
 
 /// One rule, checked.
 pub struct Outcome {
     pub name: &'static str,
     pub words: &'static str,
+    pub stage: u32,
     pub extension: bool,
     pub verdict: Verdict,
     /// What was sent and received, as the transcript wrote it.
@@ -32,12 +71,24 @@ pub struct Outcome {
     pub took: Duration,
 }
 
+/// How the report is printed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Style {
+    /// Every rule as it is checked, with its evidence.
+    Full,
+    /// One line at the end (`--summary`).
+    Summary,
+    /// One JSON object at the end (`--json`).
+    Json,
+}
+
 /// The report of one run: the outcomes so far, and how to print them.
 pub struct Report {
-    /// What was checked, as the user named it: `tracker 127.0.0.1:5000`.
+    /// What was checked, as the user named it: `tracker at 127.0.0.1:5000`.
     target: String,
-    /// `--summary`: print nothing until the one closing line.
-    summary: bool,
+    style: Style,
+    /// Lines said before the rules, such as a `--file` that does not match.
+    notes: Vec<String>,
     outcomes: Vec<Outcome>,
 }
 
@@ -47,32 +98,62 @@ const NAME_WIDTH: usize = 18;
 /// How far the evidence under a failure is indented.
 const EVIDENCE_INDENT: &str = "        ";
 
+/// The counts of a run, by verdict.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub not_judged: usize,
+}
+
+impl Counts {
+    /// `6 passed, 3 failed`, and `, 9 not judged` when there are such.
+    fn line(&self) -> String {
+        let mut line = format!("{} passed, {} failed", self.passed, self.failed);
+        if self.not_judged > 0 {
+            let _ = write!(line, ", {} not judged", self.not_judged);
+        }
+        line
+    }
+}
+
 impl Report {
-    pub fn new(target: String, summary: bool) -> Report {
+    pub fn new(target: String, style: Style) -> Report {
         Report {
             target,
-            summary,
+            style,
+            notes: Vec::new(),
             outcomes: Vec::new(),
         }
     }
 
     /// The first line: what is checked and how long each probe may wait.
-    pub fn heading(&self, stages: &[Stage], up_to: u32, limit: Duration) {
+    pub fn heading(&self, stages: &[Stage], selection: &Selection, limit: Duration) {
         let last = stages
             .iter()
             .map(|stage| stage.number)
-            .filter(|&n| n <= up_to)
+            .filter(|&n| n <= selection.up_to)
             .max()
             .unwrap_or(0);
-        let stages = match last {
-            1 => "stage 1".to_string(),
-            _ => format!("stages 1 to {last}"),
+        let stages = match (last, selection.only) {
+            (_, [one]) => format!("the rule {one}"),
+            (_, [_, ..]) => format!("the rules {}", selection.only.join(", ")),
+            (1, []) => "stage 1".to_string(),
+            (_, []) => format!("stages 1 to {last}"),
         };
         self.print(&format!(
             "checking the {} ({stages}; each probe waits at most {})",
             self.target,
             seconds(limit)
         ));
+    }
+
+    /// A line that concerns the whole run, said before the rules (and in
+    /// the summary and the JSON).
+    pub fn note(&mut self, line: String) {
+        self.print(&line);
+        self.notes.push(line);
     }
 
     /// A stage's heading.
@@ -82,77 +163,173 @@ impl Report {
 
     /// Adds one outcome, and prints it.
     pub fn add(&mut self, outcome: Outcome) {
-        let mark = match outcome.verdict {
-            Verdict::Pass => "PASS",
-            Verdict::Fail(_) => "FAIL",
-            Verdict::NotOffered(_) => "SKIP",
-        };
-        let extension = if outcome.extension {
-            "(extension) "
-        } else {
-            ""
-        };
-        let mut text = format!(
-            "{mark}  {:<NAME_WIDTH$} {extension}{}  ({})",
-            outcome.name,
-            outcome.words,
-            seconds(outcome.took)
-        );
-        match &outcome.verdict {
-            Verdict::Pass => {}
-            Verdict::Fail(why) => {
-                for line in &outcome.transcript {
-                    text.push_str(&format!("\n{EVIDENCE_INDENT}{line}"));
-                }
-                text.push_str(&format!("\n{EVIDENCE_INDENT}=> {why}"));
-            }
-            Verdict::NotOffered(why) => {
-                text.push_str(&format!("\n{EVIDENCE_INDENT}not offered: {why}"));
-            }
-        }
-        self.print(&text);
+        self.print(&full_text(&outcome));
         self.outcomes.push(outcome);
     }
 
-    /// Prints the closing line (the whole summary with `--summary`).
-    /// Returns whether every core rule passed.
+    /// Prints the closing line (the whole summary with `--summary`, the
+    /// whole object with `--json`). Returns whether every core rule passed
+    /// (or was not offered), and no note spoke against the run.
     pub fn finish(&self) -> bool {
-        let passed = self.count(|v| *v == Verdict::Pass);
-        let failed = self.count(|v| matches!(v, Verdict::Fail(_)));
-        if self.summary {
-            let mut line = format!("{}: {passed} passed, {failed} failed", self.target);
-            let names: Vec<String> = self
-                .outcomes
-                .iter()
-                .filter(|o| matches!(o.verdict, Verdict::Fail(_)))
-                .map(|o| match o.extension {
-                    true => format!("{} (extension)", o.name),
-                    false => o.name.to_string(),
-                })
-                .collect();
-            if !names.is_empty() {
-                line.push_str(&format!(": {}", names.join(", ")));
-            }
-            write_out(&line);
-        } else {
-            self.print(&format!("\n{passed} passed, {failed} failed"));
+        let counts = self.counts();
+        let ok = self.ok();
+        match self.style {
+            Style::Full => self.print(&format!("\n{}", counts.line())),
+            Style::Summary => write_out(&self.summary_line(&counts)),
+            Style::Json => write_out(&self.json(&counts, ok)),
         }
-        !self
+        ok
+    }
+
+    /// Ends a run in which nothing could be checked at all: one line
+    /// (`nothing listens at ADDR ...`), in whichever style was asked.
+    pub fn nothing_checked(&mut self, why: String) {
+        match self.style {
+            Style::Full => write_out(&why),
+            _ => {
+                self.notes.push(why);
+                self.style = match self.style {
+                    Style::Json => Style::Json,
+                    _ => Style::Summary,
+                };
+                self.finish();
+            }
+        }
+    }
+
+    fn ok(&self) -> bool {
+        self.notes.is_empty()
+            && !self.outcomes.iter().any(|o| {
+                !o.extension && matches!(o.verdict, Verdict::Fail(_) | Verdict::NotJudged(_))
+            })
+    }
+
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        for outcome in &self.outcomes {
+            match outcome.verdict {
+                Verdict::Pass => counts.passed += 1,
+                Verdict::Fail(_) => counts.failed += 1,
+                Verdict::NotOffered(_) => counts.skipped += 1,
+                Verdict::NotJudged(_) => counts.not_judged += 1,
+            }
+        }
+        counts
+    }
+
+    /// `tracker at ADDR: 6 passed, 3 failed, 9 not judged: found, ...`:
+    /// the names of the failed rules (then those not judged, marked).
+    fn summary_line(&self, counts: &Counts) -> String {
+        let mut line = format!("{}: ", self.target);
+        if self.outcomes.is_empty() && !self.notes.is_empty() {
+            // Nothing was checked: the note says why.
+            line.push_str(&self.notes.join("; "));
+            return line;
+        }
+        for note in &self.notes {
+            let _ = write!(line, "{note}; ");
+        }
+        line.push_str(&counts.line());
+        let names: Vec<String> = self
             .outcomes
             .iter()
-            .any(|o| !o.extension && matches!(o.verdict, Verdict::Fail(_)))
+            .filter_map(|o| {
+                let not_judged = match o.verdict {
+                    Verdict::Fail(_) => false,
+                    Verdict::NotJudged(_) => true,
+                    _ => return None,
+                };
+                let marks: Vec<&str> = [(o.extension, "extension"), (not_judged, "not judged")]
+                    .into_iter()
+                    .filter_map(|(on, mark)| on.then_some(mark))
+                    .collect();
+                Some(match marks.is_empty() {
+                    true => o.name.to_string(),
+                    false => format!("{} ({})", o.name, marks.join(", ")),
+                })
+            })
+            .collect();
+        if !names.is_empty() {
+            let _ = write!(line, ": {}", names.join(", "));
+        }
+        line
     }
 
-    fn count(&self, which: impl Fn(&Verdict) -> bool) -> usize {
-        self.outcomes.iter().filter(|o| which(&o.verdict)).count()
+    /// The whole report as one JSON object (the README lists its fields).
+    fn json(&self, counts: &Counts, ok: bool) -> String {
+        let (kind, address) = self.target.split_once(" at ").unwrap_or(("", &self.target));
+        let notes: Vec<String> = self.notes.iter().map(|n| json::string(n)).collect();
+        let rules: Vec<String> = self.outcomes.iter().map(json_outcome).collect();
+        format!(
+            "{{\"target\": {{\"kind\": {}, \"address\": {}}}, \"notes\": [{}], \"rules\": [{}], \
+             \"counts\": {{\"passed\": {}, \"failed\": {}, \"skipped\": {}, \"not_judged\": {}}}, \"ok\": {ok}}}",
+            json::string(kind),
+            json::string(address),
+            notes.join(", "),
+            rules.join(", "),
+            counts.passed,
+            counts.failed,
+            counts.skipped,
+            counts.not_judged,
+        )
     }
 
-    /// Prints a part of the full report (nothing with `--summary`).
+    /// Prints a part of the full report (nothing with `--summary` or `--json`).
     fn print(&self, text: &str) {
-        if !self.summary {
+        if self.style == Style::Full {
             write_out(text);
         }
     }
+}
+
+/// One rule as the full report prints it: its line, and under a failure
+/// the evidence.
+fn full_text(outcome: &Outcome) -> String {
+    let mark = outcome.verdict.mark();
+    let name = outcome.name;
+    if let Verdict::NotJudged(why) = &outcome.verdict {
+        return format!("{mark}  {name:<NAME_WIDTH$} {why}");
+    }
+    let extension = if outcome.extension {
+        "(extension) "
+    } else {
+        ""
+    };
+    let mut text = format!(
+        "{mark}  {name:<NAME_WIDTH$} {extension}{}  ({})",
+        outcome.words,
+        seconds(outcome.took)
+    );
+    match &outcome.verdict {
+        Verdict::Fail(why) => {
+            for line in &outcome.transcript {
+                let _ = write!(text, "\n{EVIDENCE_INDENT}{line}");
+            }
+            let _ = write!(text, "\n{EVIDENCE_INDENT}=> {why}");
+        }
+        Verdict::NotOffered(why) => {
+            let _ = write!(text, "\n{EVIDENCE_INDENT}not offered: {why}");
+        }
+        Verdict::Pass | Verdict::NotJudged(_) => {}
+    }
+    text
+}
+
+/// One rule as a JSON object.
+fn json_outcome(o: &Outcome) -> String {
+    let evidence: Vec<String> = o.transcript.iter().map(|l| json::string(l)).collect();
+    format!(
+        "{{\"name\": {}, \"stage\": {}, \"extension\": {}, \"rule\": {}, \"verdict\": {}, \
+         \"reason\": {}, \"evidence\": [{}], \"ms\": {}}}",
+        json::string(o.name),
+        o.stage,
+        o.extension,
+        json::string(o.words),
+        json::string(o.verdict.word()),
+        json::string(o.verdict.why()),
+        evidence.join(", "),
+        o.took.as_millis()
+    )
 }
 
 /// Writes one line to standard output at once. A reader that went away
@@ -161,4 +338,21 @@ fn write_out(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{text}");
     let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_count_line_names_rules_not_judged_only_when_there_are_some() {
+        let mut counts = Counts {
+            passed: 6,
+            failed: 3,
+            ..Counts::default()
+        };
+        assert_eq!(counts.line(), "6 passed, 3 failed");
+        counts.not_judged = 9;
+        assert_eq!(counts.line(), "6 passed, 3 failed, 9 not judged");
+    }
 }

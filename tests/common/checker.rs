@@ -1,10 +1,43 @@
 //! Running the protocol checker (`check`) from a test, and reading its
-//! report: which rules passed, failed or were not offered.
+//! report: which rules passed, failed, were not offered or not judged.
 
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 pub const CHECK_BIN: &str = env!("CARGO_BIN_EXE_check");
+
+/// Every rule of each check, as the report names them, in its order.
+pub const TRACKER_RULES: [&str; 18] = [
+    "hello-hi",
+    "line-framing",
+    "hello-first",
+    "silent-before-join",
+    "join",
+    "refuse-empty",
+    "refuse-six",
+    "refuse-malformed",
+    "found",
+    "several-holders",
+    "not-found",
+    "exact-name",
+    "error-after-join",
+    "bye",
+    "crash",
+    "rejoin",
+    "list",
+    "ping",
+];
+pub const PEER_RULES: [&str; 9] = [
+    "download",
+    "wrong-size",
+    "unknown-name",
+    "path-name",
+    "garbage",
+    "list",
+    "ranged-download",
+    "upload",
+    "ping",
+];
 
 /// One run of `check`, finished.
 pub struct CheckRun {
@@ -36,8 +69,8 @@ pub fn run_check(args: &[&str]) -> CheckRun {
 }
 
 impl CheckRun {
-    /// The names of the rules marked `mark` (`PASS`, `FAIL` or `SKIP`), in
-    /// the order of the report.
+    /// The names of the rules marked `mark` (`PASS`, `FAIL`, `SKIP` or
+    /// `NOT JUDGED`), in the order of the report.
     pub fn rules(&self, mark: &str) -> Vec<String> {
         self.stdout
             .lines()
@@ -65,17 +98,51 @@ impl CheckRun {
 
     /// The last line of the report: `N passed, N failed`.
     pub fn counts(&self) -> (usize, usize) {
+        let (passed, failed, not_judged) = self.all_counts();
+        assert_eq!(not_judged, 0, "rules not judged:\n{}", self.shown());
+        (passed, failed)
+    }
+
+    /// The last line of the report: `N passed, N failed`, or
+    /// `N passed, N failed, N not judged`.
+    pub fn all_counts(&self) -> (usize, usize, usize) {
         let last = self.stdout.lines().last().unwrap_or_default();
         let numbers: Vec<usize> = last
             .split(|c: char| !c.is_ascii_digit())
             .filter_map(|n| n.parse().ok())
             .collect();
+        let judged_all = numbers.len() == 2 && last.ends_with(" failed");
+        let some_not = numbers.len() == 3 && last.ends_with(" not judged");
         assert!(
-            numbers.len() == 2 && last.ends_with(" failed") && last.contains(" passed, "),
-            "the last line is not `N passed, N failed`: {last:?}\n{}",
+            (judged_all || some_not) && last.contains(" passed, "),
+            "the last line is not `N passed, N failed[, N not judged]`: {last:?}\n{}",
             self.shown()
         );
-        (numbers[0], numbers[1])
+        (numbers[0], numbers[1], numbers.get(2).copied().unwrap_or(0))
+    }
+
+    /// Asserts the names of the rules that failed, and of those not judged,
+    /// in the order of the report; that the closing count agrees with the
+    /// report's lines; and that the exit status is 1. Prints the report.
+    pub fn assert_verdicts(&self, failed: &[&str], not_judged: &[&str]) {
+        println!("{}", self.shown());
+        assert_eq!(self.failed(), failed, "{}", self.shown());
+        assert_eq!(self.rules("NOT JUDGED"), not_judged, "{}", self.shown());
+        let (passed, fails, not) = self.all_counts();
+        assert_eq!(passed, self.rules("PASS").len(), "{}", self.shown());
+        assert_eq!(
+            (fails, not),
+            (failed.len(), not_judged.len()),
+            "{}",
+            self.shown()
+        );
+        assert_eq!(self.code, Some(1), "{}", self.shown());
+        assert!(!self.stderr.contains("panicked"), "{}", self.shown());
+    }
+
+    /// The evidence under each rule, as one text: to look for a phrase.
+    pub fn says(&self, phrase: &str) -> bool {
+        self.stdout.contains(phrase)
     }
 
     /// Asserts that exactly these rules failed and every other one passed,

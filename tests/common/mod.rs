@@ -19,6 +19,8 @@
 //!   seeder;
 //! - `random.rs`: fixed byte patterns and the seeded generator for fuzzing;
 //! - `checker.rs`: running the protocol checker and reading its report;
+//! - `students.rs`: fakes of student trackers and seeders, each with one
+//!   named fault, for the checker (and our peer) to meet;
 //! - `netns.rs`: a lab of simulated machines (network namespaces);
 //! - `web.rs`: the web pages' tests: HTTP, the event stream, a browser.
 //!
@@ -41,6 +43,8 @@ pub mod net;
 pub mod netns;
 pub mod processes;
 pub mod random;
+/// Fakes of student programs, each with its named fault.
+pub mod students;
 pub mod waiting;
 pub mod web;
 

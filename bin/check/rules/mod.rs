@@ -44,8 +44,12 @@ pub type Checked = Result<(), Miss>;
 pub enum Miss {
     /// The program broke the rule; the text says how.
     Broken(String),
-    /// An extension the program does not offer: it answered `ERROR:`.
+    /// An extension the program does not offer: it answered `ERROR:`, or
+    /// nothing at all.
     NotOffered(String),
+    /// What the rule needs first does not work (no HI, no accepted join):
+    /// the text says what, and which rule to see.
+    NotJudged(String),
 }
 
 /// Most failures are found by code that returns `Result<_, String>`; `?`
@@ -62,52 +66,94 @@ pub struct Stage {
     pub title: &'static str,
 }
 
-/// Runs every rule of the stages up to `up_to`, in order, into `report`.
-/// One rule that fails, or even one that panics (a bug in the checker),
-/// never stops the others.
+/// Which rules a run checks: the stages up to `up_to`, and of those, when
+/// `only` names some (`--rule NAME`), just those.
+pub struct Selection<'a> {
+    pub up_to: u32,
+    pub only: &'a [String],
+}
+
+impl Selection<'_> {
+    fn takes<T>(&self, rule: &Rule<T>) -> bool {
+        rule.stage <= self.up_to
+            && (self.only.is_empty() || self.only.iter().any(|name| name == rule.name))
+    }
+}
+
+/// Runs the selected rules, in order, into `report`. One rule that fails,
+/// or even one that panics (a bug in the checker), never stops the others.
+/// Each rule does its own setup (a greeting, a join), so any one of them
+/// can run alone.
 pub fn run_all<T>(
     target: &T,
     stages: &[Stage],
     rules: &[Rule<T>],
-    up_to: u32,
+    selection: &Selection,
     report: &mut Report,
 ) {
-    for stage in stages.iter().filter(|stage| stage.number <= up_to) {
-        report.stage(stage);
-        for rule in rules.iter().filter(|rule| rule.stage == stage.number) {
-            let transcript = Transcript::new();
-            let started = Instant::now();
-            let checked =
-                panic::catch_unwind(AssertUnwindSafe(|| (rule.check)(target, &transcript)));
-            let verdict = match checked {
-                Ok(Ok(())) => Verdict::Pass,
-                Ok(Err(Miss::Broken(why))) => Verdict::Fail(why),
-                Ok(Err(Miss::NotOffered(why))) if rule.extension => Verdict::NotOffered(why),
-                // A core rule cannot be "not offered": it is broken.
-                Ok(Err(Miss::NotOffered(why))) => Verdict::Fail(why),
-                Err(_) => Verdict::Fail("the checker itself failed on this rule (a bug in the checker: please report it)".into()),
-            };
-            report.add(Outcome {
-                name: rule.name,
-                words: rule.words,
-                extension: rule.extension,
-                verdict,
-                transcript: transcript.lines(),
-                took: started.elapsed(),
-            });
+    for stage in stages {
+        let mut chosen = rules
+            .iter()
+            .filter(|rule| rule.stage == stage.number && selection.takes(rule))
+            .peekable();
+        if chosen.peek().is_some() {
+            report.stage(stage);
+        }
+        for rule in chosen {
+            report.add(run_one(target, rule));
         }
     }
 }
 
-/// Reads the reply line to an extension request; `ERROR:` means the
-/// program does not offer that extension.
+/// Checks one rule.
+fn run_one<T>(target: &T, rule: &Rule<T>) -> Outcome {
+    let transcript = Transcript::new();
+    let started = Instant::now();
+    let checked = panic::catch_unwind(AssertUnwindSafe(|| (rule.check)(target, &transcript)));
+    let verdict = match checked {
+        Ok(Ok(())) => Verdict::Pass,
+        Ok(Err(Miss::Broken(why))) => Verdict::Fail(why),
+        Ok(Err(Miss::NotOffered(why))) if rule.extension => Verdict::NotOffered(why),
+        // A core rule cannot be "not offered": it is broken.
+        Ok(Err(Miss::NotOffered(why))) => Verdict::Fail(why),
+        Ok(Err(Miss::NotJudged(why))) => Verdict::NotJudged(why),
+        Err(_) => Verdict::Fail(
+            "the checker itself failed on this rule (a bug in the checker: please report it)"
+                .into(),
+        ),
+    };
+    Outcome {
+        name: rule.name,
+        words: rule.words,
+        stage: rule.stage,
+        extension: rule.extension,
+        verdict,
+        transcript: transcript.lines(),
+        took: started.elapsed(),
+    }
+}
+
+/// Every rule's name and stage, to check what `--rule` asks for.
+pub fn names<T>(rules: &[Rule<T>]) -> Vec<(&'static str, u32)> {
+    rules.iter().map(|rule| (rule.name, rule.stage)).collect()
+}
+
+/// Reads the reply line to an extension request; `ERROR:`, silence or a
+/// close mean the program does not offer that extension. Only an answer
+/// that is wrong fails it.
 fn reply_line(probe: &mut Probe, expected: &str) -> Result<String, Miss> {
     match probe.read_line() {
         Reply::Line(line) if line.starts_with("ERROR") => Err(Miss::NotOffered(format!(
             "it answered {line:?} instead of {expected}"
         ))),
         Reply::Line(line) => Ok(line),
-        Reply::Unfinished(..) => Err(Miss::Broken(format!("no {expected} line came"))),
+        Reply::Unfinished(bytes, _) if bytes.is_empty() => {
+            Err(Miss::NotOffered("no answer".into()))
+        }
+        Reply::Unfinished(bytes, _) => Err(Miss::Broken(format!(
+            "no whole {expected} line came: {} without a line end",
+            show(&bytes)
+        ))),
     }
 }
 

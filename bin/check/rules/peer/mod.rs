@@ -4,11 +4,13 @@
 //! correct `FILE: ` reply holds: `--file PATH` is a local copy of it. Its
 //! name, type (the extension, or `none`) and size come from that copy.
 
+mod replies;
+
 use super::{reply_line, written_exactly, Checked, Miss, Rule, Stage};
-use crate::probe::{
-    count, show, Probe, Received, Reply, Transcript, EXTRA_LIMIT, MAX_LINE, MIN_TRANSFER_RATE,
-};
-use p2p_share::wire::protocol::{type_of, ChunkRange, Message, CHUNK_SIZE};
+use crate::probe::{count, Reply, Transcript, EXTRA_LIMIT, MIN_TRANSFER_RATE};
+use p2p_share::wire::protocol::{type_of, ChunkRange, FileRecord, Message, CHUNK_SIZE};
+use replies::{connect, exchange, expect_error, expect_file, request};
+use std::cell::Cell;
 use std::path::Path;
 use std::time::Duration;
 
@@ -28,7 +30,23 @@ pub struct Peer {
     pub file: LocalFile,
     /// Makes the name of the uploaded file unique to this run.
     tag: String,
+    /// The peer answers a request only once the checker has closed its
+    /// sending side: the later requests do so at once.
+    needs_half_close: Cell<bool>,
+    /// That fault was found, and no rule has said it yet.
+    half_close_unsaid: Cell<bool>,
+    /// A half-close was tried, and got no answer either.
+    half_close_useless: Cell<bool>,
+    /// A DOWNLOAD of `--file` was answered `FILE: ` before the rules.
+    serves_file: Cell<bool>,
+    /// `--file` is not what the peer serves (said on the report's first
+    /// lines): the rules that need its bytes are not judged.
+    file_differs: Cell<bool>,
 }
+
+/// What a rule that needs the `--file` bytes says when they differ.
+const NEEDS_FILE: &str =
+    "needs a --file that is a copy of the file the peer serves (see the first lines)";
 
 impl Peer {
     pub fn new(addr: std::net::SocketAddr, limit: Duration, file: LocalFile, tag: String) -> Peer {
@@ -37,6 +55,43 @@ impl Peer {
             limit,
             file,
             tag,
+            needs_half_close: Cell::new(false),
+            half_close_unsaid: Cell::new(false),
+            half_close_useless: Cell::new(false),
+            serves_file: Cell::new(false),
+            file_differs: Cell::new(false),
+        }
+    }
+
+    /// Whether `--file` is what the peer serves, before any rule: a
+    /// DOWNLOAD of it answered `FILE: ` is; otherwise the peer's LIST, if
+    /// it has one, tells the size it serves. One line when they differ.
+    pub fn compare_file(&self) -> Option<String> {
+        let t = Transcript::new();
+        let file = &self.file;
+        let request = format!("DOWNLOAD: {}", file.fields());
+        let most = b"FILE: ".len() + file.size() + EXTRA_LIMIT;
+        let limits = (most, self.body_wait(file.size()));
+        let received = exchange(self, &t, "A", request.as_bytes(), limits).ok()?;
+        if received.bytes.starts_with(b"FILE:") {
+            self.serves_file.set(true);
+            return None;
+        }
+        let listed = exchange(self, &t, "B", b"LIST", (EXTRA_LIMIT, self.limit)).ok()?;
+        let line = String::from_utf8_lossy(&listed.bytes);
+        let Ok(Message::Files(records)) = Message::parse(line.lines().next()?) else {
+            return None;
+        };
+        let line = differs(file, &records)?;
+        self.file_differs.set(true);
+        Some(line)
+    }
+
+    /// Not judged when `--file` is not what the peer serves.
+    fn needs_file(&self) -> Checked {
+        match self.file_differs.get() {
+            true => Err(Miss::NotJudged(NEEDS_FILE.into())),
+            false => Ok(()),
         }
     }
 
@@ -89,6 +144,32 @@ impl LocalFile {
     /// `name, type, size` as a request carries them.
     fn fields(&self) -> String {
         format!("{}, {}, {}", self.name, self.file_type, self.size())
+    }
+}
+
+/// How `--file` differs from what the peer lists, in one line (`None`:
+/// the peer lists it as it is).
+fn differs(file: &LocalFile, records: &[FileRecord]) -> Option<String> {
+    let ours = count(file.size(), "byte");
+    match records.iter().find(|r| r.name == file.name) {
+        Some(record) if record.size != file.size() as u64 => Some(format!(
+            "the peer serves {} with {}; your --file has {}: pass a copy of the file it serves",
+            file.name,
+            count(record.size as usize, "byte"),
+            file.size()
+        )),
+        Some(_) => None,
+        None => {
+            let names: Vec<&str> = records.iter().take(5).map(|r| r.name.as_str()).collect();
+            Some(format!(
+                "the peer does not serve {} (your --file, {ours}); it lists {}: pass a copy of a file it serves",
+                file.name,
+                match names.is_empty() {
+                    true => "no file".to_string(),
+                    false => names.join(", "),
+                }
+            ))
+        }
     }
 }
 
@@ -176,18 +257,26 @@ pub const RULES: [Rule<Peer>; 9] = [
 // ---------------------------------------------------------------------------
 
 fn download(peer: &Peer, t: &Transcript) -> Checked {
+    peer.needs_file()?;
     let file = &peer.file;
-    expect_file(
-        peer,
-        t,
-        "A",
-        &format!("DOWNLOAD: {}", file.fields()),
-        &file.bytes,
-    )?;
-    Ok(())
+    let request = format!("DOWNLOAD: {}", file.fields());
+    expect_file(peer, t, "A", &request, &file.bytes).map_err(|miss| match miss {
+        // ERROR: to the file it was said to serve: maybe --file is not it.
+        Miss::NotOffered(why) => Miss::Broken(format!(
+            "{why}: is your --file a copy of a file the peer serves, with the same name and size?"
+        )),
+        other => other,
+    })
 }
 
 fn wrong_size(peer: &Peer, t: &Transcript) -> Checked {
+    peer.needs_file()?;
+    if !peer.serves_file.get() {
+        // A peer that refuses every request would pass it.
+        return Err(Miss::NotJudged(
+            "needs a DOWNLOAD of the file that is answered FILE: (see download)".into(),
+        ));
+    }
     let file = &peer.file;
     let request = format!(
         "DOWNLOAD: {}, {}, {}",
@@ -245,8 +334,8 @@ fn garbage(peer: &Peer, t: &Transcript) -> Checked {
 // ---------------------------------------------------------------------------
 
 fn list(peer: &Peer, t: &Transcript) -> Checked {
-    let mut a = connect(peer, t, "A")?;
-    a.send_line("LIST")?;
+    peer.needs_file()?;
+    let mut a = request(peer, t, "A", "LIST")?;
     let line = reply_line(&mut a, "FILES:")?;
     let Ok(Message::Files(records)) = Message::parse(&line) else {
         return Err(format!("expected FILES: and file records, got {line:?}").into());
@@ -270,6 +359,7 @@ fn list(peer: &Peer, t: &Transcript) -> Checked {
 }
 
 fn ranged_download(peer: &Peer, t: &Transcript) -> Checked {
+    peer.needs_file()?;
     let file = &peer.file;
     let size = file.size() as u64;
     let chunks = size.div_ceil(CHUNK_SIZE as u64);
@@ -297,9 +387,15 @@ fn ranged_download(peer: &Peer, t: &Transcript) -> Checked {
             range.count
         );
         match expect_file(peer, t, name, &request, expected) {
-            // Only the very first ranged request refused means the peer
-            // does not offer them; a later refusal is a broken rule.
+            // Only the very first ranged request refused (or answered with
+            // the whole file, as a core-only peer does) means the peer does
+            // not offer them; a later refusal is a broken rule.
             Err(Miss::NotOffered(why)) if i > 0 => return Err(Miss::Broken(why)),
+            Err(Miss::Broken(_)) if i == 0 && whole_file_came(t, size) => {
+                return Err(Miss::NotOffered(
+                    "it ignores the range: the whole file came".into(),
+                ))
+            }
             other => other?,
         }
     }
@@ -331,7 +427,7 @@ fn upload(peer: &Peer, t: &Transcript) -> Checked {
     }
     drop(a);
     expect_file(peer, t, "B", &format!("DOWNLOAD: {fields}"), &content).map_err(|miss| {
-        let (Miss::Broken(why) | Miss::NotOffered(why)) = miss;
+        let (Miss::Broken(why) | Miss::NotOffered(why) | Miss::NotJudged(why)) = miss;
         format!("{why} (a DOWNLOAD of the file uploaded just before)")
     })?;
 
@@ -351,197 +447,21 @@ fn upload(peer: &Peer, t: &Transcript) -> Checked {
 }
 
 fn ping(peer: &Peer, t: &Transcript) -> Checked {
-    let mut a = connect(peer, t, "A")?;
-    a.send_line("PING")?;
+    let mut a = request(peer, t, "A", "PING")?;
     match reply_line(&mut a, "PONG")?.as_str() {
         "PONG" => Ok(()),
         other => Err(format!("expected PONG, got {other:?}").into()),
     }
 }
 
-// ---------------------------------------------------------------------------
-// Requests and replies
-// ---------------------------------------------------------------------------
-
-fn connect(peer: &Peer, t: &Transcript, name: &str) -> Result<Probe, String> {
-    Probe::connect(peer.addr, name, peer.limit, t)
-}
-
-/// Sends `request` on a new connection and expects `FILE: `, exactly
-/// `expected`, and the close.
-fn expect_file(peer: &Peer, t: &Transcript, name: &str, request: &str, expected: &[u8]) -> Checked {
-    let mut a = connect(peer, t, name)?;
-    a.send_line(request)?;
-    let most = b"FILE: ".len() + expected.len() + EXTRA_LIMIT;
-    let received = a.read_to_close(most, peer.body_wait(expected.len()));
-    judge_file(&received, expected).map_err(|why| match received.bytes.starts_with(b"ERROR") {
-        // For an extension request, ERROR: may mean "not offered": the
-        // caller decides.
-        true => Miss::NotOffered(why),
-        false => Miss::Broken(why),
-    })
-}
-
-/// Sends `request` (and a line end) on a new connection and expects one
-/// `ERROR:` line, then the close.
-fn expect_error(peer: &Peer, t: &Transcript, name: &str, request: &[u8]) -> Checked {
-    let mut a = connect(peer, t, name)?;
-    a.send(&[request, b"\n"].concat())?;
-    let received = a.read_to_close(MAX_LINE, peer.limit);
-    Ok(judge_error(&received)?)
-}
-
-/// Whether a reply is `FILE: `, exactly `expected`, then the close; if not,
-/// what is wrong with it, as precisely as can be told.
-fn judge_file(received: &Received, expected: &[u8]) -> Result<(), String> {
-    let bytes = &received.bytes;
-    let Some(body) = bytes.strip_prefix(b"FILE: ") else {
-        if bytes.starts_with(b"FILE:") {
-            return Err("FILE: must be followed by one space, then the bytes at once".into());
-        }
-        if bytes.starts_with(b"ERROR") {
-            let line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
-            return Err(format!(
-                "answered {} instead of FILE: and the bytes",
-                show(line)
-            ));
-        }
-        return Err("the reply must start with FILE: (with its space)".into());
-    };
-    let want = expected.len();
-    if body == expected {
-        return match received.end.is_closed() {
-            true => Ok(()),
-            false => Err("after the file's bytes B must close the connection".into()),
-        };
-    }
-    for line_end in [&b"\r\n"[..], b"\n"] {
-        if let Some(rest) = body.strip_prefix(line_end) {
-            if expected.starts_with(&rest[..rest.len().min(want)]) {
-                return Err(format!(
-                    "{} came between FILE: and the file's bytes: the bytes follow the space at once",
-                    show(line_end)
-                ));
-            }
-        }
-    }
-    if body.len() < want && expected.starts_with(body) {
-        return Err(format!(
-            "{} short: {} of the file's {} came",
-            count(want - body.len(), "byte"),
-            body.len(),
-            count(want, "byte")
-        ));
-    }
-    if body.len() > want && body.starts_with(expected) {
-        return Err(format!(
-            "{} too many: the file's {} came, then {}",
-            count(body.len() - want, "byte"),
-            count(want, "byte"),
-            show(&body[want..])
-        ));
-    }
-    let at = body
-        .iter()
-        .zip(expected)
-        .position(|(got, wanted)| got != wanted)
-        .unwrap_or(want.min(body.len()));
-    Err(format!(
-        "the bytes are not the file's: byte {at} of the body differs ({} bytes came, the file has {want})",
-        body.len()
-    ))
-}
-
-/// Whether a reply is one `ERROR:` line, then the close, and nothing else.
-fn judge_error(received: &Received) -> Result<(), String> {
-    let bytes = &received.bytes;
-    if bytes.starts_with(b"FILE:") {
-        return Err("sent FILE: to a request it must refuse".into());
-    }
-    if bytes.is_empty() {
-        return Err(match received.end.is_closed() {
-            true => "closed without a word: B must say ERROR: <reason> first".into(),
-            false => "no answer: B must say ERROR: <reason> and close".into(),
-        });
-    }
-    if !bytes.starts_with(b"ERROR:") {
-        return Err("expected ERROR: <reason>".into());
-    }
-    match bytes.iter().position(|&b| b == b'\n') {
-        None => Err("the ERROR: line has no line end".into()),
-        Some(end) if end + 1 < bytes.len() => Err(format!(
-            "{} after the ERROR: line",
-            count(bytes.len() - end - 1, "byte")
-        )),
-        Some(_) if !received.end.is_closed() => {
-            Err("after the ERROR: line B must close the connection".into())
-        }
-        Some(_) => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::probe::End;
-
-    fn got(bytes: &[u8], end: End) -> Received {
-        Received {
-            bytes: bytes.to_vec(),
-            end,
-        }
-    }
-
-    const OPEN: End = End::Open(Duration::from_millis(100));
-
-    /// Each reply, ending so, is judged wrong, and the reason says `why`.
-    fn assert_refused(
-        cases: &[(&[u8], End, &str)],
-        judge: impl Fn(&Received) -> Result<(), String>,
-    ) {
-        for &(reply, end, why) in cases {
-            let judged = judge(&got(reply, end));
-            assert!(
-                judged.as_ref().is_err_and(|e| e.contains(why)),
-                "{reply:?}: {judged:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_file_reply_is_judged_byte_for_byte() {
-        let file = b"hello world";
-        assert_eq!(
-            judge_file(&got(b"FILE: hello world", End::Closed), file),
-            Ok(())
-        );
-        let wrong = [
-            (&b"FILE:hello world"[..], End::Closed, "one space"),
-            (b"FILE: \nhello world", End::Closed, "came between"),
-            (b"FILE: \r\nhello world", End::Closed, "came between"),
-            (b"FILE: hello worl", End::Closed, "1 byte short"),
-            (b"FILE: hello world!", End::Closed, "1 byte too many"),
-            (b"FILE: hello world", OPEN, "must close"),
-            (b"FILE: jello world", End::Closed, "byte 0"),
-            (b"ERROR: no\n", End::Closed, "answered \"ERROR: no\""),
-            (b"", End::Closed, "must start with FILE:"),
-        ];
-        assert_refused(&wrong, |received| judge_file(received, file));
-    }
-
-    #[test]
-    fn an_error_reply_is_one_line_then_the_close() {
-        assert_eq!(judge_error(&got(b"ERROR: no\n", End::Closed)), Ok(()));
-        assert_eq!(judge_error(&got(b"ERROR: no\r\n", End::Reset)), Ok(()));
-        let wrong = [
-            (&b""[..], End::Closed, "without a word"),
-            (b"", OPEN, "no answer"),
-            (b"ERROR: no", End::Closed, "no line end"),
-            (b"ERROR: no\n", OPEN, "must close"),
-            (b"ERROR: no\nFILE: x", End::Closed, "after the ERROR: line"),
-            (b"FILE: x", End::Closed, "sent FILE:"),
-            (b"NO\n", End::Closed, "expected ERROR:"),
-        ];
-        assert_refused(&wrong, judge_error);
-    }
+/// Whether the last reply of the transcript was `FILE: ` and the whole
+/// file, where a range of it was asked for.
+fn whole_file_came(t: &Transcript, size: u64) -> bool {
+    size > CHUNK_SIZE as u64
+        && t.lines().last().is_some_and(|line| {
+            line.ends_with(&format!(
+                "\"FILE: \" then {}, then the close",
+                count(size as usize, "byte")
+            ))
+        })
 }

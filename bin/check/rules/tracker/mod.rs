@@ -1,0 +1,252 @@
+//! The tracker's rules, and the simulated peers that check them.
+//!
+//! The checker plays peers: each opens its own connection, says HELLO and
+//! joins with made-up file records. Two things make those peers believable
+//! to a careful tracker:
+//! - a record's ip is the checker's own address on that connection (the
+//!   address the tracker sees it come from), because a tracker may refuse
+//!   a peer that speaks for another address;
+//! - the announced port really listens (a thread accepts and closes
+//!   connections there), because a tracker may check that a silent peer's
+//!   machine is still up by connecting to it.
+//!
+//! File names carry a tag unique to this run (`chk-1a2b3c4d-3-notes.txt`),
+//! so a check never mixes its records with a class's real files, nor with
+//! another check running at the same time. Every simulated peer leaves with
+//! BYE, except in the rule about crashes: a tracker that leaks a crashed
+//! session is not worn out by the check itself.
+//!
+//! What a rule needs before it can judge its own thing (a HI, an accepted
+//! join, a SEARCH that answers) is set up leniently, the way that works
+//! with this tracker (a bare HELLO, a HI without its line end, one record a
+//! join); when even that fails, the rule is not judged and says which rule
+//! to see. The parts: [`peers`] (the simulated peers: greeting and join),
+//! [`replies`] (SEARCH and its replies, read leniently), and the rules by
+//! stage in `join.rs`, `search.rs` and `leave.rs` (with the extensions).
+
+mod join;
+mod leave;
+mod peers;
+mod replies;
+mod search;
+
+use super::{Rule, Stage};
+use join::*;
+use leave::*;
+use p2p_share::wire::date::Date;
+use search::*;
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+/// How long an accepted peer listens for the tracker to stay silent (and
+/// keep the connection open) after its records. A refusal is a close, and
+/// comes at once; this only needs to be long enough to see one.
+pub const QUIET_PERIOD: Duration = Duration::from_millis(250);
+
+/// The pause between the two pieces of a line sent in two writes, so that
+/// they leave as two TCP segments and a tracker that takes one `recv()` for
+/// one message is caught.
+pub const SPLIT_PAUSE: Duration = Duration::from_millis(50);
+
+/// How this tracker answers a greeting, as the first try found out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Greeting {
+    /// `HELLO\n` is answered HI (`ended`: with its line end).
+    Line { ended: bool },
+    /// Only a bare `HELLO`, with no line end, is answered HI.
+    Bare { ended: bool },
+    /// No HI came to either.
+    Unanswered,
+}
+
+/// The tracker under test, and what the checker needs to play its peers.
+pub struct Tracker {
+    pub addr: SocketAddr,
+    /// The time limit of each probe.
+    pub limit: Duration,
+    /// Makes this run's file names unique.
+    tag: String,
+    /// Numbers the file names of this run.
+    names: Cell<u32>,
+    /// The date the records carry.
+    today: Date,
+    /// How the tracker answers a greeting, once found out.
+    greeting: Cell<Option<Greeting>>,
+    /// Whether the tracker has accepted a join of this run.
+    accepted: Cell<bool>,
+    /// Whether it has accepted a join of several records.
+    accepted_several: Cell<bool>,
+}
+
+impl Tracker {
+    pub fn new(addr: SocketAddr, limit: Duration, tag: String) -> Tracker {
+        Tracker {
+            addr,
+            limit,
+            tag,
+            names: Cell::new(0),
+            today: Date::from_system_time(SystemTime::now()),
+            greeting: Cell::new(None),
+            accepted: Cell::new(false),
+            accepted_several: Cell::new(false),
+        }
+    }
+
+    /// A file name no other record on the tracker has.
+    fn unique_name(&self, what: &str) -> String {
+        let n = self.names.get() + 1;
+        self.names.set(n);
+        format!("chk-{}-{n}-{what}", self.tag)
+    }
+}
+
+/// The stages of the tracker check.
+pub const STAGES: [Stage; 4] = [
+    Stage {
+        number: 1,
+        title: "join (HELLO, HI, the records line, refusals)",
+    },
+    Stage {
+        number: 2,
+        title: "search (SEARCH, FOUND, NOT FOUND)",
+    },
+    Stage {
+        number: 3,
+        title: "leave (BYE, a crash, a rejoin)",
+    },
+    Stage {
+        number: 4,
+        title: "extensions (LIST, PING)",
+    },
+];
+
+/// Every rule of the tracker, stage by stage.
+pub const RULES: [Rule<Tracker>; 18] = [
+    Rule {
+        stage: 1,
+        name: "hello-hi",
+        words: "HELLO is answered HI, one line ending in \\n",
+        extension: false,
+        check: hello_hi,
+    },
+    Rule {
+        stage: 1,
+        name: "line-framing",
+        words: "a message is one line ending in \\n (a \\r before it is dropped), however its bytes are split",
+        extension: false,
+        check: line_framing,
+    },
+    Rule {
+        stage: 1,
+        name: "hello-first",
+        words: "the first line must be HELLO; anything else: FT closes the connection without a word",
+        extension: false,
+        check: hello_first,
+    },
+    Rule {
+        stage: 1,
+        name: "silent-before-join",
+        words: "before acceptance FT sends nothing but the HI that answers HELLO",
+        extension: false,
+        check: silent_before_join,
+    },
+    Rule {
+        stage: 1,
+        name: "join",
+        words: "a records line of 1 to 5 file records is accepted: FT says nothing and keeps the connection",
+        extension: false,
+        check: join,
+    },
+    Rule {
+        stage: 1,
+        name: "refuse-empty",
+        words: "no records (an empty line): not accepted; FT sends nothing and closes",
+        extension: false,
+        check: refuse_empty,
+    },
+    Rule {
+        stage: 1,
+        name: "refuse-six",
+        words: "more than 5 records: not accepted; FT sends nothing and closes",
+        extension: false,
+        check: refuse_six,
+    },
+    Rule {
+        stage: 1,
+        name: "refuse-malformed",
+        words: "a malformed record (size, date, port, fields): not accepted; FT sends nothing and closes",
+        extension: false,
+        check: refuse_malformed,
+    },
+    Rule {
+        stage: 2,
+        name: "found",
+        words: "SEARCH from another peer finds a joined peer's file: FOUND: <type, size, DD/MM/YY, ip, port>",
+        extension: false,
+        check: found,
+    },
+    Rule {
+        stage: 2,
+        name: "several-holders",
+        words: "FOUND: lists the location record of every peer that has the file",
+        extension: false,
+        check: several_holders,
+    },
+    Rule {
+        stage: 2,
+        name: "not-found",
+        words: "SEARCH for a name nobody has is answered NOT FOUND",
+        extension: false,
+        check: not_found,
+    },
+    Rule {
+        stage: 2,
+        name: "exact-name",
+        words: "SEARCH is an exact, case-sensitive match",
+        extension: false,
+        check: exact_name,
+    },
+    Rule {
+        stage: 2,
+        name: "error-after-join",
+        words: "after acceptance, a line FT does not understand gets ERROR: <reason> and the session goes on",
+        extension: false,
+        check: error_after_join,
+    },
+    Rule {
+        stage: 3,
+        name: "bye",
+        words: "BYE: FT drops every record of the peer and closes; no reply",
+        extension: false,
+        check: bye,
+    },
+    Rule {
+        stage: 3,
+        name: "crash",
+        words: "a connection that ends without BYE counts as BYE: the peer's records go at once",
+        extension: false,
+        check: crash,
+    },
+    Rule {
+        stage: 3,
+        name: "rejoin",
+        words: "a peer that joins again from the same ip:port replaces its earlier records",
+        extension: false,
+        check: rejoin,
+    },
+    Rule {
+        stage: 4,
+        name: "list",
+        words: "LIST is answered FILES: with every record FT holds",
+        extension: true,
+        check: list,
+    },
+    Rule {
+        stage: 4,
+        name: "ping",
+        words: "PING on an accepted session is answered PONG (heartbeat)",
+        extension: true,
+        check: ping,
+    },
+];
