@@ -1,12 +1,15 @@
 //! The protocol on the wire: what the bytes between two nodes mean, and
-//! nothing about who sends them or why.
+//! nothing about who sends them or why. Nothing here uses the rest of the
+//! crate but its error type ([`crate::error`]).
 //!
 //! - [`protocol`]: every line of the protocol as a type, with pure
-//!   `parse` and `format` (no I/O), and the rules for names and records.
+//!   `parse` and `format` (no I/O), and the rules for records.
+//! - [`names`]: the one check of a file name, and a name's type.
 //! - [`messages`]: who sends what: one type per conversation (requests
 //!   to the tracker, its replies, requests to a peer, its replies).
 //! - [`date`]: the `DD/MM/YY` field of a record, from the standard library
 //!   alone.
+//! - [`text`]: another node's text, escaped and cut, to be shown safely.
 //! - [`connection`]: one TCP connection with the protocol's framing on
 //!   top: bounded lines, `FILE: ` bodies in 100-byte chunks, time limits,
 //!   `--trace`. The only code that reads or writes a socket.
@@ -14,4 +17,6 @@
 pub mod connection;
 pub mod date;
 pub mod messages;
+pub mod names;
 pub mod protocol;
+pub mod text;
