@@ -16,12 +16,18 @@
 //! [`ParseError`], which becomes [`Error::Protocol`] at the socket.
 
 use crate::wire::messages::Wire;
-use crate::wire::protocol::ParseError;
+use crate::wire::names::check_name;
+use crate::wire::protocol::{Invalid, ParseError};
+use crate::wire::text::{quoted, within_bounds};
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// The longest [`Error::Other`] text shown whole: such a text is ours, but
+/// it may quote what another node sent.
+const OTHER_MAX: usize = 600;
 
 #[derive(Debug)]
 pub enum Error {
@@ -56,6 +62,13 @@ pub enum Error {
     /// A request for the tracker while this peer is not joined; the text
     /// says why and what to do.
     NotJoined(String),
+    /// A name that breaks the protocol's rule for names (see
+    /// [`check_name`]), given to `doing` (`download`, `search for`...).
+    BadName {
+        doing: &'static str,
+        name: String,
+        reason: Invalid,
+    },
     /// Anything else, said in words (a file that exists already, ...).
     Other(String),
 }
@@ -75,6 +88,17 @@ impl Error {
             expected,
             got: got.format(),
         }
+    }
+
+    /// Checks `name` with the protocol's rule for names, before `doing`
+    /// anything with it (`download`, `search for`...): the one place a bad
+    /// name becomes an error.
+    pub fn check_name_to(doing: &'static str, name: &str) -> Result<()> {
+        check_name(name).map_err(|reason| Error::BadName {
+            doing,
+            name: name.to_string(),
+            reason,
+        })
     }
 
     /// True when the error is a time-out of a socket read or write.
@@ -112,15 +136,24 @@ impl fmt::Display for Error {
             }
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Protocol(error) => write!(f, "protocol error: {error}"),
-            Error::Unexpected { expected, got } => write!(f, "expected {expected}, got {got:?}"),
-            Error::Remote(reason) => write!(f, "refused: {reason}"),
+            Error::Unexpected { expected, got } => {
+                write!(f, "expected {expected}, got {}", quoted(got.as_bytes()))
+            }
+            // Another node's words: escaped where they are not plain text,
+            // and cut after a few hundred bytes (a reply line may be 16 MiB).
+            Error::Remote(reason) => write!(f, "refused: {}", within_bounds(reason)),
             Error::LineTooLong { limit } => write!(f, "line longer than {limit} bytes"),
             Error::Closed => write!(f, "the connection was closed by the other side"),
             Error::AlreadyServing(name) => write!(f, "already serving {name}"),
             Error::CurrentlyReceiving(name) => write!(f, "currently receiving {name}"),
             Error::NotServed { name, why } => write!(f, "{name} is not served here ({why})"),
             Error::NotJoined(why) => write!(f, "{why}"),
-            Error::Other(text) => write!(f, "{text}"),
+            Error::BadName {
+                doing,
+                name,
+                reason,
+            } => write!(f, "cannot {doing} {}: {reason}", quoted(name.as_bytes())),
+            Error::Other(text) => write!(f, "{}", crate::wire::text::within(text, OTHER_MAX)),
         }
     }
 }

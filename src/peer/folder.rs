@@ -210,8 +210,7 @@ impl SharedFolder {
     /// the temporary file. Fails if the name is not shareable, exists
     /// already, or is being received right now.
     pub fn arriving(&self, name: &str) -> Result<Incoming> {
-        check_name(name)
-            .map_err(|reason| Error::Other(format!("cannot receive {name:?}: {reason}")))?;
+        Error::check_name_to("receive", name)?;
         if !lock(&self.receiving).insert(name.to_string()) {
             return Err(Error::CurrentlyReceiving(name.to_string()));
         }

@@ -34,9 +34,7 @@ use crate::server::{listen, Handler, Limits, Server};
 use crate::settings::{Settings, TRACKER_ID};
 use crate::wire::connection::IO_BUFFER_SIZE;
 use crate::wire::messages::{TrackerReply, TrackerRequest};
-use crate::wire::protocol::{
-    check_name, type_of, FileRecord, FileSpec, Location, MAX_RECORDS_PER_JOIN,
-};
+use crate::wire::protocol::{type_of, FileRecord, FileSpec, Location, MAX_RECORDS_PER_JOIN};
 use std::fs::File;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener};
@@ -182,8 +180,7 @@ impl Peer {
 
     /// SEARCH: who has `name`? An empty list is NOT FOUND.
     pub fn search(&self, name: &str) -> Result<Vec<Location>> {
-        check_name(name)
-            .map_err(|reason| Error::Other(format!("cannot search for {name:?}: {reason}")))?;
+        Error::check_name_to("search for", name)?;
         match self
             .link
             .request(&TrackerRequest::Search(name.to_string()))?
@@ -250,8 +247,7 @@ impl Peer {
     /// The holders of `name`, once it is known to be a name we may download
     /// and not here already.
     fn holders_to_download(&self, name: &str) -> Result<Vec<Location>> {
-        check_name(name)
-            .map_err(|reason| Error::Other(format!("cannot download {name:?}: {reason}")))?;
+        Error::check_name_to("download", name)?;
         self.folder.check_free(name)?;
         self.find_holders(name)
     }
@@ -391,8 +387,7 @@ impl Peer {
         peers: &[String],
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<FetchReport> {
-        check_name(name)
-            .map_err(|reason| Error::Other(format!("cannot fetch {name:?}: {reason}")))?;
+        Error::check_name_to("fetch", name)?;
         let mut addrs = peers
             .iter()
             .map(|peer| self.settings.resolve(peer))

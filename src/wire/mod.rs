@@ -10,6 +10,8 @@
 //! - [`date`]: the `DD/MM/YY` field of a record, from the standard library
 //!   alone.
 //! - [`text`]: another node's text, escaped and cut, to be shown safely.
+//! - [`trace`]: who hears the lines a connection sends and receives; the
+//!   program's log is one such [`trace::Tracer`].
 //! - [`connection`]: one TCP connection with the protocol's framing on
 //!   top: bounded lines, `FILE: ` bodies in 100-byte chunks, time limits,
 //!   `--trace`. The only code that reads or writes a socket.
@@ -20,3 +22,4 @@ pub mod messages;
 pub mod names;
 pub mod protocol;
 pub mod text;
+pub mod trace;

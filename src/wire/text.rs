@@ -119,10 +119,15 @@ fn escape_char(out: &mut String, c: char) {
 /// is not plain, and cut after [`QUOTE_MAX`] bytes. Unlike [`shown`], plain
 /// text gets no quotes, so `refused: no such file` reads as before.
 pub fn within_bounds(text: &str) -> Cow<'_, str> {
-    if text.len() <= QUOTE_MAX && text.chars().all(is_plain) {
+    within(text, QUOTE_MAX)
+}
+
+/// [`within_bounds`] with a limit of `max` bytes.
+pub fn within(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max && text.chars().all(is_plain) {
         return Cow::Borrowed(text);
     }
-    let mut cut = text.len().min(QUOTE_MAX);
+    let mut cut = text.len().min(max);
     while !text.is_char_boundary(cut) {
         cut -= 1;
     }
