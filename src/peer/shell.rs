@@ -13,7 +13,7 @@ use crate::peer::Peer;
 use crate::wire::connection::STALL_TIMEOUT;
 use crate::wire::protocol::{FileRecord, CHUNK_SIZE};
 use std::collections::BTreeMap;
-use std::io::{self, BufRead, Write};
+use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -194,8 +194,7 @@ pub fn run(peer: &Peer, input: impl BufRead, prompt: bool) -> bool {
     let show_prompt = || {
         if prompt {
             let text = format!("{}> ", peer.id());
-            print!("{text}");
-            let _ = io::stdout().flush();
+            log::write_whole(log::Stream::Out, text.as_bytes());
             log::waiting_at(Some(&text));
         }
     };
@@ -209,7 +208,7 @@ pub fn run(peer: &Peer, input: impl BufRead, prompt: bool) -> bool {
             Ok(Some(Command::Quit)) => return all_worked,
             Ok(Some(command)) => execute(peer, command),
             Err(message) => {
-                println!("error: {message}");
+                crate::say!("error: {message}");
                 false
             }
         };
@@ -220,7 +219,7 @@ pub fn run(peer: &Peer, input: impl BufRead, prompt: bool) -> bool {
     if prompt {
         // End of input (Ctrl-D) after a prompt: end its line, so that the
         // terminal's own prompt starts on a line of its own.
-        println!();
+        crate::say!();
     }
     all_worked
 }
@@ -230,7 +229,7 @@ pub fn execute(peer: &Peer, command: Command) -> bool {
     match try_execute(peer, command) {
         Ok(worked) => worked,
         Err(error) => {
-            println!("error: {error}");
+            crate::say!("error: {error}");
             false
         }
     }
@@ -284,11 +283,11 @@ fn try_execute(peer: &Peer, command: Command) -> Result<bool> {
         Command::Search(name) => {
             let holders = say_if_slow("the tracker", || peer.search(&name))?;
             if holders.is_empty() {
-                println!("not found: {name}");
+                crate::say!("not found: {name}");
             }
             for (number, holder) in holders.iter().enumerate() {
                 let at = peer.describe(holder.addr());
-                println!(
+                crate::say!(
                     "{}. {at}  {}, {} bytes, {}",
                     number + 1,
                     holder.file_type,
@@ -306,7 +305,7 @@ fn try_execute(peer: &Peer, command: Command) -> Result<bool> {
             });
             progress.end();
             let done = done?;
-            println!(
+            crate::say!(
                 "downloaded {name} ({} bytes) from {} into {}",
                 done.size,
                 peer.describe(done.from),
@@ -316,7 +315,7 @@ fn try_execute(peer: &Peer, command: Command) -> Result<bool> {
         Command::List(peers) if peers.is_empty() => {
             let scan = peer.own_files()?;
             let announced = peer.announced();
-            println!(
+            crate::say!(
                 "{} serves {} file(s); {} announced to the tracker:",
                 peer.folder().dir().display(),
                 scan.files.len(),
@@ -329,10 +328,10 @@ fn try_execute(peer: &Peer, command: Command) -> Result<bool> {
                 } else {
                     "served only"
                 };
-                println!("{}  ({mark})", record_line(&record));
+                crate::say!("{}  ({mark})", record_line(&record));
             }
             for (name, reason) in &scan.skipped {
-                println!("  (not shared: {name:?}: {reason})");
+                crate::say!("  (not shared: {name:?}: {reason})");
             }
         }
         Command::List(peers) => {
@@ -340,11 +339,11 @@ fn try_execute(peer: &Peer, command: Command) -> Result<bool> {
             for (peer_name, result) in listed {
                 match result {
                     Ok(records) => {
-                        println!("{peer_name}: serves {} file(s)", records.len());
+                        crate::say!("{peer_name}: serves {} file(s)", records.len());
                         print_records(&records);
                     }
                     Err(error) => {
-                        println!("{peer_name}: error: {error}");
+                        crate::say!("{peer_name}: error: {error}");
                         all_worked = false;
                     }
                 }
@@ -362,9 +361,9 @@ fn try_execute(peer: &Peer, command: Command) -> Result<bool> {
             let sent = sent?;
             for (peer_name, result) in sent {
                 match result {
-                    Ok(()) => println!("{peer_name}: uploaded {name}"),
+                    Ok(()) => crate::say!("{peer_name}: uploaded {name}"),
                     Err(error) => {
-                        println!("{peer_name}: error: {error}");
+                        crate::say!("{peer_name}: error: {error}");
                         all_worked = false;
                     }
                 }
@@ -385,28 +384,28 @@ fn try_execute(peer: &Peer, command: Command) -> Result<bool> {
             });
             progress.end();
             let report = report?;
-            println!(
+            crate::say!(
                 "fetched {name} ({} bytes) into {}",
                 report.size,
                 report.path.display()
             );
             for (from, chunks) in &report.chunks_by_peer {
-                println!("  {} sent {chunks} chunk(s)", peer.describe(*from));
+                crate::say!("  {} sent {chunks} chunk(s)", peer.describe(*from));
             }
             for (from, why) in &report.failures {
-                println!("  {}: {why}", peer.describe(*from));
+                crate::say!("  {}: {why}", peer.describe(*from));
             }
         }
         Command::Publish { path, name } => {
             let published = peer.publish(&path, name.as_deref())?;
-            println!("published {} as {}", path.display(), published.display());
+            crate::say!("published {} as {}", path.display(), published.display());
         }
         Command::Announce(names) => {
             let announced = say_if_slow("the tracker", || peer.announce(&names))?;
             if announced.is_empty() {
-                println!("chosen; announced at the next join (not joined now)");
+                crate::say!("chosen; announced at the next join (not joined now)");
             } else {
-                println!("announced to the tracker: {}", announced.join(", "));
+                crate::say!("announced to the tracker: {}", announced.join(", "));
             }
         }
         Command::Info => {
@@ -415,9 +414,9 @@ fn try_execute(peer: &Peer, command: Command) -> Result<bool> {
             for record in &records {
                 by_peer.entry(record.addr()).or_default().push(&record.name);
             }
-            println!("{} peer(s) online:", by_peer.len());
+            crate::say!("{} peer(s) online:", by_peer.len());
             for (addr, names) in by_peer {
-                println!("  {}: {}", peer.describe(addr), names.join(", "));
+                crate::say!("  {}: {}", peer.describe(addr), names.join(", "));
             }
         }
         Command::Ping(target) => {
@@ -426,18 +425,18 @@ fn try_execute(peer: &Peer, command: Command) -> Result<bool> {
             peer.settings().resolve(&target)?;
             let pinged = say_if_slow(&target, || peer.ping(&target));
             match pinged {
-                Ok(time) => println!(
+                Ok(time) => crate::say!(
                     "PONG from {target} in {:.2} ms",
                     time.as_secs_f64() * 1000.0
                 ),
                 Err(error) => {
-                    println!("{target} is unreachable: {error}");
+                    crate::say!("{target} is unreachable: {error}");
                     all_worked = false;
                 }
             }
         }
-        Command::Elsewhere(text) => println!("{text}"),
-        Command::Help => print!("{HELP}"),
+        Command::Elsewhere(text) => crate::say!("{text}"),
+        Command::Help => log::write_whole(log::Stream::Out, HELP.as_bytes()),
         Command::Quit => {}
     }
     Ok(all_worked)
@@ -446,16 +445,13 @@ fn try_execute(peer: &Peer, command: Command) -> Result<bool> {
 /// One line per record, as `list` and the tracker console show them.
 pub fn print_records(records: &[FileRecord]) {
     for record in records {
-        println!("{}", record_line(record));
+        crate::say!("{}", record_line(record));
     }
 }
 
 /// `  notes.txt  txt, 986 bytes, 22/11/26`
 pub fn record_line(record: &FileRecord) -> String {
-    format!(
-        "  {}  {}, {} bytes, {}",
-        record.name, record.file_type, record.size, record.modified
-    )
+    record.listing_line()
 }
 
 /// A progress line, `downloading x: 10% 20% ... 100%`, printed piece by

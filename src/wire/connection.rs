@@ -25,7 +25,7 @@ pub use socket::Closer;
 
 use crate::error::is_io_timeout;
 use crate::error::{Error, Result};
-use crate::wire::messages::Wire;
+use crate::wire::messages::{PeerReply, PeerRequest, Wire};
 use crate::wire::protocol::{ParseError, FILE_HEADER};
 use crate::wire::text;
 use crate::wire::trace::{Direction, Tracer};
@@ -99,6 +99,18 @@ pub enum FileOrMessage<M> {
     File,
     /// A line arrived instead (usually `ERROR: ...`).
     Message(M),
+}
+
+/// PINGs the peer at `addr` and returns the time from PING to PONG (not
+/// counting the time to connect): the tracker's console and a peer's shell
+/// both ask this.
+pub fn ping_peer(addr: SocketAddr, tracer: &(impl Tracer + Clone + 'static)) -> Result<Duration> {
+    let mut connection = Connection::connect(addr, tracer)?;
+    let start = Instant::now();
+    match connection.request(&PeerRequest::Ping)? {
+        PeerReply::Pong => Ok(start.elapsed()),
+        other => Err(Error::unexpected("PONG", &other)),
+    }
 }
 
 /// Parses a line as it came off the wire: it must be UTF-8 text.

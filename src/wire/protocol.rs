@@ -184,6 +184,15 @@ impl FileRecord {
         }
     }
 
+    /// The record as a listing shows it (a peer's `list`, the tracker's
+    /// `discover`): `  notes.txt  txt, 986 bytes, 22/11/26`.
+    pub fn listing_line(&self) -> String {
+        format!(
+            "  {}  {}, {} bytes, {}",
+            self.name, self.file_type, self.size, self.modified
+        )
+    }
+
     /// The fields a `DOWNLOAD` of this file must carry.
     pub fn spec(&self) -> FileSpec {
         FileSpec {
