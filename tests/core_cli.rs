@@ -354,7 +354,9 @@ fn a_shell_whose_reader_went_away_ends_quietly() {
     let mut results = BufReader::new(peer.stdout.take().expect("stdout"));
     let mut script = peer.stdin.take().expect("stdin");
     script.write_all(b"help\n").expect("write the script");
-    results.read_line(&mut first).expect("read the first result");
+    results
+        .read_line(&mut first)
+        .expect("read the first result");
     // The reader goes away, like `head -1`; more commands follow.
     drop(results);
     for _ in 0..100 {

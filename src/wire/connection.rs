@@ -77,6 +77,11 @@ pub const TRACE_MAX: usize = 600;
 const NO_LINE_END_THEN_CLOSED: &str =
     "(with no line end, then the other end closed its side: every message ends with \\n)";
 
+/// How long an answer to a line without its line end, sent after the
+/// other end closed, waits for the reset that says the whole connection
+/// was closed: a reset over loopback takes well under a millisecond.
+const RESET_WAIT: Duration = Duration::from_millis(20);
+
 /// How long a read may wait for the other end.
 #[derive(Debug, Clone, Copy)]
 pub enum Wait {
@@ -341,6 +346,7 @@ impl Connection {
             .write_all(line.as_bytes())
             .and_then(|()| self.writer.write_all(b"\n"))
             .and_then(|()| self.writer.flush());
+        let sent = sent.and_then(|()| self.still_open_after_close());
         sent.map_err(|e| {
             // The line was traced before it went out, so that the other end's
             // trace of it never comes first; say that it did not go out.
@@ -352,6 +358,35 @@ impl Connection {
                 e,
             )
         })
+    }
+
+    /// After answering a line that the other end sent without its line
+    /// end and then closed its side: whether it closed only that side (it
+    /// waits for our answer) or the whole connection (our answer went
+    /// nowhere). The system takes our bytes either way; a closed
+    /// connection answers them with a reset, which a look at the socket
+    /// then shows. On loopback the reset is there at once; across a
+    /// network it may come later, and the answer then looks sent.
+    fn still_open_after_close(&self) -> io::Result<()> {
+        if !self.unterminated {
+            return Ok(());
+        }
+        let SharedSocket(stream) = self.reader.get_ref();
+        let since = Instant::now();
+        // A read would only see the close that came first; the socket's
+        // pending error shows the reset.
+        while since.elapsed() < RESET_WAIT {
+            if let Ok(Some(e)) = stream.take_error() {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!(
+                        "the other end had closed the connection, not only its side of it ({e})"
+                    ),
+                ));
+            }
+            std::thread::sleep(RESET_WAIT / 10);
+        }
+        Ok(())
     }
 
     /// Tells the tracer about a line, building the text only when somebody

@@ -305,3 +305,42 @@ fn a_send_into_a_closed_connection_is_traced_as_failed() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn an_answer_to_a_line_without_its_end_after_a_whole_close_is_traced_as_failed() {
+    let recorder = Recorder::default();
+    let (mut ours, mut theirs) = traced_pair(&recorder);
+    theirs.write_all(b"SEARCH: logo.png").unwrap();
+    drop(theirs);
+    let request = ours.receive::<TrackerRequest>(Wait::Forever).unwrap();
+    assert_eq!(request, Some(TrackerRequest::Search("logo.png".into())));
+    let error = ours
+        .send(&crate::wire::messages::TrackerReply::NotFound)
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("had closed the connection"),
+        "{error}"
+    );
+    let lines = recorder.lines();
+    assert_eq!(lines[1], "-> NOT FOUND", "{lines:?}");
+    assert!(
+        lines[2].starts_with("-> (failed: the line above was not sent"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn an_answer_to_a_line_without_its_end_after_a_half_close_goes_out() {
+    let recorder = Recorder::default();
+    let (mut ours, mut theirs) = traced_pair(&recorder);
+    theirs.write_all(b"SEARCH: logo.png").unwrap();
+    theirs.shutdown(std::net::Shutdown::Write).unwrap();
+    ours.receive::<TrackerRequest>(Wait::Forever).unwrap();
+    ours.send(&crate::wire::messages::TrackerReply::NotFound)
+        .unwrap();
+    drop(ours);
+    let mut answer = String::new();
+    theirs.read_to_string(&mut answer).unwrap();
+    assert_eq!(answer, "NOT FOUND\n");
+    assert_eq!(recorder.lines().len(), 2, "{:?}", recorder.lines());
+}
