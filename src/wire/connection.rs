@@ -29,7 +29,7 @@ use crate::wire::messages::{PeerReply, PeerRequest, Wire};
 use crate::wire::protocol::{ParseError, FILE_HEADER};
 use crate::wire::text;
 use crate::wire::trace::{Direction, Tracer};
-use lines::{plain_timeout, seconds, time_is_up, without_cr};
+use lines::{about, plain_timeout, time_is_up, without_cr};
 use socket::{SharedSocket, TimedWriter, WRITE_WAIT_SLICE};
 use std::borrow::Cow;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
@@ -564,7 +564,7 @@ impl Connection {
             let what = format!(
                 "got {} with no line end, then nothing for {}: every message ends with \\n",
                 text::quoted(partial),
-                seconds(self.last_byte_at.elapsed())
+                about(self.last_byte_at.elapsed())
             );
             io::Error::new(error.kind(), what)
         } else {

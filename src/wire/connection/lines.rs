@@ -47,6 +47,16 @@ pub(super) fn seconds(duration: Duration) -> String {
     }
 }
 
+/// How long a measured wait took, as a person would say it: `10 s` for
+/// 10.003 s, `0.3 s` under a second.
+pub(super) fn about(duration: Duration) -> String {
+    if duration >= Duration::from_secs(1) {
+        format!("{} s", duration.as_secs_f64().round())
+    } else {
+        format!("{:.1} s", duration.as_secs_f64())
+    }
+}
+
 /// What the next bytes hold, for a reader that has `held` bytes of a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Split {

@@ -1,6 +1,6 @@
 //! The tests of a connection's time limits and line rule.
 
-use super::lines::without_cr;
+use super::lines::{about, without_cr};
 use super::socket::WRITE_WAIT_SLICE;
 use super::{split_line, Connection, FileOrMessage, Split, Wait};
 use crate::error::Error;
@@ -343,4 +343,11 @@ fn an_answer_to_a_line_without_its_end_after_a_half_close_goes_out() {
     theirs.read_to_string(&mut answer).unwrap();
     assert_eq!(answer, "NOT FOUND\n");
     assert_eq!(recorder.lines().len(), 2, "{:?}", recorder.lines());
+}
+
+#[test]
+fn a_measured_wait_is_said_as_a_person_would() {
+    assert_eq!(about(Duration::from_millis(10_003)), "10 s");
+    assert_eq!(about(Duration::from_millis(9_600)), "10 s");
+    assert_eq!(about(Duration::from_millis(300)), "0.3 s");
 }
