@@ -344,7 +344,7 @@ impl Tracer for Log {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{Direction, LineKind, Log};
     use std::sync::mpsc;
 
     #[test]

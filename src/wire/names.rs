@@ -128,7 +128,7 @@ pub(crate) fn check_file_type(file_type: &str) -> Result<(), Invalid> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{check_name, type_of, MAX_NAME_LEN};
 
     #[test]
     fn types_come_from_the_extension() {

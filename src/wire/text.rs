@@ -166,7 +166,8 @@ pub fn thousands(n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{quoted, quoted_within, shown, thousands, within_bounds, QUOTE_MAX};
+    use std::borrow::Cow;
 
     #[test]
     fn plain_text_is_shown_as_it_is() {

@@ -1,6 +1,9 @@
 //! The tests of the protocol's parse and format.
 
-use super::*;
+use super::{ChunkRange, DownloadRequest, FileRecord, FileSpec, Message};
+use crate::wire::date::Date;
+use crate::wire::names::type_of;
+use std::net::IpAddr;
 
 fn record(name: &str, port: u16) -> FileRecord {
     FileRecord {
