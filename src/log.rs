@@ -39,6 +39,7 @@ use crate::wire::connection::TRACE_MAX;
 use crate::wire::date::clock_time;
 use crate::wire::text;
 use crate::wire::trace::Tracer;
+use std::borrow::Cow;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -269,17 +270,20 @@ impl Log {
     /// One protocol line, printed only with `--trace`:
     /// `[peer1] tracker -> HELLO` (sent to) or `... <- HI` (received from).
     /// `other_end` is the id of the other node when it is known, else its
-    /// address. A connection hands it lines already escaped and cut; a
-    /// line from elsewhere is cut here too.
+    /// address. The line is escaped and cut here (a connection's lines
+    /// come as a [`Tracer`]'s, already escaped and cut).
     pub fn trace(&self, other_end: &str, direction: Direction, text: &str) {
-        if !self.traced() {
-            return;
+        if self.traced() {
+            self.trace_shown(other_end, direction, text::within(text, TRACE_LINE_MAX));
         }
+    }
+
+    /// Prints and publishes a protocol line that is safe to show.
+    fn trace_shown(&self, other_end: &str, direction: Direction, shown: Cow<'_, str>) {
         let arrow = match direction {
             Direction::Sent => "->",
             Direction::Received => "<-",
         };
-        let shown = text::within(text, TRACE_LINE_MAX);
         if self.trace {
             let line = format!("[{}] {other_end} {arrow} {shown}", self.label);
             self.print(Some(direction), Some(other_end), line, &shown);
@@ -330,7 +334,7 @@ impl Tracer for Log {
     }
 
     fn line(&self, other_end: &str, direction: Direction, text: &str) {
-        self.trace(other_end, direction, text);
+        self.trace_shown(other_end, direction, Cow::Borrowed(text));
     }
 
     fn name_of(&self, addr: SocketAddr) -> String {

@@ -80,20 +80,29 @@ pub fn quoted(bytes: &[u8]) -> String {
 
 /// [`quoted`] with a limit of `max` bytes.
 pub fn quoted_within(bytes: &[u8], max: usize) -> String {
-    let kept = &bytes[..bytes.len().min(max)];
-    let mut out = String::with_capacity(kept.len() + 2);
+    let mut out = String::with_capacity(bytes.len().min(max) + 2);
     out.push('"');
-    for piece in kept.utf8_chunks() {
+    // How many bytes of the input the quote shows. The limit counts what
+    // is written, escapes included: `\x00` takes four bytes of it.
+    let mut shown = 0;
+    'quote: for piece in bytes.utf8_chunks() {
         for c in piece.valid().chars() {
+            if out.len() > max {
+                break 'quote;
+            }
             escape_char(&mut out, c);
+            shown += c.len_utf8();
         }
-        // Invalid bytes, and a character cut in two by the limit.
         for byte in piece.invalid() {
+            if out.len() > max {
+                break 'quote;
+            }
             let _ = write!(out, "\\x{byte:02x}");
+            shown += 1;
         }
     }
     out.push('"');
-    out.push_str(&cut_note(bytes.len() - kept.len()));
+    out.push_str(&cut_note(bytes.len() - shown));
     out
 }
 
@@ -127,18 +136,20 @@ pub fn within(text: &str, max: usize) -> Cow<'_, str> {
     if text.len() <= max && text.chars().all(is_plain) {
         return Cow::Borrowed(text);
     }
-    let mut cut = text.len().min(max);
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let mut out = String::with_capacity(cut + 40);
-    for c in text[..cut].chars() {
+    let mut out = String::with_capacity(text.len().min(max) + 40);
+    let mut shown = 0;
+    for c in text.chars() {
+        if out.len() >= max {
+            break;
+        }
         match c {
-            '\\' => out.push('\\'),
+            // No quotes around this text: these need no escape.
+            '\\' | '"' => out.push(c),
             c => escape_char(&mut out, c),
         }
+        shown += c.len_utf8();
     }
-    out.push_str(&cut_note(text.len() - cut));
+    out.push_str(&cut_note(text.len() - shown));
     Cow::Owned(out)
 }
 
@@ -166,7 +177,7 @@ pub fn thousands(n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{quoted, quoted_within, shown, thousands, within_bounds, QUOTE_MAX};
+    use super::{quoted, quoted_within, shown, thousands, within, within_bounds, QUOTE_MAX};
     use std::borrow::Cow;
 
     #[test]
@@ -207,11 +218,13 @@ mod tests {
     }
 
     #[test]
-    fn a_character_cut_by_the_limit_is_shown_as_its_bytes() {
+    fn the_limit_counts_the_escapes() {
         assert_eq!(
-            quoted_within("aé".as_bytes(), 2),
-            "\"a\\xc3\"… and 1 more byte"
+            quoted_within(b"\0\0\0\0", 8),
+            r#""\x00\x00"… and 2 more bytes"#
         );
+        assert_eq!(within("a\x07b\x07c", 5), r"a\x07… and 3 more bytes");
+        assert_eq!(within(r#"say "x" \ "#, 100), r#"say "x" \ "#);
     }
 
     #[test]
