@@ -9,8 +9,10 @@ use p2p_share::peer::server::PEER_MAX_CONNECTIONS;
 use p2p_share::peer::shell;
 use p2p_share::peer::{Peer, PeerConfig};
 use p2p_share::settings::{Settings, DEFAULT_SETTINGS_FILE};
+use p2p_share::tracker::liveness::DEFAULT_HEARTBEAT;
 use p2p_share::web::peer_page::PeerPage;
-use p2p_share::{cli, Error, Result};
+use p2p_share::web::WebOptions;
+use p2p_share::{cli, say, Error, Result};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
@@ -40,24 +42,25 @@ Type `help` at the prompt for the shell's commands.
 ";
 
 fn main() -> ExitCode {
-    cli::exit_quietly_on_broken_pipe();
     cli::exit_code("peer", run())
 }
 
+/// The options the peer takes.
+const ACCEPTED: [&str; 8] = [
+    "--settings",
+    "--dir",
+    "--serve",
+    "--trace",
+    "--heartbeat",
+    "--max-connections",
+    "--web",
+    "--web-any",
+];
+
 fn run() -> Result<()> {
-    let accepted = [
-        "--settings",
-        "--dir",
-        "--serve",
-        "--trace",
-        "--heartbeat",
-        "--max-connections",
-        "--web",
-        "--web-any",
-    ];
-    let args = cli::parse(std::env::args().skip(1), &accepted)?;
+    let args = cli::parse(std::env::args().skip(1), &ACCEPTED)?;
     if args.help {
-        print!("{USAGE}");
+        cli::print_usage(USAGE);
         return Ok(());
     }
     let id = match args.positional.as_slice() {
@@ -65,8 +68,11 @@ fn run() -> Result<()> {
         [] => return Err(Error::Usage("missing the peer ID (e.g. peer1)".into())),
         [_, extra, ..] => return Err(Error::Usage(format!("unexpected argument {extra:?}"))),
     };
-    let heartbeat = args.heartbeat();
-    let web = args.web_options()?;
+    let heartbeat = args.heartbeat_or(DEFAULT_HEARTBEAT);
+    let web = args.web()?.map(|web| WebOptions {
+        port: web.port,
+        any_address: web.any_address,
+    });
     let settings = Settings::load(&args.settings.unwrap_or(DEFAULT_SETTINGS_FILE.into()))?;
     let config = PeerConfig {
         dir: args
@@ -87,12 +93,7 @@ fn run() -> Result<()> {
             std::thread::park();
         }
     }
-    let stdin = std::io::stdin();
-    let interactive = stdin.is_terminal();
-    if interactive {
-        println!("type help for the commands");
-    }
-    let all_worked = shell::run(&peer, stdin.lock(), interactive);
+    let script_failed = run_shell(&peer);
     // The page goes first: then, unless a transfer it started still runs,
     // nobody else holds the peer.
     drop(page);
@@ -100,11 +101,22 @@ fn run() -> Result<()> {
         Ok(peer) => peer.quit(),
         Err(peer) => peer.leave(),
     }
-    if !all_worked && !interactive {
-        // A script (commands on a pipe) in which a command failed.
+    if script_failed {
         return Err(Error::Other(
             "a command of the script failed (its `error:` line is with the results)".into(),
         ));
     }
     Ok(())
+}
+
+/// Runs the command shell on standard input. Says whether it ran a script
+/// (commands on a pipe) in which a command failed.
+fn run_shell(peer: &Peer) -> bool {
+    let stdin = std::io::stdin();
+    let interactive = stdin.is_terminal();
+    if interactive {
+        say!("type help for the commands");
+    }
+    let all_worked = shell::run(peer, stdin.lock(), interactive);
+    !all_worked && !interactive
 }

@@ -8,8 +8,10 @@ use p2p_share::log::Log;
 use p2p_share::server::listen;
 use p2p_share::settings::{Settings, DEFAULT_SETTINGS_FILE};
 use p2p_share::tracker::console::{self, ConsoleEnd};
+use p2p_share::tracker::liveness::DEFAULT_HEARTBEAT;
 use p2p_share::tracker::{Tracker, TrackerConfig, TRACKER_MAX_CONNECTIONS};
 use p2p_share::web::tracker_page::TrackerPage;
+use p2p_share::web::WebOptions;
 use p2p_share::{cli, Result};
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -39,7 +41,6 @@ Type `help` on the tracker's standard input for the console commands.
 ";
 
 fn main() -> ExitCode {
-    cli::exit_quietly_on_broken_pipe();
     cli::exit_code("tracker", run())
 }
 
@@ -57,12 +58,15 @@ fn run() -> Result<()> {
         ],
     )?;
     if args.help {
-        print!("{USAGE}");
+        cli::print_usage(USAGE);
         return Ok(());
     }
     args.no_positional()?;
-    let heartbeat = args.heartbeat();
-    let web = args.web_options()?;
+    let heartbeat = args.heartbeat_or(DEFAULT_HEARTBEAT);
+    let web = args.web()?.map(|web| WebOptions {
+        port: web.port,
+        any_address: web.any_address,
+    });
     let settings = Settings::load(&args.settings.unwrap_or(DEFAULT_SETTINGS_FILE.into()))?;
     let listener = listen(settings.tracker()?)?;
     let log = Log::new("tracker", args.trace).with_names(&settings);

@@ -1,13 +1,20 @@
-//! Command-line arguments, shared by the binaries.
+//! Command-line arguments, the one parser of the tracker, peer and demo
+//! binaries, and how they end.
 //!
 //! std has no argument parser, and ours needs little: a few positional
-//! words, a few `--flag VALUE` options and a few `--switch`es.
+//! words, a few `--flag VALUE` options and a few `--switch`es. It knows
+//! only words and numbers: what they mean (a default heartbeat, the web
+//! page's options) is for each binary to say, so this module stands below
+//! the tracker, the peer and the web page, and imports none of them.
 
 use crate::error::{Error, Result};
-use crate::tracker::liveness::DEFAULT_HEARTBEAT;
-use crate::web::WebOptions;
+use crate::log::{write_whole, Stream};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+/// The longest `--pace`: a minute per line is already far too slow to watch.
+pub const MAX_PACE_MS: u64 = 60_000;
 
 /// The options any binary may take; each binary says which it accepts.
 #[derive(Debug, Default)]
@@ -26,7 +33,23 @@ pub struct Args {
     pub web: Option<u16>,
     /// `--web-any`: serve the web page on every address, not loopback only.
     pub web_any: bool,
+    /// `--step` (demo): wait for the Enter key before each scene.
+    pub step: bool,
+    /// `--slow` (demo): pause between scenes, and send files slowly.
+    pub slow: bool,
+    /// `--pace MS` (demo): the pause after each protocol line shown.
+    pub pace: Option<Duration>,
+    /// `--test-break-download` (demo, for its tests only).
+    pub break_download: bool,
     pub help: bool,
+}
+
+/// `--web PORT [--web-any]`: where to serve a web page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebArgs {
+    pub port: u16,
+    /// Every address, not loopback only.
+    pub any_address: bool,
 }
 
 /// Parses `args` (without the program name). `accepted` lists the options
@@ -60,6 +83,10 @@ pub fn parse(args: impl IntoIterator<Item = String>, accepted: &[&str]) -> Resul
             "--serve" => parsed.serve = true,
             "--web" => parsed.web = Some(port(&arg, &value()?)?),
             "--web-any" => parsed.web_any = true,
+            "--step" => parsed.step = true,
+            "--slow" => parsed.slow = true,
+            "--pace" => parsed.pace = Some(pace(&arg, &value()?)?),
+            "--test-break-download" => parsed.break_download = true,
             // A binary that lists an option this parser does not know gets
             // it refused like any other unknown option.
             _ => return Err(Error::Usage(format!("unknown option {arg}"))),
@@ -78,6 +105,17 @@ fn port(option: &str, text: &str) -> Result<u16> {
     }
 }
 
+/// Milliseconds from 0 to [`MAX_PACE_MS`].
+fn pace(option: &str, text: &str) -> Result<Duration> {
+    match text.parse::<u64>() {
+        Ok(ms) if ms <= MAX_PACE_MS => Ok(Duration::from_millis(ms)),
+        _ => Err(Error::Usage(format!(
+            "{option} needs milliseconds from 0 to {MAX_PACE_MS}, not {text:?}"
+        ))),
+    }
+}
+
+/// A whole number above 0.
 fn number(option: &str, text: &str) -> Result<u64> {
     match text.parse::<u64>() {
         Ok(n) if n > 0 => Ok(n),
@@ -100,21 +138,21 @@ fn whole_number(option: &str, text: &str) -> Result<u64> {
 }
 
 impl Args {
-    /// The `--heartbeat` interval, 30 s by default; `None` when it is 0
-    /// (liveness checks off).
-    pub fn heartbeat(&self) -> Option<std::time::Duration> {
+    /// The `--heartbeat` interval, `default` when not given; `None` when
+    /// it is 0 (liveness checks off).
+    pub fn heartbeat_or(&self, default: Duration) -> Option<Duration> {
         match self.heartbeat {
-            None => Some(DEFAULT_HEARTBEAT),
+            None => Some(default),
             Some(0) => None,
-            Some(secs) => Some(std::time::Duration::from_secs(secs)),
+            Some(secs) => Some(Duration::from_secs(secs)),
         }
     }
 
     /// Where to serve the web page, if `--web PORT` was given; an error
     /// for `--web-any` without `--web`.
-    pub fn web_options(&self) -> Result<Option<WebOptions>> {
+    pub fn web(&self) -> Result<Option<WebArgs>> {
         match (self.web, self.web_any) {
-            (Some(port), any_address) => Ok(Some(WebOptions { port, any_address })),
+            (Some(port), any_address) => Ok(Some(WebArgs { port, any_address })),
             (None, true) => Err(Error::Usage(
                 "--web-any goes with --web PORT (the port to serve the page on)".into(),
             )),
@@ -132,29 +170,9 @@ impl Args {
     }
 }
 
-/// Ends the program quietly, with status 0, when whoever reads its
-/// standard output has gone (`peer peer2 < script | head -1`).
-///
-/// Why this is needed: a C program in that spot is killed by the SIGPIPE
-/// signal, silently. A Rust program ignores that signal, so `println!`
-/// gets the "broken pipe" error instead, and panics with a backtrace the
-/// user did not ask for. std has no other way to say "stop quietly", so a
-/// panic hook does: a panic that is exactly this one ends the process;
-/// every other panic is reported as usual.
-pub fn exit_quietly_on_broken_pipe() {
-    let report = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let payload = info.payload();
-        let text = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("");
-        if text.starts_with("failed printing to std") && text.contains("Broken pipe") {
-            std::process::exit(0);
-        }
-        report(info);
-    }));
+/// Prints a usage text on standard output (for `--help`).
+pub fn print_usage(usage: &str) {
+    write_whole(Stream::Out, usage.as_bytes());
 }
 
 /// How every binary ends: 0 on success, else the error on one line of
@@ -163,7 +181,7 @@ pub fn exit_code(program: &str, result: Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("{program}: {error}");
+            write_whole(Stream::Err, format!("{program}: {error}\n").as_bytes());
             ExitCode::FAILURE
         }
     }
@@ -171,7 +189,8 @@ pub fn exit_code(program: &str, result: Result<()>) -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{parse, WebArgs, MAX_PACE_MS};
+    use std::time::Duration;
 
     fn args(words: &[&str]) -> Vec<String> {
         words.iter().map(|w| w.to_string()).collect()
@@ -210,11 +229,11 @@ mod tests {
     #[test]
     fn web_options() {
         let accepted = ["--web", "--web-any"];
-        let web = |words: &[&str]| parse(args(words), &accepted).unwrap().web_options();
+        let web = |words: &[&str]| parse(args(words), &accepted).unwrap().web();
         assert_eq!(web(&[]).unwrap(), None);
         assert_eq!(
             web(&["--web", "8080"]).unwrap(),
-            Some(WebOptions {
+            Some(WebArgs {
                 port: 8080,
                 any_address: false
             })
@@ -229,5 +248,16 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("--web PORT"));
+    }
+
+    #[test]
+    fn the_demos_options() {
+        let accepted = ["--step", "--slow", "--pace", "--web"];
+        let parsed = parse(args(&["--step", "--pace", "250"]), &accepted).unwrap();
+        assert!(parsed.step && !parsed.slow);
+        assert_eq!(parsed.pace, Some(Duration::from_millis(250)));
+        let too_slow = (MAX_PACE_MS + 1).to_string();
+        assert!(parse(args(&["--pace", &too_slow]), &accepted).is_err());
+        assert!(parse(args(&["--pace", "-1"]), &accepted).is_err());
     }
 }

@@ -17,11 +17,16 @@
 
 use crate::wire::messages::Wire;
 use crate::wire::protocol::{Invalid, ParseError};
+use crate::wire::text::{quoted, within_bounds};
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// The longest [`Error::Other`] text shown whole: such a text is ours, but
+/// it may quote what another node sent.
+const OTHER_MAX: usize = 600;
 
 #[derive(Debug)]
 pub enum Error {
@@ -139,21 +144,27 @@ impl fmt::Display for Error {
             }
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Protocol(error) => write!(f, "protocol error: {error}"),
-            Error::Unexpected { expected, got } => write!(f, "expected {expected}, got {got:?}"),
-            Error::Remote(reason) => write!(f, "refused: {reason}"),
+            Error::Unexpected { expected, got } => {
+                write!(f, "expected {expected}, got {}", quoted(got.as_bytes()))
+            }
+            // Another node's words: escaped where they are not plain text,
+            // and cut after a few hundred bytes (a reply line may be 16 MiB).
+            Error::Remote(reason) => write!(f, "refused: {}", within_bounds(reason)),
             Error::LineTooLong { limit } => write!(f, "line longer than {limit} bytes"),
             Error::Closed => write!(f, "the connection was closed by the other side"),
             Error::AlreadyServing(name) => write!(f, "already serving {name}"),
             Error::CurrentlyReceiving(name) => write!(f, "currently receiving {name}"),
             Error::NotServed { name, why } => write!(f, "{name} is not served here ({why})"),
             Error::NotJoined(why) => write!(f, "{why}"),
-            Error::BadName { name, reason } => {
-                write!(f, "{name:?} cannot be a shared file's name: {reason}")
-            }
+            Error::BadName { name, reason } => write!(
+                f,
+                "{} cannot be a shared file's name: {reason}",
+                quoted(name.as_bytes())
+            ),
             Error::Unknown(text)
             | Error::Conflict(text)
             | Error::OtherSide(text)
-            | Error::Other(text) => write!(f, "{text}"),
+            | Error::Other(text) => write!(f, "{}", crate::wire::text::within(text, OTHER_MAX)),
             Error::Panicked(what) => write!(
                 f,
                 "{what} panicked (a bug in this program); the rest goes on"

@@ -2,37 +2,52 @@
 //! knows which peer has which file, and peers download from each other
 //! directly, over a plain-text protocol on TCP.
 //!
-//! Read the modules in this order (the README links here):
+//! Read the modules in this order (the README links here). Each of the
+//! first four uses only what comes before it in this list, never what
+//! comes after; the last two, the demo and the web page, use each other
+//! (the demo can show itself on a page):
 //! 1. [`wire`]: the protocol on the wire, with no knowledge of who speaks
 //!    it: every message as a type with pure `parse` and `format`
-//!    ([`wire::protocol`]), dates as `DD/MM/YY` ([`wire::date`]), and the
-//!    one place that reads and writes a socket ([`wire::connection`]).
-//! 2. The shared pieces both programs stand on: [`settings`] (who is
+//!    ([`wire::protocol`]), the one check of a file name
+//!    ([`wire::names`]), dates as `DD/MM/YY` ([`wire::date`]), another
+//!    node's text made safe to show ([`wire::text`]), and the one place
+//!    that reads and writes a socket ([`wire::connection`]), which tells a
+//!    [`wire::trace::Tracer`] what crossed the wire. It uses nothing else
+//!    of the crate but the error type, [`error`], which stands beside it
+//!    at the bottom (an error can be a protocol error of `wire`'s).
+//! 2. The shared pieces both programs stand on: [`log`] (events and
+//!    traces, the `Tracer` of every connection), [`settings`] (who is
 //!    where), [`server`] (a thread per connection, with a cap that fits
-//!    under the [`open_files`] limit), [`error`], [`log`] and [`cli`].
+//!    under the [`open_files`] limit), [`temp_dir`] and [`cli`] (the
+//!    binaries' arguments: words and numbers only, so it knows neither
+//!    the tracker nor the peer nor the web page).
 //! 3. [`tracker`]: the file tracker, the index of who shares what, the
 //!    liveness rules that forget vanished machines, and its console.
 //! 4. [`peer`]: one peer: its served folder, its server for other peers,
 //!    its client side, its session with the tracker, the multi-peer fetch
-//!    and its command shell.
+//!    and its command shell. The tracker and the peer do not use each
+//!    other: what both need is in the layers above.
 //! 5. [`demo`]: the whole system in one process, narrated.
 //! 6. [`web`]: the web page of a peer or of the tracker: the same
 //!    [`server`] speaking HTTP, with live updates of the [`log`].
 //!
+//! (The list of modules below is in alphabetical order, as `cargo doc`
+//! always sorts it; this one is the order to read them in.)
+//!
 //! ```text
-//!                 wire (protocol, connection, date)
+//!          wire (protocol, names, text, connection, trace)  +  error
 //!                   ^                        ^
-//!   settings, server, log, error, cli        |
+//!   log, settings, server, cli, ...          |
 //!        ^                    ^              |
 //!     tracker  <── TCP ──>  peer  <── TCP ──> peer
 //!   (index, liveness,     (folder, server, client,
 //!    console)              tracker_session, fetch, shell)
 //! ```
 //!
-//! The tracker, peer and demo binaries in `bin/` are thin: arguments in,
-//! a library call, errors out. The benchmark (`bin/bench/`) and the
-//! protocol checker (`bin/check/`) are programs of their own, standing on
-//! this library's public API like any other user of it.
+//! The tracker, peer and demo binaries in `bin/` are thin: arguments in
+//! ([`cli`]), a library call, errors out. The benchmark (`bin/bench/`) and
+//! the protocol checker (`bin/check/`) are programs of their own, standing
+//! on this library's public API like any other user of it.
 
 #![forbid(unsafe_code)]
 

@@ -9,31 +9,52 @@
 //! but `peer peer2 < script > results.txt` keeps the results apart. The
 //! demo, whose log is the show, prints it on standard output instead.
 //!
-//! Each line is printed with one call that locks its stream for the whole
-//! line, so lines from different threads never mix mid-line. A progress
-//! line on standard output (`downloading x: 10% 20% ...`) is printed in
-//! pieces, though: [`print_partial`] and the log share a lock, and a log
-//! line that comes in the middle first ends the progress line, which then
-//! goes on, with its label again, on a line of its own.
+//! Each line is printed with one write on its locked stream, so lines from
+//! different threads never mix mid-line, and no lock of ours is held while
+//! it is written (see `log/terminal.rs`). A progress line on standard
+//! output (`downloading x: 10% 20% ...`) is printed in pieces, though: a
+//! log line that comes in the middle first ends the progress line, which
+//! then goes on, with its label again, on a line of its own.
+//!
+//! Another node's words reach the log in events and traces: both are cut
+//! to a bounded length here, so a 15 MB line from a hostile node becomes a
+//! few hundred characters and `… and 14,999,800 more bytes`.
 //!
 //! Besides the terminal, a log can have *subscribers* ([`Log::subscribe`]):
 //! the web page receives every event line, and every protocol line even
 //! without `--trace`, as a [`LiveLine`]. A log nobody subscribes to checks
 //! one flag and does no more work than before.
 
+mod terminal;
+
+pub use crate::wire::trace::Direction;
+pub use terminal::{
+    end_partial_line, print_line, print_line_on, print_partial, say, waiting_at, write_whole,
+    Stream,
+};
+
 use crate::lock;
 use crate::settings::Settings;
+use crate::wire::connection::TRACE_MAX;
 use crate::wire::date::clock_time;
+use crate::wire::text;
+use crate::wire::trace::Tracer;
+use std::borrow::Cow;
 use std::fmt;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The longest protocol line `--trace` prints whole; longer ones (a `FILES:`
-/// list of thousands of records) are cut, with their length said.
-const TRACE_LINE_MAX: usize = 600;
+/// list of thousands of records) are cut, saying how much.
+const TRACE_LINE_MAX: usize = TRACE_MAX;
+
+/// The longest event a log prints whole. An event quotes another node's
+/// words at most [`text::QUOTE_MAX`] bytes long; this bound catches any
+/// line that would quote more, so that no log line, and no line of the
+/// web page's backlog, grows with what another node sends.
+pub const EVENT_MAX: usize = 1000;
 
 /// A node's name and whether it traces the protocol. Cheap to clone: every
 /// connection of the node holds one.
@@ -91,13 +112,6 @@ impl fmt::Debug for Log {
     }
 }
 
-/// Which way a traced line went, seen from this node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    Sent,
-    Received,
-}
-
 /// One line of a node's log, as a subscriber hears it live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveLine {
@@ -152,66 +166,6 @@ impl Subscribers {
         let mut sinks = lock(&self.sinks);
         sinks.retain_mut(|sink| sink(&line));
         self.any.store(!sinks.is_empty(), Ordering::Relaxed);
-    }
-}
-
-/// A progress line being printed on standard output, piece by piece.
-struct PartialLine {
-    /// What the line started with, to start it again after an interruption.
-    label: String,
-    /// A log line ended it: the next piece starts a new line with `label`.
-    interrupted: bool,
-}
-
-/// The one progress line of the process, if one is being printed.
-static PARTIAL_LINE: Mutex<Option<PartialLine>> = Mutex::new(None);
-
-/// Prints `piece` on the progress line that starts with `label`, starting
-/// that line first if needed.
-pub fn print_partial(label: &str, piece: &str) {
-    let mut partial = lock(&PARTIAL_LINE);
-    let mut out = std::io::stdout().lock();
-    let start = match partial.as_ref() {
-        Some(line) => line.interrupted || line.label != label,
-        None => true,
-    };
-    if start {
-        let _ = write!(out, "{label}");
-    }
-    let _ = write!(out, "{piece}");
-    let _ = out.flush();
-    *partial = Some(PartialLine {
-        label: label.to_string(),
-        interrupted: false,
-    });
-}
-
-/// Prints a whole line on standard error (a note of the shell's), first
-/// ending a progress line it would land in.
-pub fn print_line(text: &str) {
-    let mut partial = lock(&PARTIAL_LINE);
-    interrupt(&mut partial);
-    eprintln!("{text}");
-}
-
-/// Ends the progress line for a line printed in its middle; the progress
-/// goes on, on a line of its own.
-fn interrupt(partial: &mut Option<PartialLine>) {
-    if let Some(open) = partial.as_mut() {
-        if !open.interrupted {
-            println!();
-            open.interrupted = true;
-        }
-    }
-}
-
-/// Ends the progress line, if one is open.
-pub fn end_partial_line() {
-    let mut partial = lock(&PARTIAL_LINE);
-    if let Some(line) = partial.take() {
-        if !line.interrupted {
-            println!();
-        }
     }
 }
 
@@ -298,39 +252,37 @@ impl Log {
             .map_or_else(|| addr.to_string(), str::to_string)
     }
 
-    /// A time-stamped event: a join, a search, a refusal, a notice.
+    /// A time-stamped event: a join, a search, a refusal, a notice. An
+    /// event that quotes another node says at most [`EVENT_MAX`] bytes.
     pub fn event(&self, text: &str) {
+        let text = text::within(text, EVENT_MAX);
         let time = clock_time();
         let line = format!("[{time} {}] {text}", self.label);
-        self.print(None, None, line, text);
+        self.print(None, None, line, &text);
         self.subscribers.publish(|| LiveLine {
             node: self.label.to_string(),
             time,
             kind: LineKind::Event,
-            text: text.to_string(),
+            text: text.into_owned(),
         });
     }
 
     /// One protocol line, printed only with `--trace`:
     /// `[peer1] tracker -> HELLO` (sent to) or `... <- HI` (received from).
     /// `other_end` is the id of the other node when it is known, else its
-    /// address.
+    /// address. The line is escaped and cut here (a connection's lines
+    /// come as a [`Tracer`]'s, already escaped and cut).
     pub fn trace(&self, other_end: &str, direction: Direction, text: &str) {
-        if !self.traced() {
-            return;
+        if self.traced() {
+            self.trace_shown(other_end, direction, text::within(text, TRACE_LINE_MAX));
         }
+    }
+
+    /// Prints and publishes a protocol line that is safe to show.
+    fn trace_shown(&self, other_end: &str, direction: Direction, shown: Cow<'_, str>) {
         let arrow = match direction {
             Direction::Sent => "->",
             Direction::Received => "<-",
-        };
-        let shown = if text.len() <= TRACE_LINE_MAX {
-            text.to_string()
-        } else {
-            let mut cut = TRACE_LINE_MAX;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            format!("{}... ({} bytes)", &text[..cut], text.len())
         };
         if self.trace {
             let line = format!("[{}] {other_end} {arrow} {shown}", self.label);
@@ -343,7 +295,7 @@ impl Log {
                 other_end: other_end.to_string(),
                 direction,
             },
-            text: shown,
+            text: shown.into_owned(),
         });
     }
 
@@ -366,40 +318,37 @@ impl Log {
             });
             return;
         }
-        let mut partial = lock(&PARTIAL_LINE);
-        interrupt(&mut partial);
-        // A shell waiting at its prompt: the line goes on a line of its
-        // own, and the prompt is shown again under it, so the shell does
-        // not look stuck.
-        let prompt = lock(&PROMPT).clone();
-        if prompt.is_some() {
-            println!();
-        }
-        if self.on_stdout {
-            println!("{line}");
+        let stream = if self.on_stdout {
+            Stream::Out
         } else {
-            eprintln!("{line}");
-        }
-        if let Some(prompt) = prompt {
-            print!("{prompt}");
-            let _ = std::io::stdout().flush();
-        }
+            Stream::Err
+        };
+        print_line_on(stream, &line);
     }
 }
 
-/// The prompt a shell is waiting at right now, if any (see [`waiting_at`]).
-static PROMPT: Mutex<Option<String>> = Mutex::new(None);
+/// The log is what hears a connection's lines.
+impl Tracer for Log {
+    fn tracing(&self) -> bool {
+        self.traced()
+    }
 
-/// A shell on a terminal says it shows `prompt` and waits for a line
-/// (`Some`), or that a line came (`None`). A log line printed meanwhile
-/// then starts on a new line and shows the prompt again after itself.
-pub fn waiting_at(prompt: Option<&str>) {
-    *lock(&PROMPT) = prompt.map(str::to_string);
+    fn line(&self, other_end: &str, direction: Direction, text: &str) {
+        self.trace_shown(other_end, direction, Cow::Borrowed(text));
+    }
+
+    fn name_of(&self, addr: SocketAddr) -> String {
+        Log::name_of(self, addr)
+    }
+
+    fn chunk_pause(&self) -> Option<Duration> {
+        self.chunk_pause
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{Direction, LineKind, Log};
     use std::sync::mpsc;
 
     #[test]

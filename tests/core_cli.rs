@@ -330,3 +330,49 @@ fn a_program_on_a_machine_without_its_address_says_so() {
         &needles,
     );
 }
+
+// --- a reader that goes away ---------------------------------------------------
+
+/// `peer peer1 < script | head -1`: once `head` has its line and is gone,
+/// the peer's next result meets a closed pipe. It must end quietly with
+/// status 0, as a C program killed by SIGPIPE would, not with a panic.
+#[test]
+fn a_shell_whose_reader_went_away_ends_quietly() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command as Process, Stdio};
+    let net = valid_setup("reader_went_away");
+    let mut peer = Process::new(PEER_BIN)
+        .args(peer_args(&net, "peer1"))
+        .args(["--heartbeat", "0"])
+        .current_dir(net.tmp.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the peer");
+    let mut first = String::new();
+    let mut results = BufReader::new(peer.stdout.take().expect("stdout"));
+    let mut script = peer.stdin.take().expect("stdin");
+    script.write_all(b"help\n").expect("write the script");
+    results
+        .read_line(&mut first)
+        .expect("read the first result");
+    // The reader goes away, like `head -1`; more commands follow.
+    drop(results);
+    for _ in 0..100 {
+        if script.write_all(b"help\n").is_err() {
+            break;
+        }
+    }
+    drop(script);
+    let output = wait_for("the peer to end by itself", || {
+        match peer.try_wait().map_err(|e| e.to_string())? {
+            Some(status) => Ok(status),
+            None => Err("still running".into()),
+        }
+    });
+    let mut stderr = String::new();
+    let _ = std::io::Read::read_to_string(&mut peer.stderr.take().expect("stderr"), &mut stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.code(), Some(0), "{stderr}");
+}

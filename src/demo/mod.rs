@@ -35,7 +35,6 @@ use crate::wire::protocol::Location;
 use samples::{sample, SAMPLES};
 use stage::{Mode, Stage};
 use std::fs;
-use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -223,7 +222,7 @@ impl Show<'_> {
         self.scenes += 1;
         let number = self.scenes;
         if let Some(page) = self.page {
-            println!("(waiting for \"Next scene\" on the page: scene {number}: {title})");
+            crate::say!("(waiting for \"Next scene\" on the page: scene {number}: {title})");
             if page.wait_for_next(number, title) == Cue::PageClosed {
                 self.page_closed = true;
                 self.stage.say(
@@ -233,8 +232,8 @@ impl Show<'_> {
                 return Err(Error::Other("the page was closed".into()));
             }
         } else if self.options.step {
-            print!("(press Enter for scene {number}: {title}) ");
-            let _ = std::io::stdout().flush();
+            let ask = format!("(press Enter for scene {number}: {title}) ");
+            crate::log::write_whole(crate::log::Stream::Out, ask.as_bytes());
             // The end of the input (or an error) just lets the demo run on.
             let _ = std::io::stdin().read_line(&mut String::new());
         } else if self.options.slow && number > 1 {

@@ -168,7 +168,7 @@ impl Stage {
     fn print(&self, text: &str, shown: Shown) {
         let mut state = lock(&self.state);
         self.release_held(&mut state);
-        println!("{text}");
+        crate::say!("{text}");
         self.tell(shown);
     }
 
@@ -198,7 +198,7 @@ impl Stage {
     /// Prints a node's line, tells the audience, and paces a protocol line.
     fn show(&self, logged: &Logged, senders: &Senders) {
         let line = &logged.line;
-        println!("{}", line.text);
+        crate::say!("{}", line.text);
         match (&logged.sender, &line.other_end) {
             (Some(sender), Some(other_end)) => {
                 // Held lines: the sender may have been revealed since.

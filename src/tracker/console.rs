@@ -5,12 +5,13 @@
 //! ends (or is not a terminal), the console stops reading and the tracker
 //! serves on until it is killed.
 
-use crate::peer::client;
-use crate::peer::shell::record_line;
+use crate::log::{write_whole, Stream};
+use crate::say;
 use crate::tracker::Tracker;
+use crate::wire::connection::ping_peer;
 use crate::wire::protocol::FileRecord;
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::net::SocketAddr;
 
 /// Shown before each command on a terminal.
@@ -43,8 +44,7 @@ pub enum ConsoleEnd {
 pub fn run(tracker: &Tracker, input: impl BufRead, prompt: bool) -> ConsoleEnd {
     let show_prompt = || {
         if prompt {
-            print!("{PROMPT}");
-            let _ = std::io::stdout().flush();
+            write_whole(Stream::Out, PROMPT.as_bytes());
             crate::log::waiting_at(Some(PROMPT));
         }
     };
@@ -62,43 +62,43 @@ pub fn run(tracker: &Tracker, input: impl BufRead, prompt: bool) -> ConsoleEnd {
             ("quit" | "exit", []) => return ConsoleEnd::Quit,
             ("list", []) => list(tracker),
             ("files", []) => files(tracker),
-            ("discover", [peer]) => print!("{}", discover(tracker, peer)),
-            ("ping", [peer]) => println!("{}", ping(tracker, peer)),
-            ("help" | "?", []) => print!("{HELP}"),
-            ("discover", _) => println!("usage: discover PEER"),
-            ("ping", _) => println!("usage: ping PEER"),
+            ("discover", [peer]) => write_whole(Stream::Out, discover(tracker, peer).as_bytes()),
+            ("ping", [peer]) => say!("{}", ping(tracker, peer)),
+            ("help" | "?", []) => write_whole(Stream::Out, HELP.as_bytes()),
+            ("discover", _) => say!("usage: discover PEER"),
+            ("ping", _) => say!("usage: ping PEER"),
             ("quit" | "exit" | "list" | "files" | "help" | "?", _) => {
-                println!("error: {first} takes no arguments (type help)")
+                say!("error: {first} takes no arguments (type help)")
             }
-            _ => println!("error: unknown command {first:?} (type help)"),
+            _ => say!("error: unknown command {first:?} (type help)"),
         }
         show_prompt();
     }
     crate::log::waiting_at(None);
     if prompt {
-        println!(); // end the prompt's line at Ctrl-D
+        say!(); // end the prompt's line at Ctrl-D
     }
     ConsoleEnd::EndOfInput
 }
 
 fn list(tracker: &Tracker) {
     let peers = tracker.peers();
-    println!("{} peer(s) online:", peers.len());
+    say!("{} peer(s) online:", peers.len());
     for (addr, records) in peers {
         let id = tracker.settings().id_of(addr).unwrap_or("-");
-        println!("  {id}  {addr}  {} file(s) announced", records.len());
+        say!("  {id}  {addr}  {} file(s) announced", records.len());
     }
 }
 
 fn files(tracker: &Tracker) {
     let holders = holders_by_file(tracker);
-    println!("{} file(s):", holders.len());
+    say!("{} file(s):", holders.len());
     for (name, at) in holders {
         let at: Vec<String> = at
             .into_iter()
             .map(|addr| tracker.settings().describe(addr))
             .collect();
-        println!("  {name}  at {}", at.join(", "));
+        say!("  {name}  at {}", at.join(", "));
     }
 }
 
@@ -136,7 +136,7 @@ pub fn discover(tracker: &Tracker, peer: &str) -> String {
         records.len()
     );
     for record in &records {
-        text.push_str(&record_line(record));
+        text.push_str(&record.listing_line());
         text.push('\n');
     }
     text
@@ -152,7 +152,7 @@ pub fn ping(tracker: &Tracker, peer: &str) -> String {
     if addr == tracker.local_addr() || tracker.settings().tracker().ok() == Some(addr) {
         return format!("{who} is this tracker: ping a peer (id or ip:port)");
     }
-    match client::ping(addr, tracker.log()) {
+    match ping_peer(addr, tracker.log()) {
         Ok(time) => format!("PONG from {who} in {:.2} ms", time.as_secs_f64() * 1000.0),
         Err(error) => format!("{who} is unreachable: {error}"),
     }

@@ -5,7 +5,7 @@
 //!   than a given limit, so a peer that sends an endless line cannot make us
 //!   allocate endless memory;
 //! - file bodies: `FILE: ` followed by exactly as many raw bytes as the
-//!   request said, moved in [`CHUNK_SIZE`] chunks;
+//!   request said, moved in [`CHUNK_SIZE`](crate::wire::protocol::CHUNK_SIZE) chunks;
 //! - time limits: how long a read or write may wait before we give up, and
 //!   what "no progress" means for each side of a transfer;
 //! - `--trace`: every line sent and received is printed here, so the trace
@@ -14,12 +14,26 @@
 //! The tracker, the peer server and the peer's client code all talk through
 //! a [`Connection`], so none of them builds or parses raw bytes itself.
 
-use crate::error::{is_io_timeout, Error, Result};
-use crate::log::{Direction, Log};
-use crate::wire::messages::Wire;
-use crate::wire::protocol::{ParseError, CHUNK_SIZE, FILE_HEADER};
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+mod body;
+mod lines;
+mod socket;
+#[cfg(test)]
+mod tests;
+
+pub use lines::{split_line, Split};
+pub use socket::Closer;
+
+use crate::error::is_io_timeout;
+use crate::error::{Error, Result};
+use crate::wire::messages::{PeerReply, PeerRequest, Wire};
+use crate::wire::protocol::{ParseError, FILE_HEADER};
+use crate::wire::text;
+use crate::wire::trace::{Direction, Tracer};
+use lines::{about, plain_timeout, time_is_up, without_cr};
+use socket::{SharedSocket, TimedWriter, WRITE_WAIT_SLICE};
+use std::borrow::Cow;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -54,13 +68,19 @@ pub const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// a lab starts its tracker and peers right after booting.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long one blocked `send` may wait before [`TimedWriter`] looks at the
-/// clock. The operating system restarts a socket's write time-out on every
-/// call, and a call that sent a few bytes counts as a success, so a single
-/// time-out of [`STALL_TIMEOUT`] could let a write hang for several times
-/// that. Waiting in short slices instead, and counting time since the last
-/// byte taken, bounds a stalled write to `STALL_TIMEOUT` plus one slice.
-const WRITE_WAIT_SLICE: Duration = Duration::from_secs(1);
+/// The longest line a trace shows whole; a longer one (a `FILES:` list of
+/// thousands of records) is cut, saying how much.
+pub const TRACE_MAX: usize = 600;
+
+/// What the trace of a line without its line end adds, when the other end
+/// closed its side right after it.
+const NO_LINE_END_THEN_CLOSED: &str =
+    "(with no line end, then the other end closed its side: every message ends with \\n)";
+
+/// How long an answer to a line without its line end, sent after the
+/// other end closed, waits for the reset that says the whole connection
+/// was closed: a reset over loopback takes well under a millisecond.
+const RESET_WAIT: Duration = Duration::from_millis(20);
 
 /// How long a read may wait for the other end.
 #[derive(Debug, Clone, Copy)]
@@ -86,108 +106,22 @@ pub enum FileOrMessage<M> {
     Message(M),
 }
 
+/// PINGs the peer at `addr` and returns the time from PING to PONG (not
+/// counting the time to connect): the tracker's console and a peer's shell
+/// both ask this.
+pub fn ping_peer(addr: SocketAddr, tracer: &(impl Tracer + Clone + 'static)) -> Result<Duration> {
+    let mut connection = Connection::connect(addr, tracer)?;
+    let start = Instant::now();
+    match connection.request(&PeerRequest::Ping)? {
+        PeerReply::Pong => Ok(start.elapsed()),
+        other => Err(Error::unexpected("PONG", &other)),
+    }
+}
+
 /// Parses a line as it came off the wire: it must be UTF-8 text.
 fn parse_line<M: Wire>(line: &[u8]) -> Result<M> {
     let text = std::str::from_utf8(line).map_err(|_| ParseError::NotText)?;
     Ok(M::parse(text)?)
-}
-
-/// One socket, shared by the reading and writing halves of a connection
-/// (and by whoever may need to close it from another thread).
-///
-/// Why not `TcpStream::try_clone`? Each clone is one more open file
-/// descriptor, and a process may only have so many (20000 here): a tracker
-/// with ten thousand peers joined would run out. Sharing the one socket
-/// through an `Arc` costs nothing of the kind. `&TcpStream` can read and
-/// write, so the halves need no `&mut` on the socket itself.
-#[derive(Debug, Clone)]
-struct SharedSocket(Arc<TcpStream>);
-
-impl Read for SharedSocket {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self.0).read(buf)
-    }
-}
-
-impl Write for SharedSocket {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self.0).write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        (&*self.0).flush()
-    }
-}
-
-/// A handle that closes a connection's socket from another thread: the
-/// servers keep one per live connection, to close them all when stopping.
-#[derive(Debug, Clone)]
-pub struct Closer(SharedSocket);
-
-impl Closer {
-    /// A closer for a socket served without a [`Connection`] on it (the web
-    /// page's HTTP streams share theirs through an `Arc` the same way).
-    pub fn for_socket(socket: Arc<TcpStream>) -> Closer {
-        Closer(SharedSocket(socket))
-    }
-
-    /// Closes both directions now; a thread blocked reading the socket
-    /// wakes up with end-of-file.
-    pub fn close(&self) {
-        let SharedSocket(stream) = &self.0;
-        // Closing a socket that is already closed is not worth reporting.
-        let _ = stream.shutdown(Shutdown::Both);
-    }
-}
-
-/// The writing side of a connection, timed as a whole rather than per
-/// system call: a write fails once nothing at all has been taken from us for
-/// `stall`, however the operating system splits it into calls.
-///
-/// Once a write has failed, every later write fails at once without
-/// touching the socket. That matters when the connection is dropped: a
-/// `BufWriter` flushes what it still holds when dropped, and flushing into a
-/// connection that has just stalled would block for another whole stall.
-#[derive(Debug)]
-struct TimedWriter {
-    socket: SharedSocket,
-    stall: Duration,
-    failed: bool,
-}
-
-impl Write for TimedWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.failed {
-            return Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "an earlier write on this connection failed",
-            ));
-        }
-        // Each `write` that returns Ok took at least one byte: progress.
-        // So the time without progress counts from the start of this call.
-        let waiting_since = Instant::now();
-        loop {
-            match self.socket.write(buf) {
-                Ok(written) => return Ok(written),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // One slice of WRITE_WAIT_SLICE passed without a byte taken.
-                Err(e) if is_io_timeout(&e) && waiting_since.elapsed() < self.stall => {}
-                Err(e) => {
-                    self.failed = true;
-                    return Err(if is_io_timeout(&e) {
-                        no_progress(self.stall)
-                    } else {
-                        e
-                    });
-                }
-            }
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        // A socket holds nothing back in the program; `write` has sent it all.
-        Ok(())
-    }
 }
 
 /// A TCP connection that speaks the protocol.
@@ -203,12 +137,19 @@ pub struct Connection {
     /// What `--trace` calls the other end: its id when known, else its
     /// address.
     other_name: String,
-    log: Log,
+    /// Who hears the lines that cross this connection (`--trace`).
+    tracer: Arc<dyn Tracer>,
     /// The start of a line whose end has not arrived yet. It lives here, not
     /// in a local variable of the read, so that a read that times out
     /// between two bytes of a line (the tracker wakes up now and then to
     /// check that a peer is alive) loses nothing: the next read goes on.
     partial_line: Vec<u8>,
+    /// When the last byte of a line arrived: a line that never ends is
+    /// reported with how long nothing came after it.
+    last_byte_at: Instant,
+    /// The last line read had no line end: the other end closed its side
+    /// right after it.
+    unterminated: bool,
     /// The read time-out set on the socket now, so we only change it when
     /// it changes (each change is a system call).
     read_timeout: Option<Duration>,
@@ -244,16 +185,28 @@ impl Role {
 
 impl Connection {
     /// Connects to another node: the client side.
-    pub fn connect(addr: SocketAddr, log: &Log) -> Result<Connection> {
+    /// `tracer` hears every line (a [`crate::log::Log`], usually).
+    pub fn connect(
+        addr: SocketAddr,
+        tracer: &(impl Tracer + Clone + 'static),
+    ) -> Result<Connection> {
         let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
             .map_err(|e| Error::io(format!("connecting to {addr}"), e))?;
-        Connection::connected(stream, log)
+        Connection::connected(stream, tracer)
     }
 
     /// The client side of a socket connected some other way, with buffers
     /// of [`IO_BUFFER_SIZE`].
-    pub fn connected(stream: TcpStream, log: &Log) -> Result<Connection> {
-        Connection::wrap(stream, Role::Client, log, IO_BUFFER_SIZE)
+    pub fn connected(
+        stream: TcpStream,
+        tracer: &(impl Tracer + Clone + 'static),
+    ) -> Result<Connection> {
+        Connection::wrap(
+            stream,
+            Role::Client,
+            Arc::new(tracer.clone()),
+            IO_BUFFER_SIZE,
+        )
     }
 
     /// The server side of a socket that `accept` gave us, with read and
@@ -261,11 +214,20 @@ impl Connection {
     /// memory; large ones fewer system calls. (The read buffer is zeroed
     /// when first used, so its whole size counts, even for a connection
     /// that reads one line.)
-    pub fn accepted(stream: TcpStream, log: &Log, buffer_size: usize) -> Result<Connection> {
-        Connection::wrap(stream, Role::Server, log, buffer_size)
+    pub fn accepted(
+        stream: TcpStream,
+        tracer: &(impl Tracer + Clone + 'static),
+        buffer_size: usize,
+    ) -> Result<Connection> {
+        Connection::wrap(stream, Role::Server, Arc::new(tracer.clone()), buffer_size)
     }
 
-    fn wrap(stream: TcpStream, role: Role, log: &Log, buffer_size: usize) -> Result<Connection> {
+    fn wrap(
+        stream: TcpStream,
+        role: Role,
+        tracer: Arc<dyn Tracer>,
+        buffer_size: usize,
+    ) -> Result<Connection> {
         let other_end = stream
             .peer_addr()
             .map_err(|e| Error::io("reading the peer address", e))?;
@@ -281,7 +243,13 @@ impl Connection {
         };
         setup(&stream).map_err(|e| Error::io("setting up the socket", e))?;
         let socket = SharedSocket(Arc::new(stream));
-        Ok(Connection::over(socket, role, other_end, log, buffer_size))
+        Ok(Connection::over(
+            socket,
+            role,
+            other_end,
+            tracer,
+            buffer_size,
+        ))
     }
 
     /// A connection with fresh buffers over `socket`.
@@ -289,7 +257,7 @@ impl Connection {
         socket: SharedSocket,
         role: Role,
         other_end: SocketAddr,
-        log: &Log,
+        tracer: Arc<dyn Tracer>,
         buffer_size: usize,
     ) -> Connection {
         let writer = TimedWriter {
@@ -301,9 +269,11 @@ impl Connection {
             reader: BufReader::with_capacity(buffer_size, socket),
             writer: BufWriter::with_capacity(buffer_size, writer),
             other_end,
-            other_name: log.name_of(other_end),
-            log: log.clone(),
+            other_name: tracer.name_of(other_end),
+            tracer,
             partial_line: Vec::new(),
+            last_byte_at: Instant::now(),
+            unterminated: false,
             read_timeout: None,
             stall: STALL_TIMEOUT,
             role,
@@ -349,7 +319,7 @@ impl Connection {
             self.reader.get_ref().clone(),
             self.role,
             self.other_end,
-            &self.log,
+            Arc::clone(&self.tracer),
             buffer_size,
         )
     }
@@ -368,32 +338,90 @@ impl Connection {
     /// Sends one message as one line, in one write.
     pub fn send(&mut self, message: &impl Wire) -> Result<()> {
         let line = message.format();
-        self.log.trace(&self.other_name, Direction::Sent, &line);
-        let context = || format!("sending {} to {}", message.keyword(), self.other_end);
-        self.writer
+        self.trace(Direction::Sent, || {
+            text::shown_within(line.as_bytes(), TRACE_MAX)
+        });
+        let sent = self
+            .writer
             .write_all(line.as_bytes())
-            .map_err(|e| Error::io(context(), e))?;
-        self.writer
-            .write_all(b"\n")
-            .map_err(|e| Error::io(context(), e))?;
-        self.writer.flush().map_err(|e| Error::io(context(), e))
+            .and_then(|()| self.writer.write_all(b"\n"))
+            .and_then(|()| self.writer.flush());
+        let sent = sent.and_then(|()| self.still_open_after_close());
+        sent.map_err(|e| {
+            // The line was traced before it went out, so that the other end's
+            // trace of it never comes first; say that it did not go out.
+            self.trace(Direction::Sent, || {
+                format!("(failed: the line above was not sent: {e})").into()
+            });
+            Error::io(
+                format!("sending {} to {}", message.keyword(), self.other_end),
+                e,
+            )
+        })
+    }
+
+    /// After answering a line that the other end sent without its line
+    /// end and then closed its side: whether it closed only that side (it
+    /// waits for our answer) or the whole connection (our answer went
+    /// nowhere). The system takes our bytes either way; a closed
+    /// connection answers them with a reset, which a look at the socket
+    /// then shows. On loopback the reset is there at once; across a
+    /// network it may come later, and the answer then looks sent.
+    fn still_open_after_close(&self) -> io::Result<()> {
+        if !self.unterminated {
+            return Ok(());
+        }
+        let SharedSocket(stream) = self.reader.get_ref();
+        let since = Instant::now();
+        // A read would only see the close that came first; the socket's
+        // pending error shows the reset.
+        while since.elapsed() < RESET_WAIT {
+            if let Ok(Some(e)) = stream.take_error() {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!(
+                        "the other end had closed the connection, not only its side of it ({e})"
+                    ),
+                ));
+            }
+            std::thread::sleep(RESET_WAIT / 10);
+        }
+        Ok(())
+    }
+
+    /// Tells the tracer about a line, building the text only when somebody
+    /// listens.
+    fn trace<'a>(&self, direction: Direction, text: impl FnOnce() -> Cow<'a, str>) {
+        if self.tracer.tracing() {
+            self.tracer.line(&self.other_name, direction, &text());
+        }
     }
 
     /// Reads one message. `Ok(None)` means the other end closed the
     /// connection cleanly, between two lines. A line that is not a valid
     /// message is `Err(Error::Protocol(..))`; the line has been consumed, so
-    /// the caller may answer `ERROR:` and read on.
-    ///
-    /// `limit` bounds the line's length; `deadline`, when given, is the
-    /// latest moment the whole line must have arrived by.
+    /// the caller may answer `ERROR:` and read on. The line may be at most
+    /// [`Role::line_limit`] bytes long; `wait` says how long it may take.
     pub fn receive<M: Wire>(&mut self, wait: Wait) -> Result<Option<M>> {
         let limit = self.role.line_limit();
         let Some(line) = self.read_line(limit, wait)? else {
             return Ok(None);
         };
-        let text = String::from_utf8_lossy(&line);
-        self.log.trace(&self.other_name, Direction::Received, &text);
+        self.trace_received(&line);
         parse_line(&line).map(Some)
+    }
+
+    /// Traces a line that arrived, escaped and cut, and says so when it had
+    /// no line end.
+    fn trace_received(&self, line: &[u8]) {
+        self.trace(Direction::Received, || {
+            let shown = text::shown_within(line, TRACE_MAX);
+            if self.unterminated {
+                format!("{shown} {NO_LINE_END_THEN_CLOSED}").into()
+            } else {
+                shown
+            }
+        });
     }
 
     /// Sends a request and reads its one-line reply, which is owed:
@@ -420,24 +448,24 @@ impl Connection {
         // out of the read buffer, so this costs no extra system calls.
         let mut line = Vec::new();
         loop {
-            self.set_timeout_for(wait)?;
+            if let Err(e) = self.set_timeout_for(wait) {
+                return Err(self.read_error(e, wait, &line));
+            }
             let byte = match self.reader.fill_buf() {
-                Ok([]) => return Err(Error::Closed),
+                Ok([]) => return Err(self.closed_after(&line)),
                 Ok(available) => available[0],
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.read_error(e, wait)),
+                Err(e) => return Err(self.read_error(e, wait, &line)),
             };
             self.reader.consume(1);
+            self.last_byte_at = Instant::now();
             match split_line(line.len(), &[byte], limit) {
                 Split::TooLong => return Err(Error::LineTooLong { limit }),
                 Split::NeedMore { .. } => line.push(byte),
                 Split::Line { .. } => {
                     let line = without_cr(line);
-                    self.log.trace(
-                        &self.other_name,
-                        Direction::Received,
-                        &String::from_utf8_lossy(&line),
-                    );
+                    self.unterminated = false;
+                    self.trace_received(&line);
                     return Ok(FileOrMessage::Message(parse_line(&line)?));
                 }
             }
@@ -447,154 +475,49 @@ impl Connection {
         }
     }
 
-    /// Sends `FILE: ` and then exactly `len` bytes from `source`, in
-    /// [`CHUNK_SIZE`] chunks. `source` should itself be buffered (a
-    /// `BufReader` over the file) for the same reason the socket is.
-    ///
-    /// `progress` hears the byte count handed to the system so far, after
-    /// each chunk.
-    pub fn send_file(
-        &mut self,
-        source: &mut impl Read,
-        len: u64,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<()> {
-        self.log
-            .trace(&self.other_name, Direction::Sent, &body_trace(len));
-        let sending = |e| Error::io(format!("sending the file to {}", self.other_end), e);
-        self.writer
-            .write_all(FILE_HEADER.as_bytes())
-            .map_err(sending)?;
-        let mut chunk = [0u8; CHUNK_SIZE];
-        let mut sent: u64 = 0;
-        while sent < len {
-            let size = chunk_len(len - sent);
-            source.read_exact(&mut chunk[..size]).map_err(|e| {
-                Error::io(
-                    "reading the file to send (did it change while being sent?)",
-                    e,
-                )
-            })?;
-            // `demo --slow` only: send each chunk on its own, after a
-            // pause, so a class can watch chunks from two peers take turns.
-            if let Some(pause) = self.log.chunk_pause() {
-                self.writer.flush().map_err(sending)?;
-                std::thread::sleep(pause);
-            }
-            // Into the 64 KiB buffer, not straight onto the wire: the buffer
-            // turns hundreds of chunks into one system call.
-            self.writer.write_all(&chunk[..size]).map_err(sending)?;
-            sent += size as u64;
-            progress(sent);
+    /// The error of a reply that was owed when the other end closed: plain
+    /// [`Error::Closed`], or the start of a line it sent without its end.
+    fn closed_after(&self, partial: &[u8]) -> Error {
+        if partial.is_empty() {
+            return Error::Closed;
         }
-        self.writer.flush().map_err(sending)
-    }
-
-    /// Reads exactly `len` bytes of a file body (after [`FileOrMessage::File`])
-    /// into `sink`, in [`CHUNK_SIZE`] chunks, calling `progress` with the
-    /// byte count so far after each chunk.
-    pub fn receive_file(
-        &mut self,
-        sink: &mut impl Write,
-        len: u64,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<()> {
-        self.log
-            .trace(&self.other_name, Direction::Received, &body_trace(len));
-        // A read returns as soon as any byte arrives, so a read time-out of
-        // `stall` is exactly "no progress for `stall`".
-        let wait = Wait::NoProgressFor(self.stall);
-        self.set_read_timeout(Some(self.stall))?;
-        let mut chunk = [0u8; CHUNK_SIZE];
-        let mut received: u64 = 0;
-        while received < len {
-            let size = chunk_len(len - received);
-            // Fill the chunk read by read, counting every byte, so that a
-            // sender cut off mid-chunk is reported to the byte.
-            let mut filled = 0;
-            while filled < size {
-                match self.reader.read(&mut chunk[filled..size]) {
-                    Ok(0) => {
-                        return Err(Error::Other(format!(
-                            "{} stopped sending after {} of {len} bytes",
-                            self.other_name,
-                            received + filled as u64
-                        )))
-                    }
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        return Err(Error::io(
-                            format!("receiving the file from {}", self.other_name),
-                            plain_timeout(e, wait),
-                        ))
-                    }
-                }
-            }
-            sink.write_all(&chunk[..size])
-                .map_err(|e| Error::io("writing the received file", e))?;
-            received += size as u64;
-            // `demo --slow` only (see `Log::paced`): show each chunk arrive.
-            if self.log.chunk_pause().is_some() {
-                let number = received.div_ceil(CHUNK_SIZE as u64);
-                let of = len.div_ceil(CHUNK_SIZE as u64);
-                let text = format!("chunk {number} of {of} ({size} bytes)");
-                self.log.trace(&self.other_name, Direction::Received, &text);
-            }
-            progress(received);
-        }
-        Ok(())
-    }
-
-    /// After a file body: the sender must close now. Waits up to `wait` for
-    /// the close; a byte more than announced is an error (the sender and we
-    /// disagree on where the file ends, so what we have may be shifted: a
-    /// stray line end before the bytes does exactly that). A sender that
-    /// keeps the connection open without sending is let be.
-    pub fn expect_end_of_body(&mut self, wait: Duration) -> Result<()> {
-        self.set_read_timeout(Some(wait))?;
-        let mut probe = [0u8; 1];
-        match self.reader.read(&mut probe) {
-            Ok(0) => Ok(()),
-            Ok(_) => Err(Error::Other(format!(
-                "{} sent more bytes than the file's size it was asked for; \
-                 the copy may be shifted, so it is not kept",
-                self.other_name
-            ))),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                Ok(())
-            }
-            // Reset after the whole body: what we have is whole.
-            Err(_) => Ok(()),
-        }
+        let what = format!(
+            "got {} with no line end, then the connection closed: every message ends with \\n",
+            text::quoted(partial)
+        );
+        Error::io(
+            format!("reading from {}", self.other_end),
+            io::Error::new(io::ErrorKind::UnexpectedEof, what),
+        )
     }
 
     /// Reads up to and without the next `\n` (and a `\r` before it), never
     /// holding more than `limit` bytes. A read that fails (a time-out) keeps
     /// the part of the line it has read for the next call.
     fn read_line(&mut self, limit: usize, wait: Wait) -> Result<Option<Vec<u8>>> {
+        self.unterminated = false;
         loop {
-            self.set_timeout_for(wait)?;
+            if let Err(e) = self.set_timeout_for(wait) {
+                return Err(self.read_error(e, wait, &self.partial_line));
+            }
             let available = match self.reader.fill_buf() {
                 Ok(available) => available,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.read_error(e, wait)),
+                Err(e) => return Err(self.read_error(e, wait, &self.partial_line)),
             };
             if available.is_empty() {
                 // End of file between lines: the other end is done. In the
                 // middle of one: many clients send their last line without
                 // `\n` and then close their side (`shutdown(SHUT_WR)`) to
-                // say so; the line is complete, and it gets its answer.
+                // say so; the line is complete, and it gets its answer (its
+                // trace says that it had no line end).
                 if self.partial_line.is_empty() {
                     return Ok(None);
                 }
+                self.unterminated = true;
                 return Ok(Some(without_cr(std::mem::take(&mut self.partial_line))));
             }
+            self.last_byte_at = Instant::now();
             match split_line(self.partial_line.len(), available, limit) {
                 Split::TooLong => return Err(Error::LineTooLong { limit }),
                 Split::NeedMore { take } => {
@@ -613,7 +536,7 @@ impl Connection {
 
     /// Before a read that may block: set the socket's time-out for `wait`.
     /// Bytes already in the buffer need no wait, so nothing is changed then.
-    fn set_timeout_for(&mut self, wait: Wait) -> Result<()> {
+    fn set_timeout_for(&mut self, wait: Wait) -> io::Result<()> {
         if !self.reader.buffer().is_empty() {
             return Ok(());
         }
@@ -623,295 +546,46 @@ impl Connection {
             Wait::Until(deadline) => {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    return Err(Error::io(
-                        format!("waiting for {}", self.other_end),
-                        time_is_up(),
-                    ));
+                    return Err(time_is_up());
                 }
                 Some(left)
             }
         };
-        self.set_read_timeout(timeout)
+        self.apply_read_timeout(timeout)
     }
 
     /// A failed read as an error that says what happened, in plain words
-    /// when the other end was too slow.
-    fn read_error(&self, error: io::Error, wait: Wait) -> Error {
-        Error::io(
-            format!("reading from {}", self.other_end),
-            plain_timeout(error, wait),
-        )
+    /// when the other end was too slow. When a line had begun, the error
+    /// quotes it: a line without its `\n` is the commonest mistake of a
+    /// program written by hand.
+    fn read_error(&self, error: io::Error, wait: Wait, partial: &[u8]) -> Error {
+        let error = plain_timeout(error, wait);
+        let error = if is_io_timeout(&error) && !partial.is_empty() {
+            let what = format!(
+                "got {} with no line end, then nothing for {}: every message ends with \\n",
+                text::quoted(partial),
+                about(self.last_byte_at.elapsed())
+            );
+            io::Error::new(error.kind(), what)
+        } else {
+            error
+        };
+        Error::io(format!("reading from {}", self.other_end), error)
     }
 
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
+        self.apply_read_timeout(timeout)
+            .map_err(|e| Error::io("setting a time-out", e))
+    }
+
+    /// Sets the socket's read time-out, only when it changes (each change
+    /// is a system call).
+    fn apply_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         if self.read_timeout != timeout {
             let SharedSocket(stream) = self.reader.get_ref();
-            stream
-                .set_read_timeout(timeout)
-                .map_err(|e| Error::io("setting a time-out", e))?;
+            stream.set_read_timeout(timeout)?;
             self.read_timeout = timeout;
         }
         Ok(())
-    }
-}
-
-/// The error of a transfer or reply that made no progress for `stall`:
-/// "no progress for 30 s", where the system would say "Resource temporarily
-/// unavailable".
-fn no_progress(stall: Duration) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::TimedOut,
-        format!("no progress for {}", seconds(stall)),
-    )
-}
-
-/// The error of a request that did not arrive by its deadline.
-fn time_is_up() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::TimedOut,
-        "it did not arrive within the time allowed",
-    )
-}
-
-/// A read error, with a socket time-out replaced by what it means for `wait`.
-fn plain_timeout(error: io::Error, wait: Wait) -> io::Error {
-    if !is_io_timeout(&error) {
-        return error;
-    }
-    match wait {
-        Wait::NoProgressFor(stall) => no_progress(stall),
-        Wait::Until(_) => time_is_up(),
-        // No time-out is set then; should the system time out anyway, its
-        // own words are all we have.
-        Wait::Forever => error,
-    }
-}
-
-/// `30 s`, or `0.5 s` for a duration that is not whole seconds.
-fn seconds(duration: Duration) -> String {
-    if duration.subsec_millis() == 0 {
-        format!("{} s", duration.as_secs())
-    } else {
-        format!("{:.1} s", duration.as_secs_f64())
-    }
-}
-
-/// What the next bytes hold, for a reader that has `held` bytes of a line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Split {
-    /// The line ends after `take` more bytes; the `\n` follows them.
-    Line { take: usize },
-    /// No `\n` yet: keep all `take` bytes and read more.
-    NeedMore { take: usize },
-    /// The line is longer than the limit: stop reading it.
-    TooLong,
-}
-
-/// Splits a line out of `available`, the bytes that came in, for a reader
-/// that already holds `held` bytes of the line and takes `limit` bytes at
-/// most (the `\n` not counted). This is the rule that keeps a sender of an
-/// endless line from making us allocate endless memory, so it is a pure
-/// function, tested alone; every line read of [`Connection`] goes through
-/// it.
-pub fn split_line(held: usize, available: &[u8], limit: usize) -> Split {
-    let newline = available.iter().position(|&b| b == b'\n');
-    let take = newline.unwrap_or(available.len());
-    if held.saturating_add(take) > limit {
-        Split::TooLong
-    } else if newline.is_some() {
-        Split::Line { take }
-    } else {
-        Split::NeedMore { take }
-    }
-}
-
-/// A line without the `\r` of a `\r\n` ending.
-fn without_cr(mut line: Vec<u8>) -> Vec<u8> {
-    if line.last() == Some(&b'\r') {
-        line.pop();
-    }
-    line
-}
-
-/// How many bytes the next chunk holds when `left` bytes remain.
-fn chunk_len(left: u64) -> usize {
-    // `min` with CHUNK_SIZE first, so the cast can never truncate.
-    left.min(CHUNK_SIZE as u64) as usize
-}
-
-/// What `--trace` shows for a file body (the bytes themselves would flood
-/// the terminal).
-fn body_trace(len: u64) -> String {
-    let chunks = len.div_ceil(CHUNK_SIZE as u64);
-    format!("{FILE_HEADER}({len} bytes in {chunks} chunks of {CHUNK_SIZE})")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::wire::messages::PeerReply;
-    use std::net::{Ipv4Addr, TcpListener};
-    use std::sync::mpsc;
-    use std::thread;
-
-    /// Short enough for a test, and longer than one [`WRITE_WAIT_SLICE`].
-    const TEST_STALL: Duration = Duration::from_secs(2);
-
-    /// Far more than the kernel buffers of a loopback connection hold (a
-    /// few MiB each way), so a sender whose receiver does not read blocks.
-    const BIG: u64 = 64 * 1024 * 1024;
-
-    #[test]
-    fn the_line_splitter_finds_lines_and_bounds_them() {
-        // A whole line, with more bytes behind it.
-        assert_eq!(split_line(0, b"HELLO\nHI", 10), Split::Line { take: 5 });
-        // A line's start: keep it, read more.
-        assert_eq!(split_line(0, b"HEL", 10), Split::NeedMore { take: 3 });
-        // Its end, after 3 bytes held.
-        assert_eq!(split_line(3, b"LO\n", 10), Split::Line { take: 2 });
-        // The limit counts what is held and what comes, not the `\n`.
-        assert_eq!(split_line(0, b"0123456789\n", 10), Split::Line { take: 10 });
-        assert_eq!(split_line(0, b"0123456789A\n", 10), Split::TooLong);
-        assert_eq!(split_line(8, b"abc", 10), Split::TooLong);
-        assert_eq!(split_line(7, b"abc", 10), Split::NeedMore { take: 3 });
-        // An empty line, and nothing at all.
-        assert_eq!(split_line(0, b"\n", 10), Split::Line { take: 0 });
-        assert_eq!(split_line(0, b"", 10), Split::NeedMore { take: 0 });
-        // A limit of 0 takes only empty lines; a huge `held` never overflows.
-        assert_eq!(split_line(0, b"x", 0), Split::TooLong);
-        assert_eq!(split_line(usize::MAX, b"x", 10), Split::TooLong);
-    }
-
-    #[test]
-    fn a_line_ending_keeps_no_carriage_return() {
-        assert_eq!(without_cr(b"HI\r".to_vec()), b"HI");
-        assert_eq!(without_cr(b"HI".to_vec()), b"HI");
-        assert_eq!(without_cr(b"\r\r".to_vec()), b"\r");
-    }
-
-    /// A connected pair: our `Connection` (with the short stall) and the
-    /// other end's raw socket.
-    fn pair() -> (Connection, TcpStream) {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let log = Log::new("test", false);
-        let mut ours = Connection::connect(listener.local_addr().unwrap(), &log).unwrap();
-        ours.set_stall_timeout(TEST_STALL);
-        let (theirs, _) = listener.accept().unwrap();
-        (ours, theirs)
-    }
-
-    /// A source of bytes that notes when it was last read: the sender reads
-    /// it only while the socket takes bytes, so that is the moment of the
-    /// sender's last progress (give or take one wait slice).
-    struct Clocked {
-        last_read: Instant,
-    }
-
-    impl Read for Clocked {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            self.last_read = Instant::now();
-            buf.fill(7);
-            Ok(buf.len())
-        }
-    }
-
-    #[test]
-    fn a_sender_whose_receiver_stops_reading_gives_up_after_the_stall_time() {
-        let (mut sender, receiver) = pair();
-        let mut source = Clocked {
-            last_read: Instant::now(),
-        };
-        let error = sender.send_file(&mut source, BIG, &mut |_| {}).unwrap_err();
-        // The kernel may go on taking a few bytes for a second or two after
-        // the receiver stops (its buffers grow); the stall counts from the
-        // last of them.
-        let stalled_for = source.last_read.elapsed();
-        assert!(
-            stalled_for >= TEST_STALL
-                && stalled_for <= TEST_STALL + 2 * WRITE_WAIT_SLICE + Duration::from_secs(1),
-            "gave up {stalled_for:?} after its last progress; the stall time is {TEST_STALL:?}"
-        );
-        let message = error.to_string();
-        assert!(message.contains("no progress for 2 s"), "{message}");
-        // Dropping the connection must not flush the 64 KiB still buffered
-        // into the stalled socket (that would block for another stall).
-        let start = Instant::now();
-        drop(sender);
-        assert!(
-            start.elapsed() < WRITE_WAIT_SLICE,
-            "dropping the failed connection took {:?}",
-            start.elapsed()
-        );
-        drop(receiver);
-    }
-
-    #[test]
-    fn a_slow_receiver_that_keeps_reading_is_not_abandoned() {
-        let (mut sender, receiver) = pair();
-        // The receiver pauses three times for less than the stall time; the
-        // sender, its buffers full, waits each time. The whole transfer
-        // takes longer than the stall time, and must still succeed.
-        let pause = TEST_STALL * 3 / 4;
-        let reading = thread::spawn(move || {
-            let mut receiver = receiver;
-            let mut total = 0u64;
-            for _ in 0..3 {
-                thread::sleep(pause);
-                total += io::copy(&mut (&mut receiver).take(4 << 20), &mut io::sink()).unwrap();
-            }
-            total + io::copy(&mut receiver, &mut io::sink()).unwrap()
-        });
-        let start = Instant::now();
-        sender
-            .send_file(&mut io::repeat(7).take(BIG), BIG, &mut |_| {})
-            .unwrap();
-        drop(sender);
-        assert!(start.elapsed() > TEST_STALL, "took {:?}", start.elapsed());
-        let received = reading.join().unwrap();
-        assert_eq!(received, BIG + FILE_HEADER.len() as u64);
-    }
-
-    #[test]
-    fn a_receiver_whose_sender_stops_sending_gives_up_after_the_stall_time() {
-        let (mut receiver, mut sender) = pair();
-        sender.write_all(b"FILE: 0123456789").unwrap();
-        assert!(matches!(
-            receiver
-                .receive_file_or::<PeerReply>(receiver.reply_wait())
-                .unwrap(),
-            FileOrMessage::File
-        ));
-        let (progress_tx, progress_rx) = mpsc::channel();
-        let start = Instant::now();
-        let error = receiver
-            .receive_file(&mut io::sink(), 1000, &mut |n| {
-                let _ = progress_tx.send(n);
-            })
-            .unwrap_err();
-        let took = start.elapsed();
-        assert!(
-            took >= TEST_STALL && took <= TEST_STALL + Duration::from_secs(2),
-            "gave up after {took:?}"
-        );
-        assert_eq!(progress_rx.try_iter().last(), None, "no whole chunk came");
-        let message = error.to_string();
-        assert!(message.contains("no progress for 2 s"), "{message}");
-        drop(sender);
-    }
-
-    #[test]
-    fn a_time_out_in_the_systems_words_gets_a_plain_sentence_first() {
-        let (_ours, theirs) = pair();
-        theirs
-            .set_read_timeout(Some(Duration::from_millis(10)))
-            .unwrap();
-        let os_error = (&theirs).read(&mut [0u8; 1]).unwrap_err();
-        let error = Error::io("reading from somewhere", os_error);
-        assert!(error.is_timeout());
-        let message = error.to_string();
-        assert!(
-            message.starts_with("reading from somewhere: the other end did not answer in time"),
-            "{message}"
-        );
     }
 }

@@ -20,7 +20,7 @@ use crate::log;
 use crate::peer::{Peer, Progress};
 use crate::wire::connection::STALL_TIMEOUT;
 use crate::wire::protocol::CHUNK_SIZE;
-use std::io::{self, BufRead, Write};
+use std::io::BufRead;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::Mutex;
 use std::thread;
@@ -37,8 +37,7 @@ pub fn run(peer: &Peer, input: impl BufRead, prompt: bool) -> bool {
     let show_prompt = || {
         if prompt {
             let text = format!("{}> ", peer.id());
-            print!("{text}");
-            let _ = io::stdout().flush();
+            log::write_whole(log::Stream::Out, text.as_bytes());
             log::waiting_at(Some(&text));
         }
     };
@@ -52,7 +51,7 @@ pub fn run(peer: &Peer, input: impl BufRead, prompt: bool) -> bool {
             Ok(Some(Command::Quit)) => return all_worked,
             Ok(Some(command)) => execute(peer, command),
             Err(message) => {
-                println!("error: {message}");
+                crate::say!("error: {message}");
                 false
             }
         };
@@ -63,7 +62,7 @@ pub fn run(peer: &Peer, input: impl BufRead, prompt: bool) -> bool {
     if prompt {
         // End of input (Ctrl-D) after a prompt: end its line, so that the
         // terminal's own prompt starts on a line of its own.
-        println!();
+        crate::say!();
     }
     all_worked
 }
@@ -73,7 +72,7 @@ pub fn execute(peer: &Peer, command: Command) -> bool {
     match try_execute(peer, command) {
         Ok(worked) => worked,
         Err(error) => {
-            println!("error: {error}");
+            crate::say!("error: {error}");
             false
         }
     }
@@ -94,11 +93,11 @@ fn try_execute(peer: &Peer, command: Command) -> Result<bool> {
         Command::Info => show::info(peer),
         Command::Ping(target) => show::ping(peer, &target),
         Command::Elsewhere(text) => {
-            println!("{text}");
+            crate::say!("{text}");
             Ok(true)
         }
         Command::Help => {
-            print!("{HELP}");
+            log::write_whole(log::Stream::Out, HELP.as_bytes());
             Ok(true)
         }
         Command::Quit => Ok(true),
@@ -113,7 +112,7 @@ fn download(peer: &Peer, name: &str, holder: Option<usize>) -> Result<bool> {
         peer.download(name, holder, &mut |step| screen.show(step))
     });
     let done = done?;
-    println!(
+    crate::say!(
         "downloaded {name} ({} bytes) from {} into {}",
         done.size,
         peer.describe(done.from),
@@ -130,16 +129,16 @@ fn fetch(peer: &Peer, name: &str, peers: &[String]) -> Result<bool> {
         peer.fetch_watched(name, peers, &mut |step| screen.show(step))
     });
     let report = report?;
-    println!(
+    crate::say!(
         "fetched {name} ({} bytes) into {}",
         report.size,
         report.path.display()
     );
     for (from, chunks) in &report.chunks_by_peer {
-        println!("  {} sent {chunks} chunk(s)", peer.describe(*from));
+        crate::say!("  {} sent {chunks} chunk(s)", peer.describe(*from));
     }
     for (from, why) in &report.failures {
-        println!("  {}: {why}", peer.describe(*from));
+        crate::say!("  {}: {why}", peer.describe(*from));
     }
     Ok(true)
 }
@@ -208,9 +207,9 @@ fn upload(peer: &Peer, name: &str, peers: &[String]) -> Result<bool> {
     let mut all_worked = true;
     for (peer_name, result) in sent? {
         match result {
-            Ok(()) => println!("{peer_name}: uploaded {name}"),
+            Ok(()) => crate::say!("{peer_name}: uploaded {name}"),
             Err(error) => {
-                println!("{peer_name}: error: {error}");
+                crate::say!("{peer_name}: error: {error}");
                 all_worked = false;
             }
         }

@@ -15,11 +15,11 @@ pub(super) fn search(peer: &Peer, name: &str) -> Result<bool> {
         peer.search(name)
     })?;
     if holders.is_empty() {
-        println!("not found: {name}");
+        crate::say!("not found: {name}");
     }
     for (number, holder) in holders.iter().enumerate() {
         let at = peer.describe(holder.addr());
-        println!(
+        crate::say!(
             "{}. {at}  {}, {} bytes, {}",
             number + 1,
             holder.file_type,
@@ -34,7 +34,7 @@ pub(super) fn search(peer: &Peer, name: &str) -> Result<bool> {
 pub(super) fn own_files(peer: &Peer) -> Result<bool> {
     let scan = peer.own_files()?;
     let announced = peer.announced();
-    println!(
+    crate::say!(
         "{} serves {} file(s); {} announced to the tracker:",
         peer.folder().dir().display(),
         scan.files.len(),
@@ -47,10 +47,10 @@ pub(super) fn own_files(peer: &Peer) -> Result<bool> {
         } else {
             "served only"
         };
-        println!("{}  ({mark})", record_line(&record));
+        crate::say!("{}  ({mark})", record_line(&record));
     }
     for (name, reason) in &scan.skipped {
-        println!("  (not shared: {name:?}: {reason})");
+        crate::say!("  (not shared: {name:?}: {reason})");
     }
     Ok(true)
 }
@@ -63,11 +63,11 @@ pub(super) fn list_peers(peer: &Peer, peers: &[String]) -> Result<bool> {
     for (peer_name, result) in listed {
         match result {
             Ok(records) => {
-                println!("{peer_name}: serves {} file(s)", records.len());
+                crate::say!("{peer_name}: serves {} file(s)", records.len());
                 print_records(&records);
             }
             Err(error) => {
-                println!("{peer_name}: error: {error}");
+                crate::say!("{peer_name}: error: {error}");
                 all_worked = false;
             }
         }
@@ -78,7 +78,7 @@ pub(super) fn list_peers(peer: &Peer, peers: &[String]) -> Result<bool> {
 /// `publish PATH [NAME]`.
 pub(super) fn publish(peer: &Peer, path: &Path, name: Option<&str>) -> Result<bool> {
     let published = peer.publish(path, name)?;
-    println!("published {} as {}", path.display(), published.display());
+    crate::say!("published {} as {}", path.display(), published.display());
     Ok(true)
 }
 
@@ -88,9 +88,9 @@ pub(super) fn announce(peer: &Peer, names: &[String]) -> Result<bool> {
         "the tracker to take the new list of files (BYE, then a new join; a few seconds at most)";
     let announced = say_if_slow(waiting, || peer.announce(names))?;
     if announced.is_empty() {
-        println!("chosen; announced at the next join (not joined now)");
+        crate::say!("chosen; announced at the next join (not joined now)");
     } else {
-        println!("announced to the tracker: {}", announced.join(", "));
+        crate::say!("announced to the tracker: {}", announced.join(", "));
     }
     Ok(true)
 }
@@ -104,9 +104,9 @@ pub(super) fn info(peer: &Peer) -> Result<bool> {
     for record in &records {
         by_peer.entry(record.addr()).or_default().push(&record.name);
     }
-    println!("{} peer(s) online:", by_peer.len());
+    crate::say!("{} peer(s) online:", by_peer.len());
     for (addr, names) in by_peer {
-        println!("  {}: {}", peer.describe(addr), names.join(", "));
+        crate::say!("  {}: {}", peer.describe(addr), names.join(", "));
     }
     Ok(true)
 }
@@ -118,12 +118,12 @@ pub(super) fn ping(peer: &Peer, target: &str) -> Result<bool> {
     peer.settings().resolve(target)?;
     let waiting = network_wait(&format!("{target}'s PONG"));
     match say_if_slow(&waiting, || peer.ping(target)) {
-        Ok(time) => println!(
+        Ok(time) => crate::say!(
             "PONG from {target} in {:.2} ms",
             time.as_secs_f64() * 1000.0
         ),
         Err(error) => {
-            println!("{target} is unreachable: {error}");
+            crate::say!("{target} is unreachable: {error}");
             return Ok(false);
         }
     }
@@ -133,14 +133,11 @@ pub(super) fn ping(peer: &Peer, target: &str) -> Result<bool> {
 /// One line per record, as `list` and the tracker console show them.
 pub fn print_records(records: &[FileRecord]) {
     for record in records {
-        println!("{}", record_line(record));
+        crate::say!("{}", record_line(record));
     }
 }
 
 /// `  notes.txt  txt, 986 bytes, 22/11/26`
 pub fn record_line(record: &FileRecord) -> String {
-    format!(
-        "  {}  {}, {} bytes, {}",
-        record.name, record.file_type, record.size, record.modified
-    )
+    record.listing_line()
 }

@@ -104,6 +104,7 @@ pub fn action_failed(error: &Error) -> HttpError {
         | Error::LineTooLong { .. }
         | Error::OtherSide(_)
         | Error::Closed => 502,
+        // The name the page sent breaks the protocol's rule for names.
         Error::BadName { .. } => 400,
         Error::Unknown(_) | Error::NotServed { .. } => 404,
         Error::Panicked(_) => 500,

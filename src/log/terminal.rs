@@ -1,0 +1,175 @@
+//! Writing to the terminal: each line in one write, a progress line in
+//! pieces, a shell's prompt shown again under a log line, and a reader
+//! that went away.
+//!
+//! Why one write per line: the standard streams are shared by every
+//! thread, and a line written in one `write_all` on a locked handle never
+//! mixes with another thread's line. We format the whole line first and
+//! take no lock of our own while writing, so one slow terminal does not
+//! make every thread wait on a lock of ours.
+//!
+//! A program with a shell is different: its progress line and its prompt
+//! are state that a log line must respect. That state is kept under a
+//! lock, but only looked at and changed there; the writes happen after.
+//! A program that never shows either (a server, the benchmark) never
+//! takes that lock at all.
+//!
+//! Whoever reads our standard output may go away (`peer peer2 < script |
+//! head -1`). A C program is then killed by SIGPIPE, silently; a Rust
+//! program gets a "broken pipe" error instead. We handle it where the
+//! output is written, as ripgrep does: the program ends quietly with
+//! status 0, since nobody is left to read what it would say.
+
+use crate::lock;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+/// Which standard stream a line goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output: results, and the demo's log.
+    Out,
+    /// Standard error: the log.
+    Err,
+}
+
+/// A progress line being printed on standard output, piece by piece.
+struct PartialLine {
+    /// What the line started with, to start it again after an interruption.
+    label: String,
+    /// A log line ended it: the next piece starts a new line with `label`.
+    interrupted: bool,
+}
+
+/// What a shell shows right now, which a log line must work around.
+struct ShellView {
+    /// The progress line being printed, if any.
+    partial: Option<PartialLine>,
+    /// The prompt the shell waits at, if any.
+    prompt: Option<String>,
+}
+
+static SHELL_VIEW: Mutex<ShellView> = Mutex::new(ShellView {
+    partial: None,
+    prompt: None,
+});
+
+/// Set once a progress line or a prompt has been shown: until then a log
+/// line does not need to look at [`SHELL_VIEW`].
+static SHELL_SHOWN: AtomicBool = AtomicBool::new(false);
+
+/// Writes `bytes` to `stream` in one call on its locked handle. A reader
+/// that went away ends the program quietly (see the top of this file);
+/// any other error is not worth more than the line itself.
+pub fn write_whole(stream: Stream, bytes: &[u8]) {
+    let written = match stream {
+        Stream::Out => {
+            let mut out = io::stdout().lock();
+            out.write_all(bytes).and_then(|()| out.flush())
+        }
+        Stream::Err => io::stderr().lock().write_all(bytes),
+    };
+    if let Err(error) = written {
+        if error.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
+/// Prints one whole line on standard output: a result.
+pub fn say(text: &str) {
+    print_line_on(Stream::Out, text);
+}
+
+/// Prints a whole line on standard error (a note of the shell's), first
+/// ending a progress line it would land in.
+pub fn print_line(text: &str) {
+    print_line_on(Stream::Err, text);
+}
+
+/// Prints `line` on `stream` with its line end: after ending a progress
+/// line it would land in, and, for a shell at its prompt, on a line of its
+/// own with the prompt shown again under it, so the shell does not look
+/// stuck.
+pub fn print_line_on(stream: Stream, line: &str) {
+    let mut whole = String::with_capacity(line.len() + 1);
+    whole.push_str(line);
+    whole.push('\n');
+    if !SHELL_SHOWN.load(Ordering::Relaxed) {
+        write_whole(stream, whole.as_bytes());
+        return;
+    }
+    let (end_progress, prompt) = {
+        let mut view = lock(&SHELL_VIEW);
+        let end_progress = match view.partial.as_mut() {
+            Some(open) if !open.interrupted => {
+                open.interrupted = true;
+                true
+            }
+            _ => false,
+        };
+        (end_progress, view.prompt.clone())
+    };
+    if end_progress || prompt.is_some() {
+        write_whole(Stream::Out, b"\n");
+    }
+    write_whole(stream, whole.as_bytes());
+    if let Some(prompt) = prompt {
+        write_whole(Stream::Out, prompt.as_bytes());
+    }
+}
+
+/// Prints `piece` on the progress line that starts with `label`, starting
+/// that line first if needed.
+pub fn print_partial(label: &str, piece: &str) {
+    SHELL_SHOWN.store(true, Ordering::Relaxed);
+    let start = {
+        let mut view = lock(&SHELL_VIEW);
+        let start = match view.partial.as_ref() {
+            Some(line) => line.interrupted || line.label != label,
+            None => true,
+        };
+        view.partial = Some(PartialLine {
+            label: label.to_string(),
+            interrupted: false,
+        });
+        start
+    };
+    let text = if start {
+        format!("{label}{piece}")
+    } else {
+        piece.to_string()
+    };
+    write_whole(Stream::Out, text.as_bytes());
+}
+
+/// Ends the progress line, if one is open.
+pub fn end_partial_line() {
+    let open = lock(&SHELL_VIEW).partial.take();
+    if open.is_some_and(|line| !line.interrupted) {
+        write_whole(Stream::Out, b"\n");
+    }
+}
+
+/// A shell on a terminal says it shows `prompt` and waits for a line
+/// (`Some`), or that a line came (`None`). A log line printed meanwhile
+/// then starts on a new line and shows the prompt again after itself.
+pub fn waiting_at(prompt: Option<&str>) {
+    if prompt.is_some() {
+        SHELL_SHOWN.store(true, Ordering::Relaxed);
+    }
+    lock(&SHELL_VIEW).prompt = prompt.map(str::to_string);
+}
+
+/// `println!` for results: the line goes out in one write, and a reader
+/// that went away ends the program quietly instead of a panic.
+#[macro_export]
+macro_rules! say {
+    () => {
+        $crate::log::say("")
+    };
+    ($($arg:tt)*) => {
+        $crate::log::say(&format!($($arg)*))
+    };
+}
