@@ -144,9 +144,8 @@ pub fn action_failed(error: &Error) -> HttpError {
         | Error::CurrentlyReceiving(_)
         | Error::NotServed { .. }
         | Error::NotJoined(_)
+        | Error::BadName { .. }
         | Error::Other(_) => 409,
-        // The name the page sent breaks the protocol's rule for names.
-        Error::BadName { .. } => 400,
     };
     HttpError::new(status, error.to_string())
 }
