@@ -109,6 +109,7 @@ impl PeerService {
             "sending {name}, bytes {offset}..{}, to {to}",
             offset + len
         ));
+        connection.pace_chunks(self.log.chunk_pause());
         connection.send_file(&mut source, len, &mut |_| {})
     }
 
@@ -154,6 +155,7 @@ impl PeerService {
                 return Err(error);
             }
         }
+        connection.pace_chunks(self.log.chunk_pause());
         let received = incoming.fill(file.size, |sink| {
             connection.receive_file(sink, file.size, &mut |_| {})
         });
