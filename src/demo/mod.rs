@@ -322,7 +322,7 @@ struct Logs {
 impl Logs {
     /// A node's log: traced, naming nodes by id, shown through the stage.
     fn log(&self, id: &str, settings: &Settings) -> Log {
-        let stage: Arc<dyn crate::log::Stage> = self.stage.clone();
+        let stage: Arc<dyn crate::log::LineSink> = self.stage.clone();
         let log = Log::new(id, true).with_names(settings).on_stage(stage);
         if self.slow {
             log.paced(SLOW_CHUNK_PAUSE)
