@@ -14,7 +14,7 @@ use std::io::{BufReader, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long a download waits, after the last byte, for the seeder to close
 /// the connection as the protocol says. Our seeders close at once.
@@ -114,17 +114,6 @@ pub fn upload(
         PeerReply::Done => Ok(()),
         PeerReply::Error(reason) => Err(Error::Remote(reason)),
         other => Err(Error::unexpected("DONE", &other)),
-    }
-}
-
-/// PINGs a peer and returns the round-trip time of PING and PONG (not
-/// counting the time to connect).
-pub fn ping(addr: SocketAddr, log: &Log) -> Result<Duration> {
-    let mut connection = Connection::connect(addr, log)?;
-    let start = Instant::now();
-    match connection.request(&PeerRequest::Ping)? {
-        PeerReply::Pong => Ok(start.elapsed()),
-        other => Err(Error::unexpected("PONG", &other)),
     }
 }
 

@@ -78,7 +78,7 @@ use crate::server::{listen, Handler, Limits, Server};
 use crate::settings::Settings;
 #[cfg(doc)]
 use crate::wire::connection::Connection;
-use crate::wire::connection::IO_BUFFER_SIZE;
+use crate::wire::connection::{ping_peer, IO_BUFFER_SIZE};
 use crate::wire::messages::{TrackerReply, TrackerRequest};
 use crate::wire::protocol::{
     check_name, type_of, FileRecord, FileSpec, Location, MAX_RECORDS_PER_JOIN,
@@ -337,7 +337,7 @@ impl Peer {
     pub fn ping(&self, target: &str) -> Result<Duration> {
         let addr = self.settings.resolve(target)?;
         if addr != self.link.tracker() {
-            return client::ping(addr, &self.log);
+            return ping_peer(addr, &self.log);
         }
         let start = std::time::Instant::now();
         match self.link.request(&TrackerRequest::Ping)? {
