@@ -234,7 +234,7 @@ impl PeerService {
         connection.pace_chunks(self.log.chunk_pause());
         let received = receive_body(connection, file, incoming);
         if deadline.finish() && received.is_err() {
-            return Err(Error::Other(format!(
+            return Err(Error::OtherSide(format!(
                 "the upload of {} was cut off: {} bytes may take {} s at most \
                  (an average of {} KiB/s); its partial file is removed",
                 file.name,
