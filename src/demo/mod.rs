@@ -150,10 +150,10 @@ fn set_up(show: &Show, scratch: &TempDir) -> Result<Cast> {
     // Port 0: the system picks a free port. The ports go into a settings
     // file, as a user would write them by hand.
     let any_free_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    let tracker = listen(any_free_port)?;
+    let tracker = listen(any_free_port, "the demo")?;
     let peers = SAMPLES
         .iter()
-        .map(|_| listen(any_free_port))
+        .map(|_| listen(any_free_port, "the demo"))
         .collect::<Result<Vec<_>>>()?;
     let mut text = String::from("# written by the demo: id address port\n");
     for (id, listener) in [(TRACKER_ID, &tracker)]

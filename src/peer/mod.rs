@@ -124,7 +124,7 @@ impl Peer {
     /// Starts a peer on its address from the settings file.
     pub fn start(config: PeerConfig) -> Result<Peer> {
         let addr = config.settings.node(&config.id)?.addr;
-        let listener = listen(addr)?;
+        let listener = listen(addr, &config.settings.where_is(&config.id))?;
         Peer::start_on(listener, config)
     }
 
