@@ -429,10 +429,34 @@ fn unknown(line: &str) -> ParseError {
             format!("{keyword} stands alone on its line: it takes no argument"),
         );
     }
+    if let Some(error) = wrong_case(line, first) {
+        return error;
+    }
     // Quote only the start of the line: it may be long, and it goes back to
     // the sender in an ERROR reply.
     let word: String = first.chars().take(20).collect();
     ParseError::UnknownCommand(word)
+}
+
+/// A known keyword written in lower or mixed case (`download: x`,
+/// `Search: x`, `hello`): keywords are upper case, and the hint says how
+/// the line starts instead.
+fn wrong_case(line: &str, first: &str) -> Option<ParseError> {
+    let upper = first.trim_end_matches(':').to_ascii_uppercase();
+    if upper == first.trim_end_matches(':') {
+        return None;
+    }
+    if let Some(keyword) = COLON_KEYWORDS.iter().find(|k| **k == upper) {
+        let hint = format!("keywords are upper case: write `{keyword}: ...`");
+        return Some(bad(keyword, hint));
+    }
+    let line = line.to_ascii_uppercase();
+    let keyword = BARE_KEYWORDS.iter().find(|k| match k.split_once(' ') {
+        Some(_) => line.starts_with(**k),
+        None => **k == upper,
+    })?;
+    let hint = format!("keywords are upper case: write `{keyword}`");
+    Some(bad(keyword, hint))
 }
 
 fn bad(command: &'static str, reason: impl Into<String>) -> ParseError {

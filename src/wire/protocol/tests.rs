@@ -90,6 +90,18 @@ fn a_known_keyword_written_wrong_says_what_is_wrong() {
         ("BYE now", "BYE stands alone on its line"),
         ("NOT FOUND at all", "NOT FOUND stands alone"),
         ("HIGHWAY", "unknown command \"HIGHWAY\""),
+        // Keywords in the wrong case: the hint says they are upper case.
+        (
+            "download: a.txt, txt, 5",
+            "keywords are upper case: write `DOWNLOAD: ...`",
+        ),
+        (
+            "Search: notes.txt",
+            "keywords are upper case: write `SEARCH: ...`",
+        ),
+        ("hello", "keywords are upper case: write `HELLO`"),
+        ("not found", "keywords are upper case: write `NOT FOUND`"),
+        ("highway", "unknown command \"highway\""),
         (
             "DOWNLOAD: a.txt, txt, 99999999999999999999",
             "size \"99999999999999999999\" is too large",
