@@ -14,10 +14,11 @@ use crate::error::{Error, Result};
 use crate::lock;
 use crate::wire::connection::IO_BUFFER_SIZE;
 use crate::wire::date::Date;
-use crate::wire::protocol::{check_name, type_of, FileRecord, FileSpec, Invalid};
+use crate::wire::protocol::{check_name, type_of, DownloadRequest, FileRecord, FileSpec, Invalid};
+use crate::wire::sha256::{Digest, Sha256};
 use std::collections::HashSet;
 use std::fs::{self, File, Metadata};
-use std::io::{BufWriter, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -191,6 +192,40 @@ impl SharedFolder {
         Ok(file)
     }
 
+    /// The SHA-256 of the bytes `request` names (the whole file, or a
+    /// range of it), if the folder serves exactly that file. The file is
+    /// read through one buffer, never held whole in memory.
+    pub fn hash_of(&self, request: &DownloadRequest) -> Result<Digest> {
+        let mut file = self.open_to_send(&request.file)?;
+        let (offset, len) = request
+            .byte_range()
+            .ok_or_else(|| Error::Conflict("the range starts past the end of the file".into()))?;
+        let reading = |e| Error::io(format!("reading {}", request.file.name), e);
+        file.seek(SeekFrom::Start(offset)).map_err(reading)?;
+        let mut source = file.take(len);
+        let mut sha = Sha256::new();
+        let mut buffer = vec![0u8; IO_BUFFER_SIZE];
+        let mut read = 0;
+        loop {
+            match source.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => {
+                    sha.update(&buffer[..n]);
+                    read += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(reading(e)),
+            }
+        }
+        if read != len {
+            return Err(Error::Conflict(format!(
+                "{} shrank while being read: {read} of {len} bytes",
+                request.file.name
+            )));
+        }
+        Ok(sha.finish())
+    }
+
     /// Whether anything, of any kind, has this name in the folder.
     pub fn contains(&self, name: &str) -> bool {
         fs::symlink_metadata(self.dir.join(name)).is_ok()
@@ -342,6 +377,35 @@ fn temp_name() -> String {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// A writer that hashes every byte it passes on: a download is checked
+/// as it is written, with no second read of the file.
+pub struct Hashing<W: Write> {
+    pub inner: W,
+    pub sha: Sha256,
+}
+
+impl<W: Write> Hashing<W> {
+    pub fn new(inner: W) -> Hashing<W> {
+        Hashing {
+            inner,
+            sha: Sha256::new(),
+        }
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        // Only the bytes the inner writer took are hashed.
+        let taken = self.inner.write(bytes)?;
+        self.sha.update(&bytes[..taken]);
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Only plain files are shared: not links, folders, devices or pipes.
@@ -510,6 +574,41 @@ mod tests {
         assert!(incoming.finish(0).is_err());
         assert_eq!(fs::read(scratch.0.join("a.txt")).unwrap(), b"original");
         assert_eq!(fs::read_dir(&scratch.0).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn hashes_a_whole_file_or_a_range_and_the_writer_agrees() {
+        use crate::wire::protocol::ChunkRange;
+        use crate::wire::sha256::digest;
+        let scratch = Scratch::new("hash");
+        let bytes: Vec<u8> = (0..250u32).map(|i| (i * 7) as u8).collect();
+        fs::write(scratch.0.join("h.bin"), &bytes).unwrap();
+        let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
+        let whole = DownloadRequest {
+            file: spec("h.bin", 250),
+            range: None,
+        };
+        assert_eq!(folder.hash_of(&whole).unwrap(), digest(&bytes));
+        let last = DownloadRequest {
+            range: Some(ChunkRange { first: 2, count: 5 }),
+            ..whole.clone()
+        };
+        assert_eq!(folder.hash_of(&last).unwrap(), digest(&bytes[200..]));
+        let past = DownloadRequest {
+            range: Some(ChunkRange { first: 3, count: 1 }),
+            ..whole.clone()
+        };
+        assert!(folder.hash_of(&past).is_err());
+        let wrong_size = DownloadRequest {
+            file: spec("h.bin", 251),
+            range: None,
+        };
+        assert!(folder.hash_of(&wrong_size).is_err());
+        let mut writer = Hashing::new(Vec::new());
+        writer.write_all(&bytes[..7]).unwrap();
+        writer.write_all(&bytes[7..]).unwrap();
+        assert_eq!(writer.inner, bytes);
+        assert_eq!(writer.sha.finish(), digest(&bytes));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! not a line: the raw file bytes that follow [`FILE_HEADER`].
 
 use crate::wire::date::Date;
+use crate::wire::sha256::{self, Digest};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -70,6 +71,15 @@ pub enum Message {
     Ping,
     /// `PONG` (extension): yes.
     Pong,
+    /// `HASH: name, type, size` or `HASH: name, type, size, first, count`
+    /// (extension): the SHA-256 of the file, or of the same range a ranged
+    /// `DOWNLOAD` would send.
+    Hash(DownloadRequest),
+    /// `HASH: <64 hex digits>` (extension): the answer to a `HASH` request.
+    Hashed(Digest),
+    /// `FIND: word ...` (extension): which announced files have every word
+    /// in their name (any case)? Answered `FILES:` or `NOT FOUND`.
+    Find(Vec<String>),
 }
 
 /// Which file a `DOWNLOAD` or `UPLOAD` is about: the three fields that must
@@ -314,7 +324,9 @@ impl Message {
                 Ok(Message::Found(locations))
             }
             "ERROR" => Ok(Message::Error(rest.to_string())),
-            "DOWNLOAD" => parse_download(rest),
+            "DOWNLOAD" => Ok(Message::Download(parse_ranged("DOWNLOAD", rest)?)),
+            "HASH" => parse_hash(rest),
+            "FIND" => parse_find(rest),
             "FILES" => Ok(Message::Files(parse_records(rest, parse_file_record)?)),
             "UPLOAD" => {
                 let fields = split_fields(rest);
@@ -340,16 +352,7 @@ impl Message {
             Message::NotFound => "NOT FOUND".to_string(),
             Message::Bye => "BYE".to_string(),
             Message::Error(reason) => format!("ERROR: {reason}"),
-            Message::Download(DownloadRequest { file, range: None }) => {
-                format!("DOWNLOAD: {}, {}, {}", file.name, file.file_type, file.size)
-            }
-            Message::Download(DownloadRequest {
-                file,
-                range: Some(range),
-            }) => format!(
-                "DOWNLOAD: {}, {}, {}, {}, {}",
-                file.name, file.file_type, file.size, range.first, range.count
-            ),
+            Message::Download(request) => format_ranged("DOWNLOAD", request),
             Message::List => "LIST".to_string(),
             // "FILES:" alone when the list is empty, with no trailing space.
             Message::Files(records) if records.is_empty() => "FILES:".to_string(),
@@ -361,6 +364,9 @@ impl Message {
             Message::Done => "DONE".to_string(),
             Message::Ping => "PING".to_string(),
             Message::Pong => "PONG".to_string(),
+            Message::Hash(request) => format_ranged("HASH", request),
+            Message::Hashed(digest) => format!("HASH: {}", sha256::to_hex(digest)),
+            Message::Find(words) => format!("FIND: {}", words.join(" ")),
         }
     }
 
@@ -383,6 +389,8 @@ impl Message {
             Message::Done => "DONE",
             Message::Ping => "PING",
             Message::Pong => "PONG",
+            Message::Hash(_) | Message::Hashed(_) => "HASH",
+            Message::Find(_) => "FIND",
         }
     }
 }
@@ -401,7 +409,9 @@ const BARE_KEYWORDS: [&str; 9] = [
 ];
 
 /// The keywords followed by a colon and their arguments.
-const COLON_KEYWORDS: [&str; 6] = ["SEARCH", "FOUND", "ERROR", "DOWNLOAD", "FILES", "UPLOAD"];
+const COLON_KEYWORDS: [&str; 8] = [
+    "SEARCH", "FOUND", "ERROR", "DOWNLOAD", "FILES", "UPLOAD", "HASH", "FIND",
+];
 
 /// The error for a line that is no message. A known keyword written
 /// slightly wrong (`SEARCH notes.txt`, `LIST extra`) says what is wrong
@@ -553,33 +563,73 @@ fn parse_spec(
     })
 }
 
-fn parse_download(rest: &str) -> Result<Message, ParseError> {
+/// The fields of a `DOWNLOAD` or a `HASH` request: a file, and maybe a
+/// range of its chunks. `command` names the keyword in errors.
+fn parse_ranged(command: &'static str, rest: &str) -> Result<DownloadRequest, ParseError> {
     let fields = split_fields(rest);
     let (name, file_type, size, range) = match fields.as_slice() {
         [name, file_type, size] => (name, file_type, size, None),
         [name, file_type, size, first, count] => (name, file_type, size, Some((first, count))),
         _ => {
             return Err(bad(
-                "DOWNLOAD",
+                command,
                 "expected `name, type, size` or `name, type, size, first, count`",
             ))
         }
     };
-    let file = parse_spec("DOWNLOAD", name, file_type, size)?;
+    let file = parse_spec(command, name, file_type, size)?;
     let range = match range {
         None => None,
         Some((first, count)) => {
             let first =
-                parse_number("first chunk", first).map_err(|reason| bad("DOWNLOAD", reason))?;
+                parse_number("first chunk", first).map_err(|reason| bad(command, reason))?;
             let count =
-                parse_number("chunk count", count).map_err(|reason| bad("DOWNLOAD", reason))?;
+                parse_number("chunk count", count).map_err(|reason| bad(command, reason))?;
             if count == 0 {
-                return Err(bad("DOWNLOAD", "chunk count is 0"));
+                return Err(bad(command, "chunk count is 0"));
             }
             Some(ChunkRange { first, count })
         }
     };
-    Ok(Message::Download(DownloadRequest { file, range }))
+    Ok(DownloadRequest { file, range })
+}
+
+/// `DOWNLOAD: name, type, size [, first, count]`, or the same with `HASH`.
+fn format_ranged(keyword: &str, request: &DownloadRequest) -> String {
+    let file = &request.file;
+    let spec = format!(
+        "{keyword}: {}, {}, {}",
+        file.name, file.file_type, file.size
+    );
+    match request.range {
+        None => spec,
+        Some(range) => format!("{spec}, {}, {}", range.first, range.count),
+    }
+}
+
+/// `HASH:` is a request when it names a file, and an answer when it holds
+/// one field: 64 hex digits. No file field can be 64 hex digits alone,
+/// because a request has 3 or 5 fields.
+fn parse_hash(rest: &str) -> Result<Message, ParseError> {
+    if !rest.contains(',') {
+        return match sha256::from_hex(rest) {
+            Some(digest) => Ok(Message::Hashed(digest)),
+            None => Err(bad(
+                "HASH",
+                "expected 64 hex digits, or `name, type, size [, first, count]`",
+            )),
+        };
+    }
+    Ok(Message::Hash(parse_ranged("HASH", rest)?))
+}
+
+/// `FIND: word ...`: one word at least, separated by white space.
+fn parse_find(rest: &str) -> Result<Message, ParseError> {
+    let words: Vec<String> = rest.split_whitespace().map(str::to_string).collect();
+    if words.is_empty() {
+        return Err(bad("FIND", "no words: write `FIND: word ...`"));
+    }
+    Ok(Message::Find(words))
 }
 
 /// Parses a list of records, `<...> <...>`, each with `parse_one`. Any white
@@ -723,7 +773,53 @@ pub(crate) mod tests {
             Message::Done,
             Message::Ping,
             Message::Pong,
+            Message::Hash(DownloadRequest {
+                file: record("notes.txt", 1).spec(),
+                range: None,
+            }),
+            Message::Hash(DownloadRequest {
+                file: record("notes.txt", 1).spec(),
+                range: Some(ChunkRange { first: 0, count: 7 }),
+            }),
+            Message::Hashed(sha256::digest(b"abc")),
+            Message::Find(vec!["notes".into(), "TXT".into()]),
         ]
+    }
+
+    #[test]
+    fn hash_and_find_are_written_as_the_protocol_section_says() {
+        let request = DownloadRequest {
+            file: record("a b.txt", 1).spec(),
+            range: Some(ChunkRange { first: 2, count: 3 }),
+        };
+        assert_eq!(
+            Message::Hash(request).format(),
+            "HASH: a b.txt, txt, 1234, 2, 3"
+        );
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(
+            Message::parse(&format!("HASH: {}", abc.to_uppercase())),
+            Ok(Message::Hashed(sha256::digest(b"abc")))
+        );
+        assert_eq!(
+            Message::Hashed(sha256::digest(b"abc")).format(),
+            format!("HASH: {abc}")
+        );
+        assert_eq!(
+            Message::parse("FIND:  Notes   txt "),
+            Ok(Message::Find(vec!["Notes".into(), "txt".into()]))
+        );
+        for (line, words) in [
+            ("HASH: abc", "expected 64 hex digits"),
+            ("HASH: a.txt, txt", "expected `name, type, size`"),
+            ("HASH: a.txt, txt, 5, 1, 0", "bad HASH: chunk count is 0"),
+            ("HASH a.txt, txt, 5", "a colon must follow HASH"),
+            ("FIND:   ", "no words"),
+            ("FIND notes", "a colon must follow FIND"),
+        ] {
+            let error = Message::parse(line).unwrap_err().to_string();
+            assert!(error.contains(words), "{line:?}: {error}");
+        }
     }
 
     #[test]
