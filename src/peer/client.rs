@@ -10,6 +10,8 @@ use crate::peer::folder::SharedFolder;
 use crate::wire::connection::{Connection, FileOrMessage, IO_BUFFER_SIZE};
 use crate::wire::messages::{PeerReply, PeerRequest};
 use crate::wire::protocol::{DownloadRequest, FileRecord, FileSpec};
+use crate::wire::sha256::{to_hex, Digest};
+use std::fmt;
 use std::io::{BufReader, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -70,6 +72,64 @@ pub fn download_file(
     let mut sink = incoming.writer()?;
     download_to(addr, &request, &mut sink, log, progress)?;
     incoming.finish_from(sink, file.size)
+}
+
+/// Whether bytes we received are the bytes their holder has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// The holder's SHA-256 of them and ours agree.
+    Verified(Digest),
+    /// The holder gave no hash (a core-only peer answers `HASH` with
+    /// `ERROR:`), so the bytes are kept unchecked. Says why.
+    Unverified(String),
+}
+
+impl fmt::Display for Verification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verification::Verified(digest) => write!(f, "verified: sha256 {}", to_hex(digest)),
+            Verification::Unverified(why) => write!(f, "unverified: {why}"),
+        }
+    }
+}
+
+/// Asks the peer at `addr` for the SHA-256 of the bytes `request` names
+/// (`HASH`). An `ERROR:` answer is [`Error::Remote`].
+pub fn hash(addr: SocketAddr, request: &DownloadRequest, log: &Log) -> Result<Digest> {
+    let mut connection = Connection::connect(addr, log)?;
+    match connection.request(&PeerRequest::Hash(request.clone()))? {
+        PeerReply::Hash(digest) => Ok(digest),
+        PeerReply::Error(reason) => Err(Error::Remote(reason)),
+        other => Err(Error::unexpected("HASH: and 64 hex digits", &other)),
+    }
+}
+
+/// Checks bytes we received from `who` (at `addr`), whose SHA-256 is
+/// `received`, against the hash `who` gives for `request`. Different
+/// hashes are an error that names `who`: its bytes are not its file. A
+/// holder that gives no hash at all leaves the bytes unverified.
+pub fn verify(
+    addr: SocketAddr,
+    who: &str,
+    request: &DownloadRequest,
+    received: &Digest,
+    log: &Log,
+) -> Result<Verification> {
+    match hash(addr, request, log) {
+        Ok(said) if said == *received => Ok(Verification::Verified(said)),
+        Ok(said) => Err(Error::OtherSide(format!(
+            "{who} sent bytes that are not its file: their SHA-256 is {}, but {who} says \
+             it is {} (a stray byte before the file shifts it, for one); nothing is kept",
+            to_hex(received),
+            to_hex(&said)
+        ))),
+        Err(Error::Remote(reason)) => Ok(Verification::Unverified(format!(
+            "{who} does not answer HASH (it said: {reason})"
+        ))),
+        Err(error) => Ok(Verification::Unverified(format!(
+            "{who} gave no hash: {error}"
+        ))),
+    }
 }
 
 /// Asks a peer for the list of every file it serves.

@@ -4,9 +4,10 @@
 //! way.
 
 use crate::error::{Error, Result};
+use crate::peer::client::{self, Verification};
 use crate::peer::fetch::{self, FetchReport};
-use crate::peer::folder::Incoming;
-use crate::peer::{client, Peer};
+use crate::peer::folder::{Hashing, Incoming};
+use crate::peer::Peer;
 use crate::settings::TRACKER_ID;
 use crate::wire::messages::{TrackerReply, TrackerRequest};
 use crate::wire::protocol::{check_name, DownloadRequest, FileSpec, Location};
@@ -62,6 +63,8 @@ pub struct Downloaded {
     pub path: PathBuf,
     pub size: u64,
     pub from: SocketAddr,
+    /// Whether the holder's hash of the file agrees with ours.
+    pub verification: Verification,
 }
 
 impl Peer {
@@ -161,10 +164,15 @@ impl Peer {
             let waiting = format!("{}'s reply to DOWNLOAD", self.describe(from));
             progress(Progress::Awaiting(&waiting));
             match self.download_whole(&incoming, location, progress) {
-                Ok(sink) => {
+                Ok((sink, verification)) => {
                     let path = incoming.finish_from(sink, location.size)?;
                     let size = location.size;
-                    return Ok(Downloaded { path, size, from });
+                    return Ok(Downloaded {
+                        path,
+                        size,
+                        from,
+                        verification,
+                    });
                 }
                 Err(error) => {
                     let at = self.describe(from);
@@ -177,14 +185,17 @@ impl Peer {
         Err(last_error)
     }
 
-    /// One try: the whole file from one holder, into the temporary file.
-    /// Returns the writer, whose last bytes the caller writes out.
+    /// One try: the whole file from one holder, into the temporary file,
+    /// hashed as it is written; then the holder's own hash of it (`HASH`).
+    /// Returns the writer, whose last bytes the caller writes out, and
+    /// whether the hashes agree. Bytes that differ from the holder's file
+    /// are an error that names the holder.
     fn download_whole(
         &self,
         incoming: &Incoming,
         holder: &Location,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<BufWriter<File>> {
+    ) -> Result<(BufWriter<File>, Verification)> {
         let request = DownloadRequest {
             file: FileSpec {
                 name: incoming.name().to_string(),
@@ -193,10 +204,14 @@ impl Peer {
             },
             range: None,
         };
-        let mut sink = incoming.writer()?;
+        let mut sink = Hashing::new(incoming.writer()?);
         let mut bytes = |done| progress(Progress::Bytes(done, holder.size));
         client::download_to(holder.addr(), &request, &mut sink, &self.log, &mut bytes)?;
-        Ok(sink)
+        let who = self.describe(holder.addr());
+        progress(Progress::Awaiting(&format!("{who}'s answer to HASH")));
+        let received = sink.sha.finish();
+        let verification = client::verify(holder.addr(), &who, &request, &received, &self.log)?;
+        Ok((sink.inner, verification))
     }
 
     /// Who has `name`: the tracker's holders (SEARCH), or, when it lists

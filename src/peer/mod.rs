@@ -81,8 +81,9 @@ use crate::wire::connection::Connection;
 use crate::wire::connection::IO_BUFFER_SIZE;
 use crate::wire::messages::{TrackerReply, TrackerRequest};
 use crate::wire::protocol::{
-    check_name, type_of, FileRecord, FileSpec, Location, MAX_RECORDS_PER_JOIN,
+    check_name, type_of, DownloadRequest, FileRecord, FileSpec, Location, MAX_RECORDS_PER_JOIN,
 };
+use crate::wire::sha256::Digest;
 pub use download::{Downloaded, Progress};
 use std::fs::File;
 use std::io::{self, Read};
@@ -201,6 +202,31 @@ impl Peer {
     pub fn search(&self, name: &str) -> Result<Vec<Location>> {
         check_name(name).map_err(|reason| Error::bad_name(name, reason))?;
         self.ask_tracker(name)
+    }
+
+    /// FIND (extension): the tracker's records of every announced file
+    /// whose name holds each of `words`, in any case. An empty list is NOT
+    /// FOUND. A tracker that keeps only the core protocol answers ERROR:,
+    /// and the error says so.
+    pub fn find(&self, words: &[String]) -> Result<Vec<FileRecord>> {
+        match self.link.request(&TrackerRequest::Find(words.to_vec()))? {
+            TrackerReply::Files(records) => Ok(records),
+            TrackerReply::NotFound => Ok(Vec::new()),
+            TrackerReply::Error(reason) => Err(Error::Remote(format!(
+                "{reason} (this tracker does not answer FIND, a keyword search that is an \
+                 extension of the protocol: use `search` with the exact name, or `info`)"
+            ))),
+            other => Err(Error::unexpected("FILES: or NOT FOUND", &other)),
+        }
+    }
+
+    /// The SHA-256 of our own shared file `name`, as `HASH` gives it.
+    pub fn hash(&self, name: &str) -> Result<Digest> {
+        let request = DownloadRequest {
+            file: self.own_file(name)?,
+            range: None,
+        };
+        self.folder.hash_of(&request)
     }
 
     /// This peer's own shared files. A file the tracker holds for us that is

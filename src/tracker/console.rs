@@ -22,6 +22,7 @@ tracker console commands:
   list            peers online: id, address, file count
   files           every file and where it is
   discover PEER   the files of one peer (id or ip:port)
+  find WORD ...   files whose names hold every word, in any case (as FIND)
   ping PEER       PING a peer's listening port and time the PONG
   quit            close every session and exit
   help            this text
@@ -64,6 +65,7 @@ pub fn run(tracker: &Tracker, input: impl BufRead, prompt: bool) -> ConsoleEnd {
             ("files", []) => files(tracker),
             ("discover", [peer]) => print!("{}", discover(tracker, peer)),
             ("ping", [peer]) => println!("{}", ping(tracker, peer)),
+            ("find", [_, ..]) => println!("{}", tracker.find_text(rest)),
             ("help" | "?", []) => print!("{HELP}"),
             ("discover", _) => println!("usage: discover PEER"),
             ("ping", _) => println!("usage: ping PEER"),

@@ -1,13 +1,9 @@
 //! The tracker's index: which peer shares which file. Pure data, no I/O,
 //! so every rule of it is tested alone.
 
-use crate::wire::protocol::{FileRecord, Location};
+use crate::wire::protocol::{FileRecord, Location, MAX_FIND_RECORDS};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-
-/// The most records one `FIND` answer carries: a one-letter word matches
-/// nearly everything, and the answer is one line.
-pub const MAX_FIND_RECORDS: usize = 50;
 
 /// The index the tracker keeps. Pure data, no I/O, so it is tested alone.
 #[derive(Debug, Default)]

@@ -159,6 +159,18 @@ impl Tracker {
         lock(&self.state.index).peers()
     }
 
+    /// The console's `find WORD ...`: what FIND would answer, one record a
+    /// line, or why there is none.
+    pub fn find_text(&self, words: &[&str]) -> String {
+        let words: Vec<String> = words.iter().map(|word| word.to_string()).collect();
+        let found = lock(&self.state.index).find(&words);
+        if found.is_empty() {
+            return format!("not found: no announced name holds {}", words.join(" and "));
+        }
+        let lines: Vec<String> = found.iter().map(|record| format!("  {record}")).collect();
+        format!("{} record(s):\n{}", found.len(), lines.join("\n"))
+    }
+
     /// Closes every session and stops listening.
     pub fn stop(&mut self) {
         self.state.stopping.store(true, Ordering::SeqCst);

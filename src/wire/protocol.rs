@@ -29,6 +29,10 @@ pub const CHUNK_SIZE: usize = 100;
 /// The most records one peer may announce when it joins the tracker.
 pub const MAX_RECORDS_PER_JOIN: usize = 5;
 
+/// The most records one `FIND` answer carries (extension): a one-letter
+/// word matches nearly everything, and the answer is one line.
+pub const MAX_FIND_RECORDS: usize = 50;
+
 /// The longest file name (in bytes) the protocol accepts, as most file
 /// systems do.
 pub const MAX_NAME_LEN: usize = 255;

@@ -84,6 +84,8 @@ pub fn execute(peer: &Peer, command: Command) -> bool {
 fn try_execute(peer: &Peer, command: Command) -> Result<bool> {
     match command {
         Command::Search(name) => show::search(peer, &name),
+        Command::Find(words) => show::find(peer, &words),
+        Command::Hash(name) => show::hash(peer, &name),
         Command::Download { name, holder } => download(peer, &name, holder),
         Command::List(peers) if peers.is_empty() => show::own_files(peer),
         Command::List(peers) => show::list_peers(peer, &peers),
@@ -119,6 +121,7 @@ fn download(peer: &Peer, name: &str, holder: Option<usize>) -> Result<bool> {
         peer.describe(done.from),
         done.path.display()
     );
+    println!("  {}", done.verification);
     Ok(true)
 }
 

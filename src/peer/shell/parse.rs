@@ -7,6 +7,10 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Search(String),
+    /// `find WORD ...`: the tracker's FIND.
+    Find(Vec<String>),
+    /// `hash NAME`: our own file's SHA-256, as `sha256sum` prints it.
+    Hash(String),
     Download {
         name: String,
         holder: Option<usize>,
@@ -38,6 +42,8 @@ pub enum Command {
 pub const HELP: &str = "\
 commands (a name with spaces may be written in double quotes):
   search NAME              who shares NAME? (SEARCH to the tracker)
+  find WORD ...            announced files whose names hold every word, any case (FIND)
+  hash NAME                the SHA-256 of one of our files, as sha256sum prints it
   download NAME [N]        download NAME from holder N (default: the first other peer)  alias: DESCARGAR
   list                     this peer's files, and which are announced to the tracker
   list PEER ...            the files of other peers (LIST), in parallel      alias: #FILELIST
@@ -73,6 +79,10 @@ impl Command {
         let command = match first.to_lowercase().as_str() {
             "search" if !rest.is_empty() => Command::Search(rest.join(" ")),
             "search" => return usage("search NAME"),
+            "find" if !rest.is_empty() => Command::Find(rest),
+            "find" => return usage("find WORD ..."),
+            "hash" if !rest.is_empty() => Command::Hash(rest.join(" ")),
+            "hash" => return usage("hash NAME"),
             // DESCARGAR is the download command of the video-sharing system.
             "download" | "descargar" => download(rest)?,
             "list" | "#filelist" => Command::List(rest),
