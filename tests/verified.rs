@@ -225,7 +225,6 @@ fn a_download_from_our_peer_is_verified_and_hash_prints_sha256sums_line() {
 }
 
 #[test]
-#[ignore = "fetch verification comes next"]
 fn a_holder_that_lies_in_one_range_is_named_and_the_range_comes_from_another() {
     let net = Net::new("verified_liar", &["peer1", "peer2"]);
     let _tracker = net.start_tracker(&[]);

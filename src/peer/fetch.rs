@@ -2,24 +2,34 @@
 //!
 //! 1. Ask every named peer for its `LIST`, in parallel: who really has the
 //!    file, and how big is it?
-//! 2. Split the file's 100-byte chunks into one contiguous range per holder.
-//! 3. One thread per range sends a ranged `DOWNLOAD` and writes what comes
-//!    back at the range's offset in one shared temporary file.
-//! 4. When a peer fails, the chunks it did not deliver become a new range,
-//!    handed to a peer that has finished its own.
-//! 5. Check that every byte arrived, and give the file its name.
+//! 2. Ask every holder for the `HASH` of the whole file, in parallel. The
+//!    holders whose hash differs from the rest are left out (and named).
+//! 3. Split the file's 100-byte chunks into one contiguous range per holder.
+//! 4. One thread per range sends a ranged `DOWNLOAD` and writes what comes
+//!    back at the range's offset in one shared temporary file, hashing the
+//!    bytes as they come. Then it asks another holder for the `HASH` of
+//!    that same range: bytes that differ were bad, and the range is
+//!    fetched again from another holder.
+//! 5. When a peer fails, the chunks it did not deliver become a new range,
+//!    handed to a peer that has finished its own. A peer that sent bad
+//!    bytes gets no more ranges.
+//! 6. Check that every byte arrived and that the whole file has the hash
+//!    the holders agree on (one more read of the file: its ranges arrive
+//!    out of order, so no single hash can follow them), and give the file
+//!    its name.
 //!
-//! The coordinating loop (step 4) runs in the calling thread and is the one
+//! The coordinating loop (step 5) runs in the calling thread and is the one
 //! place that decides who downloads what, so no lock is needed.
 
 use crate::error::{Error, Result};
 use crate::log::Log;
-use crate::peer::client;
-use crate::peer::folder::Incoming;
+use crate::peer::client::{self, Verification};
+use crate::peer::folder::{hash_part, Hashing, Incoming};
 use crate::wire::connection::IO_BUFFER_SIZE;
 use crate::wire::protocol::{ChunkRange, DownloadRequest, FileSpec, CHUNK_SIZE};
+use crate::wire::sha256::{to_hex, Digest};
 use std::collections::{BTreeMap, VecDeque};
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -37,6 +47,8 @@ pub struct FetchReport {
     pub chunks_by_peer: BTreeMap<SocketAddr, u64>,
     /// Peers that did not take part or failed on the way, and why.
     pub failures: Vec<(SocketAddr, String)>,
+    /// Whether the whole file has the hash its holders agree on.
+    pub verification: Verification,
 }
 
 /// What a range thread reports when it ends.
@@ -51,6 +63,9 @@ struct RangeReport {
 enum RangeError {
     /// The peer failed: another may take over the rest.
     Peer(Error),
+    /// The peer sent bytes whose hash differs from another holder's hash
+    /// of the range: the whole range is fetched again, from another peer.
+    BadBytes(String),
     /// Our own disk failed: the whole fetch fails.
     Local(Error),
 }
@@ -69,7 +84,8 @@ pub fn fetch(
 ) -> Result<FetchReport> {
     let name = incoming.name().to_string();
     let mut plan = Plan::default();
-    let (file, holders) = ask_lists(&name, peers, log, &mut plan.failures)?;
+    let (file, mut holders) = ask_lists(&name, peers, log, &mut plan.failures)?;
+    let whole = agree_on_hash(&file, &mut holders, log, &mut plan);
     plan.chunks_by_peer = holders.iter().map(|&peer| (peer, 0)).collect();
     let shared = Shared {
         file: &file,
@@ -86,6 +102,7 @@ pub fn fetch(
         )));
     }
     progress(file.size, file.size);
+    let verification = check_whole(incoming.temp_path(), &file, whole)?;
     let path = incoming.finish(file.size)?;
     plan.chunks_by_peer.retain(|_, chunks| *chunks > 0);
     Ok(FetchReport {
@@ -93,7 +110,78 @@ pub fn fetch(
         size: file.size,
         chunks_by_peer: plan.chunks_by_peer,
         failures: plan.failures,
+        verification,
     })
+}
+
+/// Asks every holder for the hash of the whole file, in parallel. The hash
+/// most of them give is the file's; those that give another are left out
+/// of `holders` (and named in the failures). Those that give none stay:
+/// their ranges are checked against the others. `plan.checkers` gets the
+/// holders whose hash agrees. `None` when no holder gives a hash.
+fn agree_on_hash(
+    file: &FileSpec,
+    holders: &mut Vec<SocketAddr>,
+    log: &Log,
+    plan: &mut Plan,
+) -> Option<Digest> {
+    let whole = DownloadRequest {
+        file: file.clone(),
+        range: None,
+    };
+    let answers = client::in_parallel(holders, |&peer| client::hash(peer, &whole, log));
+    let said: Vec<(SocketAddr, Digest)> = holders
+        .iter()
+        .zip(answers)
+        .filter_map(|(&peer, answer)| answer.ok().map(|digest| (peer, digest)))
+        .collect();
+    let count = |digest: &Digest| said.iter().filter(|(_, d)| d == digest).count();
+    // The most common hash; of two as common, the first given.
+    let agreed = said.iter().map(|(_, digest)| *digest).fold(
+        None,
+        |best: Option<Digest>, digest| match best {
+            Some(best) if count(&best) >= count(&digest) => Some(best),
+            _ => Some(digest),
+        },
+    )?;
+    for (peer, digest) in &said {
+        if *digest == agreed {
+            plan.checkers.push(*peer);
+            continue;
+        }
+        let why = format!(
+            "left out: its hash of {} is {}, but {} other holder(s) say {}",
+            file.name,
+            to_hex(digest),
+            count(&agreed),
+            to_hex(&agreed)
+        );
+        log.event(&format!("fetch: {peer} {why}"));
+        plan.failures.push((*peer, why));
+        holders.retain(|holder| holder != peer);
+    }
+    Some(agreed)
+}
+
+/// The last check: the whole file has the hash its holders agree on.
+fn check_whole(path: &Path, file: &FileSpec, agreed: Option<Digest>) -> Result<Verification> {
+    let Some(agreed) = agreed else {
+        return Ok(Verification::Unverified(
+            "no holder answers HASH (a core-only peer answers ERROR:)".into(),
+        ));
+    };
+    let opened =
+        File::open(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let got = hash_part(opened, 0, file.size, &file.name)?;
+    if got != agreed {
+        return Err(Error::OtherSide(format!(
+            "the fetched {} has the SHA-256 {}, not the {} its holders agree on: nothing is kept",
+            file.name,
+            to_hex(&got),
+            to_hex(&agreed)
+        )));
+    }
+    Ok(Verification::Verified(agreed))
 }
 
 /// What every range thread reads: the file, where it goes, the log, and
@@ -118,6 +206,9 @@ struct Plan {
     /// Ranges a failed peer left, waiting for a free peer.
     pending: VecDeque<ChunkRange>,
     running: usize,
+    /// Holders whose hash of the whole file is the agreed one: they vouch
+    /// for the ranges others send. One that sends bad bytes is taken out.
+    checkers: Vec<SocketAddr>,
 }
 
 impl Plan {
@@ -135,7 +226,12 @@ impl Plan {
         let total_chunks = shared.file.size.div_ceil(CHUNK_SIZE as u64);
         for (peer, range) in holders.iter().zip(split(total_chunks, holders.len())) {
             match range {
-                Some(range) => threads.0.push(start(scope, shared, &sender, *peer, range)?),
+                Some(range) => {
+                    let checker = self.checker_for(*peer);
+                    threads
+                        .0
+                        .push(start(scope, shared, &sender, (*peer, checker), range)?)
+                }
                 None => self.idle.push(*peer), // more peers than chunks
             }
         }
@@ -155,11 +251,21 @@ impl Plan {
             while let (Some(&range), Some(&peer)) = (self.pending.front(), self.idle.last()) {
                 self.pending.pop_front();
                 self.idle.pop();
-                threads.0.push(start(scope, shared, &sender, peer, range)?);
+                let checker = self.checker_for(peer);
+                threads
+                    .0
+                    .push(start(scope, shared, &sender, (peer, checker), range)?);
                 self.running += 1;
             }
         }
         Ok(())
+    }
+
+    /// Who checks a range that `peer` sends: another holder whose hash
+    /// agrees, or else `peer` itself (that still catches a framing fault).
+    fn checker_for(&self, peer: SocketAddr) -> Option<SocketAddr> {
+        let other = self.checkers.iter().find(|checker| **checker != peer);
+        other.or(self.checkers.first()).copied()
     }
 
     /// One range thread ended: count its chunks, and queue what it left.
@@ -169,6 +275,16 @@ impl Plan {
         match report.outcome {
             Ok(()) => self.idle.push(report.peer),
             Err(RangeError::Local(error)) => return Err(error),
+            Err(RangeError::BadBytes(why)) => {
+                // It gets no more ranges, and vouches for none.
+                log.event(&format!(
+                    "fetch: {} {why}: the range is fetched again from another holder",
+                    report.peer
+                ));
+                self.failures.push((report.peer, why));
+                self.checkers.retain(|checker| *checker != report.peer);
+                self.pending.push_back(report.range);
+            }
             Err(RangeError::Peer(error)) => {
                 log.event(&format!(
                     "fetch: {} failed: {error}; another peer takes over",
@@ -198,18 +314,19 @@ impl Drop for Started<'_> {
     }
 }
 
-/// Starts the thread that downloads `range` from `peer`.
+/// Starts the thread that downloads `range` from `peer`, checked
+/// against the hash `checker` gives for it.
 fn start<'scope>(
     scope: &'scope thread::Scope<'scope, '_>,
     shared: &'scope Shared<'scope>,
     sender: &Sender<RangeReport>,
-    peer: SocketAddr,
+    (peer, checker): (SocketAddr, Option<SocketAddr>),
     range: ChunkRange,
 ) -> Result<thread::ScopedJoinHandle<'scope, ()>> {
     let reporter = Reporter::new(sender.clone(), peer, range);
     thread::Builder::new()
         .spawn_scoped(scope, move || {
-            let report = download_range(peer, range, shared);
+            let report = download_range((peer, checker), range, shared);
             reporter.send(report);
         })
         .map_err(|e| Error::io("starting a download thread", e))
@@ -319,12 +436,19 @@ pub fn split(total: u64, parts: usize) -> Vec<Option<ChunkRange>> {
 }
 
 /// One thread's work: download `range` from `peer` into the file, at the
-/// range's offset.
-fn download_range(peer: SocketAddr, range: ChunkRange, shared: &Shared) -> RangeReport {
+/// range's offset, and check it against `checker`'s hash of it.
+fn download_range(
+    (peer, checker): (SocketAddr, Option<SocketAddr>),
+    range: ChunkRange,
+    shared: &Shared,
+) -> RangeReport {
     let mut bytes_received = 0;
-    let outcome = write_range(peer, range, shared, &mut bytes_received);
+    let outcome = write_range(peer, range, shared, &mut bytes_received)
+        .and_then(|received| check_range(checker, range, &received, shared));
     let chunks_done = match outcome {
         Ok(()) => range.count,
+        // Bad bytes: none of the range counts.
+        Err(RangeError::BadBytes(_)) => 0,
         // Whatever arrived is on disk: only whole chunks count as done.
         Err(_) => bytes_received / CHUNK_SIZE as u64,
     };
@@ -336,14 +460,41 @@ fn download_range(peer: SocketAddr, range: ChunkRange, shared: &Shared) -> Range
     }
 }
 
+/// Checks the bytes of `range` that a peer sent (their hash is
+/// `received`) against `checker`'s hash of the range. A checker that
+/// cannot be asked leaves the range to the check of the whole file.
+fn check_range(
+    checker: Option<SocketAddr>,
+    range: ChunkRange,
+    received: &Digest,
+    shared: &Shared,
+) -> std::result::Result<(), RangeError> {
+    let Some(checker) = checker else {
+        return Ok(());
+    };
+    let request = DownloadRequest {
+        file: shared.file.clone(),
+        range: Some(range),
+    };
+    match client::hash(checker, &request, shared.log) {
+        Ok(said) if said != *received => Err(RangeError::BadBytes(format!(
+            "sent bad bytes for chunks {} to {} (their SHA-256 differs from {checker}'s)",
+            range.first,
+            range.first + range.count - 1
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Opens the file, seeks to the range and downloads into it, counting the
-/// bytes received in `bytes_received` as they come.
+/// bytes received in `bytes_received` as they come. Returns the hash of
+/// the bytes received.
 fn write_range(
     peer: SocketAddr,
     range: ChunkRange,
     shared: &Shared,
     bytes_received: &mut u64,
-) -> std::result::Result<(), RangeError> {
+) -> std::result::Result<Digest, RangeError> {
     let path = shared.path;
     let local = |e| RangeError::Local(Error::io(format!("writing {}", path.display()), e));
     // Each thread opens the file itself, so each has its own position.
@@ -351,7 +502,7 @@ fn write_range(
     target
         .seek(SeekFrom::Start(range.first * CHUNK_SIZE as u64))
         .map_err(local)?;
-    let mut sink = BufWriter::with_capacity(IO_BUFFER_SIZE, target);
+    let mut sink = Hashing::new(BufWriter::with_capacity(IO_BUFFER_SIZE, target));
     let request = DownloadRequest {
         file: shared.file.clone(),
         range: Some(range),
@@ -365,7 +516,8 @@ fn write_range(
     // Flush what arrived even when the peer failed half-way: those chunks
     // are kept, and another peer only sends the rest.
     sink.flush().map_err(local)?;
-    result.map(drop).map_err(RangeError::Peer)
+    result.map_err(RangeError::Peer)?;
+    Ok(sink.sha.finish())
 }
 
 #[cfg(test)]

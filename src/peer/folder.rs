@@ -196,34 +196,11 @@ impl SharedFolder {
     /// range of it), if the folder serves exactly that file. The file is
     /// read through one buffer, never held whole in memory.
     pub fn hash_of(&self, request: &DownloadRequest) -> Result<Digest> {
-        let mut file = self.open_to_send(&request.file)?;
+        let file = self.open_to_send(&request.file)?;
         let (offset, len) = request
             .byte_range()
             .ok_or_else(|| Error::Conflict("the range starts past the end of the file".into()))?;
-        let reading = |e| Error::io(format!("reading {}", request.file.name), e);
-        file.seek(SeekFrom::Start(offset)).map_err(reading)?;
-        let mut source = file.take(len);
-        let mut sha = Sha256::new();
-        let mut buffer = vec![0u8; IO_BUFFER_SIZE];
-        let mut read = 0;
-        loop {
-            match source.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(n) => {
-                    sha.update(&buffer[..n]);
-                    read += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(reading(e)),
-            }
-        }
-        if read != len {
-            return Err(Error::Conflict(format!(
-                "{} shrank while being read: {read} of {len} bytes",
-                request.file.name
-            )));
-        }
-        Ok(sha.finish())
+        hash_part(file, offset, len, &request.file.name)
     }
 
     /// Whether anything, of any kind, has this name in the folder.
@@ -377,6 +354,34 @@ fn temp_name() -> String {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// The SHA-256 of `len` bytes of `file` from `offset`, read through one
+/// buffer. `what` names the file in errors.
+pub fn hash_part(mut file: File, offset: u64, len: u64, what: &str) -> Result<Digest> {
+    let reading = |e| Error::io(format!("reading {what}"), e);
+    file.seek(SeekFrom::Start(offset)).map_err(reading)?;
+    let mut source = file.take(len);
+    let mut sha = Sha256::new();
+    let mut buffer = vec![0u8; IO_BUFFER_SIZE];
+    let mut read = 0;
+    loop {
+        match source.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => {
+                sha.update(&buffer[..n]);
+                read += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(reading(e)),
+        }
+    }
+    if read != len {
+        return Err(Error::Conflict(format!(
+            "{what} shrank while being read: {read} of {len} bytes"
+        )));
+    }
+    Ok(sha.finish())
 }
 
 /// A writer that hashes every byte it passes on: a download is checked

@@ -138,6 +138,7 @@ fn fetch(peer: &Peer, name: &str, peers: &[String]) -> Result<bool> {
         report.size,
         report.path.display()
     );
+    println!("  {}", report.verification);
     for (from, chunks) in &report.chunks_by_peer {
         println!("  {} sent {chunks} chunk(s)", peer.describe(*from));
     }
