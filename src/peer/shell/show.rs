@@ -39,7 +39,10 @@ pub(super) fn find(peer: &Peer, words: &[String]) -> Result<bool> {
     if records.is_empty() {
         println!("not found: no announced name holds {}", words.join(" and "));
     }
-    print_records(&records);
+    for record in &records {
+        let at = peer.describe(record.addr());
+        println!("{}  at {at}", record_line(record));
+    }
     if records.len() == MAX_FIND_RECORDS {
         println!("(the tracker answers {MAX_FIND_RECORDS} records at most: add a word)");
     }
