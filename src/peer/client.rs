@@ -15,6 +15,7 @@ use std::fmt;
 use std::io::{BufReader, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -104,18 +105,31 @@ pub fn hash(addr: SocketAddr, request: &DownloadRequest, log: &Log) -> Result<Di
     }
 }
 
-/// Checks bytes we received from `who` (at `addr`), whose SHA-256 is
-/// `received`, against the hash `who` gives for `request`. Different
-/// hashes are an error that names `who`: its bytes are not its file. A
-/// holder that gives no hash at all leaves the bytes unverified.
-pub fn verify(
+/// [`hash`] in a thread of its own, started now: the holder hashes its
+/// file while it sends it, so the two do not add up. The answer comes on
+/// the channel. If nobody waits for it any more (the download failed),
+/// the thread ends alone, at the latest when its wait for the answer does.
+pub fn hash_in_background(
     addr: SocketAddr,
-    who: &str,
     request: &DownloadRequest,
-    received: &Digest,
     log: &Log,
-) -> Result<Verification> {
-    match hash(addr, request, log) {
+) -> Result<mpsc::Receiver<Result<Digest>>> {
+    let (answer, answered) = mpsc::channel();
+    let (request, log) = (request.clone(), log.clone());
+    thread::Builder::new()
+        .spawn(move || {
+            let _ = answer.send(hash(addr, &request, &log));
+        })
+        .map_err(|e| Error::io("starting a thread", e))?;
+    Ok(answered)
+}
+
+/// Checks bytes we received from `who`, whose SHA-256 is `received`,
+/// against the hash `who` gave for them (`said`, its answer to `HASH`).
+/// Different hashes are an error that names `who`: its bytes are not its
+/// file. A holder that gave no hash leaves the bytes unverified.
+pub fn verify(who: &str, said: Result<Digest>, received: &Digest) -> Result<Verification> {
+    match said {
         Ok(said) if said == *received => Ok(Verification::Verified(said)),
         Ok(said) => Err(Error::OtherSide(format!(
             "{who} sent bytes that are not its file: their SHA-256 is {}, but {who} says \

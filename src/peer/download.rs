@@ -205,12 +205,29 @@ impl Peer {
             range: None,
         };
         let mut sink = Hashing::new(incoming.writer()?);
-        let mut bytes = |done| progress(Progress::Bytes(done, holder.size));
+        let mut asked = None;
+        let mut bytes = |done| {
+            // HASH goes once the file has begun to come: the holder hashes
+            // while it sends, and a holder that takes one connection at a
+            // time has taken the DOWNLOAD first.
+            if asked.is_none() {
+                asked = Some(client::hash_in_background(
+                    holder.addr(),
+                    &request,
+                    &self.log,
+                ));
+            }
+            progress(Progress::Bytes(done, holder.size))
+        };
         client::download_to(holder.addr(), &request, &mut sink, &self.log, &mut bytes)?;
         let who = self.describe(holder.addr());
         progress(Progress::Awaiting(&format!("{who}'s answer to HASH")));
-        let received = sink.sha.finish();
-        let verification = client::verify(holder.addr(), &who, &request, &received, &self.log)?;
+        let said = match asked {
+            Some(answer) => answer?.recv().unwrap_or(Err(Error::Closed)),
+            // An empty file: no byte ever came.
+            None => client::hash(holder.addr(), &request, &self.log),
+        };
+        let verification = client::verify(&who, said, &sink.sha.finish())?;
         Ok((sink.inner, verification))
     }
 
