@@ -4,9 +4,9 @@
 //! way.
 
 use crate::error::{Error, Result};
-use crate::peer::client::{self, Verification};
+use crate::peer::client::{self, Hashing, Verification};
 use crate::peer::fetch::{self, FetchReport};
-use crate::peer::folder::{Hashing, Incoming};
+use crate::peer::folder::Incoming;
 use crate::peer::Peer;
 use crate::settings::TRACKER_ID;
 use crate::wire::messages::{TrackerReply, TrackerRequest};
@@ -204,7 +204,7 @@ impl Peer {
             },
             range: None,
         };
-        let mut sink = Hashing::new(incoming.writer()?);
+        let mut sink = Hashing::new(incoming.writer()?)?;
         let mut asked = None;
         let mut bytes = |done| {
             // HASH goes once the file has begun to come: the holder hashes
@@ -227,8 +227,9 @@ impl Peer {
             // An empty file: no byte ever came.
             None => client::hash(holder.addr(), &request, &self.log),
         };
-        let verification = client::verify(&who, said, &sink.sha.finish())?;
-        Ok((sink.inner, verification))
+        let (sink, received) = sink.finish()?;
+        let verification = client::verify(&who, said, &received)?;
+        Ok((sink, verification))
     }
 
     /// Who has `name`: the tracker's holders (SEARCH), or, when it lists

@@ -23,8 +23,8 @@
 
 use crate::error::{Error, Result};
 use crate::log::Log;
-use crate::peer::client::{self, Verification};
-use crate::peer::folder::{hash_part, Hashing, Incoming};
+use crate::peer::client::{self, Hashing, Verification};
+use crate::peer::folder::{hash_part, Incoming};
 use crate::wire::connection::IO_BUFFER_SIZE;
 use crate::wire::protocol::{ChunkRange, DownloadRequest, FileSpec, CHUNK_SIZE};
 use crate::wire::sha256::{to_hex, Digest};
@@ -502,7 +502,8 @@ fn write_range(
     target
         .seek(SeekFrom::Start(range.first * CHUNK_SIZE as u64))
         .map_err(local)?;
-    let mut sink = Hashing::new(BufWriter::with_capacity(IO_BUFFER_SIZE, target));
+    let buffered = BufWriter::with_capacity(IO_BUFFER_SIZE, target);
+    let mut sink = Hashing::new(buffered).map_err(RangeError::Local)?;
     let request = DownloadRequest {
         file: shared.file.clone(),
         range: Some(range),
@@ -517,7 +518,8 @@ fn write_range(
     // are kept, and another peer only sends the rest.
     sink.flush().map_err(local)?;
     result.map_err(RangeError::Peer)?;
-    Ok(sink.sha.finish())
+    let (_, received) = sink.finish().map_err(RangeError::Local)?;
+    Ok(received)
 }
 
 #[cfg(test)]

@@ -384,35 +384,6 @@ pub fn hash_part(mut file: File, offset: u64, len: u64, what: &str) -> Result<Di
     Ok(sha.finish())
 }
 
-/// A writer that hashes every byte it passes on: a download is checked
-/// as it is written, with no second read of the file.
-pub struct Hashing<W: Write> {
-    pub inner: W,
-    pub sha: Sha256,
-}
-
-impl<W: Write> Hashing<W> {
-    pub fn new(inner: W) -> Hashing<W> {
-        Hashing {
-            inner,
-            sha: Sha256::new(),
-        }
-    }
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        // Only the bytes the inner writer took are hashed.
-        let taken = self.inner.write(bytes)?;
-        self.sha.update(&bytes[..taken]);
-        Ok(taken)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Only plain files are shared: not links, folders, devices or pipes.
 fn regular_file(meta: &Metadata) -> std::result::Result<(), Invalid> {
     let file_type = meta.file_type();
@@ -582,7 +553,7 @@ mod tests {
     }
 
     #[test]
-    fn hashes_a_whole_file_or_a_range_and_the_writer_agrees() {
+    fn hashes_a_whole_file_or_a_range() {
         use crate::wire::protocol::ChunkRange;
         use crate::wire::sha256::digest;
         let scratch = Scratch::new("hash");
@@ -609,11 +580,6 @@ mod tests {
             range: None,
         };
         assert!(folder.hash_of(&wrong_size).is_err());
-        let mut writer = Hashing::new(Vec::new());
-        writer.write_all(&bytes[..7]).unwrap();
-        writer.write_all(&bytes[7..]).unwrap();
-        assert_eq!(writer.inner, bytes);
-        assert_eq!(writer.sha.finish(), digest(&bytes));
     }
 
     #[test]
