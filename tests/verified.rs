@@ -25,6 +25,9 @@ enum Fault {
     /// Keeps only the core protocol: answers HASH with `ERROR:`. Its bytes
     /// are right.
     CoreOnly,
+    /// Does everything right (its file may still be another one of the
+    /// same name and size).
+    Honest,
     /// Sends one wrong byte, the first of this chunk, in every DOWNLOAD
     /// that covers it. Its HASH answers are right.
     LiesInChunk(usize),
@@ -249,5 +252,31 @@ fn a_holder_that_lies_in_one_range_is_named_and_the_range_comes_from_another() {
         std::fs::read(net.dir("peer1").join("big.bin")).expect("the fetched file"),
         content,
         "byte for byte"
+    );
+}
+
+#[test]
+fn a_holder_whose_whole_file_hash_disagrees_with_the_rest_is_left_out_and_named() {
+    let net = Net::new("verified_outvoted", &["peer1", "peer2"]);
+    let _tracker = net.start_tracker(&[]);
+    let content = pattern_bytes(3000);
+    net.put("peer2", "v.bin", &content);
+    let _peer2 = net.start_peer("peer2", false, &[]);
+    let agrees = FakeHolder::start("v.bin", content.clone(), Fault::Honest);
+    // Another file of the same name and size: its bytes and its hash are
+    // its own, and the other two holders agree with each other.
+    let other = FakeHolder::start("v.bin", text_bytes(3000), Fault::Honest);
+    let mut peer1 = net.start_peer("peer1", false, &[]);
+    let command = format!("fetch v.bin {} {} peer2", other.addr(), agrees.addr());
+    let out = run(&mut peer1, &command);
+    find_line(&out, "the fetch", |l| l.starts_with("fetched v.bin"));
+    let named = find_line(&out, "the holder left out, named", |l| {
+        l.contains(&other.addr()) && l.contains("left out")
+    });
+    assert!(named.contains("2 other holder(s)"), "{named}");
+    assert_eq!(
+        std::fs::read(net.dir("peer1").join("v.bin")).expect("the fetched file"),
+        content,
+        "the file the rest agree on, byte for byte"
     );
 }
