@@ -61,6 +61,9 @@ pub(super) fn play(show: &mut Show, cast: Cast) -> Result<()> {
     drop(tracker);
     let tracker = play.new_tracker(tracker_socket)?;
 
+    play.show.act("Act 4: beyond the source systems");
+    play.find_notes(&peer3)?;
+
     play.show.act("The end");
     play.everyone_leaves([peer1, peer2, peer3])?;
     drop(tracker);
@@ -361,6 +364,31 @@ impl Play<'_, '_> {
                     tracker.peers().len()
                 ));
                 Ok(tracker)
+            },
+        )
+    }
+
+    /// The keyword search that Napster added to exact names.
+    fn find_notes(&mut self, peer3: &Peer) -> Result<()> {
+        let settings = &self.settings;
+        self.show.scene(
+            "peer3 searches by keyword",
+            &[
+                "peer3 asks the tracker for every file whose name holds NOTES, in any case: FIND (an",
+                "extension, as Napster searched by keywords), answered by FILES and a record per copy",
+            ],
+            Mode::Live,
+            |stage| {
+                let found = peer3.find(&["NOTES".to_string()])?;
+                let copies: Vec<String> = found
+                    .iter()
+                    .map(|record| format!("{} at {}", record.name, name(settings, record.addr())))
+                    .collect();
+                if copies.is_empty() {
+                    return Err(Error::Other("FIND answered NOT FOUND".into()));
+                }
+                stage.say(&format!("found: {}", copies.join(", ")));
+                Ok(())
             },
         )
     }
