@@ -135,6 +135,16 @@ impl<W: Write> Hashing<W> {
         })
     }
 
+    /// Hashes bytes that are on disk already, without writing them (the
+    /// chunks a resumed download kept).
+    pub fn absorb(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.batch.extend_from_slice(bytes);
+        if self.batch.len() >= HASH_BATCH {
+            self.send_batch()?;
+        }
+        Ok(())
+    }
+
     /// Hands the batch to the hashing thread.
     fn send_batch(&mut self) -> io::Result<()> {
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(HASH_BATCH));

@@ -64,6 +64,7 @@ pub mod client;
 mod download;
 pub mod fetch;
 pub mod folder;
+pub mod resume;
 pub mod server;
 pub mod shell;
 pub mod tracker_session;

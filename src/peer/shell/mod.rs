@@ -86,6 +86,7 @@ fn try_execute(peer: &Peer, command: Command) -> Result<bool> {
         Command::Search(name) => show::search(peer, &name),
         Command::Find(words) => show::find(peer, &words),
         Command::Hash(name) => show::hash(peer, &name),
+        Command::Clean => show::clean(peer),
         Command::Download { name, holder } => download(peer, &name, holder),
         Command::List(peers) if peers.is_empty() => show::own_files(peer),
         Command::List(peers) => show::list_peers(peer, &peers),

@@ -3,6 +3,7 @@
 
 use super::{network_wait, say_if_slow};
 use crate::error::Result;
+use crate::peer::resume::Partials;
 use crate::peer::Peer;
 use crate::wire::protocol::{FileRecord, MAX_FIND_RECORDS};
 use crate::wire::sha256::to_hex;
@@ -54,6 +55,13 @@ pub(super) fn find(peer: &Peer, words: &[String]) -> Result<bool> {
 pub(super) fn hash(peer: &Peer, name: &str) -> Result<bool> {
     let digest = peer.hash(name)?;
     println!("{}  {name}", to_hex(&digest));
+    Ok(true)
+}
+
+/// `clean`: removes the partial downloads kept to resume them.
+pub(super) fn clean(peer: &Peer) -> Result<bool> {
+    let removed = Partials::of(peer.folder().dir()).clean()?;
+    println!("removed {removed} partial download(s)");
     Ok(true)
 }
 
