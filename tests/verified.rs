@@ -28,6 +28,9 @@ enum Fault {
     /// Does everything right (its file may still be another one of the
     /// same name and size).
     Honest,
+    /// Sends this many bytes of what DOWNLOAD asks for, then closes, as a
+    /// holder that vanished part-way. Its HASH answers are right.
+    CutAfter(usize),
     /// Sends one wrong byte, the first of this chunk, in every DOWNLOAD
     /// that covers it. Its HASH answers are right.
     LiesInChunk(usize),
@@ -111,6 +114,7 @@ fn answer(stream: TcpStream, name: &str, content: &[u8], fault: Fault, port: u16
                 reply.push(b'\n');
                 reply.extend(&content[start..end - 1]);
             }
+            Fault::CutAfter(sent) => reply.extend(&content[start..end.min(start + sent)]),
             Fault::LiesInChunk(chunk) if (start..end).contains(&(chunk * 100)) => {
                 let mut bytes = content[start..end].to_vec();
                 bytes[chunk * 100 - start] ^= 0xff;
@@ -278,5 +282,54 @@ fn a_holder_whose_whole_file_hash_disagrees_with_the_rest_is_left_out_and_named(
         std::fs::read(net.dir("peer1").join("v.bin")).expect("the fetched file"),
         content,
         "the file the rest agree on, byte for byte"
+    );
+}
+
+#[test]
+fn a_download_cut_part_way_is_kept_hidden_and_resumed_from_another_holder() {
+    let net = Net::new("verified_resume", &["peer1", "peer2"]);
+    let _tracker = net.start_tracker(&[]);
+    let content = pattern_bytes(10_000);
+    let cut = FakeHolder::start("big.bin", content.clone(), Fault::CutAfter(4000));
+    let session = joined_fake(&net, "big.bin", content.len(), &cut);
+    let mut peer1 = joined_peer1(&net);
+    let out = run(&mut peer1, "download big.bin");
+    find_line(&out, "the failure", |l| l.starts_with("error:"));
+    peer1.wait_for_log("the partial kept", |l| {
+        l.contains("kept the first 4000 bytes of big.bin")
+    });
+    // Hidden: never listed, served or announced.
+    assert_eq!(visible_files(&net.dir("peer1")), ["own.txt"]);
+    let listed = Client::connect(&net.addr("peer1")).request("LIST");
+    assert!(!listed.contains("big.bin"), "{listed}");
+    let out = run(&mut peer1, "list");
+    assert!(out.iter().all(|l| !l.contains("big.bin")), "{out:?}");
+    // The cut holder goes; peer2 has the same copy (same size and date).
+    drop(session);
+    drop(cut);
+    let path = net.put("peer2", "big.bin", &content);
+    set_file_date(&path, 2026, 1, 1);
+    let _peer2 = net.start_peer("peer2", false, &[]);
+    let mut probe = net.probe();
+    probe.wait_found_at("big.bin", net.port("peer2"));
+    let out = run(&mut peer1, "download big.bin");
+    find_line(&out, "the download", |l| {
+        l.starts_with("downloaded big.bin")
+    });
+    find_line(&out, "the whole file verified", |l| {
+        l.trim() == format!("verified: sha256 {}", to_hex(&digest(&content)))
+    });
+    peer1.wait_for_log("the resume, said", |l| {
+        l.contains("resuming big.bin at byte 4000 of 10000")
+    });
+    assert_eq!(
+        std::fs::read(net.dir("peer1").join("big.bin")).expect("the file"),
+        content
+    );
+    let out = run(&mut peer1, "clean");
+    assert_eq!(
+        out,
+        ["removed 0 partial download(s)"],
+        "the partial was used up"
     );
 }
