@@ -380,10 +380,12 @@ impl Play<'_, '_> {
             Mode::Live,
             |stage| {
                 let found = peer3.find(&["NOTES".to_string()])?;
-                let copies: Vec<String> = found
+                let mut copies: Vec<String> = found
                     .iter()
                     .map(|record| format!("{} at {}", record.name, name(settings, record.addr())))
                     .collect();
+                // By name, then peer: the same each run, whatever ports the peers got.
+                copies.sort();
                 if copies.is_empty() {
                     return Err(Error::Other("FIND answered NOT FOUND".into()));
                 }

@@ -72,17 +72,21 @@ impl Index {
     }
 
     /// `FIND`: the records whose names hold every one of `words`, in any
-    /// case, in address order, [`MAX_FIND_RECORDS`] at most.
+    /// case, [`MAX_FIND_RECORDS`] at most. In name order (then address
+    /// order), so the answer does not depend on which ports peers got.
     pub fn find(&self, words: &[String]) -> Vec<FileRecord> {
         let words: Vec<String> = words.iter().map(|word| word.to_lowercase()).collect();
-        self.all_records()
+        let mut found: Vec<FileRecord> = self
+            .all_records()
             .into_iter()
             .filter(|record| {
                 let name = record.name.to_lowercase();
                 words.iter().all(|word| name.contains(word.as_str()))
             })
-            .take(MAX_FIND_RECORDS)
-            .collect()
+            .collect();
+        found.sort_by(|a, b| (&a.name, a.addr()).cmp(&(&b.name, b.addr())));
+        found.truncate(MAX_FIND_RECORDS);
+        found
     }
 
     /// Every joined peer and its records, in address order.
