@@ -15,12 +15,14 @@
 //!
 //! Files: `samples.rs` (the sample files, built into the binary),
 //! `stage.rs` (how the lines are shown), `senders.rs` (who sent a line,
-//! for the page's arrows), and this one (the scenes).
+//! for the page's arrows), `vanisher.rs` (a holder that is gone part-way
+//! through a download), and this one (the scenes).
 
 pub mod samples;
 mod scenes;
 pub mod senders;
 pub mod stage;
+mod vanisher;
 
 use crate::error::{Error, Result};
 use crate::log::Log;

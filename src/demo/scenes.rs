@@ -14,7 +14,13 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::samples::sample;
 use super::stage::Mode;
+use super::vanisher::Vanisher;
+
+/// Where the vanishing holder stops sending data.bin (4321 bytes): after
+/// 17 whole chunks, about 40 %.
+const CUT_AT: usize = 1700;
 
 /// The scenes, in order.
 pub(super) fn play(show: &mut Show, cast: Cast) -> Result<()> {
@@ -63,6 +69,12 @@ pub(super) fn play(show: &mut Show, cast: Cast) -> Result<()> {
 
     play.show.act("Act 4: beyond the source systems");
     play.find_notes(&peer3)?;
+    // The page draws a lifeline for each node of the settings file only,
+    // and the vanishing holder is none of them: with --web, its scene is
+    // left out rather than drawn with arrows from nowhere.
+    if play.show.page.is_none() {
+        play.download_cut_and_resumed(&peer2)?;
+    }
 
     play.show.act("The end");
     play.everyone_leaves([peer1, peer2, peer3])?;
@@ -390,6 +402,42 @@ impl Play<'_, '_> {
                     return Err(Error::Other("FIND answered NOT FOUND".into()));
                 }
                 stage.say(&format!("found: {}", copies.join(", ")));
+                Ok(())
+            },
+        )
+    }
+
+    /// A download cut off part-way keeps its chunks, and the next one
+    /// goes on from there, from another holder (as Napster resumed).
+    fn download_cut_and_resumed(&mut self, peer2: &Peer) -> Result<()> {
+        let tracker = self.settings.tracker()?;
+        let narration = [
+            "a fourth peer joins with data.bin and vanishes after 1700 of its 4321 bytes while peer2",
+            "downloads it from there (holder 2); peer2 keeps the 17 chunks, hidden. Then peer2",
+            "downloads data.bin from peer3 (holder 1): a ranged DOWNLOAD from chunk 17, and HASH",
+        ];
+        self.show.scene(
+            "a download is cut off, then resumed",
+            &narration,
+            Mode::Live,
+            |stage| {
+                let copy = peer2.search("data.bin")?.into_iter().next();
+                let copy = copy.ok_or_else(|| Error::Other("nobody has data.bin".into()))?;
+                let bytes = sample("peer3", "data.bin")
+                    .ok_or_else(|| Error::Other("no sample data.bin".into()))?;
+                let vanisher = Vanisher::join(tracker, "data.bin", &copy, bytes, CUT_AT)?;
+                let cut = peer2.download("data.bin", Some(2), &mut |_| {});
+                let Err(error) = cut else {
+                    return Err(Error::Other("the cut download worked".into()));
+                };
+                stage.say(&format!("the download failed: {error}"));
+                vanisher.leave()?;
+                stage.wait_for("tracker", "leave", 1, "the vanished holder to be forgotten")?;
+                let done = peer2.download("data.bin", Some(1), &mut |_| {})?;
+                joined(stage, "peer2")?;
+                same_as_sample(&done.path, "peer3", "data.bin")?;
+                stage.say("data.bin is whole, byte for byte, and its hash agrees with peer3's:");
+                stage.say(&format!("{}", done.verification));
                 Ok(())
             },
         )
