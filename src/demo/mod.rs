@@ -15,14 +15,14 @@
 //!
 //! Files: `samples.rs` (the sample files, built into the binary),
 //! `stage.rs` (how the lines are shown), `senders.rs` (who sent a line,
-//! for the page's arrows), `vanisher.rs` (a holder that is gone part-way
-//! through a download), and this one (the scenes).
+//! for the page's arrows), `bad_holder.rs` (holders that lie or vanish
+//! part-way through a download), and this one (the scenes).
 
+mod bad_holder;
 pub mod samples;
 mod scenes;
 pub mod senders;
 pub mod stage;
-mod vanisher;
 
 use crate::error::{Error, Result};
 use crate::log::Log;

@@ -14,13 +14,16 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::bad_holder::{BadHolder, Fault};
 use super::samples::sample;
 use super::stage::Mode;
-use super::vanisher::Vanisher;
 
 /// Where the vanishing holder stops sending data.bin (4321 bytes): after
 /// 17 whole chunks, about 40 %.
 const CUT_AT: usize = 1700;
+
+/// The chunk of data.bin in which the lying holder sends a wrong byte.
+const LIE_IN_CHUNK: usize = 11;
 
 /// The scenes, in order.
 pub(super) fn play(show: &mut Show, cast: Cast) -> Result<()> {
@@ -70,9 +73,10 @@ pub(super) fn play(show: &mut Show, cast: Cast) -> Result<()> {
     play.show.act("Act 4: beyond the source systems");
     play.find_notes(&peer3)?;
     // The page draws a lifeline for each node of the settings file only,
-    // and the vanishing holder is none of them: with --web, its scene is
+    // and the bad holders are none of them: with --web, their scenes are
     // left out rather than drawn with arrows from nowhere.
     if play.show.page.is_none() {
+        play.liar_caught(&peer1)?;
         play.download_cut_and_resumed(&peer2)?;
     }
 
@@ -407,14 +411,51 @@ impl Play<'_, '_> {
         )
     }
 
+    /// A holder that sends a wrong byte is caught by the hash, and nothing
+    /// of its copy is kept (as BitTorrent checks every piece).
+    fn liar_caught(&mut self, peer1: &Peer) -> Result<()> {
+        let tracker = self.settings.tracker()?;
+        let narration = [
+            "a fourth peer joins with data.bin and sends peer1 a wrong byte in chunk 11, though its",
+            "HASH answer is true. peer1 downloads from it and asks it for HASH: the two hashes",
+            "differ, so nothing is kept and the holder is named. Then peer1 downloads from peer3",
+        ];
+        self.show.scene(
+            "a lying holder is caught",
+            &narration,
+            Mode::Live,
+            |stage| {
+                let copy = peer1.search("data.bin")?.into_iter().next();
+                let copy = copy.ok_or_else(|| Error::Other("nobody has data.bin".into()))?;
+                let bytes = sample("peer3", "data.bin")
+                    .ok_or_else(|| Error::Other("no sample data.bin".into()))?;
+                let fault = Fault::LiesInChunk(LIE_IN_CHUNK);
+                let liar = BadHolder::join(tracker, "data.bin", &copy, bytes, fault)?;
+                let from_liar = peer1.download_from("data.bin", liar.addr(), &mut |_, _| {});
+                if from_liar.is_ok() {
+                    return Err(Error::Other("the lying holder's copy was kept".into()));
+                }
+                stage.say("caught: its bytes' SHA-256 is not its own HASH answer; nothing is kept");
+                liar.leave()?;
+                stage.wait_for("tracker", "leave", 1, "the lying holder to be forgotten")?;
+                let done = peer1.download_from("data.bin", copy.addr(), &mut |_, _| {})?;
+                joined(stage, "peer1")?;
+                same_as_sample(&done.path, "peer3", "data.bin")?;
+                stage.say("data.bin from peer3 is whole, and its hash agrees with peer3's:");
+                stage.say(&format!("{}", done.verification));
+                Ok(())
+            },
+        )
+    }
+
     /// A download cut off part-way keeps its chunks, and the next one
     /// goes on from there, from another holder (as Napster resumed).
     fn download_cut_and_resumed(&mut self, peer2: &Peer) -> Result<()> {
         let tracker = self.settings.tracker()?;
         let narration = [
             "a fourth peer joins with data.bin and vanishes after 1700 of its 4321 bytes while peer2",
-            "downloads it from there (holder 2); peer2 keeps the 17 chunks, hidden. Then peer2",
-            "downloads data.bin from peer3 (holder 1): a ranged DOWNLOAD from chunk 17, and HASH",
+            "downloads it from there; peer2 keeps the 17 chunks, hidden. Then peer2 downloads",
+            "data.bin from peer3: a ranged DOWNLOAD from chunk 17, then HASH of the whole file",
         ];
         self.show.scene(
             "a download is cut off, then resumed",
@@ -425,15 +466,16 @@ impl Play<'_, '_> {
                 let copy = copy.ok_or_else(|| Error::Other("nobody has data.bin".into()))?;
                 let bytes = sample("peer3", "data.bin")
                     .ok_or_else(|| Error::Other("no sample data.bin".into()))?;
-                let vanisher = Vanisher::join(tracker, "data.bin", &copy, bytes, CUT_AT)?;
-                let cut = peer2.download("data.bin", Some(2), &mut |_| {});
+                let fault = Fault::VanishAfter(CUT_AT);
+                let vanisher = BadHolder::join(tracker, "data.bin", &copy, bytes, fault)?;
+                let cut = peer2.download_from("data.bin", vanisher.addr(), &mut |_, _| {});
                 let Err(error) = cut else {
                     return Err(Error::Other("the cut download worked".into()));
                 };
                 stage.say(&format!("the download failed: {error}"));
                 vanisher.leave()?;
                 stage.wait_for("tracker", "leave", 1, "the vanished holder to be forgotten")?;
-                let done = peer2.download("data.bin", Some(1), &mut |_| {})?;
+                let done = peer2.download_from("data.bin", copy.addr(), &mut |_, _| {})?;
                 joined(stage, "peer2")?;
                 same_as_sample(&done.path, "peer3", "data.bin")?;
                 stage.say("data.bin is whole, byte for byte, and its hash agrees with peer3's:");

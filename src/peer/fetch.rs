@@ -7,18 +7,21 @@
 //! 3. Split the file's 100-byte chunks into one contiguous range per holder.
 //! 4. One thread per range sends a ranged `DOWNLOAD` and writes what comes
 //!    back at the range's offset in one shared temporary file, hashing the
-//!    bytes as they come. Then it asks another holder for the `HASH` of
-//!    that same range: bytes that differ were bad, and the range is
-//!    fetched again from another holder.
+//!    bytes as they come.
 //! 5. When a peer fails, the chunks it did not deliver become a new range,
-//!    handed to a peer that has finished its own. A peer that sent bad
-//!    bytes gets no more ranges.
-//! 6. Check that every byte arrived and that the whole file has the hash
+//!    handed to a peer that has finished its own.
+//! 6. Once every range is in, each is checked, one after the other,
+//!    against another holder's `HASH` of that same range. A range whose
+//!    bytes differ is fetched again from another holder (step 4), and the
+//!    peer that sent it gets no more ranges. (One after the other, at the
+//!    end: the checks do not slow the transfers, and they come in the same
+//!    order on every run.)
+//! 7. Check that every byte arrived and that the whole file has the hash
 //!    the holders agree on (one more read of the file: its ranges arrive
 //!    out of order, so no single hash can follow them), and give the file
 //!    its name.
 //!
-//! The coordinating loop (step 5) runs in the calling thread and is the one
+//! The coordinating loop (steps 5 and 6) runs in the calling thread and is the one
 //! place that decides who downloads what, so no lock is needed.
 
 use crate::error::{Error, Result};
@@ -57,15 +60,13 @@ struct RangeReport {
     range: ChunkRange,
     /// Whole chunks written, from the start of the range.
     chunks_done: u64,
-    outcome: std::result::Result<(), RangeError>,
+    /// The hash of the range's bytes, when they all came.
+    outcome: std::result::Result<Digest, RangeError>,
 }
 
 enum RangeError {
     /// The peer failed: another may take over the rest.
     Peer(Error),
-    /// The peer sent bytes whose hash differs from another holder's hash
-    /// of the range: the whole range is fetched again, from another peer.
-    BadBytes(String),
     /// Our own disk failed: the whole fetch fails.
     Local(Error),
 }
@@ -209,11 +210,15 @@ struct Plan {
     /// Holders whose hash of the whole file is the agreed one: they vouch
     /// for the ranges others send. One that sends bad bytes is taken out.
     checkers: Vec<SocketAddr>,
+    /// Ranges that came whole and are not checked yet: who sent them, and
+    /// the hash of their bytes.
+    unchecked: Vec<(SocketAddr, ChunkRange, Digest)>,
 }
 
 impl Plan {
     /// Starts one range per holder, then hands each failed peer's rest to
-    /// a free peer, until every range thread has reported.
+    /// a free peer, until every range thread has reported; then checks the
+    /// ranges, and fetches the bad ones again, until all are good.
     fn run<'scope>(
         &mut self,
         scope: &'scope thread::Scope<'scope, '_>,
@@ -226,39 +231,98 @@ impl Plan {
         let total_chunks = shared.file.size.div_ceil(CHUNK_SIZE as u64);
         for (peer, range) in holders.iter().zip(split(total_chunks, holders.len())) {
             match range {
-                Some(range) => {
-                    let checker = self.checker_for(*peer);
-                    threads
-                        .0
-                        .push(start(scope, shared, &sender, (*peer, checker), range)?)
-                }
+                Some(range) => threads.0.push(start(scope, shared, &sender, *peer, range)?),
                 None => self.idle.push(*peer), // more peers than chunks
             }
         }
         self.running = threads.0.len();
-        while self.running > 0 {
-            let report = match reports.recv_timeout(PROGRESS_EVERY) {
-                Ok(report) => report,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let so_far = shared.received.load(Ordering::Relaxed);
-                    progress(so_far.min(shared.file.size), shared.file.size);
-                    continue;
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            };
-            self.take(report, shared.log)?;
-            // Hand every waiting range to a peer that is free.
-            while let (Some(&range), Some(&peer)) = (self.pending.front(), self.idle.last()) {
-                self.pending.pop_front();
-                self.idle.pop();
-                let checker = self.checker_for(peer);
-                threads
-                    .0
-                    .push(start(scope, shared, &sender, (peer, checker), range)?);
-                self.running += 1;
+        loop {
+            while self.running > 0 {
+                let report = match reports.recv_timeout(PROGRESS_EVERY) {
+                    Ok(report) => report,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        let so_far = shared.received.load(Ordering::Relaxed);
+                        progress(so_far.min(shared.file.size), shared.file.size);
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                };
+                self.take(report, shared.log)?;
+                self.hand_out(scope, shared, &sender, &mut threads)?;
+            }
+            if !self.pending.is_empty() || !self.check_ranges(shared) {
+                return Ok(());
+            }
+            self.hand_out(scope, shared, &sender, &mut threads)?;
+            if self.running == 0 {
+                return Ok(()); // bad ranges and no peer left: the caller says so
             }
         }
+    }
+
+    /// Hands every waiting range to a peer that is free.
+    fn hand_out<'scope>(
+        &mut self,
+        scope: &'scope thread::Scope<'scope, '_>,
+        shared: &'scope Shared<'scope>,
+        sender: &Sender<RangeReport>,
+        threads: &mut Started<'scope>,
+    ) -> Result<()> {
+        while let (Some(&range), Some(&peer)) = (self.pending.front(), self.idle.last()) {
+            self.pending.pop_front();
+            self.idle.pop();
+            threads.0.push(start(scope, shared, sender, peer, range)?);
+            self.running += 1;
+        }
         Ok(())
+    }
+
+    /// Checks each range not checked yet, in file order, against another
+    /// holder's hash of it. A bad range goes back to the waiting ranges,
+    /// and its sender is out. Returns whether any range was bad. A checker
+    /// that cannot be asked leaves the range to the check of the whole
+    /// file.
+    fn check_ranges(&mut self, shared: &Shared) -> bool {
+        let mut unchecked = std::mem::take(&mut self.unchecked);
+        unchecked.sort_by_key(|(_, range, _)| range.first);
+        let mut any_bad = false;
+        for (peer, range, received) in unchecked {
+            let Some(checker) = self.checker_for(peer) else {
+                continue;
+            };
+            let request = DownloadRequest {
+                file: shared.file.clone(),
+                range: Some(range),
+            };
+            match client::hash(checker, &request, shared.log) {
+                Ok(said) if said != received => {
+                    self.bad_range(peer, range, checker, shared.log);
+                    any_bad = true;
+                }
+                _ => {}
+            }
+        }
+        any_bad
+    }
+
+    /// `peer` sent bad bytes for `range`: it gets no more ranges and
+    /// vouches for none, and the range is fetched again.
+    fn bad_range(&mut self, peer: SocketAddr, range: ChunkRange, checker: SocketAddr, log: &Log) {
+        let why = format!(
+            "sent bad bytes for chunks {} to {} (their SHA-256 differs from {checker}'s)",
+            range.first,
+            range.first + range.count - 1
+        );
+        log.event(&format!(
+            "fetch: {peer} {why}: the range is fetched again from another holder"
+        ));
+        self.failures.push((peer, why));
+        self.checkers.retain(|other| *other != peer);
+        self.idle.retain(|other| *other != peer);
+        if let Some(chunks) = self.chunks_by_peer.get_mut(&peer) {
+            *chunks = chunks.saturating_sub(range.count);
+        }
+        self.pending.push_back(range);
     }
 
     /// Who checks a range that `peer` sends: another holder whose hash
@@ -273,18 +337,11 @@ impl Plan {
         self.running -= 1;
         *self.chunks_by_peer.entry(report.peer).or_default() += report.chunks_done;
         match report.outcome {
-            Ok(()) => self.idle.push(report.peer),
-            Err(RangeError::Local(error)) => return Err(error),
-            Err(RangeError::BadBytes(why)) => {
-                // It gets no more ranges, and vouches for none.
-                log.event(&format!(
-                    "fetch: {} {why}: the range is fetched again from another holder",
-                    report.peer
-                ));
-                self.failures.push((report.peer, why));
-                self.checkers.retain(|checker| *checker != report.peer);
-                self.pending.push_back(report.range);
+            Ok(received) => {
+                self.idle.push(report.peer);
+                self.unchecked.push((report.peer, report.range, received));
             }
+            Err(RangeError::Local(error)) => return Err(error),
             Err(RangeError::Peer(error)) => {
                 log.event(&format!(
                     "fetch: {} failed: {error}; another peer takes over",
@@ -314,19 +371,18 @@ impl Drop for Started<'_> {
     }
 }
 
-/// Starts the thread that downloads `range` from `peer`, checked
-/// against the hash `checker` gives for it.
+/// Starts the thread that downloads `range` from `peer`.
 fn start<'scope>(
     scope: &'scope thread::Scope<'scope, '_>,
     shared: &'scope Shared<'scope>,
     sender: &Sender<RangeReport>,
-    (peer, checker): (SocketAddr, Option<SocketAddr>),
+    peer: SocketAddr,
     range: ChunkRange,
 ) -> Result<thread::ScopedJoinHandle<'scope, ()>> {
     let reporter = Reporter::new(sender.clone(), peer, range);
     thread::Builder::new()
         .spawn_scoped(scope, move || {
-            let report = download_range((peer, checker), range, shared);
+            let report = download_range(peer, range, shared);
             reporter.send(report);
         })
         .map_err(|e| Error::io("starting a download thread", e))
@@ -436,19 +492,12 @@ pub fn split(total: u64, parts: usize) -> Vec<Option<ChunkRange>> {
 }
 
 /// One thread's work: download `range` from `peer` into the file, at the
-/// range's offset, and check it against `checker`'s hash of it.
-fn download_range(
-    (peer, checker): (SocketAddr, Option<SocketAddr>),
-    range: ChunkRange,
-    shared: &Shared,
-) -> RangeReport {
+/// range's offset.
+fn download_range(peer: SocketAddr, range: ChunkRange, shared: &Shared) -> RangeReport {
     let mut bytes_received = 0;
-    let outcome = write_range(peer, range, shared, &mut bytes_received)
-        .and_then(|received| check_range(checker, range, &received, shared));
+    let outcome = write_range(peer, range, shared, &mut bytes_received);
     let chunks_done = match outcome {
-        Ok(()) => range.count,
-        // Bad bytes: none of the range counts.
-        Err(RangeError::BadBytes(_)) => 0,
+        Ok(_) => range.count,
         // Whatever arrived is on disk: only whole chunks count as done.
         Err(_) => bytes_received / CHUNK_SIZE as u64,
     };
@@ -457,32 +506,6 @@ fn download_range(
         range,
         chunks_done,
         outcome,
-    }
-}
-
-/// Checks the bytes of `range` that a peer sent (their hash is
-/// `received`) against `checker`'s hash of the range. A checker that
-/// cannot be asked leaves the range to the check of the whole file.
-fn check_range(
-    checker: Option<SocketAddr>,
-    range: ChunkRange,
-    received: &Digest,
-    shared: &Shared,
-) -> std::result::Result<(), RangeError> {
-    let Some(checker) = checker else {
-        return Ok(());
-    };
-    let request = DownloadRequest {
-        file: shared.file.clone(),
-        range: Some(range),
-    };
-    match client::hash(checker, &request, shared.log) {
-        Ok(said) if said != *received => Err(RangeError::BadBytes(format!(
-            "sent bad bytes for chunks {} to {} (their SHA-256 differs from {checker}'s)",
-            range.first,
-            range.first + range.count - 1
-        ))),
-        _ => Ok(()),
     }
 }
 
@@ -554,7 +577,7 @@ mod tests {
             peer,
             range,
             chunks_done: 2,
-            outcome: Ok(()),
+            outcome: Ok([0; 32]),
         });
         let report = reports.recv().unwrap();
         assert!(report.outcome.is_ok() && report.chunks_done == 2);
