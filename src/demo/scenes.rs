@@ -9,14 +9,15 @@ use crate::error::{Error, Result};
 use crate::peer::Peer;
 use crate::settings::Settings;
 use crate::tracker::Tracker;
+use crate::wire::protocol::Location;
 use std::fs;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::bad_holder::{BadHolder, Fault};
 use super::samples::sample;
-use super::stage::Mode;
+use super::stage::{Mode, Stage};
 
 /// Where the vanishing holder stops sending data.bin (4321 bytes): after
 /// 17 whole chunks, about 40 %.
@@ -425,25 +426,14 @@ impl Play<'_, '_> {
             &narration,
             Mode::Live,
             |stage| {
-                let copy = peer1.search("data.bin")?.into_iter().next();
-                let copy = copy.ok_or_else(|| Error::Other("nobody has data.bin".into()))?;
-                let bytes = sample("peer3", "data.bin")
-                    .ok_or_else(|| Error::Other("no sample data.bin".into()))?;
                 let fault = Fault::LiesInChunk(LIE_IN_CHUNK);
-                let liar = BadHolder::join(tracker, "data.bin", &copy, bytes, fault)?;
+                let (copy, liar) = bad_data_bin(peer1, tracker, fault)?;
                 let from_liar = peer1.download_from("data.bin", liar.addr(), &mut |_, _| {});
                 if from_liar.is_ok() {
                     return Err(Error::Other("the lying holder's copy was kept".into()));
                 }
                 stage.say("caught: its bytes' SHA-256 is not its own HASH answer; nothing is kept");
-                liar.leave()?;
-                stage.wait_for("tracker", "leave", 1, "the lying holder to be forgotten")?;
-                let done = peer1.download_from("data.bin", copy.addr(), &mut |_, _| {})?;
-                joined(stage, "peer1")?;
-                same_as_sample(&done.path, "peer3", "data.bin")?;
-                stage.say("data.bin from peer3 is whole, and its hash agrees with peer3's:");
-                stage.say(&format!("{}", done.verification));
-                Ok(())
+                then_from_peer3(stage, (peer1, "peer1"), liar, &copy)
             },
         )
     }
@@ -462,25 +452,13 @@ impl Play<'_, '_> {
             &narration,
             Mode::Live,
             |stage| {
-                let copy = peer2.search("data.bin")?.into_iter().next();
-                let copy = copy.ok_or_else(|| Error::Other("nobody has data.bin".into()))?;
-                let bytes = sample("peer3", "data.bin")
-                    .ok_or_else(|| Error::Other("no sample data.bin".into()))?;
-                let fault = Fault::VanishAfter(CUT_AT);
-                let vanisher = BadHolder::join(tracker, "data.bin", &copy, bytes, fault)?;
+                let (copy, vanisher) = bad_data_bin(peer2, tracker, Fault::VanishAfter(CUT_AT))?;
                 let cut = peer2.download_from("data.bin", vanisher.addr(), &mut |_, _| {});
                 let Err(error) = cut else {
                     return Err(Error::Other("the cut download worked".into()));
                 };
                 stage.say(&format!("the download failed: {error}"));
-                vanisher.leave()?;
-                stage.wait_for("tracker", "leave", 1, "the vanished holder to be forgotten")?;
-                let done = peer2.download_from("data.bin", copy.addr(), &mut |_, _| {})?;
-                joined(stage, "peer2")?;
-                same_as_sample(&done.path, "peer3", "data.bin")?;
-                stage.say("data.bin is whole, byte for byte, and its hash agrees with peer3's:");
-                stage.say(&format!("{}", done.verification));
-                Ok(())
+                then_from_peer3(stage, (peer2, "peer2"), vanisher, &copy)
             },
         )
     }
@@ -499,4 +477,34 @@ impl Play<'_, '_> {
             },
         )
     }
+}
+
+/// A bad holder of peer3's data.bin joins the tracker with `fault`.
+/// Returns peer3's copy, as the tracker lists it to `peer`, and the bad
+/// holder.
+fn bad_data_bin(peer: &Peer, tracker: SocketAddr, fault: Fault) -> Result<(Location, BadHolder)> {
+    let copy = peer.search("data.bin")?.into_iter().next();
+    let copy = copy.ok_or_else(|| Error::Other("nobody has data.bin".into()))?;
+    let bytes =
+        sample("peer3", "data.bin").ok_or_else(|| Error::Other("no sample data.bin".into()))?;
+    let bad = BadHolder::join(tracker, "data.bin", &copy, bytes, fault)?;
+    Ok((copy, bad))
+}
+
+/// The bad holder leaves; then `peer` downloads data.bin from peer3's
+/// `copy`, announces it, and the stage says it is whole and verified.
+fn then_from_peer3(
+    stage: &Stage,
+    (peer, id): (&Peer, &str),
+    bad: BadHolder,
+    copy: &Location,
+) -> Result<()> {
+    bad.leave()?;
+    stage.wait_for("tracker", "leave", 1, "the bad holder to be forgotten")?;
+    let done = peer.download_from("data.bin", copy.addr(), &mut |_, _| {})?;
+    joined(stage, id)?;
+    same_as_sample(&done.path, "peer3", "data.bin")?;
+    stage.say("data.bin from peer3 is whole, and its hash agrees with peer3's:");
+    stage.say(&format!("{}", done.verification));
+    Ok(())
 }
