@@ -308,10 +308,13 @@ impl Incoming {
 
 impl Drop for Incoming {
     fn drop(&mut self) {
+        // The name first: once the temporary file is gone, the name is
+        // free, for whoever sees the folder. (A new arrival of the name
+        // gets a temporary file of its own, so the two cannot clash.)
+        lock(&self.folder.receiving).remove(&self.name);
         if let Some(temp_path) = self.temp_path.take() {
             let _ = fs::remove_file(temp_path);
         }
-        lock(&self.folder.receiving).remove(&self.name);
     }
 }
 
