@@ -22,8 +22,8 @@ enum Fault {
     /// Sends `FILE: \n` and then exactly the size in bytes: the file comes
     /// shifted by one byte. Its HASH answer is right.
     StrayLineEnd,
-    /// Keeps only the core protocol: answers HASH with `ERROR:`. Its bytes
-    /// are right.
+    /// Keeps only the core protocol: answers HASH and a ranged DOWNLOAD
+    /// with `ERROR:`. Its bytes are right.
     CoreOnly,
     /// Does everything right (its file may still be another one of the
     /// same name and size).
@@ -104,6 +104,10 @@ fn answer(stream: TcpStream, name: &str, content: &[u8], fault: Fault, port: u16
             (_, None) => b"ERROR: no such range\n".to_vec(),
         }
     } else if let Some(fields) = line.strip_prefix("DOWNLOAD:") {
+        if matches!(fault, Fault::CoreOnly) && fields.split(',').count() != 3 {
+            let _ = stream.write_all(b"ERROR: bad DOWNLOAD: expected `name, type, size`\n");
+            return;
+        }
         let Some((start, end)) = range_of(fields, content.len()) else {
             let _ = stream.write_all(b"ERROR: no such range\n");
             return;
@@ -331,5 +335,33 @@ fn a_download_cut_part_way_is_kept_hidden_and_resumed_from_another_holder() {
         out,
         ["removed 0 partial download(s)"],
         "the partial was used up"
+    );
+}
+
+#[test]
+fn a_resume_from_a_core_only_holder_that_refuses_ranges_starts_again_from_byte_0() {
+    let net = Net::new("verified_resume_core", &["peer1"]);
+    let _tracker = net.start_tracker(&[]);
+    let content = pattern_bytes(5000);
+    let cut = FakeHolder::start("c.bin", content.clone(), Fault::CutAfter(2000));
+    let session = joined_fake(&net, "c.bin", content.len(), &cut);
+    let mut peer1 = joined_peer1(&net);
+    let out = run(&mut peer1, "download c.bin");
+    find_line(&out, "the failure", |l| l.starts_with("error:"));
+    drop(session);
+    drop(cut);
+    let core = FakeHolder::start("c.bin", content.clone(), Fault::CoreOnly);
+    let _session = joined_fake(&net, "c.bin", content.len(), &core);
+    let out = run(&mut peer1, "download c.bin");
+    find_line(&out, "the download", |l| l.starts_with("downloaded c.bin"));
+    find_line(&out, "kept unverified", |l| {
+        l.trim_start().starts_with("unverified:")
+    });
+    peer1.wait_for_log("the fall back to the whole file", |l| {
+        l.contains("refused a ranged DOWNLOAD")
+    });
+    assert_eq!(
+        std::fs::read(net.dir("peer1").join("c.bin")).expect("the file"),
+        content
     );
 }

@@ -226,7 +226,7 @@ impl Peer {
             };
             let waiting = format!("{}'s reply to DOWNLOAD", self.describe(from));
             progress(Progress::Awaiting(&waiting));
-            match self.download_rest(&incoming, location, have, progress) {
+            match self.download_rest_or_all(&incoming, location, have, progress) {
                 Ok((sink, verification)) => {
                     let path = incoming.finish_from(sink, location.size)?;
                     let size = location.size;
@@ -277,6 +277,29 @@ impl Peer {
         }
         fs::rename(&path, incoming.temp_path()).ok()?;
         Some((first.clone(), whole_chunks))
+    }
+
+    /// [`Peer::download_rest`], and, if the holder refuses the ranged
+    /// DOWNLOAD of a resume (a core-only peer answers it `ERROR:`), the
+    /// whole file from it, from byte 0.
+    fn download_rest_or_all(
+        &self,
+        incoming: &Incoming,
+        holder: &Location,
+        have: u64,
+        progress: &mut dyn FnMut(Progress),
+    ) -> std::result::Result<(BufWriter<File>, Verification), (Error, u64)> {
+        match self.download_rest(incoming, holder, have, progress) {
+            Err((Error::Remote(reason), _)) if have > 0 => {
+                let who = self.describe(holder.addr());
+                self.log.event(&format!(
+                    "{who} refused a ranged DOWNLOAD ({reason}): {} from byte 0",
+                    incoming.name()
+                ));
+                self.download_rest(incoming, holder, 0, progress)
+            }
+            other => other,
+        }
     }
 
     /// One try: the file from one holder into the temporary file, hashed
