@@ -22,6 +22,9 @@ enum Fault {
     /// Sends `FILE: \n` and then exactly the size in bytes: the file comes
     /// shifted by one byte. Its HASH answer is right.
     StrayLineEnd,
+    /// Keeps only the core protocol and says nothing at all to HASH: the
+    /// connection stays open, unanswered. Its bytes are right.
+    SilentToHash,
     /// Keeps only the core protocol: answers HASH and a ranged DOWNLOAD
     /// with `ERROR:`. Its bytes are right.
     CoreOnly,
@@ -53,9 +56,13 @@ impl FakeHolder {
         let stopping = Arc::clone(&stop);
         let name = name.to_string();
         let thread = thread::spawn(move || {
+            // Connections left unanswered stay open until the fake stops.
+            let mut unanswered = Vec::new();
             while !stopping.load(Ordering::SeqCst) {
                 match listener.accept() {
-                    Ok((stream, _)) => answer(stream, &name, &content, fault, port),
+                    Ok((stream, _)) => {
+                        unanswered.extend(answer(stream, &name, &content, fault, port))
+                    }
                     Err(_) => thread::park_timeout(POLL_INTERVAL),
                 }
             }
@@ -81,17 +88,27 @@ impl Drop for FakeHolder {
     }
 }
 
-/// One connection: one request line, one answer, close.
-fn answer(stream: TcpStream, name: &str, content: &[u8], fault: Fault, port: u16) {
+/// One connection: one request line, one answer, close; or, for a request
+/// left unanswered, the connection back, to keep open.
+fn answer(
+    stream: TcpStream,
+    name: &str,
+    content: &[u8],
+    fault: Fault,
+    port: u16,
+) -> Option<TcpStream> {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() {
-        return;
+        return None;
     }
     let mut stream = reader.into_inner();
     let line = line.trim_end();
+    if line.starts_with("HASH:") && matches!(fault, Fault::SilentToHash) {
+        return Some(stream);
+    }
     let reply = if line == "LIST" {
         let record = file_record(name, "bin", content.len() as u64, "01/01/26", port);
         format!("FILES: {record}\n").into_bytes()
@@ -106,11 +123,11 @@ fn answer(stream: TcpStream, name: &str, content: &[u8], fault: Fault, port: u16
     } else if let Some(fields) = line.strip_prefix("DOWNLOAD:") {
         if matches!(fault, Fault::CoreOnly) && fields.split(',').count() != 3 {
             let _ = stream.write_all(b"ERROR: bad DOWNLOAD: expected `name, type, size`\n");
-            return;
+            return None;
         }
         let Some((start, end)) = range_of(fields, content.len()) else {
             let _ = stream.write_all(b"ERROR: no such range\n");
-            return;
+            return None;
         };
         let mut reply = b"FILE: ".to_vec();
         match fault {
@@ -132,6 +149,7 @@ fn answer(stream: TcpStream, name: &str, content: &[u8], fault: Fault, port: u16
     };
     let _ = stream.write_all(&reply);
     let _ = stream.flush();
+    None
 }
 
 /// The byte range `name, type, size [, first, count]` asks for.
@@ -365,3 +383,38 @@ fn a_resume_from_a_core_only_holder_that_refuses_ranges_starts_again_from_byte_0
         content
     );
 }
+
+#[test]
+fn a_holder_that_says_nothing_to_hash_does_not_hold_the_download_long() {
+    let net = Net::new("verified_silent", &["peer1"]);
+    let _tracker = net.start_tracker(&[]);
+    let content = pattern_bytes(777);
+    let holder = FakeHolder::start("quiet.bin", content.clone(), Fault::SilentToHash);
+    let _session = joined_fake(&net, "quiet.bin", content.len(), &holder);
+    let mut peer1 = joined_peer1(&net);
+    let started = std::time::Instant::now();
+    let out = run(&mut peer1, "download quiet.bin");
+    find_line(&out, "the download", |l| {
+        l.starts_with("downloaded quiet.bin")
+    });
+    let said = find_line(&out, "kept unverified", |l| {
+        l.trim_start().starts_with("unverified:")
+    });
+    assert!(
+        said.contains("no answer to HASH 5 s after the last byte"),
+        "{said}"
+    );
+    assert!(
+        started.elapsed() < STALL_LIMIT,
+        "the silent holder held the download for {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        std::fs::read(net.dir("peer1").join("quiet.bin")).expect("the file"),
+        content
+    );
+}
+
+/// Well under the 30 s a silent connection may take elsewhere: the HASH
+/// answer gets 5 s after the last byte of a small file.
+const STALL_LIMIT: std::time::Duration = std::time::Duration::from_secs(20);

@@ -16,10 +16,13 @@ use crate::wire::messages::{TrackerReply, TrackerRequest};
 use crate::wire::protocol::{
     check_name, ChunkRange, DownloadRequest, FileSpec, Location, CHUNK_SIZE,
 };
+use crate::wire::sha256::Digest;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
 
 /// What a download tells the one who waits for it (the shell prints it).
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +63,31 @@ struct Asked {
     holders: Vec<Location>,
     /// Why each other peer is not a holder, in words.
     misses: Vec<String>,
+}
+
+/// How long a download waits, after its last byte, for the holder's
+/// answer to HASH, at least. The holder hashes while it sends, so one that
+/// answers is nearly done by then; one that keeps only the core protocol
+/// and says nothing must not hold the download for long.
+const HASH_ANSWER_WAIT: Duration = Duration::from_secs(5);
+
+/// The slowest hashing a holder is given time for, in bytes a second, on
+/// top of [`HASH_ANSWER_WAIT`]: a big file takes a while to hash.
+const HASH_MIN_RATE: u64 = 20 * 1024 * 1024;
+
+/// The holder's answer to HASH for a file of `size` bytes, once the bytes
+/// are in: it has [`HASH_ANSWER_WAIT`] and the time to hash `size` bytes
+/// at [`HASH_MIN_RATE`].
+fn await_hash(answer: &Receiver<Result<Digest>>, size: u64) -> Result<Digest> {
+    let wait = HASH_ANSWER_WAIT + Duration::from_secs(size / HASH_MIN_RATE);
+    match answer.recv_timeout(wait) {
+        Ok(said) => said,
+        Err(RecvTimeoutError::Timeout) => Err(Error::Other(format!(
+            "no answer to HASH {} s after the last byte",
+            wait.as_secs()
+        ))),
+        Err(RecvTimeoutError::Disconnected) => Err(Error::Closed),
+    }
 }
 
 /// Whether two holders' records are of the same copy of a file: the same
@@ -348,10 +376,7 @@ impl Peer {
         }
         progress(Progress::Awaiting(&format!("{who}'s answer to HASH")));
         let said = match asked {
-            Some(answer) => answer
-                .map_err(|e| (e, 0))?
-                .recv()
-                .unwrap_or(Err(Error::Closed)),
+            Some(answer) => answer.and_then(|answer| await_hash(&answer, holder.size)),
             // An empty file: no byte ever came.
             None => client::hash(holder.addr(), &whole, &self.log),
         };
