@@ -15,8 +15,10 @@
 //!
 //! Files: `samples.rs` (the sample files, built into the binary),
 //! `stage.rs` (how the lines are shown), `senders.rs` (who sent a line,
-//! for the page's arrows), and this one (the scenes).
+//! for the page's arrows), `bad_holder.rs` (holders that lie or vanish
+//! part-way through a download), and this one (the scenes).
 
+mod bad_holder;
 pub mod samples;
 mod scenes;
 pub mod senders;

@@ -138,7 +138,7 @@ impl PeerService {
             Ok(None) => return, // connected and left without a word
             Err(Error::Protocol(ParseError::OtherConversation { keyword, .. })) => {
                 let _ = connection.send(&PeerReply::Error(format!(
-                    "a peer takes DOWNLOAD, LIST, UPLOAD or PING, not {keyword}"
+                    "a peer takes DOWNLOAD, HASH, LIST, UPLOAD or PING, not {keyword}"
                 )));
                 return;
             }
@@ -156,6 +156,7 @@ impl PeerService {
             PeerRequest::List => self.send_list(&mut connection),
             PeerRequest::Upload(file) => self.receive_upload(&mut connection, &file),
             PeerRequest::Ping => connection.send(&PeerReply::Pong),
+            PeerRequest::Hash(request) => self.send_hash(&mut connection, &request),
         };
         if let Err(error) = result {
             self.log
@@ -195,6 +196,15 @@ impl PeerService {
         ));
         connection.pace_chunks(self.log.chunk_pause());
         connection.send_file(&mut source, len, &mut |_| {})
+    }
+
+    /// HASH: the SHA-256 of the bytes a DOWNLOAD of the same fields would
+    /// send, or why there are none.
+    fn send_hash(&self, connection: &mut Connection, request: &DownloadRequest) -> Result<()> {
+        match self.folder.hash_of(request) {
+            Ok(digest) => connection.send(&PeerReply::Hash(digest)),
+            Err(error) => connection.send(&PeerReply::Error(error.to_string())),
+        }
     }
 
     fn send_list(&self, connection: &mut Connection) -> Result<()> {
