@@ -163,11 +163,19 @@ fn closing_session(stream: TcpStream) {
 /// A test network with `files` in peer1's folder, and `fake` on the
 /// tracker's port.
 fn network(name: &str, files: &[&str], fake: impl FnOnce(TcpListener) -> Count) -> (Net, Count) {
-    let net = Net::new(name, &["peer1", "peer2"]);
+    // The port was free when it was picked; another test run on the same
+    // machine may take it meanwhile, so a network whose port went is made
+    // anew, a few times at most.
+    let (net, listener) = (0..5)
+        .find_map(|_| {
+            let net = Net::new(name, &["peer1", "peer2"]);
+            let listener = TcpListener::bind(("127.0.0.1", net.tracker_port)).ok()?;
+            Some((net, listener))
+        })
+        .expect("bind the fake on a free port");
     for file in files {
         net.put("peer1", file, format!("the file {file}").as_bytes());
     }
-    let listener = TcpListener::bind(("127.0.0.1", net.tracker_port)).expect("bind the fake");
     let count = fake(listener);
     (net, count)
 }
