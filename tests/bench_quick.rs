@@ -4,12 +4,16 @@
 use std::process::Command;
 
 /// Every figure line the benchmark prints, in order.
-const FIGURES: [&str; 19] = [
+const FIGURES: [&str; 23] = [
     "transfer_raw",
     "transfer",
     "transfer_vs_raw",
     "fetch",
     "fetch_vs_raw",
+    "sha256",
+    "sha256_vs_sha256sum",
+    "transfer_verified",
+    "verified_vs_transfer",
     "sessions",
     "sessions_join_time",
     "sessions_join_rate",
@@ -52,7 +56,12 @@ fn quick_benchmark_prints_every_figure() {
     }
     let last = lines.last().copied().unwrap_or_default();
     assert!(last.starts_with("summary: "), "last line: {last}");
-    for ratio in ["transfer/raw", "fetch/raw", "search p50/echo p50"] {
+    for ratio in [
+        "transfer/raw",
+        "fetch/raw",
+        "verified/transfer",
+        "search p50/echo p50",
+    ] {
         assert!(
             last.contains(ratio),
             "the summary does not name {ratio}: {last}"

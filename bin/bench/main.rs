@@ -13,10 +13,12 @@
 //!    DOWNLOAD through the real peer server and client code, both to disk
 //!    (each the best of three rounds);
 //! 2. `fetch`: the same file from several peers at once (ranged DOWNLOADs);
-//! 3. `sessions`: thousands of fake peers joined to one tracker at once,
+//! 3. `verify`: our SHA-256 beside `sha256sum`, and a DOWNLOAD verified
+//!    against the holder's HASH beside the plain one of step 1;
+//! 4. `sessions`: thousands of fake peers joined to one tracker at once,
 //!    and the tracker's resident memory;
-//! 4. `search`: SEARCH round trips beside a bare one-line echo;
-//! 5. `memory`: the peak memory of a peer serving, and of one downloading.
+//! 5. `search`: SEARCH round trips beside a bare one-line echo;
+//! 6. `memory`: the peak memory of a peer serving, and of one downloading.
 //!
 //! The tracker, the peers and the echo server run as separate processes:
 //! copies of this very program started in a hidden mode (`--as-tracker`,
@@ -30,8 +32,8 @@
 //! removed at the end, also when a step fails.
 //!
 //! The files, read in this order after this one: `args.rs` (the command
-//! line), then the steps: `transfer.rs` (1 and 2), `sessions.rs` (3),
-//! `search.rs` (4) and `memory.rs` (5). What they stand on: `workspace.rs`
+//! line), then the steps: `transfer.rs` (1 and 2), `verify.rs` (3),
+//! `sessions.rs` (4), `search.rs` (5) and `memory.rs` (6). What they stand on: `workspace.rs`
 //! (the temporary folder and the generated file), `children.rs` (starting
 //! the child processes and ending them), `child_modes.rs` (what a child
 //! process runs) and `proc.rs` (what `/proc` tells about a process).
@@ -47,6 +49,7 @@ mod proc;
 mod search;
 mod sessions;
 mod transfer;
+mod verify;
 mod workspace;
 
 use args::{Command, Options};
@@ -64,6 +67,7 @@ use memory::{measure_memory, MemoryFigures};
 use search::{measure_search, SearchRatios};
 use sessions::{join_sessions, raise_open_file_limit_for, TrackerMemory};
 use transfer::{measure_fetch, measure_transfer};
+use verify::measure_verify;
 use workspace::{generate_file, Workspace};
 
 // ---------------------------------------------------------------------------
@@ -92,6 +96,8 @@ const SEARCH_CONNECTIONS: usize = 8;
 const TRANSFER_GOAL: f64 = 0.5;
 /// Goal: a fetch from several peers moves at least this share of the raw baseline.
 const FETCH_GOAL: f64 = 0.8;
+/// Goal: checking a download's SHA-256 does not halve its speed.
+const VERIFY_GOAL: f64 = 0.5;
 /// Goal: the SEARCH p50 is at most this many times the echo p50.
 const SEARCH_GOAL: f64 = 1.5;
 /// Goal: the tracker holds this many sessions ...
@@ -165,6 +171,7 @@ fn run(options: &Options) -> Result<()> {
 
     let transfer = measure_transfer(&workspace, &source, size, &client, *first_addr)?;
     let fetch = measure_fetch(&source, size, &client, &peer_addrs, transfer.raw)?;
+    let verified = measure_verify(&source, size, client.dir(), *first_addr, transfer.peer)?;
     let mut sessions = join_sessions(&tracker, tracker_addr, options.sessions)?;
     let joined = sessions.tracker.joined;
     let search = measure_search(
@@ -182,6 +189,7 @@ fn run(options: &Options) -> Result<()> {
     let summary = Summary {
         transfer: transfer.peer / transfer.raw,
         fetch,
+        verified,
         search,
         tracker: sessions.tracker,
         memory,
@@ -241,6 +249,8 @@ fn joined<T>(result: std::thread::Result<Result<T>>) -> Result<T> {
 struct Summary {
     transfer: f64,
     fetch: f64,
+    /// Verified transfer / plain transfer.
+    verified: f64,
     search: SearchRatios,
     tracker: TrackerMemory,
     memory: MemoryFigures,
@@ -260,6 +270,12 @@ impl Display for Summary {
             "fetch/raw {:.2} (goal >= {FETCH_GOAL}: {}); ",
             self.fetch,
             verdict(self.fetch >= FETCH_GOAL)
+        )?;
+        write!(
+            f,
+            "verified/transfer {:.2} (goal >= {VERIFY_GOAL}: {}); ",
+            self.verified,
+            verdict(self.verified >= VERIFY_GOAL)
         )?;
         write!(
             f,

@@ -119,7 +119,7 @@ fn bind_loopback() -> Result<TcpListener> {
     TcpListener::bind(LOOPBACK_ANY_PORT).map_err(|e| Error::io("binding a loopback port", e))
 }
 
-fn mib_per_s(bytes: u64, elapsed: Duration) -> f64 {
+pub(super) fn mib_per_s(bytes: u64, elapsed: Duration) -> f64 {
     bytes as f64 / MIB as f64 / elapsed.as_secs_f64().max(f64::MIN_POSITIVE)
 }
 
