@@ -103,7 +103,12 @@ pub fn fetch(
         )));
     }
     progress(file.size, file.size);
-    let verification = check_whole(incoming.temp_path(), &file, whole)?;
+    // Every range vouched for by another holder of the agreed file: the
+    // whole is that file, with no second read of it.
+    let verification = match whole {
+        Some(agreed) if !plan.unvouched => Verification::Verified(agreed),
+        _ => check_whole(incoming.temp_path(), &file, whole)?,
+    };
     let path = incoming.finish(file.size)?;
     plan.chunks_by_peer.retain(|_, chunks| *chunks > 0);
     Ok(FetchReport {
@@ -213,6 +218,11 @@ struct Plan {
     /// Ranges that came whole and are not checked yet: who sent them, and
     /// the hash of their bytes.
     unchecked: Vec<(SocketAddr, ChunkRange, Digest)>,
+    /// Some bytes of the file were not vouched for by another holder whose
+    /// hash of the whole file agrees (a range with no such checker, a
+    /// failed check, a range that broke off, or a holder that lied): then
+    /// the whole file is read again and checked at the end.
+    unvouched: bool,
 }
 
 impl Plan {
@@ -285,23 +295,36 @@ impl Plan {
     fn check_ranges(&mut self, shared: &Shared) -> bool {
         let mut unchecked = std::mem::take(&mut self.unchecked);
         unchecked.sort_by_key(|(_, range, _)| range.first);
-        let mut any_bad = false;
-        for (peer, range, received) in unchecked {
-            let Some(checker) = self.checker_for(peer) else {
-                continue;
-            };
+        let wanted = unchecked.len();
+        let checks: Vec<(SocketAddr, ChunkRange, Digest, SocketAddr)> = unchecked
+            .into_iter()
+            .filter_map(|(peer, range, received)| {
+                Some((peer, range, received, self.checker_for(peer)?))
+            })
+            .collect();
+        // The checkers hash their ranges at the same time: asked one after
+        // the other, the check would take as long as hashing the whole
+        // file on one core.
+        let answers = client::in_parallel(&checks, |(_, range, _, checker)| {
             let request = DownloadRequest {
                 file: shared.file.clone(),
-                range: Some(range),
+                range: Some(*range),
             };
-            match client::hash(checker, &request, shared.log) {
+            client::hash(*checker, &request, shared.log)
+        });
+        let mut any_bad = false;
+        self.unvouched |= checks.len() < wanted;
+        for ((peer, range, received, checker), said) in checks.into_iter().zip(answers) {
+            match said {
                 Ok(said) if said != received => {
                     self.bad_range(peer, range, checker, shared.log);
                     any_bad = true;
                 }
-                _ => {}
+                Ok(_) if checker != peer => {}
+                _ => self.unvouched = true,
             }
         }
+        self.unvouched |= any_bad;
         any_bad
     }
 
@@ -348,6 +371,8 @@ impl Plan {
                     report.peer
                 ));
                 self.failures.push((report.peer, error.to_string()));
+                // The chunks it did send are checked by no range hash.
+                self.unvouched |= report.chunks_done > 0;
                 self.pending.push_back(ChunkRange {
                     first: report.range.first + report.chunks_done,
                     count: report.range.count - report.chunks_done,

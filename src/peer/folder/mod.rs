@@ -16,18 +16,26 @@ use crate::wire::connection::IO_BUFFER_SIZE;
 use crate::wire::date::Date;
 use crate::wire::protocol::{check_name, type_of, DownloadRequest, FileRecord, FileSpec, Invalid};
 use crate::wire::sha256::{Digest, Sha256};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, Metadata};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 /// Temporary files start with this. The leading dot keeps them out of every
 /// listing (hidden files are never shared), and the rest makes them easy to
 /// recognise and clean up.
 pub const PARTIAL_PREFIX: &str = ".p2p-partial-";
+
+/// How many whole-file hashes a folder remembers. Past that it forgets
+/// them all and starts again: a hash costs one read of its file.
+const HASHES_KEPT: usize = 256;
+
+/// A whole file's SHA-256, with the size and time of change it had then.
+type KnownHash = (u64, SystemTime, Digest);
 
 /// A peer's served folder. Clones share the set of names being received.
 #[derive(Debug, Clone)]
@@ -36,6 +44,12 @@ pub struct SharedFolder {
     /// Names with a transfer into this folder under way, so that two
     /// transfers of one name cannot race: the second is refused at once.
     receiving: Arc<Mutex<HashSet<String>>>,
+    /// The SHA-256 of whole files already hashed, by name, with the size
+    /// and time of change they had: every downloader of a file asks for
+    /// its hash, and hashing it again each time would cost a read of the
+    /// whole file. A file that changed (another size or time) is hashed
+    /// again.
+    hashes: Arc<Mutex<HashMap<String, KnownHash>>>,
 }
 
 /// One file the folder shares.
@@ -91,6 +105,7 @@ impl SharedFolder {
         let folder = SharedFolder {
             dir: dir.to_path_buf(),
             receiving: Arc::default(),
+            hashes: Arc::default(),
         };
         let mut removed = 0;
         for entry in
@@ -200,7 +215,30 @@ impl SharedFolder {
         let (offset, len) = request
             .byte_range()
             .ok_or_else(|| Error::Conflict("the range starts past the end of the file".into()))?;
-        hash_part(file, offset, len, &request.file.name)
+        let name = &request.file.name;
+        // A whole file's hash is remembered while the file stays the same.
+        let whole = offset == 0 && len == request.file.size;
+        let changed = file.metadata().and_then(|meta| meta.modified()).ok();
+        let key = changed
+            .filter(|_| whole)
+            .map(|time| (request.file.size, time));
+        if let Some((size, time)) = key {
+            if let Some(&(s, t, digest)) = lock(&self.hashes).get(name) {
+                if (s, t) == (size, time) {
+                    return Ok(digest);
+                }
+            }
+        }
+        // Hashed with no lock held: it reads the whole range.
+        let digest = hash_part(file, offset, len, name)?;
+        if let Some((size, time)) = key {
+            let mut hashes = lock(&self.hashes);
+            if hashes.len() >= HASHES_KEPT {
+                hashes.clear();
+            }
+            hashes.insert(name.clone(), (size, time, digest));
+        }
+        Ok(digest)
     }
 
     /// Whether anything, of any kind, has this name in the folder.

@@ -165,6 +165,33 @@ fn hashes_a_whole_file_or_a_range() {
     assert!(folder.hash_of(&wrong_size).is_err());
 }
 
+// A whole file's hash is remembered, and taken again once the file
+// changed: same size, other bytes, a later time of change.
+#[test]
+fn a_whole_files_hash_is_remembered_until_the_file_changes() {
+    use crate::wire::sha256::digest;
+    let scratch = Scratch::new("hash_cache");
+    let path = scratch.0.join("c.txt");
+    fs::write(&path, b"first").unwrap();
+    let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
+    let whole = DownloadRequest {
+        file: spec("c.txt", 5),
+        range: None,
+    };
+    assert_eq!(folder.hash_of(&whole).unwrap(), digest(b"first"));
+    assert_eq!(lock(&folder.hashes).len(), 1, "remembered");
+    assert_eq!(folder.hash_of(&whole).unwrap(), digest(b"first"));
+    fs::write(&path, b"other").unwrap();
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    assert_eq!(folder.hash_of(&whole).unwrap(), digest(b"other"));
+}
+
 #[test]
 fn leftovers_of_a_crash_are_removed_at_open() {
     let scratch = Scratch::new("leftover");
