@@ -10,7 +10,9 @@
 //!    it: every message as a type with pure `parse` and `format`
 //!    ([`wire::protocol`]), the one check of a file name
 //!    ([`wire::names`]), dates as `DD/MM/YY` ([`wire::date`]), another
-//!    node's text made safe to show ([`wire::text`]), and the one place
+//!    node's text made safe to show ([`wire::text`]), the SHA-256 that
+//!    proves a file arrived as its holder has it ([`wire::sha256`]), and
+//!    the one place
 //!    that reads and writes a socket ([`wire::connection`]), which tells a
 //!    [`wire::trace::Tracer`] what crossed the wire. It uses nothing else
 //!    of the crate but the error type, [`error`], which stands beside it
@@ -35,7 +37,7 @@
 //! always sorts it; this one is the order to read them in.)
 //!
 //! ```text
-//!          wire (protocol, names, text, connection, trace)  +  error
+//!    wire (protocol, names, text, sha256, connection, trace)  +  error
 //!                   ^                        ^
 //!   log, settings, server, cli, ...          |
 //!        ^                    ^              |
