@@ -72,6 +72,7 @@ const FILES: &[(&str, &str)] = &[
         include_str!("tracker/liveness.rs"),
     ),
     ("src/tracker/mod.rs", include_str!("tracker/mod.rs")),
+    ("src/web/code.rs", include_str!("web/code.rs")),
     ("src/web/demo_page.rs", include_str!("web/demo_page.rs")),
     ("src/web/events.rs", include_str!("web/events.rs")),
     (

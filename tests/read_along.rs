@@ -8,6 +8,7 @@
 mod common;
 
 use common::checker::run_check;
+use common::web::*;
 use p2p_share::source;
 use p2p_share::wire::rules::{self, Rule, Side};
 use std::net::TcpListener;
@@ -107,4 +108,67 @@ fn a_fail_names_the_rule_and_the_line_of_our_code_that_keeps_it() {
         sent.contains("TrackerReply::Hi"),
         "{file}:{line} is {sent:?}"
     );
+}
+
+/// The text of `<body data-autotest="...">` in a dumped page.
+fn autotest_outcome(dom: &str) -> &str {
+    dom.split("data-autotest=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("the page did not report its test steps:\n{dom}"))
+}
+
+/// The line panel of a dumped page.
+fn line_panel(dom: &str) -> &str {
+    let panel = dom
+        .split("class=\"line-panel\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no line panel on the page:\n{dom}"));
+    panel.split("</section>").next().unwrap_or(panel)
+}
+
+/// A screenshot smaller than this is blank or nearly.
+const MIN_SCREENSHOT_BYTES: usize = 30_000;
+
+#[test]
+fn clicking_an_arrow_of_the_demo_shows_its_rule_and_the_function_that_sent_it() {
+    let Some(program) = chromium() else {
+        println!("read_along: not run: no chromium on this machine (apt-get install chromium)");
+        return;
+    };
+    let mut browser = Browser::new(program);
+    let demo = start_web_demo("read_along_demo", &["--pace", "0"]);
+    let steps = "next:5,open:DOWNLOAD: notes.txt";
+    let dom = browser.dump_dom(&demo.page.url(&format!("/?autotest={steps}")));
+    assert_eq!(autotest_outcome(&dom), format!("done: {steps}"), "{dom}");
+    let panel = line_panel(&dom);
+    assert!(!panel.contains(" hidden"), "the panel is hidden:\n{panel}");
+    for shown in [
+        "DOWNLOAD: notes.txt, txt, 986",
+        ">download</code>",
+        "gets FILE: and exactly the file's bytes",
+    ] {
+        assert!(panel.contains(shown), "the panel lacks {shown:?}:\n{panel}");
+    }
+    // The list view holds the same lines, as buttons.
+    assert!(dom.contains("The same lines as a list"), "{dom}");
+
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("read_along_panel.png");
+    let _ = std::fs::remove_file(&shot);
+    let demo = start_web_demo("read_along_demo_shot", &["--pace", "0"]);
+    browser.screenshot(
+        &demo.page.url(&format!("/?autotest={steps}")),
+        &shot,
+        1400,
+        2400,
+    );
+    let bytes = std::fs::read(&shot).expect("a screenshot");
+    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() >= MIN_SCREENSHOT_BYTES);
+    let pairs: std::collections::HashSet<&[u8]> = bytes.windows(2).collect();
+    assert!(
+        pairs.len() > 5_000,
+        "{} looks like one colour",
+        shot.display()
+    );
+    println!("screenshot: {}", shot.display());
 }
