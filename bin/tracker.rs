@@ -44,19 +44,19 @@ fn main() -> ExitCode {
     cli::exit_code("tracker", run())
 }
 
+/// The options the tracker takes.
+const ACCEPTED: [&str; 7] = [
+    "--settings",
+    "--trace",
+    "--heartbeat",
+    "--explain",
+    "--max-connections",
+    "--web",
+    "--web-any",
+];
+
 fn run() -> Result<()> {
-    let args = cli::parse(
-        std::env::args().skip(1),
-        &[
-            "--settings",
-            "--trace",
-            "--heartbeat",
-            "--explain",
-            "--max-connections",
-            "--web",
-            "--web-any",
-        ],
-    )?;
+    let args = cli::parse(std::env::args().skip(1), &ACCEPTED)?;
     if args.help {
         cli::print_usage(USAGE);
         return Ok(());

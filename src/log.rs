@@ -189,10 +189,11 @@ impl Log {
         self
     }
 
-    /// The same log, for `demo --slow` only: a connection of this node
-    /// pauses `pause` before each chunk of a file it sends, and traces each
-    /// chunk it receives, so that chunks from two senders visibly take
-    /// turns. Nothing else sets it: real transfers never wait.
+    /// The same log, for `demo --slow` only: the node's transfers are
+    /// paced with `pause` (the peer hands it to each transfer's connection,
+    /// [`crate::wire::connection::Connection::pace_chunks`]), so that
+    /// chunks from two senders visibly take turns. Nothing else sets it:
+    /// real transfers never wait.
     pub fn paced(mut self, pause: Duration) -> Log {
         self.chunk_pause = Some(pause);
         self
@@ -339,10 +340,6 @@ impl Tracer for Log {
 
     fn name_of(&self, addr: SocketAddr) -> String {
         Log::name_of(self, addr)
-    }
-
-    fn chunk_pause(&self) -> Option<Duration> {
-        self.chunk_pause
     }
 }
 

@@ -39,6 +39,7 @@ pub fn download_to(
     connection.send(&PeerRequest::Download(request.clone()))?;
     match connection.receive_file_or(connection.reply_wait())? {
         FileOrMessage::File => {
+            connection.pace_chunks(log.chunk_pause());
             connection.receive_file(sink, len, progress)?;
             connection.expect_end_of_body(CLOSE_WAIT)?;
         }
@@ -100,6 +101,7 @@ pub fn upload(
         PeerReply::Error(reason) => return Err(Error::Remote(reason)),
         other => return Err(Error::unexpected("READY", &other)),
     }
+    connection.pace_chunks(log.chunk_pause());
     connection.send_file(
         &mut BufReader::with_capacity(IO_BUFFER_SIZE, source),
         file.size,

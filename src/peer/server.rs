@@ -193,6 +193,7 @@ impl PeerService {
             "sending {name}, bytes {offset}..{}, to {to}",
             offset + len
         ));
+        connection.pace_chunks(self.log.chunk_pause());
         connection.send_file(&mut source, len, &mut |_| {})
     }
 
@@ -230,6 +231,7 @@ impl PeerService {
         let limit = upload_time_limit(file.size);
         let deadline = Deadline::start(connection.closer(), limit)?;
         connection.send(&PeerReply::Ready)?;
+        connection.pace_chunks(self.log.chunk_pause());
         let received = receive_body(connection, file, incoming);
         if deadline.finish() && received.is_err() {
             return Err(Error::Other(format!(

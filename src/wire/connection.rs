@@ -159,6 +159,9 @@ pub struct Connection {
     /// Which side of the conversation we are on: it fixes how long a line
     /// we read may be.
     role: Role,
+    /// `demo --slow` only: the pause before each chunk of a file sent, and
+    /// a trace line for each chunk received (see [`Connection::pace_chunks`]).
+    chunk_pause: Option<Duration>,
 }
 
 /// Which side of a conversation a connection is on.
@@ -277,6 +280,7 @@ impl Connection {
             read_timeout: None,
             stall: STALL_TIMEOUT,
             role,
+            chunk_pause: None,
         }
     }
 
@@ -286,6 +290,14 @@ impl Connection {
     fn set_stall_timeout(&mut self, stall: Duration) {
         self.stall = stall;
         self.writer.get_mut().stall = stall;
+    }
+
+    /// Paces the file bodies of this connection, for `demo --slow` only: a
+    /// body sent pauses `pause` before each chunk, and each chunk received
+    /// is traced, so that chunks from two senders visibly take turns.
+    /// `None`, as for every real transfer, never waits.
+    pub fn pace_chunks(&mut self, pause: Option<Duration>) {
+        self.chunk_pause = pause;
     }
 
     /// The address of the other end.

@@ -12,6 +12,7 @@
 use crate::wire::date::Date;
 pub(crate) use crate::wire::names::check_file_type;
 pub use crate::wire::names::{check_name, type_of, MAX_NAME_LEN, NO_EXTENSION_TYPE};
+use crate::wire::text::quoted;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
@@ -451,11 +452,15 @@ fn split_fields(text: &str) -> Vec<&str> {
 /// told apart from one that is not a number at all.
 fn parse_number(what: &str, text: &str) -> Result<u64, Invalid> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Invalid(format!("{what} {text:?} is not a number")));
+        return Err(Invalid(format!(
+            "{what} {} is not a number",
+            quoted(text.as_bytes())
+        )));
     }
     text.parse().map_err(|_| {
         Invalid(format!(
-            "{what} {text:?} is too large (at most {})",
+            "{what} {} is too large (at most {})",
+            quoted(text.as_bytes()),
             u64::MAX
         ))
     })
@@ -465,7 +470,8 @@ fn parse_port(text: &str) -> Result<u16, Invalid> {
     match parse_number("port", text).map(u16::try_from) {
         Ok(Ok(port)) if port >= 1 => Ok(port),
         _ => Err(Invalid(format!(
-            "port {text:?} is not a number from 1 to 65535"
+            "port {} is not a number from 1 to 65535",
+            quoted(text.as_bytes())
         ))),
     }
 }
@@ -569,11 +575,18 @@ fn parse_location(fields: &[&str]) -> Result<Location, Invalid> {
     Ok(Location {
         file_type: file_type.to_string(),
         size: parse_number("size", size)?,
-        modified: Date::parse(date)
-            .ok_or_else(|| Invalid(format!("date {date:?} is not a real DD/MM/YY day")))?,
-        ip: ip
-            .parse()
-            .map_err(|_| Invalid(format!("address {ip:?} is not an IP address")))?,
+        modified: Date::parse(date).ok_or_else(|| {
+            Invalid(format!(
+                "date {} is not a real DD/MM/YY day",
+                quoted(date.as_bytes())
+            ))
+        })?,
+        ip: ip.parse().map_err(|_| {
+            Invalid(format!(
+                "address {} is not an IP address",
+                quoted(ip.as_bytes())
+            ))
+        })?,
         port: parse_port(port)?,
     })
 }

@@ -8,7 +8,6 @@
 //! says so, and the connection formats nothing at all.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 /// Which way a traced line went, seen from this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,12 +29,6 @@ pub trait Tracer: Send + Sync {
     /// What to call the node at `addr` in trace lines.
     fn name_of(&self, addr: SocketAddr) -> String {
         addr.to_string()
-    }
-
-    /// The pause before each chunk of a file sent (`demo --slow` only):
-    /// `None` for every real transfer.
-    fn chunk_pause(&self) -> Option<Duration> {
-        None
     }
 }
 

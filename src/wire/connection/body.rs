@@ -40,7 +40,7 @@ impl Connection {
             })?;
             // `demo --slow` only: send each chunk on its own, after a
             // pause, so a class can watch chunks from two peers take turns.
-            if let Some(pause) = self.tracer.chunk_pause() {
+            if let Some(pause) = self.chunk_pause {
                 self.writer.flush().map_err(sending)?;
                 std::thread::sleep(pause);
             }
@@ -114,7 +114,7 @@ impl Connection {
                 .map_err(|e| Error::io("writing the received file", e))?;
             *received += size as u64;
             // `demo --slow` only: show each chunk arrive.
-            if self.tracer.chunk_pause().is_some() {
+            if self.chunk_pause.is_some() {
                 let number = received.div_ceil(CHUNK_SIZE as u64);
                 let of = len.div_ceil(CHUNK_SIZE as u64);
                 let text = format!("chunk {number} of {of} ({size} bytes)");
