@@ -262,10 +262,13 @@ class LinePanel {
 
   /** Shows `arrow`'s panel: asks the program for its rules and code. */
   async show(arrow) {
+    // The place of our code that sent the line (or read it): the demo
+    // shows a line where it arrived, with the code that sent it.
     const params = { text: arrow.text, node: arrow.node, other: arrow.other, dir: arrow.dir };
     if (arrow.code) {
       params.file = arrow.code.file;
       params.line = String(arrow.code.line);
+      params.dir = arrow.code.dir;
     }
     const response = await fetch(App.withToken("/api/code", params));
     if (!response.ok) throw new Error(await response.text());
@@ -295,10 +298,10 @@ class LinePanel {
     }
     const code = answer.code;
     if (!code) {
-      parts.push(App.el("p", {}, "Where it was sent is not known: start the program with --trace=code for that, or it came from another program."));
+      parts.push(App.el("p", {}, "Where our code sent or read this line is not known (a line of the demo's narration, or of a program that is not ours)."));
       return parts;
     }
-    const verb = arrow.dir === "sent" ? "Sent by" : "Handled by";
+    const verb = (arrow.code || arrow).dir === "sent" ? "Sent by" : "Handled by";
     parts.push(App.el("h4", {}, `${verb} ${code.function} (${code.file}:${code.line})`));
     if (answer.why.length > 0) {
       parts.push(App.el("p", { class: "why" }, "Why this ERROR: was sent: the lines that build it, and what they say, are marked with \u2190 why."));
