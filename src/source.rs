@@ -116,6 +116,11 @@ const FILES: &[(&str, &str)] = &[
         include_str!("wire/protocol/tests.rs"),
     ),
     ("src/wire/rules.rs", include_str!("wire/rules.rs")),
+    ("src/wire/rules/peer.rs", include_str!("wire/rules/peer.rs")),
+    (
+        "src/wire/rules/tracker.rs",
+        include_str!("wire/rules/tracker.rs"),
+    ),
     ("src/wire/sha256.rs", include_str!("wire/sha256.rs")),
     ("src/wire/text.rs", include_str!("wire/text.rs")),
     ("src/wire/trace.rs", include_str!("wire/trace.rs")),
