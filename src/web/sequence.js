@@ -52,10 +52,13 @@ class Sequence {
     this.clear();
   }
 
-  /** Opens the panel of the row at `index` (an arrow). */
+  /** Opens the panel of the row at `index` (an arrow). The promise is
+      kept in `opening`, for the test hook. */
   open(index) {
     const arrow = this.arrows[index];
-    return arrow && !arrow.band ? this.panel.show(arrow) : Promise.resolve();
+    this.opening = arrow && !arrow.band ? this.panel.show(arrow) : Promise.resolve();
+    this.opening.catch((error) => App.say(error.message, true));
+    return this.opening;
   }
 
   /** Opens the panel of the first arrow whose text starts with `text`,
@@ -63,7 +66,14 @@ class Sequence {
   async openFirst(text) {
     const find = () => this.arrows.findIndex((row) => !row.band && row.text.startsWith(text));
     while (find() < 0) await new Promise((resolve) => this.arrived.push(resolve));
-    return this.open(find());
+    // A click on the drawn arrow, as a user's: through the same handler.
+    this.draw();
+    const arrow = this.box.querySelector(`g.arrow[data-index="${find()}"]`);
+    if (!arrow) throw new Error(`the arrow ${text} is not drawn`);
+    this.opening = null;
+    arrow.dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    if (!this.opening) throw new Error(`a click on the arrow ${text} opened nothing`);
+    return this.opening;
   }
 
   /** From now on, and for the arrows drawn so far, `name` is `node`. */
