@@ -6,7 +6,7 @@
 
 use p2p_share::log::Log;
 use p2p_share::server::listen;
-use p2p_share::settings::{Settings, DEFAULT_SETTINGS_FILE};
+use p2p_share::settings::{Settings, DEFAULT_SETTINGS_FILE, TRACKER_ID};
 use p2p_share::tracker::console::{self, ConsoleEnd};
 use p2p_share::tracker::liveness::DEFAULT_HEARTBEAT;
 use p2p_share::tracker::{Tracker, TrackerConfig, TRACKER_MAX_CONNECTIONS};
@@ -70,7 +70,7 @@ fn run() -> Result<()> {
         any_address: web.any_address,
     });
     let settings = Settings::load(&args.settings.unwrap_or(DEFAULT_SETTINGS_FILE.into()))?;
-    let listener = listen(settings.tracker()?)?;
+    let listener = listen(settings.tracker()?, &settings.where_is(TRACKER_ID))?;
     let log = Log::new("tracker", args.trace).with_names(&settings);
     let config = TrackerConfig {
         max_connections: args.max_connections.unwrap_or(TRACKER_MAX_CONNECTIONS),

@@ -75,8 +75,9 @@ pub enum Error {
     /// (six files to announce, a file only this peer shares). The user may
     /// ask for something else.
     Conflict(String),
-    /// The other side failed: every holder that was tried failed, or what
-    /// came was not the file. The request itself was fine.
+    /// The other side failed: it did not answer in time, stopped sending,
+    /// sent more than the file, or every holder that was tried failed. The
+    /// request itself was fine.
     OtherSide(String),
     /// A thread of ours panicked (a bug); its work is lost, the rest goes on.
     Panicked(String),

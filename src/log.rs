@@ -67,8 +67,8 @@ pub struct Log {
     /// Print on standard output instead of standard error (the demo).
     on_stdout: bool,
     /// Hand every line to this instead of printing it (the demo, which
-    /// decides what to show and in which order; see [`Stage`]).
-    stage: Option<Arc<dyn Stage>>,
+    /// decides what to show and in which order; see [`LineSink`]).
+    stage: Option<Arc<dyn LineSink>>,
     /// `demo --slow`: the pause a sender makes before each chunk of a
     /// file, so that a class can watch chunks arrive (see [`Log::paced`]).
     chunk_pause: Option<Duration>,
@@ -79,11 +79,11 @@ pub struct Log {
 
 /// Takes a node's log lines instead of a terminal. The demo has one: it
 /// prints each scene's lines in an order that is the same on every run.
-pub trait Stage: Send + Sync {
+pub trait LineSink: Send + Sync {
     fn line(&self, line: LogLine);
 }
 
-/// One line as a [`Stage`] receives it.
+/// One line as a [`LineSink`] receives it.
 #[derive(Debug, Clone)]
 pub struct LogLine {
     /// The node that logged it: `tracker`, `peer1`...
@@ -184,7 +184,7 @@ impl Log {
     }
 
     /// The same log, handing its lines to `stage` instead of printing them.
-    pub fn on_stage(mut self, stage: Arc<dyn Stage>) -> Log {
+    pub fn on_stage(mut self, stage: Arc<dyn LineSink>) -> Log {
         self.stage = Some(stage);
         self
     }

@@ -598,18 +598,20 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
 }
 
 /// Binds a listening socket, with an error that says what to do when the
-/// port is taken or the address is not this machine's.
-pub fn listen(addr: SocketAddr) -> Result<TcpListener> {
+/// port is taken or the address is not this machine's. `written_at` says
+/// where the address comes from (`peer_settings.txt, line 3`), so that the
+/// user knows what to fix.
+pub fn listen(addr: SocketAddr, written_at: &str) -> Result<TcpListener> {
     TcpListener::bind(addr).map_err(|e| {
         let hint = match e.kind() {
-            std::io::ErrorKind::AddrInUse => {
-                " (is another tracker or peer running on that port? stop it, or change the port in the settings file)".to_string()
-            }
+            std::io::ErrorKind::AddrInUse => format!(
+                " (is another tracker or peer running on that port? stop it, or change the port in {written_at})"
+            ),
             // A lab's settings file lists every machine: a program started
             // on the wrong machine, or a line with a stale address, ends here.
             std::io::ErrorKind::AddrNotAvailable => format!(
                 ": this machine has no address {}: run the program on the machine that has it, \
-                 or fix that address in the settings file",
+                 or fix that address in {written_at}",
                 addr.ip()
             ),
             _ => String::new(),

@@ -36,6 +36,8 @@ pub const DEFAULT_SETTINGS_FILE: &str = "peer_settings.txt";
 pub struct Node {
     pub id: String,
     pub addr: SocketAddr,
+    /// Its line in the settings file (from 1), for messages about it.
+    pub line: usize,
 }
 
 /// The whole settings file, in file order.
@@ -79,10 +81,7 @@ impl Settings {
                 if fields.is_empty() {
                     continue;
                 }
-                return Err(error(format!(
-                    "expected `id address port`, found {} field(s)",
-                    fields.len()
-                )));
+                return Err(error(wrong_field_count(&fields)));
             };
             let port = match port.parse::<u16>() {
                 Ok(port) if port >= 1 => port,
@@ -100,6 +99,7 @@ impl Settings {
             nodes.push(Node {
                 id: id.to_string(),
                 addr: SocketAddr::new(ip, port),
+                line: index + 1,
             });
         }
         Ok(Settings {
@@ -127,6 +127,15 @@ impl Settings {
     /// The file tracker's address.
     pub fn tracker(&self) -> Result<SocketAddr> {
         Ok(self.node(TRACKER_ID)?.addr)
+    }
+
+    /// Where node `id` is written: `peer_settings.txt, line 3`, for a
+    /// message that asks the user to fix it.
+    pub fn where_is(&self, id: &str) -> String {
+        match self.nodes.iter().find(|node| node.id == id) {
+            Some(node) => format!("{}, line {}", self.path.display(), node.line),
+            None => self.path.display().to_string(),
+        }
     }
 
     /// The id of the node at `addr`, if the file lists one.
@@ -194,6 +203,25 @@ pub fn system_lookup(name: &str) -> io::Result<Vec<IpAddr>> {
 /// The IP address of an address field: an IP address as it is, IPv6 also
 /// in brackets (`[fd00:77::2]`, as URLs write it), or a host name, looked up
 /// now with the first address it has.
+/// Why a line of `fields` is not `id address port`, with a hint for the
+/// usual slip: the port written after a colon (`peer1 127.0.0.1:5001`).
+fn wrong_field_count(fields: &[&str]) -> String {
+    let count = format!(
+        "expected `id address port`, found {} field(s)",
+        fields.len()
+    );
+    match fields {
+        [id, address] => match address.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => format!(
+                "{count}: write the port after a space, not a colon: `{id} {} {port}`",
+                host.trim_start_matches('[').trim_end_matches(']')
+            ),
+            _ => count,
+        },
+        _ => count,
+    }
+}
+
 fn ip_of(address: &str, lookup: &Lookup<'_>) -> std::result::Result<IpAddr, Invalid> {
     if let Ok(ip) = address.parse::<IpAddr>() {
         return Ok(ip);
@@ -269,6 +297,20 @@ mod tests {
             settings.resolve("10.0.0.9:7").unwrap(),
             "10.0.0.9:7".parse().unwrap()
         );
+    }
+
+    #[test]
+    fn a_port_after_a_colon_gets_a_hint() {
+        let error = parse("tracker 127.0.0.1:5000\n").unwrap_err().to_string();
+        assert!(
+            error.contains("found 2 field(s): write the port after a space, not a colon: `tracker 127.0.0.1 5000`"),
+            "{error}"
+        );
+        let error = parse("peer1 [::1]:5001\n").unwrap_err().to_string();
+        assert!(error.contains("`peer1 ::1 5001`"), "{error}");
+        // Two fields without a port in them get no such hint.
+        let error = parse("peer1 127.0.0.1\n").unwrap_err().to_string();
+        assert!(!error.contains("colon"), "{error}");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::time::Duration;
 const DEMO_TIME_LIMIT: Duration = Duration::from_secs(60);
 
 /// The scenes the demo plays, in order.
-const SCENES: usize = 18;
+const SCENES: usize = 21;
 
 /// The widest narration line: a class reads the demo on one screen.
 const NARRATION_WIDTH: usize = 100;

@@ -1372,7 +1372,10 @@ fn a_shell_download_cut_off_by_its_seeder_fails_and_leaves_nothing() {
         "a cut-off download must not be reported done"
     );
     println!("the peer said: {error}");
-    wait_folder_is(&net.dir("peer2"), &["own.txt"]);
+    // The chunks that came are kept to resume from, in a hidden folder:
+    // nothing visible, nothing half there under the file's name.
+    wait_folder_is(&net.dir("peer2"), &[".p2p-resume", "own.txt"]);
+    assert_eq!(visible_files(&net.dir("peer2")), ["own.txt"]);
     assert_alive(&mut peer);
 }
 

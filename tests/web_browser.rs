@@ -203,7 +203,7 @@ fn the_demo_page_plays_to_the_end_in_a_real_browser() {
         "5. peer2 downloads notes.txt",
         "DOWNLOAD: notes.txt, txt, 986",
         "UPLOAD: poem.txt, txt, 140",
-        "18. everyone leaves",
+        "19. everyone leaves",
         "the demo is over: every node has stopped",
     ] {
         assert!(

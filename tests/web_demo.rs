@@ -14,7 +14,7 @@ use common::web::*;
 use common::*;
 
 /// The scenes the demo plays.
-const SCENES: usize = 18;
+const SCENES: usize = 19;
 
 /// The nodes of the demo, the lifelines of its diagram.
 const NODES: [&str; 4] = ["tracker", "peer1", "peer2", "peer3"];

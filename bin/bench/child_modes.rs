@@ -96,7 +96,7 @@ fn settings_for(nodes: &[(&str, SocketAddr)]) -> Result<Settings> {
 /// `--as-tracker`: the tracker, as the `tracker` binary runs it, on a
 /// free port.
 fn serve_as_tracker() -> Result<()> {
-    let listener = listen(LOOPBACK_ANY_PORT)?;
+    let listener = listen(LOOPBACK_ANY_PORT, "the benchmark")?;
     let addr = local_addr(&listener)?;
     let settings = settings_for(&[(TRACKER_ID, addr)])?;
     let log = Log::new(TRACKER_ID, false);
@@ -110,7 +110,7 @@ fn serve_as_tracker() -> Result<()> {
 /// port, a thread per connection. It runs in a process of its own, as the
 /// tracker does, so that both round trips cross between two processes.
 fn serve_as_echo() -> Result<()> {
-    let listener = listen(LOOPBACK_ANY_PORT)?;
+    let listener = listen(LOOPBACK_ANY_PORT, "the benchmark")?;
     report(&format!("address {}", local_addr(&listener)?));
     thread::spawn(move || {
         for stream in listener.incoming().flatten() {
@@ -124,7 +124,7 @@ fn serve_as_echo() -> Result<()> {
 /// `--as-peer TRACKER DIR`: a peer, as the `peer --serve` binary runs it,
 /// on a free port, serving DIR and joined to TRACKER.
 fn serve_as_peer(tracker: SocketAddr, dir: &Path) -> Result<()> {
-    let listener = listen(LOOPBACK_ANY_PORT)?;
+    let listener = listen(LOOPBACK_ANY_PORT, "the benchmark")?;
     let addr = local_addr(&listener)?;
     let config = PeerConfig {
         id: PEER_ID.to_string(),

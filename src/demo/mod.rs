@@ -15,8 +15,10 @@
 //!
 //! Files: `samples.rs` (the sample files, built into the binary),
 //! `stage.rs` (how the lines are shown), `senders.rs` (who sent a line,
-//! for the page's arrows), and this one (the scenes).
+//! for the page's arrows), `bad_holder.rs` (holders that lie or vanish
+//! part-way through a download), and this one (the scenes).
 
+mod bad_holder;
 pub mod samples;
 mod scenes;
 pub mod senders;
@@ -150,10 +152,10 @@ fn set_up(show: &Show, scratch: &TempDir) -> Result<Cast> {
     // Port 0: the system picks a free port. The ports go into a settings
     // file, as a user would write them by hand.
     let any_free_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    let tracker = listen(any_free_port)?;
+    let tracker = listen(any_free_port, "the demo")?;
     let peers = SAMPLES
         .iter()
-        .map(|_| listen(any_free_port))
+        .map(|_| listen(any_free_port, "the demo"))
         .collect::<Result<Vec<_>>>()?;
     let mut text = String::from("# written by the demo: id address port\n");
     for (id, listener) in [(TRACKER_ID, &tracker)]
@@ -322,7 +324,7 @@ struct Logs {
 impl Logs {
     /// A node's log: traced, naming nodes by id, shown through the stage.
     fn log(&self, id: &str, settings: &Settings) -> Log {
-        let stage: Arc<dyn crate::log::Stage> = self.stage.clone();
+        let stage: Arc<dyn crate::log::LineSink> = self.stage.clone();
         let log = Log::new(id, true).with_names(settings).on_stage(stage);
         if self.slow {
             log.paced(SLOW_CHUNK_PAUSE)

@@ -9,12 +9,22 @@ use crate::error::{Error, Result};
 use crate::peer::Peer;
 use crate::settings::Settings;
 use crate::tracker::Tracker;
+use crate::wire::protocol::Location;
 use std::fs;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::stage::Mode;
+use super::bad_holder::{BadHolder, Fault};
+use super::samples::sample;
+use super::stage::{Mode, Stage};
+
+/// Where the vanishing holder stops sending data.bin (4321 bytes): after
+/// 17 whole chunks, about 40 %.
+const CUT_AT: usize = 1700;
+
+/// The chunk of data.bin in which the lying holder sends a wrong byte.
+const LIE_IN_CHUNK: usize = 11;
 
 /// The scenes, in order.
 pub(super) fn play(show: &mut Show, cast: Cast) -> Result<()> {
@@ -60,6 +70,16 @@ pub(super) fn play(show: &mut Show, cast: Cast) -> Result<()> {
     play.tracker_crashes(&mut tracker)?;
     drop(tracker);
     let tracker = play.new_tracker(tracker_socket)?;
+
+    play.show.act("Act 4: beyond the source systems");
+    play.find_notes(&peer3)?;
+    // The page draws a lifeline for each node of the settings file only,
+    // and the bad holders are none of them: with --web, their scenes are
+    // left out rather than drawn with arrows from nowhere.
+    if play.show.page.is_none() {
+        play.liar_caught(&peer1)?;
+        play.download_cut_and_resumed(&peer2)?;
+    }
 
     play.show.act("The end");
     play.everyone_leaves([peer1, peer2, peer3])?;
@@ -365,6 +385,84 @@ impl Play<'_, '_> {
         )
     }
 
+    /// The keyword search that Napster added to exact names.
+    fn find_notes(&mut self, peer3: &Peer) -> Result<()> {
+        let settings = &self.settings;
+        self.show.scene(
+            "peer3 searches by keyword",
+            &[
+                "peer3 asks the tracker for every file whose name holds NOTES, in any case: FIND (an",
+                "extension, as Napster searched by keywords), answered by FILES and a record per copy",
+            ],
+            Mode::Live,
+            |stage| {
+                let found = peer3.find(&["NOTES".to_string()])?;
+                let mut copies: Vec<String> = found
+                    .iter()
+                    .map(|record| format!("{} at {}", record.name, name(settings, record.addr())))
+                    .collect();
+                // By name, then peer: the same each run, whatever ports the peers got.
+                copies.sort();
+                if copies.is_empty() {
+                    return Err(Error::Other("FIND answered NOT FOUND".into()));
+                }
+                stage.say(&format!("found: {}", copies.join(", ")));
+                Ok(())
+            },
+        )
+    }
+
+    /// A holder that sends a wrong byte is caught by the hash, and nothing
+    /// of its copy is kept (as BitTorrent checks every piece).
+    fn liar_caught(&mut self, peer1: &Peer) -> Result<()> {
+        let tracker = self.settings.tracker()?;
+        let narration = [
+            "a fourth peer joins with data.bin and sends peer1 a wrong byte in chunk 11, though its",
+            "HASH answer is true. peer1 downloads from it and asks it for HASH: the two hashes",
+            "differ, so nothing is kept and the holder is named. Then peer1 downloads from peer3",
+        ];
+        self.show.scene(
+            "a lying holder is caught",
+            &narration,
+            Mode::Live,
+            |stage| {
+                let fault = Fault::LiesInChunk(LIE_IN_CHUNK);
+                let (copy, liar) = bad_data_bin(peer1, tracker, fault)?;
+                let from_liar = peer1.download_from("data.bin", liar.addr(), &mut |_, _| {});
+                if from_liar.is_ok() {
+                    return Err(Error::Other("the lying holder's copy was kept".into()));
+                }
+                stage.say("caught: its bytes' SHA-256 is not its own HASH answer; nothing is kept");
+                then_from_peer3(stage, (peer1, "peer1"), liar, &copy)
+            },
+        )
+    }
+
+    /// A download cut off part-way keeps its chunks, and the next one
+    /// goes on from there, from another holder (as Napster resumed).
+    fn download_cut_and_resumed(&mut self, peer2: &Peer) -> Result<()> {
+        let tracker = self.settings.tracker()?;
+        let narration = [
+            "a fourth peer joins with data.bin and vanishes after 1700 of its 4321 bytes while peer2",
+            "downloads it from there; peer2 keeps the 17 chunks, hidden. Then peer2 downloads",
+            "data.bin from peer3: a ranged DOWNLOAD from chunk 17, then HASH of the whole file",
+        ];
+        self.show.scene(
+            "a download is cut off, then resumed",
+            &narration,
+            Mode::Live,
+            |stage| {
+                let (copy, vanisher) = bad_data_bin(peer2, tracker, Fault::VanishAfter(CUT_AT))?;
+                let cut = peer2.download_from("data.bin", vanisher.addr(), &mut |_, _| {});
+                let Err(error) = cut else {
+                    return Err(Error::Other("the cut download worked".into()));
+                };
+                stage.say(&format!("the download failed: {error}"));
+                then_from_peer3(stage, (peer2, "peer2"), vanisher, &copy)
+            },
+        )
+    }
+
     fn everyone_leaves(&mut self, peers: [Peer; 3]) -> Result<()> {
         self.show.scene(
             "everyone leaves",
@@ -379,4 +477,34 @@ impl Play<'_, '_> {
             },
         )
     }
+}
+
+/// A bad holder of peer3's data.bin joins the tracker with `fault`.
+/// Returns peer3's copy, as the tracker lists it to `peer`, and the bad
+/// holder.
+fn bad_data_bin(peer: &Peer, tracker: SocketAddr, fault: Fault) -> Result<(Location, BadHolder)> {
+    let copy = peer.search("data.bin")?.into_iter().next();
+    let copy = copy.ok_or_else(|| Error::Other("nobody has data.bin".into()))?;
+    let bytes =
+        sample("peer3", "data.bin").ok_or_else(|| Error::Other("no sample data.bin".into()))?;
+    let bad = BadHolder::join(tracker, "data.bin", &copy, bytes, fault)?;
+    Ok((copy, bad))
+}
+
+/// The bad holder leaves; then `peer` downloads data.bin from peer3's
+/// `copy`, announces it, and the stage says it is whole and verified.
+fn then_from_peer3(
+    stage: &Stage,
+    (peer, id): (&Peer, &str),
+    bad: BadHolder,
+    copy: &Location,
+) -> Result<()> {
+    bad.leave()?;
+    stage.wait_for("tracker", "leave", 1, "the bad holder to be forgotten")?;
+    let done = peer.download_from("data.bin", copy.addr(), &mut |_, _| {})?;
+    joined(stage, id)?;
+    same_as_sample(&done.path, "peer3", "data.bin")?;
+    stage.say("data.bin from peer3 is whole, and its hash agrees with peer3's:");
+    stage.say(&format!("{}", done.verification));
+    Ok(())
 }

@@ -31,7 +31,7 @@
 use super::senders::{is_id, Senders};
 use crate::error::{Error, Result};
 use crate::lock;
-use crate::log::{Direction, LogLine, Stage as LogStage};
+use crate::log::{Direction, LineSink, LogLine};
 use crate::settings::TRACKER_ID;
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex};
@@ -282,7 +282,7 @@ impl Stage {
     }
 }
 
-impl LogStage for Stage {
+impl LineSink for Stage {
     fn line(&self, line: LogLine) {
         let thread = thread::current().id();
         let mut state = lock(&self.state);

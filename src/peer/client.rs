@@ -10,11 +10,14 @@ use crate::peer::folder::SharedFolder;
 use crate::wire::connection::{Connection, FileOrMessage, IO_BUFFER_SIZE};
 use crate::wire::messages::{PeerReply, PeerRequest};
 use crate::wire::protocol::{DownloadRequest, FileRecord, FileSpec};
-use std::io::{BufReader, Write};
+use crate::wire::sha256::{to_hex, Digest, Sha256};
+use std::fmt;
+use std::io::{self, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::mpsc::{self, SyncSender};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 /// How long a download waits, after the last byte, for the seeder to close
 /// the connection as the protocol says. Our seeders close at once.
@@ -73,6 +76,170 @@ pub fn download_file(
     incoming.finish_from(sink, file.size)
 }
 
+/// Whether bytes we received are the bytes their holder has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// The holder's SHA-256 of them and ours agree.
+    Verified(Digest),
+    /// The holder gave no hash (a core-only peer answers `HASH` with
+    /// `ERROR:`), so the bytes are kept unchecked. Says why.
+    Unverified(String),
+}
+
+impl fmt::Display for Verification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verification::Verified(digest) => write!(f, "verified: sha256 {}", to_hex(digest)),
+            Verification::Unverified(why) => write!(f, "unverified: {why}"),
+        }
+    }
+}
+
+/// How many bytes the hashing thread of [`Hashing`] gets at a time.
+const HASH_BATCH: usize = IO_BUFFER_SIZE;
+
+/// How many batches may wait for the hashing thread. Beyond that the
+/// writer waits: memory stays bounded when the disk or the network is
+/// faster than SHA-256.
+const HASH_BATCHES_AHEAD: usize = 4;
+
+/// A writer that passes every byte on to `inner` and hashes it, so that a
+/// download is checked as it is written, with no second read of the file.
+/// The hashing runs in a thread of its own: SHA-256 is slower than
+/// loopback, and the receiving thread must not wait for it.
+pub struct Hashing<W: Write> {
+    inner: W,
+    batch: Vec<u8>,
+    to_hasher: SyncSender<Vec<u8>>,
+    hasher: JoinHandle<Digest>,
+}
+
+impl<W: Write> Hashing<W> {
+    /// Starts the hashing thread. Dropped without [`Hashing::finish`], the
+    /// thread ends by itself once it has hashed what it was given.
+    pub fn new(inner: W) -> Result<Hashing<W>> {
+        let (to_hasher, batches) = mpsc::sync_channel::<Vec<u8>>(HASH_BATCHES_AHEAD);
+        let hasher = thread::Builder::new()
+            .spawn(move || {
+                let mut sha = Sha256::new();
+                for batch in batches {
+                    sha.update(&batch);
+                }
+                sha.finish()
+            })
+            .map_err(|e| Error::io("starting the hashing thread", e))?;
+        Ok(Hashing {
+            inner,
+            batch: Vec::with_capacity(HASH_BATCH),
+            to_hasher,
+            hasher,
+        })
+    }
+
+    /// Hashes bytes that are on disk already, without writing them (the
+    /// chunks a resumed download kept).
+    pub fn absorb(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.batch.extend_from_slice(bytes);
+        if self.batch.len() >= HASH_BATCH {
+            self.send_batch()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the batch to the hashing thread.
+    fn send_batch(&mut self) -> io::Result<()> {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(HASH_BATCH));
+        self.to_hasher
+            .send(batch)
+            .map_err(|_| io::Error::other("the hashing thread stopped"))
+    }
+
+    /// The inner writer, and the SHA-256 of every byte written.
+    pub fn finish(mut self) -> Result<(W, Digest)> {
+        self.send_batch()
+            .map_err(|e| Error::io("hashing the received bytes", e))?;
+        let Hashing {
+            inner,
+            to_hasher,
+            hasher,
+            ..
+        } = self;
+        drop(to_hasher); // the end of the bytes: the thread finishes
+        let digest = hasher
+            .join()
+            .map_err(|_| Error::Panicked("the hashing thread".into()))?;
+        Ok((inner, digest))
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        // Only the bytes the inner writer took are hashed.
+        let taken = self.inner.write(bytes)?;
+        self.batch.extend_from_slice(&bytes[..taken]);
+        if self.batch.len() >= HASH_BATCH {
+            self.send_batch()?;
+        }
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Asks the peer at `addr` for the SHA-256 of the bytes `request` names
+/// (`HASH`). An `ERROR:` answer is [`Error::Remote`].
+pub fn hash(addr: SocketAddr, request: &DownloadRequest, log: &Log) -> Result<Digest> {
+    let mut connection = Connection::connect(addr, log)?;
+    match connection.request(&PeerRequest::Hash(request.clone()))? {
+        PeerReply::Hash(digest) => Ok(digest),
+        PeerReply::Error(reason) => Err(Error::Remote(reason)),
+        other => Err(Error::unexpected("HASH: and 64 hex digits", &other)),
+    }
+}
+
+/// [`hash`] in a thread of its own, started now: the holder hashes its
+/// file while it sends it, so the two do not add up. The answer comes on
+/// the channel. If nobody waits for it any more (the download failed),
+/// the thread ends alone, at the latest when its wait for the answer does.
+pub fn hash_in_background(
+    addr: SocketAddr,
+    request: &DownloadRequest,
+    log: &Log,
+) -> Result<mpsc::Receiver<Result<Digest>>> {
+    let (answer, answered) = mpsc::channel();
+    let (request, log) = (request.clone(), log.clone());
+    thread::Builder::new()
+        .spawn(move || {
+            let _ = answer.send(hash(addr, &request, &log));
+        })
+        .map_err(|e| Error::io("starting a thread", e))?;
+    Ok(answered)
+}
+
+/// Checks bytes we received from `who`, whose SHA-256 is `received`,
+/// against the hash `who` gave for them (`said`, its answer to `HASH`).
+/// Different hashes are an error that names `who`: its bytes are not its
+/// file. A holder that gave no hash leaves the bytes unverified.
+pub fn verify(who: &str, said: Result<Digest>, received: &Digest) -> Result<Verification> {
+    match said {
+        Ok(said) if said == *received => Ok(Verification::Verified(said)),
+        Ok(said) => Err(Error::OtherSide(format!(
+            "{who} sent bytes that are not its file: their SHA-256 is {}, but {who} says \
+             it is {} (a stray byte before the file shifts it, for one); nothing is kept",
+            to_hex(received),
+            to_hex(&said)
+        ))),
+        Err(Error::Remote(reason)) => Ok(Verification::Unverified(format!(
+            "{who} does not answer HASH (it said: {reason})"
+        ))),
+        Err(error) => Ok(Verification::Unverified(format!(
+            "{who} gave no hash: {error}"
+        ))),
+    }
+}
+
 /// Asks a peer for the list of every file it serves.
 pub fn list(addr: SocketAddr, log: &Log) -> Result<Vec<FileRecord>> {
     let mut connection = Connection::connect(addr, log)?;
@@ -117,17 +284,6 @@ pub fn upload(
     }
 }
 
-/// PINGs a peer and returns the round-trip time of PING and PONG (not
-/// counting the time to connect).
-pub fn ping(addr: SocketAddr, log: &Log) -> Result<Duration> {
-    let mut connection = Connection::connect(addr, log)?;
-    let start = Instant::now();
-    match connection.request(&PeerRequest::Ping)? {
-        PeerReply::Pong => Ok(start.elapsed()),
-        other => Err(Error::unexpected("PONG", &other)),
-    }
-}
-
 /// Runs `work` on every item at once, a thread each, and returns the
 /// results in the order of `items`: asking three peers takes as long as the
 /// slowest one, not the sum. A thread that cannot be started (out of
@@ -155,8 +311,25 @@ pub fn in_parallel<I: Sync, T: Send>(
 
 #[cfg(test)]
 mod tests {
-    use super::in_parallel;
+    use super::{in_parallel, Hashing};
     use crate::error::Error;
+    use crate::wire::sha256::digest;
+    use std::io::Write;
+
+    #[test]
+    fn the_hashing_writer_passes_every_byte_on_and_hashes_them_all() {
+        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
+        let mut writer = Hashing::new(Vec::new()).unwrap();
+        writer.write_all(&bytes[..7]).unwrap();
+        for piece in bytes[7..].chunks(100) {
+            writer.write_all(piece).unwrap();
+        }
+        let (written, hashed) = writer.finish().unwrap();
+        assert_eq!(written, bytes);
+        assert_eq!(hashed, digest(&bytes));
+        let (_, empty) = Hashing::new(Vec::new()).unwrap().finish().unwrap();
+        assert_eq!(empty, digest(b""));
+    }
 
     #[test]
     fn a_request_thread_that_panics_is_an_error_for_its_item_only() {

@@ -4,16 +4,25 @@
 //! way.
 
 use crate::error::{Error, Result};
+use crate::log::Log;
+use crate::peer::client::{self, Hashing, Verification};
 use crate::peer::fetch::{self, FetchReport};
 use crate::peer::folder::Incoming;
-use crate::peer::{client, Peer};
+use crate::peer::resume::Partials;
+use crate::peer::Peer;
 use crate::settings::TRACKER_ID;
+use crate::wire::connection::IO_BUFFER_SIZE;
 use crate::wire::messages::{TrackerReply, TrackerRequest};
-use crate::wire::protocol::{check_name, DownloadRequest, FileSpec, Location};
-use std::fs::File;
-use std::io::BufWriter;
+use crate::wire::protocol::{
+    check_name, ChunkRange, DownloadRequest, FileSpec, Location, CHUNK_SIZE,
+};
+use crate::wire::sha256::Digest;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
 
 /// What a download tells the one who waits for it (the shell prints it).
 #[derive(Debug, Clone, Copy)]
@@ -56,12 +65,87 @@ struct Asked {
     misses: Vec<String>,
 }
 
+/// How long a download waits, after its last byte, for the holder's
+/// answer to HASH, at least. The holder hashes while it sends, so one that
+/// answers is nearly done by then; one that keeps only the core protocol
+/// and says nothing must not hold the download for long.
+const HASH_ANSWER_WAIT: Duration = Duration::from_secs(5);
+
+/// The slowest hashing a holder is given time for, in bytes a second, on
+/// top of [`HASH_ANSWER_WAIT`]: a big file takes a while to hash.
+const HASH_MIN_RATE: u64 = 20 * 1024 * 1024;
+
+/// The holder's answer to HASH for a file of `size` bytes, once the bytes
+/// are in: it has [`HASH_ANSWER_WAIT`] and the time to hash `size` bytes
+/// at [`HASH_MIN_RATE`].
+fn await_hash(answer: &Receiver<Result<Digest>>, size: u64) -> Result<Digest> {
+    let wait = HASH_ANSWER_WAIT + Duration::from_secs(size / HASH_MIN_RATE);
+    match answer.recv_timeout(wait) {
+        Ok(said) => said,
+        Err(RecvTimeoutError::Timeout) => Err(Error::Other(format!(
+            "no answer to HASH {} s after the last byte",
+            wait.as_secs()
+        ))),
+        Err(RecvTimeoutError::Disconnected) => Err(Error::Closed),
+    }
+}
+
+/// Whether two holders' records are of the same copy of a file: the same
+/// type, size and date (a partial file of one is finished from the other).
+fn same_copy(a: &Location, b: &Location) -> bool {
+    (&a.file_type, a.size, a.modified) == (&b.file_type, b.size, b.modified)
+}
+
+/// Opens the temporary file to go on at byte `have`: what is before is cut
+/// to `have` bytes and hashed, and writing goes on from there.
+fn reopen(path: &Path, have: u64) -> Result<Hashing<BufWriter<File>>> {
+    let opening = |e| Error::io(format!("opening {}", path.display()), e);
+    let mut file = OpenOptions::new().write(true).open(path).map_err(opening)?;
+    file.set_len(have).map_err(opening)?;
+    file.seek(SeekFrom::Start(have)).map_err(opening)?;
+    let mut sink = Hashing::new(BufWriter::with_capacity(IO_BUFFER_SIZE, file))?;
+    let mut before = File::open(path).map_err(opening)?.take(have);
+    let mut buffer = vec![0u8; IO_BUFFER_SIZE];
+    loop {
+        match before.read(&mut buffer) {
+            Ok(0) => return Ok(sink),
+            Ok(n) => sink.absorb(&buffer[..n]).map_err(opening)?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(opening(e)),
+        }
+    }
+}
+
+/// The request for the bytes from `have` on: the whole file when there
+/// are none yet, else a ranged DOWNLOAD of the missing chunks (and a log
+/// line that says so).
+fn rest_of(whole: &DownloadRequest, have: u64, who: &str, log: &Log) -> DownloadRequest {
+    if have == 0 {
+        return whole.clone();
+    }
+    let size = whole.file.size;
+    let name = &whole.file.name;
+    log.event(&format!(
+        "resuming {name} at byte {have} of {size}, from {who}"
+    ));
+    let chunk = CHUNK_SIZE as u64;
+    DownloadRequest {
+        file: whole.file.clone(),
+        range: Some(ChunkRange {
+            first: have / chunk,
+            count: (size - have).div_ceil(chunk),
+        }),
+    }
+}
+
 /// A download that worked: where the file is and who sent it.
 #[derive(Debug)]
 pub struct Downloaded {
     pub path: PathBuf,
     pub size: u64,
     pub from: SocketAddr,
+    /// Whether the holder's hash of the file agrees with ours.
+    pub verification: Verification,
 }
 
 impl Peer {
@@ -148,44 +232,119 @@ impl Peer {
     }
 
     /// Downloads into `incoming` from the first of `candidates` that sends
-    /// the file whole, trying the next on failure, and names the file.
+    /// the file whole, trying the next on failure, and names the file. A
+    /// try goes on from the chunks that are on disk already (kept by an
+    /// earlier download, or sent by the holder that failed just before),
+    /// when they are of the same copy. If every try fails, the chunks that
+    /// arrived are kept for the next download (see [`Partials`]).
     fn download_from_first(
         &self,
         incoming: Incoming,
         candidates: Vec<&Location>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Downloaded> {
+        let partials = Partials::of(self.folder.dir());
+        let mut kept = self.adopt_partial(&partials, &incoming, &candidates);
         let mut last_error = Error::Conflict("only this peer shares the file".into());
         for location in candidates {
             let from = location.addr();
+            let have = match &kept {
+                Some((copy, len)) if same_copy(copy, location) => *len,
+                _ => 0,
+            };
             let waiting = format!("{}'s reply to DOWNLOAD", self.describe(from));
             progress(Progress::Awaiting(&waiting));
-            match self.download_whole(&incoming, location, progress) {
-                Ok(sink) => {
+            match self.download_rest_or_all(&incoming, location, have, progress) {
+                Ok((sink, verification)) => {
                     let path = incoming.finish_from(sink, location.size)?;
                     let size = location.size;
-                    return Ok(Downloaded { path, size, from });
+                    return Ok(Downloaded {
+                        path,
+                        size,
+                        from,
+                        verification,
+                    });
                 }
-                Err(error) => {
+                Err((error, on_disk)) => {
                     let at = self.describe(from);
                     self.log
                         .event(&format!("download from {at} failed: {error}"));
+                    kept = (on_disk > 0).then(|| (location.clone(), on_disk));
                     last_error = error;
                 }
+            }
+        }
+        if let Some((copy, len)) = kept {
+            let name = incoming.name();
+            match partials.keep(incoming.temp_path(), name, &copy, len) {
+                Ok(()) => self.log.event(&format!(
+                    "kept the first {len} bytes of {name} (hidden, never served): \
+                     the next download of it resumes there"
+                )),
+                Err(error) => self.log.event(&format!("{error}")),
             }
         }
         Err(last_error)
     }
 
-    /// One try: the whole file from one holder, into the temporary file.
-    /// Returns the writer, whose last bytes the caller writes out.
-    fn download_whole(
+    /// Takes the kept partial file of the first candidate's copy, if any,
+    /// as the temporary file. Returns that copy and how many bytes (whole
+    /// chunks) are on disk.
+    fn adopt_partial(
+        &self,
+        partials: &Partials,
+        incoming: &Incoming,
+        candidates: &[&Location],
+    ) -> Option<(Location, u64)> {
+        let first = *candidates.first()?;
+        let (path, len) = partials.find(incoming.name(), first)?;
+        let whole_chunks = len / CHUNK_SIZE as u64 * CHUNK_SIZE as u64;
+        if whole_chunks == 0 || whole_chunks >= first.size {
+            let _ = fs::remove_file(&path);
+            return None;
+        }
+        fs::rename(&path, incoming.temp_path()).ok()?;
+        Some((first.clone(), whole_chunks))
+    }
+
+    /// [`Peer::download_rest`], and, if the holder refuses the ranged
+    /// DOWNLOAD of a resume (a core-only peer answers it `ERROR:`), the
+    /// whole file from it, from byte 0.
+    fn download_rest_or_all(
         &self,
         incoming: &Incoming,
         holder: &Location,
+        have: u64,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<BufWriter<File>> {
-        let request = DownloadRequest {
+    ) -> std::result::Result<(BufWriter<File>, Verification), (Error, u64)> {
+        match self.download_rest(incoming, holder, have, progress) {
+            Err((Error::Remote(reason), _)) if have > 0 => {
+                let who = self.describe(holder.addr());
+                self.log.event(&format!(
+                    "{who} refused a ranged DOWNLOAD ({reason}): {} from byte 0",
+                    incoming.name()
+                ));
+                self.download_rest(incoming, holder, 0, progress)
+            }
+            other => other,
+        }
+    }
+
+    /// One try: the file from one holder into the temporary file, hashed
+    /// as it is written, from byte `have` on (a ranged DOWNLOAD; the bytes
+    /// before are on disk already, and are hashed first). Then the
+    /// holder's own hash of the whole file (`HASH`). Returns the writer,
+    /// whose last bytes the caller writes out, and whether the hashes
+    /// agree. On failure: the error, and how many bytes on disk are worth
+    /// keeping (none when the bytes are not the holder's file).
+    fn download_rest(
+        &self,
+        incoming: &Incoming,
+        holder: &Location,
+        have: u64,
+        progress: &mut dyn FnMut(Progress),
+    ) -> std::result::Result<(BufWriter<File>, Verification), (Error, u64)> {
+        let whole = DownloadRequest {
             file: FileSpec {
                 name: incoming.name().to_string(),
                 file_type: holder.file_type.clone(),
@@ -193,10 +352,37 @@ impl Peer {
             },
             range: None,
         };
-        let mut sink = incoming.writer()?;
-        let mut bytes = |done| progress(Progress::Bytes(done, holder.size));
-        client::download_to(holder.addr(), &request, &mut sink, &self.log, &mut bytes)?;
-        Ok(sink)
+        let mut sink = reopen(incoming.temp_path(), have).map_err(|e| (e, 0))?;
+        let who = self.describe(holder.addr());
+        let request = rest_of(&whole, have, &who, &self.log);
+        let mut asked = None;
+        let mut done_here = 0;
+        let mut bytes = |done| {
+            // HASH goes once the file has begun to come: the holder hashes
+            // while it sends, and a holder that takes one connection at a
+            // time has taken the DOWNLOAD first.
+            if asked.is_none() {
+                asked = Some(client::hash_in_background(holder.addr(), &whole, &self.log));
+            }
+            done_here = done;
+            progress(Progress::Bytes(have + done, holder.size))
+        };
+        let received =
+            client::download_to(holder.addr(), &request, &mut sink, &self.log, &mut bytes);
+        if let Err(error) = received {
+            // Whole chunks only reach the sink: what it holds can be kept.
+            let on_disk = sink.flush().map(|()| have + done_here).unwrap_or(0);
+            return Err((error, on_disk));
+        }
+        progress(Progress::Awaiting(&format!("{who}'s answer to HASH")));
+        let said = match asked {
+            Some(answer) => answer.and_then(|answer| await_hash(&answer, holder.size)),
+            // An empty file: no byte ever came.
+            None => client::hash(holder.addr(), &whole, &self.log),
+        };
+        let (sink, received) = sink.finish().map_err(|e| (e, 0))?;
+        let verification = client::verify(&who, said, &received).map_err(|e| (e, 0))?;
+        Ok((sink, verification))
     }
 
     /// Who has `name`: the tracker's holders (SEARCH), or, when it lists

@@ -2,24 +2,37 @@
 //!
 //! 1. Ask every named peer for its `LIST`, in parallel: who really has the
 //!    file, and how big is it?
-//! 2. Split the file's 100-byte chunks into one contiguous range per holder.
-//! 3. One thread per range sends a ranged `DOWNLOAD` and writes what comes
-//!    back at the range's offset in one shared temporary file.
-//! 4. When a peer fails, the chunks it did not deliver become a new range,
+//! 2. Ask every holder for the `HASH` of the whole file, in parallel. The
+//!    holders whose hash differs from the rest are left out (and named).
+//! 3. Split the file's 100-byte chunks into one contiguous range per holder.
+//! 4. One thread per range sends a ranged `DOWNLOAD` and writes what comes
+//!    back at the range's offset in one shared temporary file, hashing the
+//!    bytes as they come.
+//! 5. When a peer fails, the chunks it did not deliver become a new range,
 //!    handed to a peer that has finished its own.
-//! 5. Check that every byte arrived, and give the file its name.
+//! 6. Once every range is in, each is checked, one after the other,
+//!    against another holder's `HASH` of that same range. A range whose
+//!    bytes differ is fetched again from another holder (step 4), and the
+//!    peer that sent it gets no more ranges. (One after the other, at the
+//!    end: the checks do not slow the transfers, and they come in the same
+//!    order on every run.)
+//! 7. Check that every byte arrived and that the whole file has the hash
+//!    the holders agree on (one more read of the file: its ranges arrive
+//!    out of order, so no single hash can follow them), and give the file
+//!    its name.
 //!
-//! The coordinating loop (step 4) runs in the calling thread and is the one
+//! The coordinating loop (steps 5 and 6) runs in the calling thread and is the one
 //! place that decides who downloads what, so no lock is needed.
 
 use crate::error::{Error, Result};
 use crate::log::Log;
-use crate::peer::client;
-use crate::peer::folder::Incoming;
+use crate::peer::client::{self, Hashing, Verification};
+use crate::peer::folder::{hash_part, Incoming};
 use crate::wire::connection::IO_BUFFER_SIZE;
 use crate::wire::protocol::{ChunkRange, DownloadRequest, FileSpec, CHUNK_SIZE};
+use crate::wire::sha256::{to_hex, Digest};
 use std::collections::{BTreeMap, VecDeque};
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -37,6 +50,8 @@ pub struct FetchReport {
     pub chunks_by_peer: BTreeMap<SocketAddr, u64>,
     /// Peers that did not take part or failed on the way, and why.
     pub failures: Vec<(SocketAddr, String)>,
+    /// Whether the whole file has the hash its holders agree on.
+    pub verification: Verification,
 }
 
 /// What a range thread reports when it ends.
@@ -45,7 +60,8 @@ struct RangeReport {
     range: ChunkRange,
     /// Whole chunks written, from the start of the range.
     chunks_done: u64,
-    outcome: std::result::Result<(), RangeError>,
+    /// The hash of the range's bytes, when they all came.
+    outcome: std::result::Result<Digest, RangeError>,
 }
 
 enum RangeError {
@@ -69,7 +85,8 @@ pub fn fetch(
 ) -> Result<FetchReport> {
     let name = incoming.name().to_string();
     let mut plan = Plan::default();
-    let (file, holders) = ask_lists(&name, peers, log, &mut plan.failures)?;
+    let (file, mut holders) = ask_lists(&name, peers, log, &mut plan.failures)?;
+    let whole = agree_on_hash(&file, &mut holders, log, &mut plan);
     plan.chunks_by_peer = holders.iter().map(|&peer| (peer, 0)).collect();
     let shared = Shared {
         file: &file,
@@ -86,6 +103,7 @@ pub fn fetch(
         )));
     }
     progress(file.size, file.size);
+    let verification = check_whole(incoming.temp_path(), &file, whole)?;
     let path = incoming.finish(file.size)?;
     plan.chunks_by_peer.retain(|_, chunks| *chunks > 0);
     Ok(FetchReport {
@@ -93,7 +111,78 @@ pub fn fetch(
         size: file.size,
         chunks_by_peer: plan.chunks_by_peer,
         failures: plan.failures,
+        verification,
     })
+}
+
+/// Asks every holder for the hash of the whole file, in parallel. The hash
+/// most of them give is the file's; those that give another are left out
+/// of `holders` (and named in the failures). Those that give none stay:
+/// their ranges are checked against the others. `plan.checkers` gets the
+/// holders whose hash agrees. `None` when no holder gives a hash.
+fn agree_on_hash(
+    file: &FileSpec,
+    holders: &mut Vec<SocketAddr>,
+    log: &Log,
+    plan: &mut Plan,
+) -> Option<Digest> {
+    let whole = DownloadRequest {
+        file: file.clone(),
+        range: None,
+    };
+    let answers = client::in_parallel(holders, |&peer| client::hash(peer, &whole, log));
+    let said: Vec<(SocketAddr, Digest)> = holders
+        .iter()
+        .zip(answers)
+        .filter_map(|(&peer, answer)| answer.ok().map(|digest| (peer, digest)))
+        .collect();
+    let count = |digest: &Digest| said.iter().filter(|(_, d)| d == digest).count();
+    // The most common hash; of two as common, the first given.
+    let agreed = said.iter().map(|(_, digest)| *digest).fold(
+        None,
+        |best: Option<Digest>, digest| match best {
+            Some(best) if count(&best) >= count(&digest) => Some(best),
+            _ => Some(digest),
+        },
+    )?;
+    for (peer, digest) in &said {
+        if *digest == agreed {
+            plan.checkers.push(*peer);
+            continue;
+        }
+        let why = format!(
+            "left out: its hash of {} is {}, but {} other holder(s) say {}",
+            file.name,
+            to_hex(digest),
+            count(&agreed),
+            to_hex(&agreed)
+        );
+        log.event(&format!("fetch: {peer} {why}"));
+        plan.failures.push((*peer, why));
+        holders.retain(|holder| holder != peer);
+    }
+    Some(agreed)
+}
+
+/// The last check: the whole file has the hash its holders agree on.
+fn check_whole(path: &Path, file: &FileSpec, agreed: Option<Digest>) -> Result<Verification> {
+    let Some(agreed) = agreed else {
+        return Ok(Verification::Unverified(
+            "no holder answers HASH (a core-only peer answers ERROR:)".into(),
+        ));
+    };
+    let opened =
+        File::open(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let got = hash_part(opened, 0, file.size, &file.name)?;
+    if got != agreed {
+        return Err(Error::OtherSide(format!(
+            "the fetched {} has the SHA-256 {}, not the {} its holders agree on: nothing is kept",
+            file.name,
+            to_hex(&got),
+            to_hex(&agreed)
+        )));
+    }
+    Ok(Verification::Verified(agreed))
 }
 
 /// What every range thread reads: the file, where it goes, the log, and
@@ -118,11 +207,18 @@ struct Plan {
     /// Ranges a failed peer left, waiting for a free peer.
     pending: VecDeque<ChunkRange>,
     running: usize,
+    /// Holders whose hash of the whole file is the agreed one: they vouch
+    /// for the ranges others send. One that sends bad bytes is taken out.
+    checkers: Vec<SocketAddr>,
+    /// Ranges that came whole and are not checked yet: who sent them, and
+    /// the hash of their bytes.
+    unchecked: Vec<(SocketAddr, ChunkRange, Digest)>,
 }
 
 impl Plan {
     /// Starts one range per holder, then hands each failed peer's rest to
-    /// a free peer, until every range thread has reported.
+    /// a free peer, until every range thread has reported; then checks the
+    /// ranges, and fetches the bad ones again, until all are good.
     fn run<'scope>(
         &mut self,
         scope: &'scope thread::Scope<'scope, '_>,
@@ -140,26 +236,100 @@ impl Plan {
             }
         }
         self.running = threads.0.len();
-        while self.running > 0 {
-            let report = match reports.recv_timeout(PROGRESS_EVERY) {
-                Ok(report) => report,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let so_far = shared.received.load(Ordering::Relaxed);
-                    progress(so_far.min(shared.file.size), shared.file.size);
-                    continue;
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            };
-            self.take(report, shared.log)?;
-            // Hand every waiting range to a peer that is free.
-            while let (Some(&range), Some(&peer)) = (self.pending.front(), self.idle.last()) {
-                self.pending.pop_front();
-                self.idle.pop();
-                threads.0.push(start(scope, shared, &sender, peer, range)?);
-                self.running += 1;
+        loop {
+            while self.running > 0 {
+                let report = match reports.recv_timeout(PROGRESS_EVERY) {
+                    Ok(report) => report,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        let so_far = shared.received.load(Ordering::Relaxed);
+                        progress(so_far.min(shared.file.size), shared.file.size);
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                };
+                self.take(report, shared.log)?;
+                self.hand_out(scope, shared, &sender, &mut threads)?;
+            }
+            if !self.pending.is_empty() || !self.check_ranges(shared) {
+                return Ok(());
+            }
+            self.hand_out(scope, shared, &sender, &mut threads)?;
+            if self.running == 0 {
+                return Ok(()); // bad ranges and no peer left: the caller says so
             }
         }
+    }
+
+    /// Hands every waiting range to a peer that is free.
+    fn hand_out<'scope>(
+        &mut self,
+        scope: &'scope thread::Scope<'scope, '_>,
+        shared: &'scope Shared<'scope>,
+        sender: &Sender<RangeReport>,
+        threads: &mut Started<'scope>,
+    ) -> Result<()> {
+        while let (Some(&range), Some(&peer)) = (self.pending.front(), self.idle.last()) {
+            self.pending.pop_front();
+            self.idle.pop();
+            threads.0.push(start(scope, shared, sender, peer, range)?);
+            self.running += 1;
+        }
         Ok(())
+    }
+
+    /// Checks each range not checked yet, in file order, against another
+    /// holder's hash of it. A bad range goes back to the waiting ranges,
+    /// and its sender is out. Returns whether any range was bad. A checker
+    /// that cannot be asked leaves the range to the check of the whole
+    /// file.
+    fn check_ranges(&mut self, shared: &Shared) -> bool {
+        let mut unchecked = std::mem::take(&mut self.unchecked);
+        unchecked.sort_by_key(|(_, range, _)| range.first);
+        let mut any_bad = false;
+        for (peer, range, received) in unchecked {
+            let Some(checker) = self.checker_for(peer) else {
+                continue;
+            };
+            let request = DownloadRequest {
+                file: shared.file.clone(),
+                range: Some(range),
+            };
+            match client::hash(checker, &request, shared.log) {
+                Ok(said) if said != received => {
+                    self.bad_range(peer, range, checker, shared.log);
+                    any_bad = true;
+                }
+                _ => {}
+            }
+        }
+        any_bad
+    }
+
+    /// `peer` sent bad bytes for `range`: it gets no more ranges and
+    /// vouches for none, and the range is fetched again.
+    fn bad_range(&mut self, peer: SocketAddr, range: ChunkRange, checker: SocketAddr, log: &Log) {
+        let why = format!(
+            "sent bad bytes for chunks {} to {} (their SHA-256 differs from {checker}'s)",
+            range.first,
+            range.first + range.count - 1
+        );
+        log.event(&format!(
+            "fetch: {peer} {why}: the range is fetched again from another holder"
+        ));
+        self.failures.push((peer, why));
+        self.checkers.retain(|other| *other != peer);
+        self.idle.retain(|other| *other != peer);
+        if let Some(chunks) = self.chunks_by_peer.get_mut(&peer) {
+            *chunks = chunks.saturating_sub(range.count);
+        }
+        self.pending.push_back(range);
+    }
+
+    /// Who checks a range that `peer` sends: another holder whose hash
+    /// agrees, or else `peer` itself (that still catches a framing fault).
+    fn checker_for(&self, peer: SocketAddr) -> Option<SocketAddr> {
+        let other = self.checkers.iter().find(|checker| **checker != peer);
+        other.or(self.checkers.first()).copied()
     }
 
     /// One range thread ended: count its chunks, and queue what it left.
@@ -167,7 +337,10 @@ impl Plan {
         self.running -= 1;
         *self.chunks_by_peer.entry(report.peer).or_default() += report.chunks_done;
         match report.outcome {
-            Ok(()) => self.idle.push(report.peer),
+            Ok(received) => {
+                self.idle.push(report.peer);
+                self.unchecked.push((report.peer, report.range, received));
+            }
             Err(RangeError::Local(error)) => return Err(error),
             Err(RangeError::Peer(error)) => {
                 log.event(&format!(
@@ -324,7 +497,7 @@ fn download_range(peer: SocketAddr, range: ChunkRange, shared: &Shared) -> Range
     let mut bytes_received = 0;
     let outcome = write_range(peer, range, shared, &mut bytes_received);
     let chunks_done = match outcome {
-        Ok(()) => range.count,
+        Ok(_) => range.count,
         // Whatever arrived is on disk: only whole chunks count as done.
         Err(_) => bytes_received / CHUNK_SIZE as u64,
     };
@@ -337,13 +510,14 @@ fn download_range(peer: SocketAddr, range: ChunkRange, shared: &Shared) -> Range
 }
 
 /// Opens the file, seeks to the range and downloads into it, counting the
-/// bytes received in `bytes_received` as they come.
+/// bytes received in `bytes_received` as they come. Returns the hash of
+/// the bytes received.
 fn write_range(
     peer: SocketAddr,
     range: ChunkRange,
     shared: &Shared,
     bytes_received: &mut u64,
-) -> std::result::Result<(), RangeError> {
+) -> std::result::Result<Digest, RangeError> {
     let path = shared.path;
     let local = |e| RangeError::Local(Error::io(format!("writing {}", path.display()), e));
     // Each thread opens the file itself, so each has its own position.
@@ -351,7 +525,8 @@ fn write_range(
     target
         .seek(SeekFrom::Start(range.first * CHUNK_SIZE as u64))
         .map_err(local)?;
-    let mut sink = BufWriter::with_capacity(IO_BUFFER_SIZE, target);
+    let buffered = BufWriter::with_capacity(IO_BUFFER_SIZE, target);
+    let mut sink = Hashing::new(buffered).map_err(RangeError::Local)?;
     let request = DownloadRequest {
         file: shared.file.clone(),
         range: Some(range),
@@ -365,7 +540,9 @@ fn write_range(
     // Flush what arrived even when the peer failed half-way: those chunks
     // are kept, and another peer only sends the rest.
     sink.flush().map_err(local)?;
-    result.map(drop).map_err(RangeError::Peer)
+    result.map_err(RangeError::Peer)?;
+    let (_, received) = sink.finish().map_err(RangeError::Local)?;
+    Ok(received)
 }
 
 #[cfg(test)]
@@ -400,7 +577,7 @@ mod tests {
             peer,
             range,
             chunks_done: 2,
-            outcome: Ok(()),
+            outcome: Ok([0; 32]),
         });
         let report = reports.recv().unwrap();
         assert!(report.outcome.is_ok() && report.chunks_done == 2);

@@ -8,11 +8,13 @@
 //! Read its files in this order:
 //! 1. [`folder`]: what a peer shares, and how a file arrives without ever
 //!    being half there.
-//! 2. [`server`]: how a peer answers DOWNLOAD, LIST, UPLOAD and PING.
+//! 2. [`server`]: how a peer answers DOWNLOAD, HASH, LIST, UPLOAD and PING.
 //! 3. [`client`]: the same requests from the asking side.
 //! 4. [`tracker_session`]: the session with the tracker, one state machine
 //!    (with [`announce`]: which five files it announces).
-//! 5. [`fetch`]: one file from several peers at once.
+//! 5. [`fetch`]: one file from several peers at once, each range checked
+//!    against another holder's hash (and [`resume`]: the partial
+//!    downloads kept to go on from).
 //! 6. This file: one peer put together; then `download.rs`, one download
 //!    from start to end (below); then [`shell`], its command shell.
 //!
@@ -41,14 +43,21 @@
 //!    says what the tracker and each peer answered.
 //! 6. Step 3, `pick`: holder N, the holder at an address, or every holder
 //!    that is not this peer, in the tracker's order.
-//! 7. Step 4, `download_from_first`: for each candidate, `download_whole`
-//!    empties the temporary file ([`folder::Incoming::writer`]) and calls
-//!    [`client::download_to`]: [`Connection::connect`], `send` of the
-//!    `DOWNLOAD` line, `receive_file_or` for `FILE:` (or `ERROR:`),
-//!    `receive_file` for exactly the file's bytes, `expect_end_of_body`
-//!    for the close. The first that works is named by
-//!    [`folder::Incoming::finish_from`]: it writes out the buffer, checks
-//!    the size, and links the file under its name (never replacing one).
+//! 7. Step 4, `download_from_first`: a partial file kept by an earlier
+//!    download of the same copy is taken as the start (`adopt_partial`).
+//!    For each candidate, `download_rest` opens the temporary file at the
+//!    first missing byte (`reopen`, which hashes the bytes already there)
+//!    and calls [`client::download_to`]: [`Connection::connect`], `send`
+//!    of the `DOWNLOAD` line (ranged when resuming), `receive_file_or` for
+//!    `FILE:` (or `ERROR:`), `receive_file` for exactly the bytes, through
+//!    a [`client::Hashing`] writer, `expect_end_of_body` for the close.
+//!    Meanwhile [`client::hash_in_background`] asks the holder for `HASH`;
+//!    [`client::verify`] compares: different hashes name the holder and
+//!    keep nothing; no hash keeps the file as unverified. The first that
+//!    works is named by [`folder::Incoming::finish_from`]: it writes out
+//!    the buffer, checks the size, and links the file under its name
+//!    (never replacing one). If all fail, the chunks that came are kept
+//!    ([`resume::Partials::keep`]).
 //! 8. Step 5, `arrived`: the new file is pinned among the five announced,
 //!    and [`TrackerLink::reannounce`] announces the folder again (BYE, then
 //!    a new join). That may take a few seconds; the shell is told
@@ -64,6 +73,7 @@ pub mod client;
 mod download;
 pub mod fetch;
 pub mod folder;
+pub mod resume;
 pub mod server;
 pub mod shell;
 pub mod tracker_session;
@@ -78,11 +88,12 @@ use crate::server::{listen, Handler, Limits, Server};
 use crate::settings::Settings;
 #[cfg(doc)]
 use crate::wire::connection::Connection;
-use crate::wire::connection::IO_BUFFER_SIZE;
+use crate::wire::connection::{ping_peer, IO_BUFFER_SIZE};
 use crate::wire::messages::{TrackerReply, TrackerRequest};
 use crate::wire::protocol::{
-    check_name, type_of, FileRecord, FileSpec, Location, MAX_RECORDS_PER_JOIN,
+    check_name, type_of, DownloadRequest, FileRecord, FileSpec, Location, MAX_RECORDS_PER_JOIN,
 };
+use crate::wire::sha256::Digest;
 pub use download::{Downloaded, Progress};
 use std::fs::File;
 use std::io::{self, Read};
@@ -124,7 +135,7 @@ impl Peer {
     /// Starts a peer on its address from the settings file.
     pub fn start(config: PeerConfig) -> Result<Peer> {
         let addr = config.settings.node(&config.id)?.addr;
-        let listener = listen(addr)?;
+        let listener = listen(addr, &config.settings.where_is(&config.id))?;
         Peer::start_on(listener, config)
     }
 
@@ -201,6 +212,31 @@ impl Peer {
     pub fn search(&self, name: &str) -> Result<Vec<Location>> {
         check_name(name).map_err(|reason| Error::bad_name(name, reason))?;
         self.ask_tracker(name)
+    }
+
+    /// FIND (extension): the tracker's records of every announced file
+    /// whose name holds each of `words`, in any case. An empty list is NOT
+    /// FOUND. A tracker that keeps only the core protocol answers ERROR:,
+    /// and the error says so.
+    pub fn find(&self, words: &[String]) -> Result<Vec<FileRecord>> {
+        match self.link.request(&TrackerRequest::Find(words.to_vec()))? {
+            TrackerReply::Files(records) => Ok(records),
+            TrackerReply::NotFound => Ok(Vec::new()),
+            TrackerReply::Error(reason) => Err(Error::Remote(format!(
+                "{reason} (this tracker does not answer FIND, a keyword search that is an \
+                 extension of the protocol: use `search` with the exact name, or `info`)"
+            ))),
+            other => Err(Error::unexpected("FILES: or NOT FOUND", &other)),
+        }
+    }
+
+    /// The SHA-256 of our own shared file `name`, as `HASH` gives it.
+    pub fn hash(&self, name: &str) -> Result<Digest> {
+        let request = DownloadRequest {
+            file: self.own_file(name)?,
+            range: None,
+        };
+        self.folder.hash_of(&request)
     }
 
     /// This peer's own shared files. A file the tracker holds for us that is
@@ -337,7 +373,7 @@ impl Peer {
     pub fn ping(&self, target: &str) -> Result<Duration> {
         let addr = self.settings.resolve(target)?;
         if addr != self.link.tracker() {
-            return client::ping(addr, &self.log);
+            return ping_peer(addr, &self.log);
         }
         let start = std::time::Instant::now();
         match self.link.request(&TrackerRequest::Ping)? {

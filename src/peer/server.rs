@@ -138,7 +138,7 @@ impl PeerService {
             Ok(None) => return, // connected and left without a word
             Err(Error::Protocol(ParseError::OtherConversation { keyword, .. })) => {
                 let _ = connection.send(&PeerReply::Error(format!(
-                    "a peer takes DOWNLOAD, LIST, UPLOAD or PING, not {keyword}"
+                    "a peer takes DOWNLOAD, HASH, LIST, UPLOAD or PING, not {keyword}"
                 )));
                 return;
             }
@@ -156,6 +156,7 @@ impl PeerService {
             PeerRequest::List => self.send_list(&mut connection),
             PeerRequest::Upload(file) => self.receive_upload(&mut connection, &file),
             PeerRequest::Ping => connection.send(&PeerReply::Pong),
+            PeerRequest::Hash(request) => self.send_hash(&mut connection, &request),
         };
         if let Err(error) = result {
             self.log
@@ -197,6 +198,15 @@ impl PeerService {
         connection.send_file(&mut source, len, &mut |_| {})
     }
 
+    /// HASH: the SHA-256 of the bytes a DOWNLOAD of the same fields would
+    /// send, or why there are none.
+    fn send_hash(&self, connection: &mut Connection, request: &DownloadRequest) -> Result<()> {
+        match self.folder.hash_of(request) {
+            Ok(digest) => connection.send(&PeerReply::Hash(digest)),
+            Err(error) => connection.send(&PeerReply::Error(error.to_string())),
+        }
+    }
+
     fn send_list(&self, connection: &mut Connection) -> Result<()> {
         let scan = self.folder.scan()?;
         let records = scan
@@ -234,7 +244,7 @@ impl PeerService {
         connection.pace_chunks(self.log.chunk_pause());
         let received = receive_body(connection, file, incoming);
         if deadline.finish() && received.is_err() {
-            return Err(Error::Other(format!(
+            return Err(Error::OtherSide(format!(
                 "the upload of {} was cut off: {} bytes may take {} s at most \
                  (an average of {} KiB/s); its partial file is removed",
                 file.name,

@@ -227,14 +227,14 @@ fn listening_on_an_address_this_machine_lacks_says_so() {
     // 203.0.113.77 is TEST-NET-3 (RFC 5737): no machine has it, and binding
     // it fails at once, without a packet sent.
     let addr: SocketAddr = "203.0.113.77:5001".parse().unwrap();
-    let message = listen(addr).unwrap_err().to_string();
+    let message = listen(addr, "lab.txt, line 3").unwrap_err().to_string();
     assert!(
         message.starts_with("cannot listen on 203.0.113.77:5001: "),
         "{message}"
     );
     assert!(
         message.contains("this machine has no address 203.0.113.77")
-            && message.contains("settings file"),
+            && message.contains("fix that address in lab.txt, line 3"),
         "{message}"
     );
 }

@@ -23,6 +23,7 @@ tracker console commands:
   list            peers online: id, address, file count
   files           every file and where it is
   discover PEER   the files of one peer (id or ip:port)
+  find WORD ...   files whose names hold every word, in any case (as FIND)
   ping PEER       PING a peer's listening port and time the PONG
   quit            close every session and exit
   help            this text
@@ -67,6 +68,7 @@ pub fn run(tracker: &Tracker, input: impl BufRead, prompt: bool) -> ConsoleEnd {
             ("help" | "?", []) => write_whole(Stream::Out, HELP.as_bytes()),
             ("discover", _) => say!("usage: discover PEER"),
             ("ping", _) => say!("usage: ping PEER"),
+            ("find", [_, ..]) => say!("{}", tracker.find_text(rest)),
             ("quit" | "exit" | "list" | "files" | "help" | "?", _) => {
                 say!("error: {first} takes no arguments (type help)")
             }

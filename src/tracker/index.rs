@@ -1,7 +1,7 @@
 //! The tracker's index: which peer shares which file. Pure data, no I/O,
 //! so every rule of it is tested alone.
 
-use crate::wire::protocol::{FileRecord, Location};
+use crate::wire::protocol::{FileRecord, Location, MAX_FIND_RECORDS};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -71,6 +71,24 @@ impl Index {
         self.by_name.get(name).map(Vec::as_slice)
     }
 
+    /// `FIND`: the records whose names hold every one of `words`, in any
+    /// case, [`MAX_FIND_RECORDS`] at most. In name order (then address
+    /// order), so the answer does not depend on which ports peers got.
+    pub fn find(&self, words: &[String]) -> Vec<FileRecord> {
+        let words: Vec<String> = words.iter().map(|word| word.to_lowercase()).collect();
+        let mut found: Vec<FileRecord> = self
+            .all_records()
+            .into_iter()
+            .filter(|record| {
+                let name = record.name.to_lowercase();
+                words.iter().all(|word| name.contains(word.as_str()))
+            })
+            .collect();
+        found.sort_by(|a, b| (&a.name, a.addr()).cmp(&(&b.name, b.addr())));
+        found.truncate(MAX_FIND_RECORDS);
+        found
+    }
+
     /// Every joined peer and its records, in address order.
     pub fn peers(&self) -> Vec<(SocketAddr, Vec<FileRecord>)> {
         let mut peers: Vec<_> = self
@@ -130,6 +148,39 @@ pub(super) mod tests {
         assert_eq!(index.search("a.txt").unwrap()[0].port, 2);
         assert!(index.search("b.txt").is_none());
         assert_eq!(index.peers().len(), 1);
+    }
+
+    #[test]
+    fn find_matches_every_word_in_any_case_and_caps_the_answer() {
+        let mut index = Index::default();
+        index.join(
+            addr(1),
+            1,
+            vec![
+                record("Lecture Notes.txt", "127.0.0.1", 1),
+                record("notes-old.txt", "127.0.0.1", 1),
+                record("cat.jpg", "127.0.0.1", 1),
+            ],
+        );
+        let words = |text: &str| text.split(' ').map(String::from).collect::<Vec<_>>();
+        let names = |found: Vec<FileRecord>| found.into_iter().map(|r| r.name).collect::<Vec<_>>();
+        assert_eq!(
+            names(index.find(&words("NOTES"))),
+            ["Lecture Notes.txt", "notes-old.txt"]
+        );
+        assert_eq!(
+            names(index.find(&words("notes lec"))),
+            ["Lecture Notes.txt"]
+        );
+        assert!(index.find(&words("notes jpg")).is_empty());
+        for port in 2..=12 {
+            let records = (0..5)
+                .map(|i| record(&format!("f{i}.txt"), "127.0.0.1", port))
+                .collect();
+            index.join(addr(port), u64::from(port), records);
+        }
+        assert_eq!(index.find(&words("txt")).len(), MAX_FIND_RECORDS);
+        assert!(index.search("Lecture").is_none(), "SEARCH stays exact");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! FT -> peer  HI
 //! peer -> FT  <name, type, size, DD/MM/YY, ip, port> ...   (1 to 5 records)
 //! peer -> FT  SEARCH: name        FT -> peer  FOUND: <...> ...  or  NOT FOUND
+//! peer -> FT  FIND: words         FT -> peer  FILES: <...> ...  or  NOT FOUND  (extension)
 //! peer -> FT  LIST                FT -> peer  FILES: <...> ...  (extension)
 //! peer -> FT  PING                FT -> peer  PONG                (extension: heartbeat)
 //! peer -> FT  BYE                 (FT forgets the peer and closes)
@@ -156,6 +157,18 @@ impl Tracker {
     /// Every joined peer and its records.
     pub fn peers(&self) -> Vec<(SocketAddr, Vec<FileRecord>)> {
         lock(&self.state.index).peers()
+    }
+
+    /// The console's `find WORD ...`: what FIND would answer, one record a
+    /// line, or why there is none.
+    pub fn find_text(&self, words: &[&str]) -> String {
+        let words: Vec<String> = words.iter().map(|word| word.to_string()).collect();
+        let found = lock(&self.state.index).find(&words);
+        if found.is_empty() {
+            return format!("not found: no announced name holds {}", words.join(" and "));
+        }
+        let lines: Vec<String> = found.iter().map(|record| format!("  {record}")).collect();
+        format!("{} record(s):\n{}", found.len(), lines.join("\n"))
     }
 
     /// Closes every session and stops listening.
@@ -390,15 +403,11 @@ fn serve_requests(state: &TrackerState, connection: &mut Connection, addr: Socke
         if let (Some(live), Ok(Some(message))) = (liveness.as_mut(), &received) {
             live.heard(Instant::now(), *message == TrackerRequest::Ping);
         }
-        let not_taken = |keyword: &str| {
-            TrackerReply::Error(format!(
-                "the tracker does not take {keyword} (it takes SEARCH, LIST, PING, BYE)"
-            ))
-        };
         let reply = match received {
             Ok(None) => return "connection closed without BYE".into(),
             Ok(Some(TrackerRequest::Bye)) => return "BYE".into(),
             Ok(Some(TrackerRequest::Search(name))) => search(state, &name, addr),
+            Ok(Some(TrackerRequest::Find(words))) => find(state, &words, addr),
             Ok(Some(TrackerRequest::List)) => TrackerReply::Files(lock(&state.index).all_records()),
             Ok(Some(TrackerRequest::Ping)) => TrackerReply::Pong,
             Ok(Some(TrackerRequest::Hello)) => TrackerReply::Error(
@@ -447,6 +456,29 @@ fn check_on(live: &mut Liveness, addr: SocketAddr) -> std::result::Result<(), Re
         live.silent_for(Instant::now()).as_secs(),
         live.interval().as_secs()
     )))
+}
+
+/// The answer to a line a joined peer may not send.
+fn not_taken(keyword: &str) -> TrackerReply {
+    TrackerReply::Error(format!(
+        "the tracker does not take {keyword} (it takes SEARCH, FIND, LIST, PING, BYE)"
+    ))
+}
+
+/// FIND: the records whose names hold every word, in any case.
+fn find(state: &TrackerState, words: &[String], from: SocketAddr) -> TrackerReply {
+    let found = lock(&state.index).find(words);
+    let who = state.settings.describe(from);
+    let words = words.join(" ");
+    state.log.event(&format!(
+        "find {words:?} by {who}: {} record(s)",
+        found.len()
+    ));
+    if found.is_empty() {
+        TrackerReply::NotFound
+    } else {
+        TrackerReply::Files(found)
+    }
 }
 
 fn search(state: &TrackerState, name: &str, from: SocketAddr) -> TrackerReply {

@@ -9,13 +9,13 @@
 //! the settings file does not know, 409 for pinging the tracker itself,
 //! 502 for a peer that did not answer.
 
-use crate::peer::client;
 use crate::server::Server;
 use crate::tracker::console;
 use crate::tracker::Tracker;
 use crate::web::events::Hub;
 use crate::web::http::{Exchange, HttpError, Method, Response};
 use crate::web::{json, WebOptions};
+use crate::wire::connection::ping_peer;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -139,7 +139,7 @@ fn ping(tracker: &Tracker, exchange: &Exchange) -> Result<Response, HttpError> {
         let text = format!("{who} is this tracker: ping a peer (id or ip:port)");
         return Err(HttpError::new(409, text));
     }
-    let time = client::ping(addr, tracker.log())
+    let time = ping_peer(addr, tracker.log())
         .map_err(|error| HttpError::new(502, format!("{who} is unreachable: {error}")))?;
     let ms = time.as_secs_f64() * 1000.0;
     Ok(text_answer(&format!("PONG from {who} in {ms:.2} ms")))

@@ -20,7 +20,7 @@ mod socket;
 #[cfg(test)]
 mod tests;
 
-pub use lines::{split_line, Split};
+pub use lines::{split_line, Split, LINE_MIN_RATE};
 pub use socket::Closer;
 
 use crate::error::is_io_timeout;
@@ -29,7 +29,7 @@ use crate::wire::messages::{PeerReply, PeerRequest, Wire};
 use crate::wire::protocol::{ParseError, FILE_HEADER};
 use crate::wire::text;
 use crate::wire::trace::{Direction, Tracer};
-use lines::{about, plain_timeout, time_is_up, without_cr};
+use lines::{about, line_time_left, line_too_slow, plain_timeout, time_is_up, without_cr};
 use socket::{SharedSocket, TimedWriter, WRITE_WAIT_SLICE};
 use std::borrow::Cow;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
@@ -144,6 +144,9 @@ pub struct Connection {
     /// between two bytes of a line (the tracker wakes up now and then to
     /// check that a peer is alive) loses nothing: the next read goes on.
     partial_line: Vec<u8>,
+    /// When the first byte of the line being read arrived: a line must end
+    /// in time however its bytes trickle (see [`LINE_MIN_RATE`]).
+    line_began: Option<Instant>,
     /// When the last byte of a line arrived: a line that never ends is
     /// reported with how long nothing came after it.
     last_byte_at: Instant,
@@ -275,6 +278,7 @@ impl Connection {
             other_name: tracer.name_of(other_end),
             tracer,
             partial_line: Vec::new(),
+            line_began: None,
             last_byte_at: Instant::now(),
             unterminated: false,
             read_timeout: None,
@@ -459,8 +463,9 @@ impl Connection {
         // until they either spell the header or end a line. The bytes come
         // out of the read buffer, so this costs no extra system calls.
         let mut line = Vec::new();
+        self.line_began = None;
         loop {
-            if let Err(e) = self.set_timeout_for(wait) {
+            if let Err(e) = self.set_timeout_for(wait, line.len()) {
                 return Err(self.read_error(e, wait, &line));
             }
             let byte = match self.reader.fill_buf() {
@@ -471,10 +476,12 @@ impl Connection {
             };
             self.reader.consume(1);
             self.last_byte_at = Instant::now();
+            self.line_began.get_or_insert(self.last_byte_at);
             match split_line(line.len(), &[byte], limit) {
                 Split::TooLong => return Err(Error::LineTooLong { limit }),
                 Split::NeedMore { .. } => line.push(byte),
                 Split::Line { .. } => {
+                    self.line_began = None;
                     let line = without_cr(line);
                     self.unterminated = false;
                     self.trace_received(&line);
@@ -509,7 +516,7 @@ impl Connection {
     fn read_line(&mut self, limit: usize, wait: Wait) -> Result<Option<Vec<u8>>> {
         self.unterminated = false;
         loop {
-            if let Err(e) = self.set_timeout_for(wait) {
+            if let Err(e) = self.set_timeout_for(wait, self.partial_line.len()) {
                 return Err(self.read_error(e, wait, &self.partial_line));
             }
             let available = match self.reader.fill_buf() {
@@ -523,6 +530,7 @@ impl Connection {
                 // `\n` and then close their side (`shutdown(SHUT_WR)`) to
                 // say so; the line is complete, and it gets its answer (its
                 // trace says that it had no line end).
+                self.line_began = None;
                 if self.partial_line.is_empty() {
                     return Ok(None);
                 }
@@ -533,10 +541,14 @@ impl Connection {
             match split_line(self.partial_line.len(), available, limit) {
                 Split::TooLong => return Err(Error::LineTooLong { limit }),
                 Split::NeedMore { take } => {
+                    if take > 0 {
+                        self.line_began.get_or_insert(self.last_byte_at);
+                    }
                     self.partial_line.extend_from_slice(&available[..take]);
                     self.reader.consume(take);
                 }
                 Split::Line { take } => {
+                    self.line_began = None;
                     self.partial_line.extend_from_slice(&available[..take]);
                     // Consume the `\n` too, but do not keep it.
                     self.reader.consume(take + 1);
@@ -546,13 +558,14 @@ impl Connection {
         }
     }
 
-    /// Before a read that may block: set the socket's time-out for `wait`.
+    /// Before a read that may block: set the socket's time-out for `wait`,
+    /// and for the time left to a line begun, of which `held` bytes came.
     /// Bytes already in the buffer need no wait, so nothing is changed then.
-    fn set_timeout_for(&mut self, wait: Wait) -> io::Result<()> {
+    fn set_timeout_for(&mut self, wait: Wait, held: usize) -> io::Result<()> {
         if !self.reader.buffer().is_empty() {
             return Ok(());
         }
-        let timeout = match wait {
+        let mut timeout = match wait {
             Wait::Forever => None,
             Wait::NoProgressFor(timeout) => Some(timeout),
             Wait::Until(deadline) => {
@@ -563,6 +576,11 @@ impl Connection {
                 Some(left)
             }
         };
+        if let Some(began) = self.line_began {
+            let left = line_time_left(began, held, self.stall, Instant::now())
+                .ok_or_else(|| line_too_slow(held, began, self.stall))?;
+            timeout = Some(timeout.map_or(left, |wait| wait.min(left)));
+        }
         self.apply_read_timeout(timeout)
     }
 
@@ -571,6 +589,17 @@ impl Connection {
     /// quotes it: a line without its `\n` is the commonest mistake of a
     /// program written by hand.
     fn read_error(&self, error: io::Error, wait: Wait, partial: &[u8]) -> Error {
+        // A read cut short because the line's time was up says so.
+        let error = match self.line_began {
+            Some(began)
+                if is_io_timeout(&error)
+                    && line_time_left(began, partial.len(), self.stall, Instant::now())
+                        .is_none() =>
+            {
+                line_too_slow(partial.len(), began, self.stall)
+            }
+            _ => error,
+        };
         let error = plain_timeout(error, wait);
         let error = if is_io_timeout(&error) && !partial.is_empty() {
             let what = format!(

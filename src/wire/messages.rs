@@ -4,10 +4,10 @@
 //!
 //! | type | sent by | to | lines |
 //! |---|---|---|---|
-//! | [`TrackerRequest`] | a peer | the tracker | `HELLO`, records, `SEARCH:`, `LIST`, `PING`, `BYE` |
+//! | [`TrackerRequest`] | a peer | the tracker | `HELLO`, records, `SEARCH:`, `FIND:`, `LIST`, `PING`, `BYE` |
 //! | [`TrackerReply`] | the tracker | a peer | `HI`, `FOUND:`, `NOT FOUND`, `FILES:`, `PONG`, `ERROR:` |
-//! | [`PeerRequest`] | a peer | another peer | `DOWNLOAD:`, `LIST`, `UPLOAD:`, `PING` |
-//! | [`PeerReply`] | that peer | the asking peer | `FILES:`, `READY`, `DONE`, `PONG`, `ERROR:` |
+//! | [`PeerRequest`] | a peer | another peer | `DOWNLOAD:`, `HASH:`, `LIST`, `UPLOAD:`, `PING` |
+//! | [`PeerReply`] | that peer | the asking peer | `FILES:`, `HASH:`, `READY`, `DONE`, `PONG`, `ERROR:` |
 //!
 //! (`FILE: ` and a file's bytes are not a line: [`crate::wire::connection`]
 //! handles them.) With one type per direction, a receiver matches only the
@@ -22,6 +22,7 @@
 //! whoever sent it (the protocol checker), use [`Message`] directly.
 
 use super::protocol::{DownloadRequest, FileRecord, FileSpec, Location, Message, ParseError};
+use super::sha256::Digest;
 
 /// A message type of one conversation: parsed from a line and written
 /// back as one through [`Message`], which knows the grammar.
@@ -81,6 +82,9 @@ pub enum TrackerRequest {
     Ping,
     /// `BYE`: the peer leaves.
     Bye,
+    /// `FIND: word ...` (extension): every announced file whose name holds
+    /// each word, in any case. Answered `FILES:` or `NOT FOUND`.
+    Find(Vec<String>),
 }
 
 impl Wire for TrackerRequest {
@@ -92,10 +96,11 @@ impl Wire for TrackerRequest {
             Message::List => Ok(TrackerRequest::List),
             Message::Ping => Ok(TrackerRequest::Ping),
             Message::Bye => Ok(TrackerRequest::Bye),
+            Message::Find(words) => Ok(TrackerRequest::Find(words)),
             other => Err(elsewhere(
                 other,
                 "the tracker",
-                "HELLO, records, SEARCH, LIST, PING, BYE",
+                "HELLO, records, SEARCH, FIND, LIST, PING, BYE",
             )),
         }
     }
@@ -108,6 +113,7 @@ impl Wire for TrackerRequest {
             TrackerRequest::List => Message::List,
             TrackerRequest::Ping => Message::Ping,
             TrackerRequest::Bye => Message::Bye,
+            TrackerRequest::Find(words) => Message::Find(words.clone()),
         }
     }
 }
@@ -170,6 +176,9 @@ pub enum PeerRequest {
     Upload(FileSpec),
     /// `PING` (extension): are you there?
     Ping,
+    /// `HASH: name, type, size [, first, count]` (extension): the SHA-256
+    /// of the file, or of the range a ranged `DOWNLOAD` would send.
+    Hash(DownloadRequest),
 }
 
 impl Wire for PeerRequest {
@@ -179,7 +188,12 @@ impl Wire for PeerRequest {
             Message::List => Ok(PeerRequest::List),
             Message::Upload(file) => Ok(PeerRequest::Upload(file)),
             Message::Ping => Ok(PeerRequest::Ping),
-            other => Err(elsewhere(other, "a peer", "DOWNLOAD, LIST, UPLOAD or PING")),
+            Message::Hash(request) => Ok(PeerRequest::Hash(request)),
+            other => Err(elsewhere(
+                other,
+                "a peer",
+                "DOWNLOAD, HASH, LIST, UPLOAD or PING",
+            )),
         }
     }
 
@@ -189,6 +203,7 @@ impl Wire for PeerRequest {
             PeerRequest::List => Message::List,
             PeerRequest::Upload(file) => Message::Upload(file.clone()),
             PeerRequest::Ping => Message::Ping,
+            PeerRequest::Hash(request) => Message::Hash(request.clone()),
         }
     }
 }
@@ -206,6 +221,8 @@ pub enum PeerReply {
     Pong,
     /// `ERROR: reason`: the request was refused, and why.
     Error(String),
+    /// `HASH: <64 hex digits>` (extension): the answer to `HASH`.
+    Hash(Digest),
 }
 
 impl Wire for PeerReply {
@@ -216,10 +233,11 @@ impl Wire for PeerReply {
             Message::Done => Ok(PeerReply::Done),
             Message::Pong => Ok(PeerReply::Pong),
             Message::Error(reason) => Ok(PeerReply::Error(reason)),
+            Message::Hashed(digest) => Ok(PeerReply::Hash(digest)),
             other => Err(elsewhere(
                 other,
                 "a peer asking a peer",
-                "FILES, READY, DONE, PONG, ERROR",
+                "FILES, HASH, READY, DONE, PONG, ERROR",
             )),
         }
     }
@@ -231,6 +249,7 @@ impl Wire for PeerReply {
             PeerReply::Done => Message::Done,
             PeerReply::Pong => Message::Pong,
             PeerReply::Error(reason) => Message::Error(reason.clone()),
+            PeerReply::Hash(digest) => Message::Hashed(*digest),
         }
     }
 }
@@ -264,11 +283,11 @@ mod tests {
         let error = TrackerRequest::parse("READY").unwrap_err().to_string();
         assert_eq!(
             error,
-            "the tracker does not take READY (it takes HELLO, records, SEARCH, LIST, PING, BYE)"
+            "the tracker does not take READY (it takes HELLO, records, SEARCH, FIND, LIST, PING, BYE)"
         );
         let error = PeerRequest::parse("HELLO").unwrap_err().to_string();
         assert!(
-            error.contains("it takes DOWNLOAD, LIST, UPLOAD or PING"),
+            error.contains("it takes DOWNLOAD, HASH, LIST, UPLOAD or PING"),
             "{error}"
         );
         assert_eq!(TrackerRequest::parse("PING"), Ok(TrackerRequest::Ping));

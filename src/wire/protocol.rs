@@ -10,9 +10,12 @@
 //! not a line: the raw file bytes that follow [`FILE_HEADER`].
 
 use crate::wire::date::Date;
-pub(crate) use crate::wire::names::check_file_type;
 pub use crate::wire::names::{check_name, type_of, MAX_NAME_LEN, NO_EXTENSION_TYPE};
-use crate::wire::text::quoted;
+use crate::wire::sha256::{self, Digest};
+use fields::{
+    format_ranged, parse_file_record, parse_find, parse_hash, parse_location, parse_ranged,
+    parse_records, parse_spec, split_fields,
+};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
@@ -29,6 +32,10 @@ pub const CHUNK_SIZE: usize = 100;
 
 /// The most records one peer may announce when it joins the tracker.
 pub const MAX_RECORDS_PER_JOIN: usize = 5;
+
+/// The most records one `FIND` answer carries (extension): a one-letter
+/// word matches nearly everything, and the answer is one line.
+pub const MAX_FIND_RECORDS: usize = 50;
 
 /// One message of the protocol. The comments give the line as it is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +72,15 @@ pub enum Message {
     Ping,
     /// `PONG` (extension): yes.
     Pong,
+    /// `HASH: name, type, size` or `HASH: name, type, size, first, count`
+    /// (extension): the SHA-256 of the file, or of the same range a ranged
+    /// `DOWNLOAD` would send.
+    Hash(DownloadRequest),
+    /// `HASH: <64 hex digits>` (extension): the answer to a `HASH` request.
+    Hashed(Digest),
+    /// `FIND: word ...` (extension): which announced files have every word
+    /// in their name (any case)? Answered `FILES:` or `NOT FOUND`.
+    Find(Vec<String>),
 }
 
 /// Which file a `DOWNLOAD` or `UPLOAD` is about: the three fields that must
@@ -318,7 +334,9 @@ impl Message {
                 Ok(Message::Found(locations))
             }
             "ERROR" => Ok(Message::Error(rest.to_string())),
-            "DOWNLOAD" => parse_download(rest),
+            "DOWNLOAD" => Ok(Message::Download(parse_ranged("DOWNLOAD", rest)?)),
+            "HASH" => parse_hash(rest),
+            "FIND" => parse_find(rest),
             "FILES" => Ok(Message::Files(parse_records(rest, parse_file_record)?)),
             "UPLOAD" => {
                 let fields = split_fields(rest);
@@ -344,16 +362,7 @@ impl Message {
             Message::NotFound => "NOT FOUND".to_string(),
             Message::Bye => "BYE".to_string(),
             Message::Error(reason) => format!("ERROR: {reason}"),
-            Message::Download(DownloadRequest { file, range: None }) => {
-                format!("DOWNLOAD: {}, {}, {}", file.name, file.file_type, file.size)
-            }
-            Message::Download(DownloadRequest {
-                file,
-                range: Some(range),
-            }) => format!(
-                "DOWNLOAD: {}, {}, {}, {}, {}",
-                file.name, file.file_type, file.size, range.first, range.count
-            ),
+            Message::Download(request) => format_ranged("DOWNLOAD", request),
             Message::List => "LIST".to_string(),
             // "FILES:" alone when the list is empty, with no trailing space.
             Message::Files(records) if records.is_empty() => "FILES:".to_string(),
@@ -365,6 +374,9 @@ impl Message {
             Message::Done => "DONE".to_string(),
             Message::Ping => "PING".to_string(),
             Message::Pong => "PONG".to_string(),
+            Message::Hash(request) => format_ranged("HASH", request),
+            Message::Hashed(digest) => format!("HASH: {}", sha256::to_hex(digest)),
+            Message::Find(words) => format!("FIND: {}", words.join(" ")),
         }
     }
 
@@ -387,6 +399,8 @@ impl Message {
             Message::Done => "DONE",
             Message::Ping => "PING",
             Message::Pong => "PONG",
+            Message::Hash(_) | Message::Hashed(_) => "HASH",
+            Message::Find(_) => "FIND",
         }
     }
 }
@@ -405,7 +419,9 @@ const BARE_KEYWORDS: [&str; 9] = [
 ];
 
 /// The keywords followed by a colon and their arguments.
-const COLON_KEYWORDS: [&str; 6] = ["SEARCH", "FOUND", "ERROR", "DOWNLOAD", "FILES", "UPLOAD"];
+const COLON_KEYWORDS: [&str; 8] = [
+    "SEARCH", "FOUND", "ERROR", "DOWNLOAD", "FILES", "UPLOAD", "HASH", "FIND",
+];
 
 /// The error for a line that is no message. A known keyword written
 /// slightly wrong (`SEARCH notes.txt`, `LIST extra`) says what is wrong
@@ -429,10 +445,34 @@ fn unknown(line: &str) -> ParseError {
             format!("{keyword} stands alone on its line: it takes no argument"),
         );
     }
+    if let Some(error) = wrong_case(line, first) {
+        return error;
+    }
     // Quote only the start of the line: it may be long, and it goes back to
     // the sender in an ERROR reply.
     let word: String = first.chars().take(20).collect();
     ParseError::UnknownCommand(word)
+}
+
+/// A known keyword written in lower or mixed case (`download: x`,
+/// `Search: x`, `hello`): keywords are upper case, and the hint says how
+/// the line starts instead.
+fn wrong_case(line: &str, first: &str) -> Option<ParseError> {
+    let upper = first.trim_end_matches(':').to_ascii_uppercase();
+    if upper == first.trim_end_matches(':') {
+        return None;
+    }
+    if let Some(keyword) = COLON_KEYWORDS.iter().find(|k| **k == upper) {
+        let hint = format!("keywords are upper case: write `{keyword}: ...`");
+        return Some(bad(keyword, hint));
+    }
+    let line = line.to_ascii_uppercase();
+    let keyword = BARE_KEYWORDS.iter().find(|k| match k.split_once(' ') {
+        Some(_) => line.starts_with(**k),
+        None => **k == upper,
+    })?;
+    let hint = format!("keywords are upper case: write `{keyword}`");
+    Some(bad(keyword, hint))
 }
 
 fn bad(command: &'static str, reason: impl Into<String>) -> ParseError {
@@ -440,155 +480,6 @@ fn bad(command: &'static str, reason: impl Into<String>) -> ParseError {
         command,
         reason: reason.into(),
     }
-}
-
-/// Splits `a, b, c` into trimmed fields.
-fn split_fields(text: &str) -> Vec<&str> {
-    text.split(',').map(str::trim).collect()
-}
-
-/// A decimal number made of digits only (`u64::from_str` would also take
-/// `+5`). `what` names the field in the error: a number too large to hold is
-/// told apart from one that is not a number at all.
-fn parse_number(what: &str, text: &str) -> Result<u64, Invalid> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Invalid(format!(
-            "{what} {} is not a number",
-            quoted(text.as_bytes())
-        )));
-    }
-    text.parse().map_err(|_| {
-        Invalid(format!(
-            "{what} {} is too large (at most {})",
-            quoted(text.as_bytes()),
-            u64::MAX
-        ))
-    })
-}
-
-fn parse_port(text: &str) -> Result<u16, Invalid> {
-    match parse_number("port", text).map(u16::try_from) {
-        Ok(Ok(port)) if port >= 1 => Ok(port),
-        _ => Err(Invalid(format!(
-            "port {} is not a number from 1 to 65535",
-            quoted(text.as_bytes())
-        ))),
-    }
-}
-
-fn parse_spec(
-    command: &'static str,
-    name: &str,
-    file_type: &str,
-    size: &str,
-) -> Result<FileSpec, ParseError> {
-    check_name(name).map_err(|reason| bad(command, reason))?;
-    check_file_type(file_type).map_err(|reason| bad(command, reason))?;
-    let size = parse_number("size", size).map_err(|reason| bad(command, reason))?;
-    Ok(FileSpec {
-        name: name.to_string(),
-        file_type: file_type.to_string(),
-        size,
-    })
-}
-
-fn parse_download(rest: &str) -> Result<Message, ParseError> {
-    let fields = split_fields(rest);
-    let (name, file_type, size, range) = match fields.as_slice() {
-        [name, file_type, size] => (name, file_type, size, None),
-        [name, file_type, size, first, count] => (name, file_type, size, Some((first, count))),
-        _ => {
-            return Err(bad(
-                "DOWNLOAD",
-                "expected `name, type, size` or `name, type, size, first, count`",
-            ))
-        }
-    };
-    let file = parse_spec("DOWNLOAD", name, file_type, size)?;
-    let range = match range {
-        None => None,
-        Some((first, count)) => {
-            let first =
-                parse_number("first chunk", first).map_err(|reason| bad("DOWNLOAD", reason))?;
-            let count =
-                parse_number("chunk count", count).map_err(|reason| bad("DOWNLOAD", reason))?;
-            if count == 0 {
-                return Err(bad("DOWNLOAD", "chunk count is 0"));
-            }
-            Some(ChunkRange { first, count })
-        }
-    };
-    Ok(Message::Download(DownloadRequest { file, range }))
-}
-
-/// Parses a list of records, `<...> <...>`, each with `parse_one`. Any white
-/// space (or none) may stand between records; nothing else may.
-fn parse_records<T>(
-    text: &str,
-    parse_one: fn(&[&str]) -> Result<T, Invalid>,
-) -> Result<Vec<T>, ParseError> {
-    let mut records = Vec::new();
-    let mut rest = text.trim_start();
-    while !rest.is_empty() {
-        let Some(inside) = rest.strip_prefix('<') else {
-            return Err(ParseError::BadRecord(
-                "expected '<' to start a record".into(),
-            ));
-        };
-        let Some((body, after)) = inside.split_once('>') else {
-            return Err(ParseError::BadRecord("a record has no closing '>'".into()));
-        };
-        let fields = split_fields(body);
-        records.push(parse_one(&fields).map_err(|Invalid(reason)| ParseError::BadRecord(reason))?);
-        rest = after.trim_start();
-    }
-    Ok(records)
-}
-
-fn parse_file_record(fields: &[&str]) -> Result<FileRecord, Invalid> {
-    let [name, file_type, size, date, ip, port] = fields else {
-        return Err(Invalid(format!(
-            "expected 6 fields <name, type, size, DD/MM/YY, ip, port>, got {}",
-            fields.len()
-        )));
-    };
-    check_name(name)?;
-    let location = parse_location(&[file_type, size, date, ip, port])?;
-    Ok(FileRecord {
-        name: name.to_string(),
-        file_type: location.file_type,
-        size: location.size,
-        modified: location.modified,
-        ip: location.ip,
-        port: location.port,
-    })
-}
-
-fn parse_location(fields: &[&str]) -> Result<Location, Invalid> {
-    let [file_type, size, date, ip, port] = fields else {
-        return Err(Invalid(format!(
-            "expected 5 fields <type, size, DD/MM/YY, ip, port>, got {}",
-            fields.len()
-        )));
-    };
-    check_file_type(file_type)?;
-    Ok(Location {
-        file_type: file_type.to_string(),
-        size: parse_number("size", size)?,
-        modified: Date::parse(date).ok_or_else(|| {
-            Invalid(format!(
-                "date {} is not a real DD/MM/YY day",
-                quoted(date.as_bytes())
-            ))
-        })?,
-        ip: ip.parse().map_err(|_| {
-            Invalid(format!(
-                "address {} is not an IP address",
-                quoted(ip.as_bytes())
-            ))
-        })?,
-        port: parse_port(port)?,
-    })
 }
 
 impl fmt::Display for FileRecord {
@@ -620,5 +511,6 @@ fn join_records<T: fmt::Display>(records: &[T]) -> String {
         .join(" ")
 }
 
+mod fields;
 #[cfg(test)]
 pub(crate) mod tests;

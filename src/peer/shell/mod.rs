@@ -83,6 +83,9 @@ pub fn execute(peer: &Peer, command: Command) -> bool {
 fn try_execute(peer: &Peer, command: Command) -> Result<bool> {
     match command {
         Command::Search(name) => show::search(peer, &name),
+        Command::Find(words) => show::find(peer, &words),
+        Command::Hash(name) => show::hash(peer, &name),
+        Command::Clean => show::clean(peer),
         Command::Download { name, holder } => download(peer, &name, holder),
         Command::List(peers) if peers.is_empty() => show::own_files(peer),
         Command::List(peers) => show::list_peers(peer, &peers),
@@ -118,6 +121,7 @@ fn download(peer: &Peer, name: &str, holder: Option<usize>) -> Result<bool> {
         peer.describe(done.from),
         done.path.display()
     );
+    crate::say!("  {}", done.verification);
     Ok(true)
 }
 
@@ -134,6 +138,7 @@ fn fetch(peer: &Peer, name: &str, peers: &[String]) -> Result<bool> {
         report.size,
         report.path.display()
     );
+    crate::say!("  {}", report.verification);
     for (from, chunks) in &report.chunks_by_peer {
         crate::say!("  {} sent {chunks} chunk(s)", peer.describe(*from));
     }

@@ -7,6 +7,12 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Search(String),
+    /// `find WORD ...`: the tracker's FIND.
+    Find(Vec<String>),
+    /// `hash NAME`: our own file's SHA-256, as `sha256sum` prints it.
+    Hash(String),
+    /// `clean`: remove the partial downloads kept for resuming.
+    Clean,
     Download {
         name: String,
         holder: Option<usize>,
@@ -38,6 +44,9 @@ pub enum Command {
 pub const HELP: &str = "\
 commands (a name with spaces may be written in double quotes):
   search NAME              who shares NAME? (SEARCH to the tracker)
+  find WORD ...            announced files whose names hold every word, any case (FIND)
+  hash NAME                the SHA-256 of one of our files, as sha256sum prints it
+  clean                    remove the partial downloads kept to resume them
   download NAME [N]        download NAME from holder N (default: the first other peer)  alias: DESCARGAR
   list                     this peer's files, and which are announced to the tracker
   list PEER ...            the files of other peers (LIST), in parallel      alias: #FILELIST
@@ -73,6 +82,10 @@ impl Command {
         let command = match first.to_lowercase().as_str() {
             "search" if !rest.is_empty() => Command::Search(rest.join(" ")),
             "search" => return usage("search NAME"),
+            "find" if !rest.is_empty() => Command::Find(rest),
+            "find" => return usage("find WORD ..."),
+            "hash" if !rest.is_empty() => Command::Hash(rest.join(" ")),
+            "hash" => return usage("hash NAME"),
             // DESCARGAR is the download command of the video-sharing system.
             "download" | "descargar" => download(rest)?,
             "list" | "#filelist" => Command::List(rest),
@@ -91,10 +104,11 @@ impl Command {
             "announce" if !rest.is_empty() => Command::Announce(rest),
             "announce" => return usage("announce NAME ... (up to 5 shared files)"),
             "publish" => publish(&rest)?,
-            "info" | "help" | "?" | "quit" | "exit" if !rest.is_empty() => {
+            "info" | "clean" | "help" | "?" | "quit" | "exit" if !rest.is_empty() => {
                 return Err(format!("{first} takes no arguments (type help)"))
             }
             "info" => Command::Info,
+            "clean" => Command::Clean,
             "ping" => match rest.as_slice() {
                 [peer] => Command::Ping(peer.clone()),
                 _ => return usage("ping PEER"),

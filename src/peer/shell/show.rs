@@ -1,10 +1,12 @@
 //! The shell's commands that show or change what is shared: `search`,
-//! `list`, `info`, `ping`, `announce` and `publish`, one function each.
+//! `find`, `hash`, `list`, `info`, `ping`, `announce` and `publish`, one function each.
 
 use super::{network_wait, say_if_slow};
 use crate::error::Result;
+use crate::peer::resume::Partials;
 use crate::peer::Peer;
-use crate::wire::protocol::FileRecord;
+use crate::wire::protocol::{FileRecord, MAX_FIND_RECORDS};
+use crate::wire::sha256::to_hex;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -27,6 +29,39 @@ pub(super) fn search(peer: &Peer, name: &str) -> Result<bool> {
             holder.modified
         );
     }
+    Ok(true)
+}
+
+/// `find WORD ...`: the tracker's records whose names hold every word.
+pub(super) fn find(peer: &Peer, words: &[String]) -> Result<bool> {
+    let records = say_if_slow(&network_wait("the tracker's answer to FIND"), || {
+        peer.find(words)
+    })?;
+    if records.is_empty() {
+        crate::say!("not found: no announced name holds {}", words.join(" and "));
+    }
+    for record in &records {
+        let at = peer.describe(record.addr());
+        crate::say!("{}  at {at}", record_line(record));
+    }
+    if records.len() == MAX_FIND_RECORDS {
+        crate::say!("(the tracker answers {MAX_FIND_RECORDS} records at most: add a word)");
+    }
+    Ok(true)
+}
+
+/// `hash NAME`: `<64 hex digits>  NAME`, exactly as `sha256sum` prints
+/// it, so the two can be compared.
+pub(super) fn hash(peer: &Peer, name: &str) -> Result<bool> {
+    let digest = peer.hash(name)?;
+    crate::say!("{}  {name}", to_hex(&digest));
+    Ok(true)
+}
+
+/// `clean`: removes the partial downloads kept to resume them.
+pub(super) fn clean(peer: &Peer) -> Result<bool> {
+    let removed = Partials::of(peer.folder().dir()).clean()?;
+    crate::say!("removed {removed} partial download(s)");
     Ok(true)
 }
 

@@ -155,9 +155,9 @@ fn greeting_error(error: Error) -> Error {
         _ => false,
     };
     if closed {
-        Error::Other("it closed the connection without answering HELLO".into())
+        Error::OtherSide("it closed the connection without answering HELLO".into())
     } else if error.is_timeout() {
-        Error::Other(format!(
+        Error::OtherSide(format!(
             "it did not answer HELLO with HI within {} s",
             GREETING_WAIT.as_secs()
         ))

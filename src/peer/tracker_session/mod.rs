@@ -333,7 +333,7 @@ impl TrackerLink {
         self.events.send(request).map_err(|_| self.stopped())?;
         match answer.recv_timeout(self.reply_wait) {
             Ok(result) => result,
-            Err(RecvTimeoutError::Timeout) => Err(Error::Other(format!(
+            Err(RecvTimeoutError::Timeout) => Err(Error::OtherSide(format!(
                 "the tracker at {} did not answer within {} s (its late answer will be dropped)",
                 self.tracker,
                 self.reply_wait.as_secs()

@@ -498,7 +498,7 @@ pub(super) fn close(live: &mut Live, why: &str) {
     for waiting in live.waiting.drain(..) {
         if let Some(reply) = waiting.reply {
             let to = live.writer.other_end();
-            let _ = reply.send(Err(Error::Other(format!("no answer from {to}: {why}"))));
+            let _ = reply.send(Err(Error::OtherSide(format!("no answer from {to}: {why}"))));
         }
     }
 }

@@ -94,7 +94,7 @@ impl Connection {
                 match self.reader.read(&mut chunk[filled..size]) {
                     Ok(0) => {
                         *received += filled as u64;
-                        return Err(Error::Other(format!(
+                        return Err(Error::OtherSide(format!(
                             "{} stopped sending after {} of {len} bytes",
                             self.other_name, *received
                         )));
@@ -144,7 +144,7 @@ impl Connection {
         self.trace(Direction::Received, || {
             format!("(then {many} bytes more than the file's size)").into()
         });
-        Err(Error::Other(format!(
+        Err(Error::OtherSide(format!(
             "{} sent more bytes than the file's size it was asked for ({many} too many); \
              the copy may be shifted, so it is not kept",
             self.other_name

@@ -4,7 +4,7 @@
 use super::Wait;
 use crate::error::is_io_timeout;
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The error of a transfer or reply that made no progress for `stall`:
 /// "no progress for 30 s", where the system would say "Resource temporarily
@@ -22,6 +22,36 @@ pub(super) fn time_is_up() -> io::Error {
         io::ErrorKind::TimedOut,
         "it did not arrive within the time allowed",
     )
+}
+
+/// A line that has begun must end within the stall time, plus one second
+/// for every this many bytes of it (64 KiB/s at the least). A sender that
+/// sends one byte just before each time-out would otherwise hold a reader,
+/// and its thread, for as long as it likes.
+pub const LINE_MIN_RATE: usize = 64 * 1024;
+
+/// How long a line that began at `began`, of which `held` bytes came, may
+/// still take (see [`LINE_MIN_RATE`]); `None` when its time is up.
+pub(super) fn line_time_left(
+    began: Instant,
+    held: usize,
+    stall: Duration,
+    now: Instant,
+) -> Option<Duration> {
+    let allowed = stall + Duration::from_secs((held / LINE_MIN_RATE) as u64);
+    let left = (began + allowed).saturating_duration_since(now);
+    (!left.is_zero()).then_some(left)
+}
+
+/// The error of a line whose bytes trickled in too slowly. It is not a
+/// time-out: a reader that wakes on time-outs must not wait on for it.
+pub(super) fn line_too_slow(held: usize, began: Instant, stall: Duration) -> io::Error {
+    io::Error::other(format!(
+        "a line began {} ago and has not ended ({held} bytes so far): a line must \
+         end within {} (1 s more per 64 KiB), however its bytes trickle in",
+        about(began.elapsed()),
+        seconds(stall)
+    ))
 }
 
 /// A read error, with a socket time-out replaced by what it means for `wait`.

@@ -4,7 +4,7 @@ use super::lines::{about, without_cr};
 use super::socket::WRITE_WAIT_SLICE;
 use super::{split_line, Connection, FileOrMessage, Split, Wait};
 use crate::error::Error;
-use crate::wire::messages::{PeerReply, TrackerRequest};
+use crate::wire::messages::{PeerReply, TrackerReply, TrackerRequest};
 use crate::wire::protocol::FILE_HEADER;
 use crate::wire::trace::{Direction, NoTrace, Tracer};
 use std::io::{self, Read, Write};
@@ -350,4 +350,72 @@ fn a_measured_wait_is_said_as_a_person_would() {
     assert_eq!(about(Duration::from_millis(10_003)), "10 s");
     assert_eq!(about(Duration::from_millis(9_600)), "10 s");
     assert_eq!(about(Duration::from_millis(300)), "0.3 s");
+}
+
+/// Sends `text` one byte every `every` from a thread of its own, while the
+/// test reads; stops at the first failed write.
+fn trickle(mut theirs: TcpStream, text: &'static [u8], every: Duration) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        for byte in text {
+            if theirs.write_all(&[*byte]).is_err() {
+                return;
+            }
+            thread::sleep(every);
+        }
+    })
+}
+
+// A reply or request whose bytes trickle in, each well within the stall
+// time, still has to end in time: the wait is for the whole line, not for
+// each byte. Every kind of wait holds it, also "for ever".
+#[test]
+fn a_line_that_trickles_in_is_given_up_once_its_time_is_up() {
+    for wait in [Wait::NoProgressFor(TEST_STALL), Wait::Forever] {
+        let (mut ours, theirs) = pair();
+        let sender = trickle(
+            theirs,
+            b"NOT FOUND, as slowly as it can",
+            Duration::from_millis(400),
+        );
+        let start = Instant::now();
+        let error = ours.receive::<PeerReply>(wait).unwrap_err();
+        let took = start.elapsed();
+        assert!(
+            took >= TEST_STALL && took <= TEST_STALL + Duration::from_secs(1),
+            "{wait:?}: gave up after {took:?}"
+        );
+        let message = error.to_string();
+        assert!(message.contains("has not ended"), "{message}");
+        assert!(
+            !error.is_timeout(),
+            "a reader that wakes on time-outs stops"
+        );
+        drop(ours);
+        sender.join().unwrap();
+    }
+}
+
+// The same for the answer to a request that may be a file.
+#[test]
+fn a_reply_that_may_be_a_file_and_trickles_in_is_given_up_too() {
+    let (mut ours, theirs) = pair();
+    let sender = trickle(theirs, b"ERROR: slowly, slowly", Duration::from_millis(400));
+    let start = Instant::now();
+    let error = ours
+        .receive_file_or::<PeerReply>(ours.reply_wait())
+        .unwrap_err();
+    assert!(start.elapsed() <= TEST_STALL + Duration::from_secs(1));
+    assert!(error.to_string().contains("has not ended"), "{error}");
+    drop(ours);
+    sender.join().unwrap();
+}
+
+// A line that comes whole, or in a few quick pieces, is not affected.
+#[test]
+fn a_line_in_quick_pieces_is_read_as_usual() {
+    let (mut ours, theirs) = pair();
+    let sender = trickle(theirs, b"NOT FOUND\n", Duration::from_millis(20));
+    let reply = ours.receive::<TrackerReply>(ours.reply_wait()).unwrap();
+    assert_eq!(reply, Some(TrackerReply::NotFound));
+    sender.join().unwrap();
 }

@@ -3,6 +3,7 @@
 use super::{ChunkRange, DownloadRequest, FileRecord, FileSpec, Message};
 use crate::wire::date::Date;
 use crate::wire::names::type_of;
+use crate::wire::sha256;
 use std::net::IpAddr;
 
 fn record(name: &str, port: u16) -> FileRecord {
@@ -50,7 +51,53 @@ pub(crate) fn every_kind_of_message() -> Vec<Message> {
         Message::Done,
         Message::Ping,
         Message::Pong,
+        Message::Hash(DownloadRequest {
+            file: record("notes.txt", 1).spec(),
+            range: None,
+        }),
+        Message::Hash(DownloadRequest {
+            file: record("notes.txt", 1).spec(),
+            range: Some(ChunkRange { first: 0, count: 7 }),
+        }),
+        Message::Hashed(sha256::digest(b"abc")),
+        Message::Find(vec!["notes".into(), "TXT".into()]),
     ]
+}
+
+#[test]
+fn hash_and_find_are_written_as_the_protocol_section_says() {
+    let request = DownloadRequest {
+        file: record("a b.txt", 1).spec(),
+        range: Some(ChunkRange { first: 2, count: 3 }),
+    };
+    assert_eq!(
+        Message::Hash(request).format(),
+        "HASH: a b.txt, txt, 1234, 2, 3"
+    );
+    let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    assert_eq!(
+        Message::parse(&format!("HASH: {}", abc.to_uppercase())),
+        Ok(Message::Hashed(sha256::digest(b"abc")))
+    );
+    assert_eq!(
+        Message::Hashed(sha256::digest(b"abc")).format(),
+        format!("HASH: {abc}")
+    );
+    assert_eq!(
+        Message::parse("FIND:  Notes   txt "),
+        Ok(Message::Find(vec!["Notes".into(), "txt".into()]))
+    );
+    for (line, words) in [
+        ("HASH: abc", "expected 64 hex digits"),
+        ("HASH: a.txt, txt", "expected `name, type, size`"),
+        ("HASH: a.txt, txt, 5, 1, 0", "bad HASH: chunk count is 0"),
+        ("HASH a.txt, txt, 5", "a colon must follow HASH"),
+        ("FIND:   ", "no words"),
+        ("FIND notes", "a colon must follow FIND"),
+    ] {
+        let error = Message::parse(line).unwrap_err().to_string();
+        assert!(error.contains(words), "{line:?}: {error}");
+    }
 }
 
 #[test]
@@ -90,6 +137,18 @@ fn a_known_keyword_written_wrong_says_what_is_wrong() {
         ("BYE now", "BYE stands alone on its line"),
         ("NOT FOUND at all", "NOT FOUND stands alone"),
         ("HIGHWAY", "unknown command \"HIGHWAY\""),
+        // Keywords in the wrong case: the hint says they are upper case.
+        (
+            "download: a.txt, txt, 5",
+            "keywords are upper case: write `DOWNLOAD: ...`",
+        ),
+        (
+            "Search: notes.txt",
+            "keywords are upper case: write `SEARCH: ...`",
+        ),
+        ("hello", "keywords are upper case: write `HELLO`"),
+        ("not found", "keywords are upper case: write `NOT FOUND`"),
+        ("highway", "unknown command \"highway\""),
         (
             "DOWNLOAD: a.txt, txt, 99999999999999999999",
             "size \"99999999999999999999\" is too large",

@@ -14,10 +14,11 @@ use crate::error::{Error, Result};
 use crate::lock;
 use crate::wire::connection::IO_BUFFER_SIZE;
 use crate::wire::date::Date;
-use crate::wire::protocol::{check_name, type_of, FileRecord, FileSpec, Invalid};
+use crate::wire::protocol::{check_name, type_of, DownloadRequest, FileRecord, FileSpec, Invalid};
+use crate::wire::sha256::{Digest, Sha256};
 use std::collections::HashSet;
 use std::fs::{self, File, Metadata};
-use std::io::{BufWriter, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -191,6 +192,17 @@ impl SharedFolder {
         Ok(file)
     }
 
+    /// The SHA-256 of the bytes `request` names (the whole file, or a
+    /// range of it), if the folder serves exactly that file. The file is
+    /// read through one buffer, never held whole in memory.
+    pub fn hash_of(&self, request: &DownloadRequest) -> Result<Digest> {
+        let file = self.open_to_send(&request.file)?;
+        let (offset, len) = request
+            .byte_range()
+            .ok_or_else(|| Error::Conflict("the range starts past the end of the file".into()))?;
+        hash_part(file, offset, len, &request.file.name)
+    }
+
     /// Whether anything, of any kind, has this name in the folder.
     pub fn contains(&self, name: &str) -> bool {
         fs::symlink_metadata(self.dir.join(name)).is_ok()
@@ -296,10 +308,13 @@ impl Incoming {
 
 impl Drop for Incoming {
     fn drop(&mut self) {
+        // The name first: once the temporary file is gone, the name is
+        // free, for whoever sees the folder. (A new arrival of the name
+        // gets a temporary file of its own, so the two cannot clash.)
+        lock(&self.folder.receiving).remove(&self.name);
         if let Some(temp_path) = self.temp_path.take() {
             let _ = fs::remove_file(temp_path);
         }
-        lock(&self.folder.receiving).remove(&self.name);
     }
 }
 
@@ -344,6 +359,34 @@ fn temp_name() -> String {
     )
 }
 
+/// The SHA-256 of `len` bytes of `file` from `offset`, read through one
+/// buffer. `what` names the file in errors.
+pub fn hash_part(mut file: File, offset: u64, len: u64, what: &str) -> Result<Digest> {
+    let reading = |e| Error::io(format!("reading {what}"), e);
+    file.seek(SeekFrom::Start(offset)).map_err(reading)?;
+    let mut source = file.take(len);
+    let mut sha = Sha256::new();
+    let mut buffer = vec![0u8; IO_BUFFER_SIZE];
+    let mut read = 0;
+    loop {
+        match source.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => {
+                sha.update(&buffer[..n]);
+                read += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(reading(e)),
+        }
+    }
+    if read != len {
+        return Err(Error::Conflict(format!(
+            "{what} shrank while being read: {read} of {len} bytes"
+        )));
+    }
+    Ok(sha.finish())
+}
+
 /// Only plain files are shared: not links, folders, devices or pipes.
 fn regular_file(meta: &Metadata) -> std::result::Result<(), Invalid> {
     let file_type = meta.file_type();
@@ -376,149 +419,4 @@ fn same_file(_a: &Metadata, b: &Metadata) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write;
-
-    /// A scratch folder removed at the end of the test.
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn new(name: &str) -> Scratch {
-            let dir = std::env::temp_dir().join(format!("p2p-unit-{}-{name}", std::process::id()));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).unwrap();
-            Scratch(dir)
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn spec(name: &str, size: u64) -> FileSpec {
-        FileSpec {
-            name: name.into(),
-            file_type: type_of(name),
-            size,
-        }
-    }
-
-    #[test]
-    fn lists_only_regular_shareable_files_in_name_order() {
-        let scratch = Scratch::new("scan");
-        fs::write(scratch.0.join("b.txt"), "bb").unwrap();
-        fs::write(scratch.0.join("a.bin"), [0u8, 255]).unwrap();
-        fs::write(scratch.0.join(".hidden"), "h").unwrap();
-        fs::write(scratch.0.join("bad,name.txt"), "x").unwrap();
-        fs::create_dir(scratch.0.join("sub")).unwrap();
-        #[cfg(unix)]
-        std::os::unix::fs::symlink("/etc/passwd", scratch.0.join("link.txt")).unwrap();
-        let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
-        let scan = folder.scan().unwrap();
-        let names: Vec<&str> = scan.files.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["a.bin", "b.txt"]);
-        let skipped: Vec<&str> = scan.skipped.iter().map(|(n, _)| n.as_str()).collect();
-        assert!(
-            skipped.contains(&"bad,name.txt") && skipped.contains(&"sub"),
-            "{skipped:?}"
-        );
-        #[cfg(unix)]
-        {
-            assert!(skipped.contains(&"link.txt"));
-            assert!(folder.open_to_send(&spec("link.txt", 0)).is_err());
-        }
-    }
-
-    #[test]
-    fn opens_only_an_exact_match() {
-        let scratch = Scratch::new("open");
-        fs::write(scratch.0.join("a.txt"), "hello").unwrap();
-        let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
-        assert!(folder.open_to_send(&spec("a.txt", 5)).is_ok());
-        assert!(folder.open_to_send(&spec("a.txt", 6)).is_err());
-        assert!(folder
-            .open_to_send(&FileSpec {
-                file_type: "jpg".into(),
-                ..spec("a.txt", 5)
-            })
-            .is_err());
-        assert!(folder.open_to_send(&spec("b.txt", 5)).is_err());
-        assert!(folder.open_to_send(&spec("../a.txt", 5)).is_err());
-    }
-
-    #[test]
-    fn a_received_file_appears_only_when_finished() {
-        let scratch = Scratch::new("receive");
-        let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
-        let incoming = folder.arriving("new.txt").unwrap();
-        assert!(
-            matches!(folder.arriving("new.txt"), Err(e) if e.to_string().contains("currently receiving"))
-        );
-        incoming.writer().unwrap().write_all(b"12345").unwrap();
-        assert!(!scratch.0.join("new.txt").exists());
-        incoming.finish(5).unwrap();
-        assert_eq!(fs::read(scratch.0.join("new.txt")).unwrap(), b"12345");
-        assert_eq!(
-            fs::read_dir(&scratch.0).unwrap().count(),
-            1,
-            "no temporary file left"
-        );
-        assert!(
-            matches!(folder.arriving("new.txt"), Err(e) if e.to_string().contains("already serving"))
-        );
-    }
-
-    #[test]
-    fn a_failed_or_short_receive_leaves_nothing() {
-        let scratch = Scratch::new("fail");
-        let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
-        let incoming = folder.arriving("x.bin").unwrap();
-        incoming.writer().unwrap().write_all(b"123").unwrap();
-        assert!(incoming.finish(5).is_err());
-        drop(folder.arriving("y.bin").unwrap());
-        assert_eq!(fs::read_dir(&scratch.0).unwrap().count(), 0);
-        assert!(folder.arriving("x.bin").is_ok(), "the name is free again");
-    }
-
-    #[test]
-    fn a_receiving_thread_that_panics_frees_the_name_and_leaves_nothing() {
-        let scratch = Scratch::new("panic");
-        let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
-        let receiving = folder.clone();
-        let thread = std::thread::spawn(move || {
-            let incoming = receiving.arriving("half.bin").unwrap();
-            incoming.writer().unwrap().write_all(b"half").unwrap();
-            panic!("a bug in the middle of a transfer");
-        });
-        assert!(thread.join().is_err(), "the transfer panicked");
-        assert_eq!(fs::read_dir(&scratch.0).unwrap().count(), 0);
-        assert!(
-            folder.arriving("half.bin").is_ok(),
-            "the name is free again"
-        );
-    }
-
-    #[test]
-    fn finishing_never_replaces_a_file() {
-        let scratch = Scratch::new("replace");
-        let (folder, _) = SharedFolder::open(&scratch.0).unwrap();
-        let incoming = folder.arriving("a.txt").unwrap();
-        fs::write(scratch.0.join("a.txt"), "original").unwrap();
-        assert!(incoming.finish(0).is_err());
-        assert_eq!(fs::read(scratch.0.join("a.txt")).unwrap(), b"original");
-        assert_eq!(fs::read_dir(&scratch.0).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn leftovers_of_a_crash_are_removed_at_open() {
-        let scratch = Scratch::new("leftover");
-        fs::write(scratch.0.join(format!("{PARTIAL_PREFIX}99-1")), "half").unwrap();
-        fs::write(scratch.0.join("keep.txt"), "k").unwrap();
-        let (_, removed) = SharedFolder::open(&scratch.0).unwrap();
-        assert_eq!(removed, 1);
-        assert_eq!(fs::read_dir(&scratch.0).unwrap().count(), 1);
-    }
-}
+mod tests;
