@@ -16,6 +16,7 @@ use crate::wire::rules::Code;
 /// `Location` gives).
 const FILES: &[(&str, &str)] = &[
     ("src/cli.rs", include_str!("cli.rs")),
+    ("src/demo/bad_holder.rs", include_str!("demo/bad_holder.rs")),
     ("src/demo/mod.rs", include_str!("demo/mod.rs")),
     ("src/demo/samples.rs", include_str!("demo/samples.rs")),
     ("src/demo/scenes.rs", include_str!("demo/scenes.rs")),
@@ -30,8 +31,13 @@ const FILES: &[(&str, &str)] = &[
     ("src/peer/client.rs", include_str!("peer/client.rs")),
     ("src/peer/download.rs", include_str!("peer/download.rs")),
     ("src/peer/fetch.rs", include_str!("peer/fetch.rs")),
-    ("src/peer/folder.rs", include_str!("peer/folder.rs")),
+    ("src/peer/folder/mod.rs", include_str!("peer/folder/mod.rs")),
+    (
+        "src/peer/folder/tests.rs",
+        include_str!("peer/folder/tests.rs"),
+    ),
     ("src/peer/mod.rs", include_str!("peer/mod.rs")),
+    ("src/peer/resume.rs", include_str!("peer/resume.rs")),
     ("src/peer/server.rs", include_str!("peer/server.rs")),
     ("src/peer/shell/mod.rs", include_str!("peer/shell/mod.rs")),
     (
@@ -111,6 +117,10 @@ const FILES: &[(&str, &str)] = &[
     ("src/wire/mod.rs", include_str!("wire/mod.rs")),
     ("src/wire/names.rs", include_str!("wire/names.rs")),
     ("src/wire/protocol.rs", include_str!("wire/protocol.rs")),
+    (
+        "src/wire/protocol/fields.rs",
+        include_str!("wire/protocol/fields.rs"),
+    ),
     (
         "src/wire/protocol/tests.rs",
         include_str!("wire/protocol/tests.rs"),

@@ -58,24 +58,27 @@ pub fn explain(text: &str, ends: (&str, &str), place: Option<(&str, usize)>, sen
             )
         });
     let function = place.and_then(|(file, line)| source::function_at(file, line).zip(Some(line)));
+    let error = keyword == Some("ERROR") && sent;
     let (code, why) = match &function {
-        Some((function, line)) => {
-            let why = match keyword {
-                Some("ERROR") if sent => why_error(function, text),
-                _ => Vec::new(),
-            };
-            (code_json(function, *line), why)
-        }
+        Some((function, line)) if error => (code_json(function, *line), why_error(function, text)),
+        Some((function, line)) => (code_json(function, *line), Vec::new()),
         None => ("null".to_string(), Vec::new()),
     };
+    // An error's words may be written in another function (a helper that
+    // builds the reply): that function, with the line that writes them.
+    let words = match function {
+        Some((function, _)) if error && !says_words(&function, text) => {
+            words_of(text, function.file).map(|(function, line)| code_json(&function, line))
+        }
+        _ => None,
+    };
+    let why: Vec<String> = why.iter().map(usize::to_string).collect();
     format!(
-        r#"{{"keyword":{},"rules":{},"code":{code},"why":[{}]}}"#,
+        r#"{{"keyword":{},"rules":{},"code":{code},"why":[{}],"words":{}}}"#,
         json::string(keyword.unwrap_or("")),
         json::array(kept),
-        why.iter()
-            .map(usize::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
+        why.join(","),
+        words.unwrap_or_else(|| "null".to_string())
     )
 }
 
@@ -130,6 +133,32 @@ fn why_error(function: &Function, text: &str) -> Vec<usize> {
     why
 }
 
+/// Whether `function` writes some of the words of `text`.
+fn says_words(function: &Function, text: &str) -> bool {
+    function
+        .lines
+        .iter()
+        .any(|line| quoted_words(line).any(|words| text.contains(words)))
+}
+
+/// The function of our source that writes the words of the error `text`,
+/// and the line that does: in `file` first, then anywhere (never in a
+/// file's tests).
+fn words_of(text: &str, file: &str) -> Option<(Function, usize)> {
+    let find_in = |path: &str| {
+        let index = source::file(path)?
+            .lines()
+            .take_while(|line| *line != "#[cfg(test)]")
+            .position(|line| quoted_words(line).any(|words| text.contains(words)))?;
+        Some((source::function_at(path, index + 1)?, index + 1))
+    };
+    find_in(file).or_else(|| {
+        source::paths()
+            .filter(|path| *path != file)
+            .find_map(find_in)
+    })
+}
+
 /// The pieces of the string literals of a line that a reply shows as they
 /// are: the text between the `{...}` of a `format!`, at least
 /// [`MIN_WORDS`] long.
@@ -180,18 +209,22 @@ mod tests {
     #[test]
     fn an_error_s_why_is_the_code_that_builds_its_words() {
         let serve = source::function("src/tracker/mod.rs", "serve_requests").unwrap();
-        let why = why_error(
-            &serve,
-            "ERROR: the tracker does not take records (it takes SEARCH, LIST, PING, BYE)",
-        );
-        assert!(!why.is_empty());
+        let text = "ERROR: already joined: HELLO opens a session, and this one is open (send BYE to leave)";
+        let why = why_error(&serve, text);
         let shown: Vec<&str> = why.iter().map(|n| serve.lines[n - serve.first]).collect();
         assert!(
-            shown
-                .iter()
-                .any(|line| line.contains("the tracker does not take")),
+            shown.iter().any(|line| line.contains("already joined")),
             "{shown:?}"
         );
+        // Words written by a helper outside the function that sent them:
+        // that helper, with the line that writes them.
+        let text = "ERROR: the tracker does not take records (it takes SEARCH, LIST, PING, BYE)";
+        let place = ("src/tracker/mod.rs", serve.last() - 2);
+        let json = explain(text, ("tracker", "peer1"), Some(place), true);
+        let (function, line) = words_of(text, "src/tracker/mod.rs").unwrap();
+        assert!(function.lines[line - function.first].contains("does not take"));
+        let words = format!(r#""words":{{"function":{}"#, json::string(&function.name));
+        assert!(json.contains(&words), "{json}");
         // Words that no literal holds: every ERROR: the function builds.
         let why = why_error(&serve, "ERROR: unknown command \"FROB\"");
         let shown: Vec<&str> = why.iter().map(|n| serve.lines[n - serve.first]).collect();

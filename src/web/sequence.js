@@ -316,14 +316,25 @@ class LinePanel {
     if (answer.why.length > 0) {
       parts.push(App.el("p", { class: "why" }, "Why this ERROR: was sent: the lines that build it, and what they say, are marked with \u2190 why."));
     }
+    parts.push(LinePanel.source(code, answer.why));
+    if (answer.words) {
+      const words = answer.words;
+      parts.push(App.el("h4", {}, `The words of this ERROR: are written by ${words.function} (${words.file}:${words.line})`));
+      parts.push(LinePanel.source(words, []));
+    }
+    return parts;
+  }
+
+  /** A function's source, numbered, its line (and the lines of `why`)
+      marked. */
+  static source(code, why) {
     const lines = code.lines.map((text, i) => {
       const number = code.first + i;
-      const marks = [number === code.line ? "marked" : "", answer.why.includes(number) ? "why" : ""].join(" ").trim();
-      const note = number === code.line ? "   \u2190 this line" : answer.why.includes(number) ? "   \u2190 why" : "";
+      const marks = [number === code.line ? "marked" : "", why.includes(number) ? "why" : ""].join(" ").trim();
+      const note = number === code.line ? "   \u2190 this line" : why.includes(number) ? "   \u2190 why" : "";
       return App.el("span", { class: `source-line ${marks}`.trim() }, `${String(number).padStart(4)}  ${text}${note}\n`);
     });
-    parts.push(App.el("pre", { class: "source" }, ...lines));
-    return parts;
+    return App.el("pre", { class: "source" }, ...lines);
   }
 }
 

@@ -97,7 +97,7 @@ pub fn about(keyword: &str) -> impl Iterator<Item = (Side, &'static Rule)> + '_ 
 
 /// The keywords a line can start with, the longer before the shorter that
 /// starts it (`NOT FOUND` is not `NOT`).
-const KEYWORDS: [&str; 17] = [
+const KEYWORDS: [&str; 18] = [
     "HELLO",
     "HI",
     "SEARCH",
@@ -115,6 +115,7 @@ const KEYWORDS: [&str; 17] = [
     "PING",
     "PONG",
     "HASH",
+    "FIND",
 ];
 
 /// The keyword of a line as a trace shows it: `FOUND` for `FOUND: <...>`,

@@ -130,7 +130,7 @@ pub const REFUSE_MALFORMED: Rule = Rule {
             mark: "bad file records",
         },
         Code {
-            file: "src/wire/protocol.rs",
+            file: "src/wire/protocol/fields.rs",
             function: "parse_file_record",
             mark: "expected 6 fields",
         },
