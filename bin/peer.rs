@@ -82,7 +82,9 @@ fn run() -> Result<()> {
             .unwrap_or_else(|| Path::new("served_files").join(&id)),
         max_connections: args.max_connections.unwrap_or(PEER_MAX_CONNECTIONS),
         heartbeat,
-        log: Log::new(&id, args.trace).with_names(&settings),
+        log: Log::new(&id, args.trace)
+            .naming_code(args.trace_code)
+            .with_names(&settings),
         settings,
         id,
     };

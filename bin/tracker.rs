@@ -71,7 +71,9 @@ fn run() -> Result<()> {
     });
     let settings = Settings::load(&args.settings.unwrap_or(DEFAULT_SETTINGS_FILE.into()))?;
     let listener = listen(settings.tracker()?, &settings.where_is(TRACKER_ID))?;
-    let log = Log::new("tracker", args.trace).with_names(&settings);
+    let log = Log::new("tracker", args.trace)
+        .naming_code(args.trace_code)
+        .with_names(&settings);
     let config = TrackerConfig {
         max_connections: args.max_connections.unwrap_or(TRACKER_MAX_CONNECTIONS),
         heartbeat,

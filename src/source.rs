@@ -230,6 +230,16 @@ pub fn place(code: &Code) -> Option<Place> {
     })
 }
 
+/// A place of our code as a trace names it: `tracker::search,
+/// src/tracker/mod.rs:402` (just the `file:line` outside any function).
+pub fn describe(at: &std::panic::Location<'_>) -> String {
+    let line = at.line() as usize;
+    match function_at(at.file(), line) {
+        Some(function) => format!("{}, {}:{line}", function.name, at.file()),
+        None => format!("{}:{line}", at.file()),
+    }
+}
+
 /// The name of the function declared on `line`, if it declares one.
 fn fn_name(line: &str) -> Option<&str> {
     let mut rest = line.trim_start();

@@ -9,6 +9,7 @@ mod common;
 
 use common::checker::run_check;
 use common::web::*;
+use common::*;
 use p2p_share::source;
 use p2p_share::wire::rules::{self, Rule, Side};
 use std::net::TcpListener;
@@ -150,6 +151,16 @@ fn clicking_an_arrow_of_the_demo_shows_its_rule_and_the_function_that_sent_it() 
     ] {
         assert!(panel.contains(shown), "the panel lacks {shown:?}:\n{panel}");
     }
+    // The function of ours that sent it, from the program's own copy of
+    // its source, with the line that sent it marked.
+    assert!(panel.contains("Sent by peer::"), "{panel}");
+    let marked = panel
+        .split("class=\"source-line marked\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no marked line:\n{panel}"));
+    let marked = marked.split("</span>").next().unwrap_or_default();
+    assert!(marked.contains("PeerRequest::Download"), "{marked}");
+    assert!(panel.contains("fn "), "{panel}");
     // The list view holds the same lines, as buttons.
     assert!(dom.contains("The same lines as a list"), "{dom}");
 
@@ -171,4 +182,178 @@ fn clicking_an_arrow_of_the_demo_shows_its_rule_and_the_function_that_sent_it() 
         shot.display()
     );
     println!("screenshot: {}", shot.display());
+}
+
+/// One line of a `--trace=code` trace: `[node] other -> TEXT  (function,
+/// file:line)`, as (arrow, text, function, file, line).
+fn traced_place(line: &str) -> Option<(&str, &str, &str, &str, usize)> {
+    let rest = line.strip_prefix('[')?;
+    let (_node, rest) = rest.split_once("] ")?;
+    let (_other, rest) = rest.split_once(' ')?;
+    let (arrow, rest) = rest.split_once(' ')?;
+    if arrow != "->" && arrow != "<-" {
+        return None;
+    }
+    let (text, place) = rest.rsplit_once("  (")?;
+    let (function, at) = place.strip_suffix(')')?.split_once(", ")?;
+    let (file, number) = at.rsplit_once(':')?;
+    Some((arrow, text, function, file, number.parse().ok()?))
+}
+
+/// The calls of the connection that send, and those that read.
+const SENDS: [&str; 3] = [".send(", ".request(", ".send_file("];
+const READS: [&str; 5] = [
+    ".receive(",
+    ".receive::<",
+    ".request(",
+    ".receive_file",
+    ".expect_end_of_body(",
+];
+
+/// The messages a line of our source may name, with their keyword.
+const VARIANTS: [(&str, &str); 12] = [
+    ("::Hello", "HELLO"),
+    ("::Hi", "HI"),
+    ("::Search", "SEARCH"),
+    ("::Found", "FOUND"),
+    ("::NotFound", "NOT FOUND"),
+    ("::Bye", "BYE"),
+    ("::Download", "DOWNLOAD"),
+    ("::List", "LIST"),
+    ("::Files", "FILES"),
+    ("::Ping", "PING"),
+    ("::Pong", "PONG"),
+    ("::Records", "records"),
+];
+
+#[test]
+fn with_trace_code_every_protocol_line_names_the_function_and_line_that_sent_or_read_it() {
+    let net = Net::new("read_along_trace", &["peer1", "peer2"]);
+    net.put("peer1", "notes.txt", &text_bytes(986));
+    let tracker = net.start_tracker(&["--trace=code"]);
+    let peer1 = net.start_peer("peer1", true, &["--trace=code"]);
+    let mut peer2 = net.start_peer("peer2", false, &["--trace=code"]);
+    net.probe().wait_found_at("notes.txt", net.port("peer1"));
+    let out = run(&mut peer2, "download notes.txt");
+    find_line(&out, "notes.txt downloaded", |l| {
+        l.starts_with("downloaded notes.txt")
+    });
+    run(&mut peer2, "list peer1");
+    let mut lines = tracker.stderr_lines();
+    lines.extend(peer1.stderr_lines());
+    lines.extend(peer2.stderr_lines());
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut checked = 0;
+    for line in lines
+        .iter()
+        .filter(|l| l.contains(" -> ") || l.contains(" <- "))
+    {
+        let Some((arrow, text, function, file, number)) = traced_place(line) else {
+            panic!("a protocol line without its place in our code: {line:?}");
+        };
+        let source = std::fs::read_to_string(format!("{root}/{file}"))
+            .unwrap_or_else(|e| panic!("{line:?}: {file}: {e}"));
+        let at = source
+            .lines()
+            .nth(number - 1)
+            .unwrap_or_else(|| panic!("{line:?}: {file} has no line {number}"));
+        // The function exists, and holds that line.
+        let name = function.rsplit("::").next().unwrap();
+        let found = source::function(file, name)
+            .unwrap_or_else(|| panic!("{line:?}: no fn {name} in {file}"));
+        assert!(
+            found.name == function && (found.first..=found.last()).contains(&number),
+            "{line:?}: {file}:{number} is not in {function} ({}..{})",
+            found.first,
+            found.last()
+        );
+        // The line sends (->) or reads (<-).
+        let calls: &[&str] = if arrow == "->" { &SENDS } else { &READS };
+        assert!(
+            calls.iter().any(|call| at.contains(call)),
+            "{line:?}: {file}:{number} neither sends nor reads: {at:?}"
+        );
+        // A line that names a message names this one.
+        let keyword = rules::keyword(text);
+        let named: Vec<&str> = VARIANTS
+            .iter()
+            .filter(|(variant, _)| at.contains(variant))
+            .map(|(_, word)| *word)
+            .collect();
+        assert!(
+            named.is_empty() || arrow == "<-" || named.iter().any(|w| Some(*w) == keyword),
+            "{line:?}: {file}:{number} sends {named:?}: {at:?}"
+        );
+        checked += 1;
+    }
+    for text in [
+        "HELLO",
+        "FOUND: ",
+        "DOWNLOAD: notes.txt",
+        "FILE: (986 bytes",
+        "LIST",
+        "FILES: ",
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(&format!("-> {text}")) && traced_place(l).is_some()),
+            "no traced {text:?}:\n{}",
+            lines.join("\n")
+        );
+    }
+    assert!(checked > 15, "only {checked} lines:\n{}", lines.join("\n"));
+}
+
+/// `text` as a URL's query value.
+fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The file and line of a `log` event's `"code"`, from its JSON text.
+fn event_code(data: &str) -> Option<(String, usize)> {
+    let code = data.split(r#""code":{"file":""#).nth(1)?;
+    let (file, rest) = code.split_once('"')?;
+    let line = rest.strip_prefix(r#","line":"#)?;
+    let line = line.split(|c: char| !c.is_ascii_digit()).next()?;
+    Some((file.to_string(), line.parse().ok()?))
+}
+
+#[test]
+fn the_tracker_page_explains_a_line_and_why_an_error_was_sent() {
+    let net = Net::new("read_along_page", &["peer1"]);
+    let page = net.start_web_tracker(&[]);
+    let mut events = EventStream::open(&page);
+    let mut probe = net.probe();
+    probe.client.send_line("FROB");
+    let error = probe.client.read_line().expect("an ERROR: reply");
+    assert!(error.starts_with("ERROR: "), "{error}");
+    let sent = events.wait_for("the tracker's trace of its ERROR:", HTTP_TIMEOUT, |line| {
+        line.contains(r#""dir":"sent","text":"ERROR: "#)
+    });
+    let (file, line) = event_code(&sent).unwrap_or_else(|| panic!("no place of our code: {sent}"));
+    assert_eq!(file, "src/tracker/mod.rs");
+    let path = format!(
+        "/api/code?text={}&node=tracker&other=127.0.0.1%3A1&dir=sent&file={file}&line={line}",
+        query_value(&error)
+    );
+    let answer = page.get(&path);
+    answer.expect(200, &path);
+    let json = answer.body_text();
+    for shown in [
+        r#""name":"error-after-join""#,
+        r#""function":"tracker::serve_requests""#,
+        &format!(r#""line":{line}"#),
+        "fn serve_requests(",
+    ] {
+        assert!(json.contains(shown), "{shown:?} not in {json}");
+    }
+    // Why: the lines that build an ERROR: reply, with their comments.
+    assert!(!json.contains(r#""why":[]"#), "{json}");
+    events.close();
 }
