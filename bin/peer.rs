@@ -1,5 +1,5 @@
 //! A peer:
-//! `cargo run --bin peer -- ID [--settings FILE] [--dir DIR] [--serve] [--trace] [--heartbeat SECS] [--max-connections N] [--web PORT [--web-any]]`.
+//! `cargo run --bin peer -- ID [--settings FILE] [--dir DIR] [--serve] [--trace | --trace=code] [--heartbeat SECS] [--max-connections N] [--web PORT [--web-any]]`.
 //!
 //! Serves the files in its folder to other peers, joins the tracker, and
 //! reads commands on standard input (`help`).
@@ -19,13 +19,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 const USAGE: &str = "\
-usage: peer ID [--settings FILE] [--dir DIR] [--serve] [--trace] [--heartbeat SECS] [--max-connections N] [--web PORT [--web-any]]
+usage: peer ID [--settings FILE] [--dir DIR] [--serve] [--trace | --trace=code] [--heartbeat SECS] [--max-connections N] [--web PORT [--web-any]]
 
   ID                     this peer's id in the settings file (peer1, peer2, ...)
   --settings FILE        the peer settings file (default: peer_settings.txt)
   --dir DIR              the folder to serve (default: served_files/ID)
   --serve                no command shell: serve and stay joined until killed
   --trace                print every protocol line sent and received
+  --trace=code           the same, each line followed by the function and
+                         file:line of ours that sent or handled it
   --heartbeat SECS       PING the tracker after SECS idle; no answer to
                          anything for 3 x SECS means it is lost: rejoin
                          (default: 30; 0: no PING, for a tracker that only
@@ -80,7 +82,9 @@ fn run() -> Result<()> {
             .unwrap_or_else(|| Path::new("served_files").join(&id)),
         max_connections: args.max_connections.unwrap_or(PEER_MAX_CONNECTIONS),
         heartbeat,
-        log: Log::new(&id, args.trace).with_names(&settings),
+        log: Log::new(&id, args.trace)
+            .naming_code(args.trace_code)
+            .with_names(&settings),
         settings,
         id,
     };

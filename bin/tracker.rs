@@ -1,5 +1,5 @@
 //! The file tracker:
-//! `cargo run --bin tracker -- [--settings FILE] [--trace] [--heartbeat SECS] [--explain] [--max-connections N] [--web PORT [--web-any]]`.
+//! `cargo run --bin tracker -- [--settings FILE] [--trace | --trace=code] [--heartbeat SECS] [--explain] [--max-connections N] [--web PORT [--web-any]]`.
 //!
 //! Listens on the `tracker` line of the settings file and keeps the index
 //! of who shares what. Its standard input is an operator console (`help`).
@@ -18,11 +18,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 const USAGE: &str = "\
-usage: tracker [--settings FILE] [--trace] [--heartbeat SECS] [--explain] [--max-connections N] [--web PORT [--web-any]]
+usage: tracker [--settings FILE] [--trace | --trace=code] [--heartbeat SECS] [--explain] [--max-connections N] [--web PORT [--web-any]]
 
   --settings FILE        the peer settings file (default: peer_settings.txt);
                          the tracker listens on its `tracker` line
   --trace                print every protocol line sent and received
+  --trace=code           the same, each line followed by the function and
+                         file:line of ours that sent or handled it
   --heartbeat SECS       a peer silent for 2 x SECS (or 2 x its own PING
                          interval) is checked by connecting to its port, and
                          forgotten if that fails (default: 30; 0: never)
@@ -69,7 +71,9 @@ fn run() -> Result<()> {
     });
     let settings = Settings::load(&args.settings.unwrap_or(DEFAULT_SETTINGS_FILE.into()))?;
     let listener = listen(settings.tracker()?, &settings.where_is(TRACKER_ID))?;
-    let log = Log::new("tracker", args.trace).with_names(&settings);
+    let log = Log::new("tracker", args.trace)
+        .naming_code(args.trace_code)
+        .with_names(&settings);
     let config = TrackerConfig {
         max_connections: args.max_connections.unwrap_or(TRACKER_MAX_CONNECTIONS),
         heartbeat,

@@ -28,6 +28,9 @@ pub struct Args {
     /// `--explain`: the tracker tells a refused peer why.
     pub explain: bool,
     pub trace: bool,
+    /// `--trace=code`: the trace names, after each line, the function and
+    /// the `file:line` of ours that sent or handled it.
+    pub trace_code: bool,
     pub serve: bool,
     /// `--web PORT`: serve the web page on this port.
     pub web: Option<u16>,
@@ -64,6 +67,16 @@ pub fn parse(args: impl IntoIterator<Item = String>, accepted: &[&str]) -> Resul
         }
         if arg == "--help" || arg == "-h" {
             parsed.help = true;
+            continue;
+        }
+        if let Some(what) = arg.strip_prefix("--trace=") {
+            if !accepted.contains(&"--trace") || what != "code" {
+                return Err(Error::Usage(format!(
+                    "unknown option {arg} (the trace takes --trace or --trace=code)"
+                )));
+            }
+            parsed.trace = true;
+            parsed.trace_code = true;
             continue;
         }
         if !accepted.contains(&arg.as_str()) {
@@ -205,9 +218,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(parsed.positional, ["peer1"]);
-        assert!(parsed.trace && !parsed.serve);
+        assert!(parsed.trace && !parsed.trace_code && !parsed.serve);
         assert_eq!(parsed.dir, Some("d".into()));
         assert_eq!(parsed.settings, Some("s.txt".into()));
+        let parsed = parse(args(&["--trace=code"]), &accepted).unwrap();
+        assert!(parsed.trace && parsed.trace_code);
+        assert!(parse(args(&["--trace=all"]), &accepted).is_err());
+        assert!(parse(args(&["--trace=code"]), &["--dir"]).is_err());
     }
 
     #[test]

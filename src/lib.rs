@@ -22,7 +22,8 @@
 //!    where), [`server`] (a thread per connection, with a cap that fits
 //!    under the [`open_files`] limit), [`temp_dir`] and [`cli`] (the
 //!    binaries' arguments: words and numbers only, so it knows neither
-//!    the tracker nor the peer nor the web page).
+//!    the tracker nor the peer nor the web page), and [`source`] (the
+//!    program's own copy of its source, to show the code behind a line).
 //! 3. [`tracker`]: the file tracker, the index of who shares what, the
 //!    liveness rules that forget vanished machines, and its console.
 //! 4. [`peer`]: one peer: its served folder, its server for other peers,
@@ -61,6 +62,7 @@ pub mod open_files;
 pub mod peer;
 pub mod server;
 pub mod settings;
+pub mod source;
 pub mod temp_dir;
 pub mod tracker;
 pub mod web;

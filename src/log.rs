@@ -24,6 +24,12 @@
 //! the web page receives every event line, and every protocol line even
 //! without `--trace`, as a [`LiveLine`]. A log nobody subscribes to checks
 //! one flag and does no more work than before.
+//!
+//! `--trace=code` ([`Log::naming_code`]) ends each protocol line with the
+//! function and the `file:line` of ours that sent or read it:
+//! `[tracker] peer1 -> FOUND: <...>  (tracker::serve_requests,
+//! src/tracker/mod.rs:429)`. The place comes with every line anyway (see
+//! [`crate::wire::trace`]); a subscriber gets it in [`LiveLine::at`].
 
 mod terminal;
 
@@ -42,6 +48,7 @@ use crate::wire::trace::Tracer;
 use std::borrow::Cow;
 use std::fmt;
 use std::net::SocketAddr;
+use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -62,6 +69,8 @@ pub const EVENT_MAX: usize = 1000;
 pub struct Log {
     label: Arc<str>,
     trace: bool,
+    /// `--trace=code`: each traced line names the code that sent or read it.
+    code: bool,
     /// The settings file, to call the other end of a connection by its id.
     names: Option<Arc<Settings>>,
     /// Print on standard output instead of standard error (the demo).
@@ -98,6 +107,8 @@ pub struct LogLine {
     /// prefix: the event's words, or the protocol line (for a page, which
     /// shows the prefix's parts in its own way).
     pub message: String,
+    /// For a traced line: where in our code it was sent or read.
+    pub at: Option<&'static Location<'static>>,
 }
 
 impl fmt::Debug for Log {
@@ -122,6 +133,9 @@ pub struct LiveLine {
     pub kind: LineKind,
     /// The event's words, or the protocol line (cut as `--trace` cuts it).
     pub text: String,
+    /// For a protocol line: where in our code it was sent or read, when
+    /// known (the web page's panel shows that function).
+    pub at: Option<&'static Location<'static>>,
 }
 
 /// What a [`LiveLine`] is.
@@ -175,12 +189,20 @@ impl Log {
         Log {
             label: label.into(),
             trace,
+            code: false,
             names: None,
             on_stdout: false,
             stage: None,
             chunk_pause: None,
             subscribers: Arc::default(),
         }
+    }
+
+    /// The same log, ending each traced line it prints with the function
+    /// and `file:line` of ours that sent or read it (`--trace=code`).
+    pub fn naming_code(mut self, on: bool) -> Log {
+        self.code = on;
+        self
     }
 
     /// The same log, handing its lines to `stage` instead of printing them.
@@ -259,12 +281,13 @@ impl Log {
         let text = text::within(text, EVENT_MAX);
         let time = clock_time();
         let line = format!("[{time} {}] {text}", self.label);
-        self.print(None, None, line, &text);
+        self.print(None, None, line, &text, None);
         self.subscribers.publish(|| LiveLine {
             node: self.label.to_string(),
             time,
             kind: LineKind::Event,
             text: text.into_owned(),
+            at: None,
         });
     }
 
@@ -273,21 +296,33 @@ impl Log {
     /// `other_end` is the id of the other node when it is known, else its
     /// address. The line is escaped and cut here (a connection's lines
     /// come as a [`Tracer`]'s, already escaped and cut).
+    #[track_caller]
     pub fn trace(&self, other_end: &str, direction: Direction, text: &str) {
         if self.traced() {
-            self.trace_shown(other_end, direction, text::within(text, TRACE_LINE_MAX));
+            let shown = text::within(text, TRACE_LINE_MAX);
+            self.trace_shown(other_end, direction, shown, Location::caller());
         }
     }
 
-    /// Prints and publishes a protocol line that is safe to show.
-    fn trace_shown(&self, other_end: &str, direction: Direction, shown: Cow<'_, str>) {
+    /// Prints and publishes a protocol line that is safe to show, sent or
+    /// read `at` that place of our code.
+    fn trace_shown(
+        &self,
+        other_end: &str,
+        direction: Direction,
+        shown: Cow<'_, str>,
+        at: &'static Location<'static>,
+    ) {
         let arrow = match direction {
             Direction::Sent => "->",
             Direction::Received => "<-",
         };
         if self.trace {
-            let line = format!("[{}] {other_end} {arrow} {shown}", self.label);
-            self.print(Some(direction), Some(other_end), line, &shown);
+            let mut line = format!("[{}] {other_end} {arrow} {shown}", self.label);
+            if self.code {
+                line = format!("{line}  ({})", crate::source::describe(at));
+            }
+            self.print(Some(direction), Some(other_end), line, &shown, Some(at));
         }
         self.subscribers.publish(|| LiveLine {
             node: self.label.to_string(),
@@ -297,6 +332,7 @@ impl Log {
                 direction,
             },
             text: shown.into_owned(),
+            at: Some(at),
         });
     }
 
@@ -308,6 +344,7 @@ impl Log {
         other_end: Option<&str>,
         line: String,
         message: &str,
+        at: Option<&'static Location<'static>>,
     ) {
         if let Some(stage) = &self.stage {
             stage.line(LogLine {
@@ -316,6 +353,7 @@ impl Log {
                 other_end: other_end.map(str::to_string),
                 text: line,
                 message: message.to_string(),
+                at,
             });
             return;
         }
@@ -334,8 +372,24 @@ impl Tracer for Log {
         self.traced()
     }
 
+    #[track_caller]
     fn line(&self, other_end: &str, direction: Direction, text: &str) {
-        self.trace_shown(other_end, direction, Cow::Borrowed(text));
+        self.trace_shown(
+            other_end,
+            direction,
+            Cow::Borrowed(text),
+            Location::caller(),
+        );
+    }
+
+    fn line_at(
+        &self,
+        other_end: &str,
+        direction: Direction,
+        text: &str,
+        at: &'static Location<'static>,
+    ) {
+        self.trace_shown(other_end, direction, Cow::Borrowed(text), at);
     }
 
     fn name_of(&self, addr: SocketAddr) -> String {

@@ -5,11 +5,12 @@
 //! It plays the other side of the protocol against a tracker or a peer,
 //! written in any language, and checks it rule by rule against the README's
 //! protocol section: one line per rule, PASS or FAIL, and under each FAIL
-//! the bytes that broke it. A rule whose prerequisite does not work (no
-//! HI, no accepted join) is not judged, and says which rule to see. A
-//! student checks a half-written program with `--stage N`, or one rule with
-//! `--rule NAME`; a teacher grades a class with `--summary`, an autograder
-//! reads `--json`.
+//! the bytes that broke it and where our own programs keep the rule. The
+//! rules come from the library's one list ([`p2p_share::wire::rules`]). A
+//! rule whose prerequisite does not work (no HI, no accepted join) is not
+//! judged, and says which rule to see. A student checks a half-written
+//! program with `--stage N`, or one rule with `--rule NAME`; a teacher
+//! grades a class with `--summary`, an autograder reads `--json`.
 //!
 //! The parts, in reading order: `probe.rs` (a raw connection with bounded,
 //! time-limited reads, and the transcript), `rules/mod.rs` (what a rule is,
@@ -38,7 +39,8 @@ usage: check tracker HOST:PORT [--stage N] [--rule NAME]... [--timeout SECS] [--
 
 Checks a file tracker or a peer, in any language, against the protocol of
 this project's README, rule by rule: one line per rule, PASS or FAIL, and
-under each FAIL what was sent and what came back.
+under each FAIL what was sent and what came back, and the file:line of
+this project's own code that keeps the rule, to compare with yours.
 
   tracker HOST:PORT    check the tracker listening there
   peer HOST:PORT       check the peer listening there

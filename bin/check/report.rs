@@ -9,6 +9,8 @@
 
 use crate::probe::seconds;
 use crate::rules::{Selection, Stage};
+use p2p_share::source;
+use p2p_share::wire::rules::Rule;
 // The library's JSON writer, which the web pages use too.
 use p2p_share::web::json;
 use std::fmt::Write as _;
@@ -61,10 +63,8 @@ impl Verdict {
 
 /// One rule, checked.
 pub struct Outcome {
-    pub name: &'static str,
-    pub words: &'static str,
-    pub stage: u32,
-    pub extension: bool,
+    /// The rule, from the protocol's one list.
+    pub rule: &'static Rule,
     pub verdict: Verdict,
     /// What was sent and received, as the transcript wrote it.
     pub transcript: Vec<String>,
@@ -200,7 +200,7 @@ impl Report {
     fn ok(&self) -> bool {
         self.notes.is_empty()
             && !self.outcomes.iter().any(|o| {
-                !o.extension && matches!(o.verdict, Verdict::Fail(_) | Verdict::NotJudged(_))
+                !o.rule.extension && matches!(o.verdict, Verdict::Fail(_) | Verdict::NotJudged(_))
             })
     }
 
@@ -239,13 +239,14 @@ impl Report {
                     Verdict::NotJudged(_) => true,
                     _ => return None,
                 };
-                let marks: Vec<&str> = [(o.extension, "extension"), (not_judged, "not judged")]
-                    .into_iter()
-                    .filter_map(|(on, mark)| on.then_some(mark))
-                    .collect();
+                let marks: Vec<&str> =
+                    [(o.rule.extension, "extension"), (not_judged, "not judged")]
+                        .into_iter()
+                        .filter_map(|(on, mark)| on.then_some(mark))
+                        .collect();
                 Some(match marks.is_empty() {
-                    true => o.name.to_string(),
-                    false => format!("{} ({})", o.name, marks.join(", ")),
+                    true => o.rule.name.to_string(),
+                    false => format!("{} ({})", o.rule.name, marks.join(", ")),
                 })
             })
             .collect();
@@ -286,18 +287,18 @@ impl Report {
 /// the evidence.
 fn full_text(outcome: &Outcome) -> String {
     let mark = outcome.verdict.mark();
-    let name = outcome.name;
+    let name = outcome.rule.name;
     if let Verdict::NotJudged(why) = &outcome.verdict {
         return format!("{mark}  {name:<NAME_WIDTH$} {why}");
     }
-    let extension = if outcome.extension {
+    let extension = if outcome.rule.extension {
         "(extension) "
     } else {
         ""
     };
     let mut text = format!(
         "{mark}  {name:<NAME_WIDTH$} {extension}{}  ({})",
-        outcome.words,
+        outcome.rule.words,
         seconds(outcome.took)
     );
     match &outcome.verdict {
@@ -306,6 +307,7 @@ fn full_text(outcome: &Outcome) -> String {
                 let _ = write!(text, "\n{EVIDENCE_INDENT}{line}");
             }
             let _ = write!(text, "\n{EVIDENCE_INDENT}=> {why}");
+            let _ = write!(text, "\n{EVIDENCE_INDENT}{}", ours(outcome.rule));
         }
         Verdict::NotOffered(why) => {
             let _ = write!(text, "\n{EVIDENCE_INDENT}not offered: {why}");
@@ -315,16 +317,31 @@ fn full_text(outcome: &Outcome) -> String {
     text
 }
 
+/// Where this project's own programs keep the rule, for a student to
+/// compare with their code: `rule found is kept in our tracker::search
+/// (src/tracker/mod.rs:402)`.
+fn ours(rule: &Rule) -> String {
+    let places: Vec<String> = rule
+        .kept_in
+        .iter()
+        .map(|code| match source::place(code) {
+            Some(place) => place.to_string(),
+            None => format!("{}::{} ({})", code.file, code.function, code.file),
+        })
+        .collect();
+    format!("rule {} is kept in our {}", rule.name, places.join(" and "))
+}
+
 /// One rule as a JSON object.
 fn json_outcome(o: &Outcome) -> String {
     let evidence: Vec<String> = o.transcript.iter().map(|l| json::string(l)).collect();
     format!(
         "{{\"name\": {}, \"stage\": {}, \"extension\": {}, \"rule\": {}, \"verdict\": {}, \
          \"reason\": {}, \"evidence\": [{}], \"ms\": {}}}",
-        json::string(o.name),
-        o.stage,
-        o.extension,
-        json::string(o.words),
+        json::string(o.rule.name),
+        o.rule.stage,
+        o.rule.extension,
+        json::string(o.rule.words),
         json::string(o.verdict.word()),
         json::string(o.verdict.why()),
         evidence.join(", "),

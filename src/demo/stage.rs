@@ -34,6 +34,7 @@ use crate::lock;
 use crate::log::{Direction, LineSink, LogLine};
 use crate::settings::TRACKER_ID;
 use std::collections::HashMap;
+use std::panic::Location;
 use std::sync::{Condvar, Mutex};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
@@ -77,6 +78,8 @@ pub enum Shown<'a> {
         from: &'a str,
         to: &'a str,
         text: &'a str,
+        /// Where our code sent it (or, when that is not known, read it).
+        code: Option<(&'static Location<'static>, Direction)>,
     },
     /// The lines shown from `address`, a passing port, were sent by `node`.
     Revealed { address: &'a str, node: &'a str },
@@ -107,7 +110,17 @@ struct State {
     muted: bool,
     /// Who sent the protocol lines that arrive from passing ports.
     senders: Senders,
+    /// Where our code sent each line, by sender and text, for the page's
+    /// panel (a line is shown where it arrives).
+    sent_at: SentAt,
 }
+
+/// Where each node's code last sent each text.
+type SentAt = HashMap<(String, String), &'static Location<'static>>;
+
+/// The most places [`SentAt`] keeps; past it, it starts again (a line
+/// arrives right after it was sent, so only the latest matter).
+const SENT_AT_MAX: usize = 1024;
 
 /// The demo's one output stream (see the top of this file).
 pub struct Stage {
@@ -138,6 +151,7 @@ impl Stage {
                 sessions: HashMap::new(),
                 muted: false,
                 senders: Senders::default(),
+                sent_at: SentAt::new(),
             }),
             logged: Condvar::new(),
             pace,
@@ -196,7 +210,7 @@ impl Stage {
     }
 
     /// Prints a node's line, tells the audience, and paces a protocol line.
-    fn show(&self, logged: &Logged, senders: &Senders) {
+    fn show(&self, logged: &Logged, senders: &Senders, sent_at: &SentAt) {
         let line = &logged.line;
         crate::say!("{}", line.text);
         match (&logged.sender, &line.other_end) {
@@ -207,10 +221,16 @@ impl Stage {
                 } else {
                     senders.name(&line.node, other_end)
                 };
+                let sent = sent_at.get(&(from.clone(), line.message.clone()));
+                let code = match (sent, line.at) {
+                    (Some(at), _) => Some((*at, Direction::Sent)),
+                    (None, read) => read.map(|at| (at, Direction::Received)),
+                };
                 self.tell(Shown::Message {
                     from: &from,
                     to: &line.node,
                     text: &line.message,
+                    code,
                 });
                 // Under the stage's lock, on purpose: the node that logged
                 // this waits before it reacts, and every other node waits
@@ -248,7 +268,7 @@ impl Stage {
             (group, after_tracker)
         });
         for logged in held {
-            self.show(logged, &state.senders);
+            self.show(logged, &state.senders, &state.sent_at);
         }
         state.held = 0;
     }
@@ -296,6 +316,13 @@ impl LineSink for Stage {
         // it only tells who sent what.
         if line.direction == Some(Direction::Sent) {
             state.senders.sent(&line.node, other_end, &line.message);
+            if let Some(at) = line.at {
+                if state.sent_at.len() >= SENT_AT_MAX {
+                    state.sent_at.clear();
+                }
+                let key = (line.node.clone(), line.message.clone());
+                state.sent_at.insert(key, at);
+            }
             return;
         }
         if state.muted {
@@ -317,7 +344,7 @@ impl LineSink for Stage {
             sender,
         };
         match state.mode {
-            Mode::Live => self.show(&logged, &state.senders),
+            Mode::Live => self.show(&logged, &state.senders, &state.sent_at),
             Mode::ByPeer { .. } => state.held += 1,
         }
         state.scene.push(logged);

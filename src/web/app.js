@@ -202,6 +202,10 @@ async function runAutotest(run) {
       // Steps every page knows; the others are the page's own.
       if (name === "wait") {
         // nothing: the step only lets the page's stream catch up
+      } else if (name === "open" && typeof sequence !== "undefined" && sequence) {
+        // Opens the panel of the first arrow whose text starts with the
+        // argument, as a click on it does.
+        await sequence.openFirst(argument);
       } else if (name === "trace" && document.getElementById("show-trace")) {
         const toggle = document.getElementById("show-trace");
         toggle.checked = argument !== "off";

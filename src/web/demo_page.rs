@@ -19,7 +19,7 @@
 use crate::demo::stage::{Audience, Shown};
 use crate::log::{Direction, LineKind, LiveLine, Log};
 use crate::server::Server;
-use crate::web::events::{log_event, Event, Hub};
+use crate::web::events::{log_event, log_event_coded, Event, Hub};
 use crate::web::http::{Exchange, HttpError, Method, Response};
 use crate::web::{json, WebOptions};
 use crate::wire::date::clock_time;
@@ -278,12 +278,17 @@ impl Shared {
             // A node's line is a `log` event, as on the other pages: a
             // protocol line is the receiver's trace of it, from its sender.
             Shown::Event { node, text } => log_event(&live_line(node, LineKind::Event, text)),
-            Shown::Message { from, to, text } => {
+            Shown::Message {
+                from,
+                to,
+                text,
+                code,
+            } => {
                 let kind = LineKind::Trace {
                     other_end: from.to_string(),
                     direction: Direction::Received,
                 };
-                log_event(&live_line(to, kind, text))
+                log_event_coded(&live_line(to, kind, text), code)
             }
             Shown::Revealed { address, node } => Event {
                 name: "revealed",
@@ -304,6 +309,7 @@ fn live_line(node: &str, kind: LineKind, text: &str) -> LiveLine {
         time: clock_time(),
         kind,
         text: text.to_string(),
+        at: None,
     }
 }
 

@@ -25,6 +25,7 @@ use crate::web::{json, shown};
 use std::collections::VecDeque;
 use std::io::Write;
 use std::net::TcpStream;
+use std::panic::Location;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -58,32 +59,59 @@ impl Event {
     }
 }
 
-/// The `log` event for one log line.
+/// The `log` event for one log line. A protocol line carries where our
+/// code sent or read it, for the panel behind its arrow: `"code":
+/// {"file":"src/tracker/mod.rs","line":429,"dir":"sent"}`.
 pub fn log_event(line: &LiveLine) -> Event {
+    let code = match (&line.kind, line.at) {
+        (LineKind::Trace { direction, .. }, Some(at)) => Some((at, *direction)),
+        _ => None,
+    };
+    log_event_coded(line, code)
+}
+
+/// The `log` event for one log line, with `code` as the place of our code
+/// its panel shows (the demo shows a line where it arrived, with the code
+/// that sent it).
+pub fn log_event_coded(line: &LiveLine, code: Option<(&Location<'_>, Direction)>) -> Event {
+    let code = match code {
+        Some((at, direction)) => format!(
+            r#","code":{{"file":{},"line":{},"dir":"{}"}}"#,
+            json::string(at.file()),
+            at.line(),
+            dir_word(direction)
+        ),
+        None => String::new(),
+    };
     let kind = match &line.kind {
         LineKind::Event => r#""kind":"event""#.to_string(),
         LineKind::Trace {
             other_end,
             direction,
         } => {
-            let dir = match direction {
-                Direction::Sent => "sent",
-                Direction::Received => "received",
-            };
             format!(
-                r#""kind":"trace","other":{},"dir":"{dir}""#,
-                json::string(&shown(other_end))
+                r#""kind":"trace","other":{},"dir":"{}""#,
+                json::string(&shown(other_end)),
+                dir_word(*direction)
             )
         }
     };
     Event {
         name: "log",
         data: format!(
-            r#"{{"node":{},"time":{},{kind},"text":{}}}"#,
+            r#"{{"node":{},"time":{},{kind},"text":{}{code}}}"#,
             json::string(&line.node),
             json::string(&line.time),
             json::string(&shown(&line.text))
         ),
+    }
+}
+
+/// `sent` or `received`, as the pages' scripts say it.
+fn dir_word(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Sent => "sent",
+        Direction::Received => "received",
     }
 }
 
@@ -260,6 +288,7 @@ mod tests {
                 direction: Direction::Received,
             },
             text: "FOUND: <txt, 3, 01/01/25, 127.0.0.1, 5001>".into(),
+            at: None,
         };
         let event = log_event(&line);
         assert_eq!(event.name, "log");
@@ -268,6 +297,17 @@ mod tests {
             r#"{"node":"peer1","time":"10:00:00","kind":"trace","other":"tracker","dir":"received","text":"FOUND: <txt, 3, 01/01/25, 127.0.0.1, 5001>"}"#.replace('<', "\\u003c")
         );
         assert!(!event.frame()[..event.frame().len() - 2].contains("\n\n"));
+        // With the place of our code that read it.
+        let at = Location::caller();
+        let event = log_event(&LiveLine {
+            at: Some(at),
+            ..line
+        });
+        let code = format!(
+            r#","code":{{"file":"src/web/events.rs","line":{},"dir":"received"}}}}"#,
+            at.line()
+        );
+        assert!(event.data.ends_with(&code), "{}", event.data);
     }
 
     #[test]
@@ -278,6 +318,7 @@ mod tests {
             time: "12:00:00".into(),
             kind: LineKind::Event,
             text: format!("download failed: refused: {}", "\u{1}".repeat(15_000_000)),
+            at: None,
         };
         let event = log_event(&line);
         assert!(event.data.len() < 8 * 1024, "{} bytes", event.data.len());

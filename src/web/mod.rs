@@ -15,6 +15,8 @@
 //!   to every open page;
 //! - [`peer_page`], [`tracker_page`], [`demo_page`]: what each page offers;
 //! - [`json`]: the little JSON the pages' scripts read;
+//! - [`code`]: the panel behind an arrow: the rules a line keeps and the
+//!   function of ours that sent it;
 //! - [`token`]: the secret in the page's address, which keeps other users
 //!   of this machine off the page.
 //!
@@ -26,6 +28,7 @@
 //! anybody who can watch the network sees it. Use it only on a network
 //! you trust (a lab), never on the Internet.
 
+pub mod code;
 pub mod demo_page;
 pub mod events;
 pub mod http;
@@ -165,6 +168,10 @@ fn shared_or_not_routed(exchange: Exchange, paths: &[(&str, http::Method)]) {
     if exchange.request.method == http::Method::Get {
         if let Some(asset) = shared_asset(&exchange.request.path) {
             return exchange.respond(asset);
+        }
+        if exchange.request.path == "/api/code" {
+            let answer = code::answer(&exchange.request);
+            return exchange.respond_with(answer);
         }
     }
     not_routed(exchange, paths);

@@ -7,6 +7,11 @@
 // diagram (the demo's acts and scenes, with their narration). The diagram
 // is drawn as one SVG, from scratch at each change: simple, and quick
 // enough for the few hundred rows kept.
+//
+// Clicking an arrow (or its entry in the list view under the diagram,
+// which a keyboard and a screen reader reach) opens the line's panel: its
+// whole text, the rules it keeps, and the source of the function of ours
+// that sent or handled it, with the line marked (`GET /api/code`).
 "use strict";
 
 class Sequence {
@@ -30,7 +35,45 @@ class Sequence {
     /** Other names of nodes: a peer's connection is first known by its
         passing address, until its records say who it is. */
     this.aliases = new Map();
+    /** Who waits for the next arrow (openFirst). */
+    this.arrived = [];
+    this.panel = new LinePanel(box);
+    box.addEventListener("click", (event) => {
+      const arrow = event.target.closest("g.arrow");
+      if (arrow) this.open(Number(arrow.dataset.index));
+    });
+    box.addEventListener("keydown", (event) => {
+      const arrow = event.target.closest("g.arrow");
+      if (arrow && (event.key === "Enter" || event.key === " ")) {
+        event.preventDefault();
+        this.open(Number(arrow.dataset.index));
+      }
+    });
     this.clear();
+  }
+
+  /** Opens the panel of the row at `index` (an arrow). The promise is
+      kept in `opening`, for the test hook. */
+  open(index) {
+    const arrow = this.arrows[index];
+    this.opening = arrow && !arrow.band ? this.panel.show(arrow) : Promise.resolve();
+    this.opening.catch((error) => App.say(error.message, true));
+    return this.opening;
+  }
+
+  /** Opens the panel of the first arrow whose text starts with `text`,
+      once there is one (the test hook's `open:TEXT`). */
+  async openFirst(text) {
+    const find = () => this.arrows.findIndex((row) => !row.band && row.text.startsWith(text));
+    while (find() < 0) await new Promise((resolve) => this.arrived.push(resolve));
+    // A click on the drawn arrow, as a user's: through the same handler.
+    this.draw();
+    const arrow = this.box.querySelector(`g.arrow[data-index="${find()}"]`);
+    if (!arrow) throw new Error(`the arrow ${text} is not drawn`);
+    this.opening = null;
+    arrow.dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    if (!this.opening) throw new Error(`a click on the arrow ${text} opened nothing`);
+    return this.opening;
   }
 
   /** From now on, and for the arrows drawn so far, `name` is `node`. */
@@ -81,9 +124,15 @@ class Sequence {
       for (const name of [from, to]) {
         if (!this.lifelines.includes(name)) this.lifelines.push(name);
       }
-      this.arrows.push({ from, to, text: line.text, time: line.time, dir: line.dir });
+      this.arrows.push({
+        from, to, text: line.text, time: line.time, dir: line.dir,
+        node: line.node, other: line.other, code: line.code || null,
+      });
     }
     if (this.arrows.length > Sequence.MAX_ROWS) this.arrows.shift();
+    const waiting = this.arrived;
+    this.arrived = [];
+    for (const resolve of waiting) resolve();
   }
 
   /** Pause: arrows wait, to be drawn at resume. */
@@ -138,7 +187,7 @@ class Sequence {
     }
     heads.push(`</svg></div>`);
     let bottom = 0;
-    for (const arrow of this.arrows) {
+    for (const [index, arrow] of this.arrows.entries()) {
       const top = bottom;
       bottom += Sequence.height(arrow);
       if (arrow.band) {
@@ -161,7 +210,8 @@ class Sequence {
       const room = Math.floor(span / 9.6);
       const text = arrow.text.length > room ? `${arrow.text.slice(0, room - 1)}…` : arrow.text;
       parts.push(
-        `<g class="arrow ${arrow.dir}"><title>${escapeXml(`${arrow.from} -> ${arrow.to}: ${arrow.text}`)}</title>` +
+        `<g class="arrow ${arrow.dir}" data-index="${index}" tabindex="0" role="button"><title>${escapeXml(`${arrow.from} -> ${arrow.to}: ${arrow.text} (click: its rule and its code)`)}</title>` +
+          `<rect class="hit" x="${Math.min(x1, x2)}" y="${y - 30}" width="${Math.abs(x2 - x1)}" height="${ROW - 4}"/>` +
           `<text class="time" x="8" y="${y}">${escapeXml(arrow.time)}</text>` +
           `<line x1="${x1}" y1="${y}" x2="${x2}" y2="${y}" marker-end="url(#tip-${arrow.dir})"/>` +
           `<text class="message" x="${(x1 + x2) / 2}" y="${y - 7}" text-anchor="middle">${escapeXml(text)}</text></g>`,
@@ -172,6 +222,119 @@ class Sequence {
     this.box.innerHTML = heads.join("") + parts.join("");
     this.box.dataset.arrows = String(this.count);
     if (atBottom) this.box.scrollTop = this.box.scrollHeight;
+    this.panel.list(this.arrows, (index) => this.open(index));
+  }
+}
+
+/** The panel of one line, and the list view of every line, under a
+    diagram. */
+class LinePanel {
+  constructor(box) {
+    this.items = App.el("ol", { class: "line-items" });
+    this.listView = App.el(
+      "details",
+      { class: "line-list" },
+      App.el("summary", {}, "The same lines as a list (each opens its rule and its code)"),
+      this.items,
+    );
+    this.body = App.el("div", { class: "line-body" });
+    this.closeButton = App.el("button", { type: "button", class: "secondary", onclick: () => this.hide() }, "Close");
+    this.element = App.el(
+      "section",
+      { class: "line-panel", role: "region", "aria-label": "the line, its rule and its code", "aria-live": "polite", tabindex: "-1" },
+      this.closeButton,
+      this.body,
+    );
+    this.element.hidden = true;
+    box.after(this.listView, this.element);
+  }
+
+  /** Fills the list view with the arrows; `open(index)` opens one. */
+  list(rows, open) {
+    if (!this.listView.open) {
+      this.stale = true;
+      this.listView.ontoggle = () => this.stale && this.list(rows, open);
+      return;
+    }
+    this.stale = false;
+    const items = [];
+    for (const [index, row] of rows.entries()) {
+      if (row.band) continue;
+      const words = `${row.time} ${row.from} -> ${row.to}: ${row.text}`;
+      items.push(App.el("li", {}, App.el("button", { type: "button", class: "link", onclick: () => open(index) }, words)));
+    }
+    this.items.replaceChildren(...items);
+  }
+
+  hide() {
+    this.element.hidden = true;
+  }
+
+  /** Shows `arrow`'s panel: asks the program for its rules and code. */
+  async show(arrow) {
+    // The place of our code that sent the line (or read it): the demo
+    // shows a line where it arrived, with the code that sent it.
+    const params = { text: arrow.text, node: arrow.node, other: arrow.other, dir: arrow.dir };
+    if (arrow.code) {
+      params.file = arrow.code.file;
+      params.line = String(arrow.code.line);
+      params.dir = arrow.code.dir;
+    }
+    const response = await fetch(App.withToken("/api/code", params));
+    if (!response.ok) throw new Error(await response.text());
+    const answer = await response.json();
+    this.body.replaceChildren(...LinePanel.parts(arrow, answer));
+    this.element.hidden = false;
+    this.element.dataset.shown = arrow.text;
+    this.element.focus();
+  }
+
+  /** The panel's parts: the line, its rules, its code. */
+  static parts(arrow, answer) {
+    const parts = [App.el("h3", {}, `${arrow.from} -> ${arrow.to}`), App.el("pre", { class: "line-text" }, arrow.text)];
+    parts.push(App.el("h4", {}, "The rules it keeps"));
+    if (answer.rules.length === 0) {
+      parts.push(App.el("p", {}, "No rule of the protocol's list is about this line."));
+    } else {
+      const rules = answer.rules.map((rule) =>
+        App.el(
+          "li",
+          {},
+          App.el("code", { class: "rule-name" }, rule.name),
+          ` (${rule.side} stage ${rule.stage}${rule.extension ? ", extension" : ""}): ${rule.words}`,
+        ),
+      );
+      parts.push(App.el("ul", { class: "rules" }, ...rules));
+    }
+    const code = answer.code;
+    if (!code) {
+      parts.push(App.el("p", {}, "Where our code sent or read this line is not known (a line of the demo's narration, or of a program that is not ours)."));
+      return parts;
+    }
+    const verb = (arrow.code || arrow).dir === "sent" ? "Sent by" : "Handled by";
+    parts.push(App.el("h4", {}, `${verb} ${code.function} (${code.file}:${code.line})`));
+    if (answer.why.length > 0) {
+      parts.push(App.el("p", { class: "why" }, "Why this ERROR: was sent: the lines that build it, and what they say, are marked with \u2190 why."));
+    }
+    parts.push(LinePanel.source(code, answer.why));
+    if (answer.words) {
+      const words = answer.words;
+      parts.push(App.el("h4", {}, `The words of this ERROR: are written by ${words.function} (${words.file}:${words.line})`));
+      parts.push(LinePanel.source(words, []));
+    }
+    return parts;
+  }
+
+  /** A function's source, numbered, its line (and the lines of `why`)
+      marked. */
+  static source(code, why) {
+    const lines = code.lines.map((text, i) => {
+      const number = code.first + i;
+      const marks = [number === code.line ? "marked" : "", why.includes(number) ? "why" : ""].join(" ").trim();
+      const note = number === code.line ? "   \u2190 this line" : why.includes(number) ? "   \u2190 why" : "";
+      return App.el("span", { class: `source-line ${marks}`.trim() }, `${String(number).padStart(4)}  ${text}${note}\n`);
+    });
+    return App.el("pre", { class: "source" }, ...lines);
   }
 }
 

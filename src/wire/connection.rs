@@ -34,6 +34,7 @@ use socket::{SharedSocket, TimedWriter, WRITE_WAIT_SLICE};
 use std::borrow::Cow;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::panic::Location;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -165,6 +166,9 @@ pub struct Connection {
     /// `demo --slow` only: the pause before each chunk of a file sent, and
     /// a trace line for each chunk received (see [`Connection::pace_chunks`]).
     chunk_pause: Option<Duration>,
+    /// Where in our code the send or receive under way was called: every
+    /// public method that traces is `#[track_caller]` and sets it first.
+    at: &'static Location<'static>,
 }
 
 /// Which side of a conversation a connection is on.
@@ -285,6 +289,7 @@ impl Connection {
             stall: STALL_TIMEOUT,
             role,
             chunk_pause: None,
+            at: Location::caller(),
         }
     }
 
@@ -352,7 +357,9 @@ impl Connection {
     }
 
     /// Sends one message as one line, in one write.
+    #[track_caller]
     pub fn send(&mut self, message: &impl Wire) -> Result<()> {
+        self.at = Location::caller();
         let line = message.format();
         self.trace(Direction::Sent, || {
             text::shown_within(line.as_bytes(), TRACE_MAX)
@@ -409,7 +416,8 @@ impl Connection {
     /// listens.
     fn trace<'a>(&self, direction: Direction, text: impl FnOnce() -> Cow<'a, str>) {
         if self.tracer.tracing() {
-            self.tracer.line(&self.other_name, direction, &text());
+            self.tracer
+                .line_at(&self.other_name, direction, &text(), self.at);
         }
     }
 
@@ -418,7 +426,9 @@ impl Connection {
     /// message is `Err(Error::Protocol(..))`; the line has been consumed, so
     /// the caller may answer `ERROR:` and read on. The line may be at most
     /// [`Role::line_limit`] bytes long; `wait` says how long it may take.
+    #[track_caller]
     pub fn receive<M: Wire>(&mut self, wait: Wait) -> Result<Option<M>> {
+        self.at = Location::caller();
         let limit = self.role.line_limit();
         let Some(line) = self.read_line(limit, wait)? else {
             return Ok(None);
@@ -443,6 +453,7 @@ impl Connection {
     /// Sends a request and reads its one-line reply, which is owed:
     /// end-of-file is an error, and the other end has [`STALL_TIMEOUT`] to
     /// answer.
+    #[track_caller]
     pub fn request<R: Wire>(&mut self, message: &impl Wire) -> Result<R> {
         self.send(message)?;
         self.receive(self.reply_wait())?.ok_or(Error::Closed)
@@ -457,7 +468,9 @@ impl Connection {
 
     /// Reads the answer to a request that may be answered with a file:
     /// either the `FILE: ` header (the bytes follow), or one line.
+    #[track_caller]
     pub fn receive_file_or<M: Wire>(&mut self, wait: Wait) -> Result<FileOrMessage<M>> {
+        self.at = Location::caller();
         let limit = self.role.line_limit();
         // `FILE: ` has no line ending, so we look at the bytes one at a time
         // until they either spell the header or end a line. The bytes come

@@ -7,6 +7,9 @@
 //! - [`names`]: the one check of a file name, and a name's type.
 //! - [`messages`]: who sends what: one type per conversation (requests
 //!   to the tracker, its replies, requests to a peer, its replies).
+//! - [`rules`]: the protocol's rules as one list (name, stage, sentence,
+//!   the messages each is about), which the checker, the web page and the
+//!   README share.
 //! - [`date`]: the `DD/MM/YY` field of a record, from the standard library
 //!   alone.
 //! - [`sha256`]: the SHA-256 hash, which lets a peer check that the bytes
@@ -23,6 +26,7 @@ pub mod date;
 pub mod messages;
 pub mod names;
 pub mod protocol;
+pub mod rules;
 pub mod sha256;
 pub mod text;
 pub mod trace;

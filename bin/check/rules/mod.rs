@@ -1,9 +1,10 @@
 //! The rules the checker holds a program to, and how one rule is run.
 //!
-//! Each rule is one sentence of the README's protocol section, with a short
-//! name (for `--summary` and for talking about it), the stage that checks
-//! it, and a function that plays the other side of the protocol to find out
-//! whether the program keeps it. The rules of the tracker are in
+//! Each rule is one of the protocol's rules, from the library's one list
+//! ([`p2p_share::wire::rules`]: its short name, stage, sentence, and where
+//! our own programs keep it), with a function that plays the other side of
+//! the protocol to find out whether the program keeps it. The README's
+//! protocol section names the same rules. The rules of the tracker are in
 //! [`tracker`], those of a peer in [`peer`].
 //!
 //! Stages follow the order in which a student builds a program (for the
@@ -16,21 +17,17 @@ pub mod tracker;
 use crate::probe::{show, Probe, Reply, Transcript};
 use crate::report::{Outcome, Report, Verdict};
 use p2p_share::wire::protocol::Message;
+pub use p2p_share::wire::rules::Stage;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
 /// One rule of the protocol, checked against a program of type `T`
 /// ([`tracker::Tracker`] or [`peer::Peer`]).
 pub struct Rule<T> {
-    /// The stage that checks it (1 is the first thing a student writes).
-    pub stage: u32,
-    /// A short name, one word: `hello-hi`, `refuse-six`.
-    pub name: &'static str,
-    /// The rule in words, as the protocol section states it.
-    pub words: &'static str,
-    /// An extension of this project (LIST, PING, ...), not the core
-    /// protocol: a failure is reported but does not fail the check.
-    pub extension: bool,
+    /// The rule in the protocol's one list: name, stage, sentence, whether
+    /// it is an extension (a failure is then reported but does not fail
+    /// the check), and where our programs keep it.
+    pub about: &'static p2p_share::wire::rules::Rule,
     /// Plays the other side; every byte it sends and receives goes to the
     /// transcript.
     pub check: fn(&T, &Transcript) -> Checked,
@@ -60,12 +57,6 @@ impl From<String> for Miss {
     }
 }
 
-/// A stage: its number and what it covers.
-pub struct Stage {
-    pub number: u32,
-    pub title: &'static str,
-}
-
 /// Which rules a run checks: the stages up to `up_to`, and of those, when
 /// `only` names some (`--rule NAME`), just those.
 pub struct Selection<'a> {
@@ -75,8 +66,8 @@ pub struct Selection<'a> {
 
 impl Selection<'_> {
     fn takes<T>(&self, rule: &Rule<T>) -> bool {
-        rule.stage <= self.up_to
-            && (self.only.is_empty() || self.only.iter().any(|name| name == rule.name))
+        rule.about.stage <= self.up_to
+            && (self.only.is_empty() || self.only.iter().any(|name| name == rule.about.name))
     }
 }
 
@@ -94,7 +85,7 @@ pub fn run_all<T>(
     for stage in stages {
         let mut chosen = rules
             .iter()
-            .filter(|rule| rule.stage == stage.number && selection.takes(rule))
+            .filter(|rule| rule.about.stage == stage.number && selection.takes(rule))
             .peekable();
         if chosen.peek().is_some() {
             report.stage(stage);
@@ -113,7 +104,7 @@ fn run_one<T>(target: &T, rule: &Rule<T>) -> Outcome {
     let verdict = match checked {
         Ok(Ok(())) => Verdict::Pass,
         Ok(Err(Miss::Broken(why))) => Verdict::Fail(why),
-        Ok(Err(Miss::NotOffered(why))) if rule.extension => Verdict::NotOffered(why),
+        Ok(Err(Miss::NotOffered(why))) if rule.about.extension => Verdict::NotOffered(why),
         // A core rule cannot be "not offered": it is broken.
         Ok(Err(Miss::NotOffered(why))) => Verdict::Fail(why),
         Ok(Err(Miss::NotJudged(why))) => Verdict::NotJudged(why),
@@ -123,10 +114,7 @@ fn run_one<T>(target: &T, rule: &Rule<T>) -> Outcome {
         ),
     };
     Outcome {
-        name: rule.name,
-        words: rule.words,
-        stage: rule.stage,
-        extension: rule.extension,
+        rule: rule.about,
         verdict,
         transcript: transcript.lines(),
         took: started.elapsed(),
@@ -135,7 +123,10 @@ fn run_one<T>(target: &T, rule: &Rule<T>) -> Outcome {
 
 /// Every rule's name and stage, to check what `--rule` asks for.
 pub fn names<T>(rules: &[Rule<T>]) -> Vec<(&'static str, u32)> {
-    rules.iter().map(|rule| (rule.name, rule.stage)).collect()
+    rules
+        .iter()
+        .map(|rule| (rule.about.name, rule.about.stage))
+        .collect()
 }
 
 /// Reads the reply line to an extension request; `ERROR:`, silence or a

@@ -8,6 +8,7 @@ use crate::wire::protocol::{CHUNK_SIZE, FILE_HEADER};
 use crate::wire::text::thousands;
 use crate::wire::trace::Direction;
 use std::io::{self, Read, Write};
+use std::panic::Location;
 use std::time::{Duration, Instant};
 
 impl Connection {
@@ -17,12 +18,14 @@ impl Connection {
     ///
     /// `progress` hears the byte count handed to the system so far, after
     /// each chunk.
+    #[track_caller]
     pub fn send_file(
         &mut self,
         source: &mut impl Read,
         len: u64,
         progress: &mut dyn FnMut(u64),
     ) -> Result<()> {
+        self.at = Location::caller();
         self.trace(Direction::Sent, || body_trace(len).into());
         let sending = |e| Error::io(format!("sending the file to {}", self.other_end), e);
         self.writer
@@ -56,12 +59,14 @@ impl Connection {
     /// Reads exactly `len` bytes of a file body (after [`FileOrMessage::File`](super::FileOrMessage::File))
     /// into `sink`, in [`CHUNK_SIZE`] chunks, calling `progress` with the
     /// byte count so far after each chunk.
+    #[track_caller]
     pub fn receive_file(
         &mut self,
         sink: &mut impl Write,
         len: u64,
         progress: &mut dyn FnMut(u64),
     ) -> Result<()> {
+        self.at = Location::caller();
         // A read returns as soon as any byte arrives, so a read time-out of
         // `stall` is exactly "no progress for `stall`".
         self.set_read_timeout(Some(self.stall))?;
@@ -130,7 +135,9 @@ impl Connection {
     /// disagree on where the file ends, so what we have may be shifted: a
     /// stray line end before the bytes does exactly that). A sender that
     /// keeps the connection open without sending is let be.
+    #[track_caller]
     pub fn expect_end_of_body(&mut self, wait: Duration) -> Result<()> {
+        self.at = Location::caller();
         self.set_read_timeout(Some(wait))?;
         let (extra, all) = self.count_extra_bytes(wait);
         if extra == 0 {

@@ -9,6 +9,7 @@ mod replies;
 use super::{reply_line, written_exactly, Checked, Miss, Rule, Stage};
 use crate::probe::{count, Reply, Transcript, EXTRA_LIMIT, MIN_TRANSFER_RATE};
 use p2p_share::wire::protocol::{type_of, ChunkRange, FileRecord, Message, CHUNK_SIZE};
+use p2p_share::wire::rules;
 use replies::{connect, exchange, expect_error, expect_file, request};
 use std::cell::Cell;
 use std::path::Path;
@@ -173,81 +174,45 @@ fn differs(file: &LocalFile, records: &[FileRecord]) -> Option<String> {
     }
 }
 
-/// The stages of the peer check.
-pub const STAGES: [Stage; 2] = [
-    Stage {
-        number: 1,
-        title: "download (DOWNLOAD, FILE:, ERROR:)",
-    },
-    Stage {
-        number: 2,
-        title: "extensions (LIST, ranged DOWNLOAD, UPLOAD, PING)",
-    },
-];
+/// The stages of the peer check, from the protocol's one list of rules.
+pub const STAGES: [Stage; 2] = rules::peer::STAGES;
 
 /// Every rule of a peer, stage by stage.
 pub const RULES: [Rule<Peer>; 9] = [
     Rule {
-        stage: 1,
-        name: "download",
-        words: "DOWNLOAD: name, type, size gets FILE: and exactly the file's bytes, then B closes",
-        extension: false,
+        about: &rules::peer::DOWNLOAD,
         check: download,
     },
     Rule {
-        stage: 1,
-        name: "wrong-size",
-        words: "a DOWNLOAD with the wrong size gets ERROR: <reason> and the close, no file bytes",
-        extension: false,
+        about: &rules::peer::WRONG_SIZE,
         check: wrong_size,
     },
     Rule {
-        stage: 1,
-        name: "unknown-name",
-        words: "a DOWNLOAD of a file B does not serve gets ERROR: <reason> and the close",
-        extension: false,
+        about: &rules::peer::UNKNOWN_NAME,
         check: unknown_name,
     },
     Rule {
-        stage: 1,
-        name: "path-name",
-        words: "a name with a path in it (../x, /etc/passwd, a/b) is never served: ERROR: and the close",
-        extension: false,
+        about: &rules::peer::PATH_NAME,
         check: path_name,
     },
     Rule {
-        stage: 1,
-        name: "garbage",
-        words: "a request B cannot parse gets ERROR: <reason> and the close",
-        extension: false,
+        about: &rules::peer::GARBAGE,
         check: garbage,
     },
     Rule {
-        stage: 2,
-        name: "list",
-        words: "LIST is answered FILES: with a record for every file B serves",
-        extension: true,
+        about: &rules::peer::LIST,
         check: list,
     },
     Rule {
-        stage: 2,
-        name: "ranged-download",
-        words: "DOWNLOAD: name, type, size, first, count gets FILE: and those 100-byte chunks (past the end: ERROR:)",
-        extension: true,
+        about: &rules::peer::RANGED_DOWNLOAD,
         check: ranged_download,
     },
     Rule {
-        stage: 2,
-        name: "upload",
-        words: "UPLOAD gets READY, FILE: and the bytes get DONE, then B serves the file; a name B serves: ERROR:",
-        extension: true,
+        about: &rules::peer::UPLOAD,
         check: upload,
     },
     Rule {
-        stage: 2,
-        name: "ping",
-        words: "PING is answered PONG",
-        extension: true,
+        about: &rules::peer::PING,
         check: ping,
     },
 ];

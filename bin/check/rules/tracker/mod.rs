@@ -34,6 +34,7 @@ use super::{Rule, Stage};
 use join::*;
 use leave::*;
 use p2p_share::wire::date::Date;
+use p2p_share::wire::rules;
 use search::*;
 use std::cell::Cell;
 use std::net::SocketAddr;
@@ -101,152 +102,81 @@ impl Tracker {
     }
 }
 
-/// The stages of the tracker check.
-pub const STAGES: [Stage; 4] = [
-    Stage {
-        number: 1,
-        title: "join (HELLO, HI, the records line, refusals)",
-    },
-    Stage {
-        number: 2,
-        title: "search (SEARCH, FOUND, NOT FOUND)",
-    },
-    Stage {
-        number: 3,
-        title: "leave (BYE, a crash, a rejoin)",
-    },
-    Stage {
-        number: 4,
-        title: "extensions (LIST, PING)",
-    },
-];
+/// The stages of the tracker check, from the protocol's one list of rules.
+pub const STAGES: [Stage; 4] = rules::tracker::STAGES;
 
 /// Every rule of the tracker, stage by stage.
 pub const RULES: [Rule<Tracker>; 18] = [
     Rule {
-        stage: 1,
-        name: "hello-hi",
-        words: "HELLO is answered HI, one line ending in \\n",
-        extension: false,
+        about: &rules::tracker::HELLO_HI,
         check: hello_hi,
     },
     Rule {
-        stage: 1,
-        name: "line-framing",
-        words: "a message is one line ending in \\n (a \\r before it is dropped), however its bytes are split",
-        extension: false,
+        about: &rules::tracker::LINE_FRAMING,
         check: line_framing,
     },
     Rule {
-        stage: 1,
-        name: "hello-first",
-        words: "the first line must be HELLO; anything else: FT closes the connection without a word",
-        extension: false,
+        about: &rules::tracker::HELLO_FIRST,
         check: hello_first,
     },
     Rule {
-        stage: 1,
-        name: "silent-before-join",
-        words: "before acceptance FT sends nothing but the HI that answers HELLO",
-        extension: false,
+        about: &rules::tracker::SILENT_BEFORE_JOIN,
         check: silent_before_join,
     },
     Rule {
-        stage: 1,
-        name: "join",
-        words: "a records line of 1 to 5 file records is accepted: FT says nothing and keeps the connection",
-        extension: false,
+        about: &rules::tracker::JOIN,
         check: join,
     },
     Rule {
-        stage: 1,
-        name: "refuse-empty",
-        words: "no records (an empty line): not accepted; FT sends nothing and closes",
-        extension: false,
+        about: &rules::tracker::REFUSE_EMPTY,
         check: refuse_empty,
     },
     Rule {
-        stage: 1,
-        name: "refuse-six",
-        words: "more than 5 records: not accepted; FT sends nothing and closes",
-        extension: false,
+        about: &rules::tracker::REFUSE_SIX,
         check: refuse_six,
     },
     Rule {
-        stage: 1,
-        name: "refuse-malformed",
-        words: "a malformed record (size, date, port, fields): not accepted; FT sends nothing and closes",
-        extension: false,
+        about: &rules::tracker::REFUSE_MALFORMED,
         check: refuse_malformed,
     },
     Rule {
-        stage: 2,
-        name: "found",
-        words: "SEARCH from another peer finds a joined peer's file: FOUND: <type, size, DD/MM/YY, ip, port>",
-        extension: false,
+        about: &rules::tracker::FOUND,
         check: found,
     },
     Rule {
-        stage: 2,
-        name: "several-holders",
-        words: "FOUND: lists the location record of every peer that has the file",
-        extension: false,
+        about: &rules::tracker::SEVERAL_HOLDERS,
         check: several_holders,
     },
     Rule {
-        stage: 2,
-        name: "not-found",
-        words: "SEARCH for a name nobody has is answered NOT FOUND",
-        extension: false,
+        about: &rules::tracker::NOT_FOUND,
         check: not_found,
     },
     Rule {
-        stage: 2,
-        name: "exact-name",
-        words: "SEARCH is an exact, case-sensitive match",
-        extension: false,
+        about: &rules::tracker::EXACT_NAME,
         check: exact_name,
     },
     Rule {
-        stage: 2,
-        name: "error-after-join",
-        words: "after acceptance, a line FT does not understand gets ERROR: <reason> and the session goes on",
-        extension: false,
+        about: &rules::tracker::ERROR_AFTER_JOIN,
         check: error_after_join,
     },
     Rule {
-        stage: 3,
-        name: "bye",
-        words: "BYE: FT drops every record of the peer and closes; no reply",
-        extension: false,
+        about: &rules::tracker::BYE,
         check: bye,
     },
     Rule {
-        stage: 3,
-        name: "crash",
-        words: "a connection that ends without BYE counts as BYE: the peer's records go at once",
-        extension: false,
+        about: &rules::tracker::CRASH,
         check: crash,
     },
     Rule {
-        stage: 3,
-        name: "rejoin",
-        words: "a peer that joins again from the same ip:port replaces its earlier records",
-        extension: false,
+        about: &rules::tracker::REJOIN,
         check: rejoin,
     },
     Rule {
-        stage: 4,
-        name: "list",
-        words: "LIST is answered FILES: with every record FT holds",
-        extension: true,
+        about: &rules::tracker::LIST,
         check: list,
     },
     Rule {
-        stage: 4,
-        name: "ping",
-        words: "PING on an accepted session is answered PONG (heartbeat)",
-        extension: true,
+        about: &rules::tracker::PING,
         check: ping,
     },
 ];
