@@ -6,6 +6,7 @@
 
 use p2p_share::demo::Options;
 use p2p_share::{cli, Result};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
@@ -51,6 +52,9 @@ fn run() -> Result<()> {
         web: args.web,
         pace: args.pace,
         break_download: args.break_download,
+        // On a terminal, a pause before each act; piped, never (see
+        // `Options::pause_at_acts`).
+        pause_at_acts: std::io::stdout().is_terminal() && !args.step && args.web.is_none(),
     };
     p2p_share::demo::run(options)
 }

@@ -77,6 +77,11 @@ pub struct Options {
     /// For the tests only: take notes.txt out of peer1's folder after it
     /// announced it, so that the download fails for real.
     pub break_download: bool,
+    /// Wait for the Enter key before each act: set when standard output is
+    /// a terminal (and neither `--step` nor `--web` waits already), so that
+    /// a first-time reader sees each act before the next scrolls it away.
+    /// Piped output never waits.
+    pub pause_at_acts: bool,
 }
 
 /// Runs the demo from start to end.
@@ -184,9 +189,15 @@ fn set_up(show: &Show, scratch: &TempDir) -> Result<Cast> {
     for line in text.lines().skip(1) {
         stage.say(&format!("    {line}"));
     }
-    stage.say("a protocol line is shown once, where it arrives: \"[tracker] peer1 <- PING\"");
-    stage.say("is the tracker receiving PING from peer1 (a peer that has not joined yet is");
-    stage.say("shown by the ip:port it connects from); \"[12:00:00 peer1] ...\" is peer1's log");
+    stage.say("a protocol line is shown once, where it arrives: \"[tracker] peer1 <- PING\" is the tracker");
+    stage.say(
+        "receiving PING from peer1. A node that connects to another is shown there by the ip:port",
+    );
+    stage.say(
+        "it connects from: at the tracker until it has joined, at a peer all along (a download",
+    );
+    stage.say("from peer1 shows \"[peer1] 127.0.0.1:PORT <- DOWNLOAD: ...\"); \"[12:00:00 peer1] ...\" is");
+    stage.say("peer1's own log");
     Ok(Cast {
         settings,
         tracker,
@@ -207,7 +218,15 @@ struct Show<'a> {
 }
 
 impl Show<'_> {
+    /// Shows an act's heading, first waiting for Enter on a terminal
+    /// (see [`Options::pause_at_acts`]). The end of the input (`<
+    /// /dev/null`) or an error lets the demo run on without pauses.
     fn act(&self, title: &str) {
+        if self.options.pause_at_acts && self.page.is_none() && !self.options.step {
+            let ask = format!("\n(press Enter for {title}) ");
+            crate::log::write_whole(crate::log::Stream::Out, ask.as_bytes());
+            let _ = std::io::stdin().read_line(&mut String::new());
+        }
         self.stage.act(title);
     }
 
