@@ -312,7 +312,7 @@ fn step_waits_for_enter_before_every_scene() {
 }
 
 #[test]
-fn slow_paces_the_fetch_so_the_two_peers_chunks_take_turns() {
+fn slow_paces_the_fetch_so_the_two_peers_chunks_take_turns_after_their_headers() {
     let here = TempDir::new("demo-slow");
     // --step replaces the pauses between scenes (the Enters come at once).
     let stdout = run_demo_ok(here.path(), &["--slow", "--step"], &"\n".repeat(SCENES));
@@ -327,6 +327,26 @@ fn slow_paces_the_fetch_so_the_two_peers_chunks_take_turns() {
         turns >= 5,
         "the chunks of peer1 and peer3 hardly took turns: {senders:?}"
     );
+    // In the order they come on the wire: each body's FILE: header, then
+    // its chunks, for the fetch's two bodies and the plain download's one.
+    for (number, from) in [(5, "peer1"), (14, "peer1"), (14, "peer3")] {
+        let lines = scene(&stdout, number);
+        let at = |text: &str| {
+            let wanted = format!("[peer2] {from} <- {text}");
+            lines.iter().position(|line| line.starts_with(&wanted))
+        };
+        let header = at("FILE: (").unwrap_or_else(|| panic!("no FILE: from {from}: {lines:#?}"));
+        let first = at("chunk 1 of ").unwrap_or_else(|| panic!("no chunk 1: {lines:#?}"));
+        assert!(
+            header < first,
+            "scene {number}: FILE: after its chunks: {lines:#?}"
+        );
+        let files = lines
+            .iter()
+            .filter(|line| line.starts_with(&format!("[peer2] {from} <- FILE:")))
+            .count();
+        assert_eq!(files, 1, "one FILE: line per body: {lines:#?}");
+    }
 }
 
 #[test]
