@@ -61,6 +61,15 @@ const SLOW_CHUNK_PAUSE: Duration = Duration::from_millis(150);
 /// can read them.
 pub const WEB_PACE: Duration = Duration::from_millis(400);
 
+/// The intro's last lines: how to read what follows, and what names the
+/// other end of a protocol line.
+const INTRO_NOTATION: [&str; 4] = [
+    "a protocol line is shown once, where it arrives: \"[tracker] peer1 <- PING\" is the tracker",
+    "receiving PING from peer1. A node connects from a passing port: the tracker shows it by",
+    "that ip:port until it has joined; a peer shows every connection that comes to it as",
+    "\"incoming ip:port\" (here all nodes share 127.0.0.1, which cannot say who connects);",
+];
+
 /// How the demo is run (the options of `bin/demo.rs`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
@@ -189,15 +198,10 @@ fn set_up(show: &Show, scratch: &TempDir) -> Result<Cast> {
     for line in text.lines().skip(1) {
         stage.say(&format!("    {line}"));
     }
-    stage.say("a protocol line is shown once, where it arrives: \"[tracker] peer1 <- PING\" is the tracker");
-    stage.say(
-        "receiving PING from peer1. A node that connects to another is shown there by the ip:port",
-    );
-    stage.say(
-        "it connects from: at the tracker until it has joined, at a peer all along (a download",
-    );
-    stage.say("from peer1 shows \"[peer1] 127.0.0.1:PORT <- DOWNLOAD: ...\"); \"[12:00:00 peer1] ...\" is");
-    stage.say("peer1's own log");
+    for line in INTRO_NOTATION {
+        stage.say(line);
+    }
+    stage.say("\"[12:00:00 peer1] ...\" is peer1's own log");
     Ok(Cast {
         settings,
         tracker,
