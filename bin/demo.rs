@@ -15,6 +15,8 @@ usage: demo [--step] [--slow] [--web PORT] [--pace MS]
 Runs a tracker and three peers in one process, on free loopback ports, and
 narrates a session, scene by scene, while the protocol lines are shown as
 they arrive. It needs no files: its sample files are built into it.
+On a terminal it waits for the Enter key before each act; piped, or with
+< /dev/null, it never waits.
 
   --step       wait for the Enter key before each scene
   --slow       pause between scenes, and send files chunk by chunk, slowly

@@ -227,7 +227,13 @@ impl Show<'_> {
     /// /dev/null`) or an error lets the demo run on without pauses.
     fn act(&self, title: &str) {
         if self.options.pause_at_acts && self.page.is_none() && !self.options.step {
-            let ask = format!("\n(press Enter for {title}) ");
+            // The first time, how to do without the pauses.
+            let skip = if self.scenes == 0 {
+                "; `< /dev/null` plays it all without pauses"
+            } else {
+                ""
+            };
+            let ask = format!("\n(press Enter for {title}{skip}) ");
             crate::log::write_whole(crate::log::Stream::Out, ask.as_bytes());
             let _ = std::io::stdin().read_line(&mut String::new());
         }
