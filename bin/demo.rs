@@ -6,6 +6,7 @@
 
 use p2p_share::demo::Options;
 use p2p_share::{cli, Result};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
@@ -14,6 +15,8 @@ usage: demo [--step] [--slow] [--web PORT] [--pace MS]
 Runs a tracker and three peers in one process, on free loopback ports, and
 narrates a session, scene by scene, while the protocol lines are shown as
 they arrive. It needs no files: its sample files are built into it.
+On a terminal it waits for the Enter key before each act; piped, or with
+< /dev/null, it never waits.
 
   --step       wait for the Enter key before each scene
   --slow       pause between scenes, and send files chunk by chunk, slowly
@@ -51,6 +54,9 @@ fn run() -> Result<()> {
         web: args.web,
         pace: args.pace,
         break_download: args.break_download,
+        // On a terminal, a pause before each act; piped, never (see
+        // `Options::pause_at_acts`).
+        pause_at_acts: std::io::stdout().is_terminal() && !args.step && args.web.is_none(),
     };
     p2p_share::demo::run(options)
 }

@@ -57,6 +57,10 @@ use std::time::Duration;
 /// list of thousands of records) are cut, saying how much.
 const TRACE_LINE_MAX: usize = TRACE_MAX;
 
+/// What a connection that came to a peer is called in its trace when its
+/// address does not say which node it is (see [`Log::name_of_incoming`]).
+pub const INCOMING: &str = "incoming";
+
 /// The longest event a log prints whole. An event quotes another node's
 /// words at most [`text::QUOTE_MAX`] bytes long; this bound catches any
 /// line that would quote more, so that no log line, and no line of the
@@ -275,6 +279,23 @@ impl Log {
             .map_or_else(|| addr.to_string(), str::to_string)
     }
 
+    /// What to call the other end of a connection that came to this node.
+    /// It comes from a passing port, so only its IP address can say who it
+    /// is: the id of the one node of the settings file there, other than
+    /// this node. Otherwise `incoming ip:port`: one name, so that every
+    /// other connection that comes in reads alike, with its port to tell
+    /// them apart.
+    pub fn name_of_incoming(&self, addr: SocketAddr) -> String {
+        let only = self
+            .names
+            .as_ref()
+            .and_then(|names| names.only_id_at(addr.ip()));
+        match only {
+            Some(id) if id != &*self.label => id.to_string(),
+            _ => format!("{INCOMING} {addr}"),
+        }
+    }
+
     /// A time-stamped event: a join, a search, a refusal, a notice. An
     /// event that quotes another node says at most [`EVENT_MAX`] bytes.
     pub fn event(&self, text: &str) {
@@ -424,6 +445,37 @@ mod tests {
             }
         );
         assert_eq!(trace.text, "HELLO");
+    }
+
+    #[test]
+    fn an_incoming_connection_is_named_by_the_one_node_at_its_address() {
+        let text = "tracker 10.0.0.1 5000\npeer1 10.0.0.2 5001\npeer2 10.0.0.3 5002\n\
+                    peer3 10.0.0.3 5003\n";
+        let path = std::path::Path::new("peer_settings.txt");
+        let settings = crate::settings::Settings::parse(path, text).unwrap();
+        let log = Log::new("peer1", true).with_names(&settings);
+        let from = |addr: &str| log.name_of_incoming(addr.parse().unwrap());
+        assert_eq!(from("10.0.0.1:40000"), "tracker", "its liveness probe");
+        assert_eq!(
+            from("10.0.0.3:40001"),
+            "incoming 10.0.0.3:40001",
+            "two peers there"
+        );
+        assert_eq!(
+            from("10.0.0.9:40002"),
+            "incoming 10.0.0.9:40002",
+            "nobody listed"
+        );
+        assert_eq!(
+            from("10.0.0.2:40003"),
+            "incoming 10.0.0.2:40003",
+            "not this peer itself"
+        );
+        let unnamed = Log::new("peer1", true);
+        assert_eq!(
+            unnamed.name_of_incoming("10.0.0.1:40004".parse().unwrap()),
+            "incoming 10.0.0.1:40004"
+        );
     }
 
     #[test]

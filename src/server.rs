@@ -438,9 +438,10 @@ fn fit_to_open_files(limits: Limits, open_file_limit: Option<u64>, log: &Log) ->
     if limits.max_connections <= fit {
         return limits;
     }
+    // Short, to fit a terminal's line: the cap, the one asked for, why,
+    // and the command that raises the limit.
     log.event(&format!(
-        "serving at most {fit} connections at once, not {}: that is what fits under this \
-         process's open-file limit of {open_file_limit} (raise it with `ulimit -n` to serve more)",
+        "serving at most {fit} connections, not {}: open-file limit {open_file_limit} (`ulimit -n`)",
         limits.max_connections
     ));
     Limits {

@@ -146,6 +146,16 @@ impl Settings {
             .map(|node| node.id.as_str())
     }
 
+    /// The id of the one node of the file at this IP address, if exactly
+    /// one is there (a lab, where every machine has its own address).
+    pub fn only_id_at(&self, ip: IpAddr) -> Option<&str> {
+        let mut there = self.nodes.iter().filter(|node| node.addr.ip() == ip);
+        match (there.next(), there.next()) {
+            (Some(node), None) => Some(node.id.as_str()),
+            _ => None,
+        }
+    }
+
     /// Whether any node of the file has this IP address.
     pub fn lists_ip(&self, ip: IpAddr) -> bool {
         self.nodes.iter().any(|node| node.addr.ip() == ip)

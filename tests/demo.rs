@@ -1,6 +1,7 @@
 //! The one-command demo: it plays every scene, narrated before it happens,
 //! and prints the same lines on every run once times, ports, dates and
-//! its temporary folder are masked; it never reads `served_files/` (extra
+//! its temporary folder are masked, every line but a protocol line fits
+//! 100 columns, and piped it never waits; it never reads `served_files/` (extra
 //! files there, or none at all, change nothing); a failed step is narrated
 //! and exits 1; `--step` waits for Enter before every scene; `--slow` lets
 //! two peers' chunks take turns; it leaves no folder behind.
@@ -22,8 +23,9 @@ const DEMO_TIME_LIMIT: Duration = Duration::from_secs(60);
 /// The scenes the demo plays, in order.
 const SCENES: usize = 21;
 
-/// The widest narration line: a class reads the demo on one screen.
-const NARRATION_WIDTH: usize = 100;
+/// The widest line other than a protocol line: a class reads the demo on
+/// one screen. (A protocol line is as long as its records.)
+const LINE_WIDTH: usize = 100;
 
 const DEMO_BIN: &str = env!("CARGO_BIN_EXE_demo");
 
@@ -76,6 +78,14 @@ fn scene(stdout: &str, number: usize) -> Vec<&str> {
         .skip(1)
         .take_while(|line| !line.contains("-- ") || line.starts_with('['))
         .collect()
+}
+
+/// `[tracker] peer1 <- PING`: a node's name alone in the brackets, where
+/// an event has its time too (`[12:00:00 peer1] joined ...`).
+fn is_protocol_line(line: &str) -> bool {
+    line.strip_prefix('[')
+        .and_then(|rest| rest.split_once(']'))
+        .is_some_and(|(node, _)| !node.contains(' '))
 }
 
 /// Replaces every run of digits that follows `prefix` with `N`.
@@ -164,7 +174,7 @@ fn the_demo_narrates_every_scene_before_its_lines_and_leaves_nothing_behind() {
         "<- UPLOAD: poem.txt, txt, 140",
         "peer3 <- DONE",
         "peer1 <- PONG",
-        "notice: lost the connection to the tracker",
+        "notice: lost the connection to the tracker at 127.0.0.1:",
         "notice: rejoined the tracker",
         "notes.txt arrived whole",
         "syllabus.txt is whole",
@@ -194,9 +204,8 @@ fn the_demo_narrates_every_scene_before_its_lines_and_leaves_nothing_behind() {
 #[test]
 fn three_runs_print_the_same_once_times_ports_and_dates_are_masked() {
     let here = TempDir::new("demo-same");
-    let runs: Vec<String> = (0..3)
-        .map(|_| mask(&run_demo_ok(here.path(), &[], "")))
-        .collect();
+    let raw: Vec<String> = (0..3).map(|_| run_demo_ok(here.path(), &[], "")).collect();
+    let runs: Vec<String> = raw.iter().map(|run| mask(run)).collect();
     for (number, run) in runs.iter().enumerate().skip(1) {
         if *run != runs[0] {
             let first: Vec<&str> = runs[0].lines().collect();
@@ -216,12 +225,18 @@ fn three_runs_print_the_same_once_times_ports_and_dates_are_masked() {
             );
         }
     }
-    for line in runs[0].lines().filter(|line| line.starts_with("demo:")) {
+    // Unmasked: the real ports and times, as a student sees them.
+    for line in raw[0].lines().filter(|line| !is_protocol_line(line)) {
         assert!(
-            line.chars().count() <= NARRATION_WIDTH,
-            "narration wider than {NARRATION_WIDTH} columns: {line}"
+            line.chars().count() <= LINE_WIDTH,
+            "a line wider than {LINE_WIDTH} columns: {line}"
         );
     }
+    assert!(
+        !raw[0].contains("(press Enter"),
+        "piped, the demo never waits for Enter:\n{}",
+        raw[0]
+    );
 }
 
 #[test]
@@ -297,7 +312,7 @@ fn step_waits_for_enter_before_every_scene() {
 }
 
 #[test]
-fn slow_paces_the_fetch_so_the_two_peers_chunks_take_turns() {
+fn slow_paces_the_fetch_so_the_two_peers_chunks_take_turns_after_their_headers() {
     let here = TempDir::new("demo-slow");
     // --step replaces the pauses between scenes (the Enters come at once).
     let stdout = run_demo_ok(here.path(), &["--slow", "--step"], &"\n".repeat(SCENES));
@@ -312,6 +327,26 @@ fn slow_paces_the_fetch_so_the_two_peers_chunks_take_turns() {
         turns >= 5,
         "the chunks of peer1 and peer3 hardly took turns: {senders:?}"
     );
+    // In the order they come on the wire: each body's FILE: header, then
+    // its chunks, for the fetch's two bodies and the plain download's one.
+    for (number, from) in [(5, "peer1"), (14, "peer1"), (14, "peer3")] {
+        let lines = scene(&stdout, number);
+        let at = |text: &str| {
+            let wanted = format!("[peer2] {from} <- {text}");
+            lines.iter().position(|line| line.starts_with(&wanted))
+        };
+        let header = at("FILE: (").unwrap_or_else(|| panic!("no FILE: from {from}: {lines:#?}"));
+        let first = at("chunk 1 of ").unwrap_or_else(|| panic!("no chunk 1: {lines:#?}"));
+        assert!(
+            header < first,
+            "scene {number}: FILE: after its chunks: {lines:#?}"
+        );
+        let files = lines
+            .iter()
+            .filter(|line| line.starts_with(&format!("[peer2] {from} <- FILE:")))
+            .count();
+        assert_eq!(files, 1, "one FILE: line per body: {lines:#?}");
+    }
 }
 
 #[test]

@@ -1019,8 +1019,8 @@ fn a_tracker_under_a_low_open_file_limit_lowers_its_cap_and_answers_busy() {
     tracker.wait_for_port(&net.tracker_addr());
     let said = tracker.wait_for_log("the lowered cap", |l| l.contains("serving at most"));
     assert!(
-        said.contains(&format!("at most {cap} connections at once, not 12000"))
-            && said.contains(&format!("open-file limit of {LIMIT}"))
+        said.contains(&format!("at most {cap} connections, not 12000"))
+            && said.contains(&format!("open-file limit {LIMIT}"))
             && said.contains("ulimit -n"),
         "{said}"
     );

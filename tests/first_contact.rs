@@ -243,6 +243,10 @@ fn shell_messages_name_the_cause_and_the_fix() {
         ("INSC", "joining the tracker"),
         ("VIDEOS", "when it joins"),
         ("ping tracker", "PONG from tracker"),
+        (
+            "serch notes.txt",
+            "unknown command \"serch\": did you mean search?",
+        ),
     ] {
         let out = run(&mut peer, command);
         find_line(&out, &format!("the answer to {command:?}"), |l| {

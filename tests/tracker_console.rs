@@ -5,7 +5,8 @@
 //! Covered: `list`, `files`, `discover` (by id and by ip:port), `ping` (a
 //! peer that is up and one that is down), `help`, `quit` (exit 0, sessions
 //! closed, peers notified), the tracker serving on when its standard input
-//! ends, and `LIST` from an accepted peer answered with every record.
+//! ends, `LIST` from an accepted peer answered with every record, and a
+//! mistyped command told the nearest one.
 
 // Each test file uses a different part of the shared helpers (see
 // tests/common/mod.rs): the parts this one does not use are not dead code.
@@ -298,6 +299,10 @@ fn console_commands_ignore_case_and_check_their_arguments() {
     let out = console_lines(&run(&mut j.tracker, "quit now"));
     find_line(&out, "an argument error, not a quit", |l| {
         l.contains("quit takes no arguments")
+    });
+    let out = console_lines(&run(&mut j.tracker, "fiels"));
+    find_line(&out, "a typo told the nearest command", |l| {
+        l.contains("unknown command \"fiels\": did you mean files?")
     });
     let out = console_lines(&run(&mut j.tracker, "ping tracker"));
     find_line(&out, "a word on pinging itself", |l| {

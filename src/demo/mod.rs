@@ -61,6 +61,15 @@ const SLOW_CHUNK_PAUSE: Duration = Duration::from_millis(150);
 /// can read them.
 pub const WEB_PACE: Duration = Duration::from_millis(400);
 
+/// The intro's last lines: how to read what follows, and what names the
+/// other end of a protocol line.
+const INTRO_NOTATION: [&str; 4] = [
+    "a protocol line is shown once, where it arrives: \"[tracker] peer1 <- PING\" is the tracker",
+    "receiving PING from peer1. A node connects from a passing port: the tracker shows it by",
+    "that ip:port until it has joined; a peer shows every connection that comes to it as",
+    "\"incoming ip:port\" (here all nodes share 127.0.0.1, which cannot say who connects);",
+];
+
 /// How the demo is run (the options of `bin/demo.rs`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
@@ -77,6 +86,11 @@ pub struct Options {
     /// For the tests only: take notes.txt out of peer1's folder after it
     /// announced it, so that the download fails for real.
     pub break_download: bool,
+    /// Wait for the Enter key before each act: set when standard output is
+    /// a terminal (and neither `--step` nor `--web` waits already), so that
+    /// a first-time reader sees each act before the next scrolls it away.
+    /// Piped output never waits.
+    pub pause_at_acts: bool,
 }
 
 /// Runs the demo from start to end.
@@ -184,9 +198,10 @@ fn set_up(show: &Show, scratch: &TempDir) -> Result<Cast> {
     for line in text.lines().skip(1) {
         stage.say(&format!("    {line}"));
     }
-    stage.say("a protocol line is shown once, where it arrives: \"[tracker] peer1 <- PING\"");
-    stage.say("is the tracker receiving PING from peer1 (a peer that has not joined yet is");
-    stage.say("shown by the ip:port it connects from); \"[12:00:00 peer1] ...\" is peer1's log");
+    for line in INTRO_NOTATION {
+        stage.say(line);
+    }
+    stage.say("\"[12:00:00 peer1] ...\" is peer1's own log");
     Ok(Cast {
         settings,
         tracker,
@@ -207,7 +222,21 @@ struct Show<'a> {
 }
 
 impl Show<'_> {
+    /// Shows an act's heading, first waiting for Enter on a terminal
+    /// (see [`Options::pause_at_acts`]). The end of the input (`<
+    /// /dev/null`) or an error lets the demo run on without pauses.
     fn act(&self, title: &str) {
+        if self.options.pause_at_acts && self.page.is_none() && !self.options.step {
+            // The first time, how to do without the pauses.
+            let skip = if self.scenes == 0 {
+                "; `< /dev/null` plays it all without pauses"
+            } else {
+                ""
+            };
+            let ask = format!("\n(press Enter for {title}{skip}) ");
+            crate::log::write_whole(crate::log::Stream::Out, ask.as_bytes());
+            let _ = std::io::stdin().read_line(&mut String::new());
+        }
         self.stage.act(title);
     }
 

@@ -125,7 +125,7 @@ impl Play<'_, '_> {
         let settings = &self.settings;
         self.show.scene(
             "peer2 searches",
-            &["peer2 asks the tracker who has notes.txt: SEARCH, answered by FOUND and a location per holder"],
+            &["peer2 asks the tracker who has notes.txt: SEARCH, answered by FOUND and where each copy is"],
             Mode::Live,
             |stage| {
                 let holders = peer2.search("notes.txt")?;
@@ -140,9 +140,10 @@ impl Play<'_, '_> {
         self.show.scene(
             "peer2 downloads notes.txt",
             &[
-                "peer2 downloads notes.txt from holder 1: it searches again, sends DOWNLOAD to that holder,",
-                "and peer1 answers FILE: and the bytes. Then peer2 announces its new file: it leaves",
-                "with BYE and, once the tracker has closed that session, joins again with its new list",
+                "peer2 downloads notes.txt from the first peer that has it: it searches again, sends",
+                "DOWNLOAD to that peer, and peer1 answers FILE: and the bytes. Then peer2 announces its",
+                "new file: it leaves with BYE and, once the tracker has closed that session, joins again",
+                "with its new list",
             ],
             Mode::Live,
             |stage| {

@@ -20,6 +20,7 @@
 //! records name its own port): then [`Senders::received`] says that the
 //! address is revealed, so the page can move the arrows drawn so far.
 
+use crate::log::INCOMING;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
@@ -140,9 +141,12 @@ impl Senders {
     }
 }
 
-/// Whether a trace names the other end by its id (else it is an ip:port).
+/// Whether a trace names the other end by its id (else it is an ip:port,
+/// or `incoming ip:port`).
 pub fn is_id(name: &str) -> bool {
-    name.parse::<SocketAddr>().is_err()
+    // A peer calls a connection that came to it `incoming ip:port`.
+    let address = name.strip_prefix(INCOMING).map_or(name, str::trim_start);
+    address.parse::<SocketAddr>().is_err()
 }
 
 #[cfg(test)]

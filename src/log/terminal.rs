@@ -12,7 +12,9 @@
 //! are state that a log line must respect. That state is kept under a
 //! lock, but only looked at and changed there; the writes happen after.
 //! A program that never shows either (a server, the benchmark) never
-//! takes that lock at all.
+//! takes that lock at all. A log line ends the prompt's line; the prompt
+//! comes back once the output has paused (the rule is in `prompt.rs`),
+//! shown by a thread of its own that sleeps until then.
 //!
 //! Whoever reads our standard output may go away (`peer peer2 < script |
 //! head -1`). A C program is then killed by SIGPIPE, silently; a Rust
@@ -20,10 +22,15 @@
 //! output is written, as ripgrep does: the program ends quietly with
 //! status 0, since nobody is left to read what it would say.
 
+mod prompt;
+
 use crate::lock;
+use prompt::PromptLine;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex, Once, PoisonError};
+use std::thread;
+use std::time::Instant;
 
 /// Which standard stream a line goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,14 +53,21 @@ struct PartialLine {
 struct ShellView {
     /// The progress line being printed, if any.
     partial: Option<PartialLine>,
-    /// The prompt the shell waits at, if any.
-    prompt: Option<String>,
+    /// The prompt the shell waits at, if any, and whether it shows.
+    prompt: PromptLine,
 }
 
 static SHELL_VIEW: Mutex<ShellView> = Mutex::new(ShellView {
     partial: None,
-    prompt: None,
+    prompt: PromptLine::new(),
 });
+
+/// Wakes the thread that shows the prompt again: a line pushed it off the
+/// screen, so it is due later than the thread thought.
+static PROMPT_DUE: Condvar = Condvar::new();
+
+/// Starts that thread once, when a shell first waits at a prompt.
+static PROMPT_KEEPER: Once = Once::new();
 
 /// Set once a progress line or a prompt has been shown: until then a log
 /// line does not need to look at [`SHELL_VIEW`].
@@ -89,9 +103,8 @@ pub fn print_line(text: &str) {
 }
 
 /// Prints `line` on `stream` with its line end: after ending a progress
-/// line it would land in, and, for a shell at its prompt, on a line of its
-/// own with the prompt shown again under it, so the shell does not look
-/// stuck.
+/// line or a prompt it would land in. A shell's prompt comes back under
+/// it once the output pauses, so the shell does not look stuck.
 pub fn print_line_on(stream: Stream, line: &str) {
     let mut whole = String::with_capacity(line.len() + 1);
     whole.push_str(line);
@@ -100,7 +113,7 @@ pub fn print_line_on(stream: Stream, line: &str) {
         write_whole(stream, whole.as_bytes());
         return;
     }
-    let (end_progress, prompt) = {
+    let (end_progress, end_prompt, waiting) = {
         let mut view = lock(&SHELL_VIEW);
         let end_progress = match view.partial.as_mut() {
             Some(open) if !open.interrupted => {
@@ -109,14 +122,41 @@ pub fn print_line_on(stream: Stream, line: &str) {
             }
             _ => false,
         };
-        (end_progress, view.prompt.clone())
+        let end_prompt = view.prompt.line_printed(Instant::now());
+        (end_progress, end_prompt, view.prompt.waiting())
     };
-    if end_progress || prompt.is_some() {
+    if waiting {
+        PROMPT_DUE.notify_one();
+    }
+    if end_progress || end_prompt {
         write_whole(Stream::Out, b"\n");
     }
     write_whole(stream, whole.as_bytes());
-    if let Some(prompt) = prompt {
-        write_whole(Stream::Out, prompt.as_bytes());
+}
+
+/// The prompt thread: sleeps until the prompt is due on the screen again
+/// (see `prompt.rs`), shows it, and sleeps again. It holds the lock only
+/// while it looks; the prompt is written after letting go.
+fn keep_prompt() {
+    let mut view = lock(&SHELL_VIEW);
+    loop {
+        let now = Instant::now();
+        if let Some(prompt) = view.prompt.show_again(now) {
+            drop(view);
+            write_whole(Stream::Out, prompt.as_bytes());
+            view = lock(&SHELL_VIEW);
+            continue;
+        }
+        view = match view.prompt.due() {
+            Some(due) => {
+                let wait = due.saturating_duration_since(now);
+                let woken = PROMPT_DUE.wait_timeout(view, wait);
+                woken.unwrap_or_else(PoisonError::into_inner).0
+            }
+            None => PROMPT_DUE
+                .wait(view)
+                .unwrap_or_else(PoisonError::into_inner),
+        };
     }
 }
 
@@ -154,12 +194,20 @@ pub fn end_partial_line() {
 
 /// A shell on a terminal says it shows `prompt` and waits for a line
 /// (`Some`), or that a line came (`None`). A log line printed meanwhile
-/// then starts on a new line and shows the prompt again after itself.
+/// then starts on a new line, and the prompt is shown again once the
+/// output has paused.
 pub fn waiting_at(prompt: Option<&str>) {
     if prompt.is_some() {
         SHELL_SHOWN.store(true, Ordering::Relaxed);
+        PROMPT_KEEPER.call_once(|| {
+            // Without the thread the prompt only stops coming back after
+            // log lines: the shell still works, so a failure is let go.
+            let _ = thread::Builder::new()
+                .name("prompt".into())
+                .spawn(keep_prompt);
+        });
     }
-    lock(&SHELL_VIEW).prompt = prompt.map(str::to_string);
+    lock(&SHELL_VIEW).prompt.waiting_at(prompt);
 }
 
 /// `println!` for results: the line goes out in one write, and a reader

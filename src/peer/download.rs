@@ -267,8 +267,15 @@ impl Peer {
                 }
                 Err((error, on_disk)) => {
                     let at = self.describe(from);
-                    self.log
-                        .event(&format!("download from {at} failed: {error}"));
+                    let error_text = error.to_string();
+                    // Most errors name the holder already: say it once, so
+                    // the line fits a terminal.
+                    let text = if error_text.contains(&at) {
+                        format!("download failed: {error_text}")
+                    } else {
+                        format!("download from {at} failed: {error_text}")
+                    };
+                    self.log.event(&text);
                     kept = (on_disk > 0).then(|| (location.clone(), on_disk));
                     last_error = error;
                 }
@@ -278,8 +285,7 @@ impl Peer {
             let name = incoming.name();
             match partials.keep(incoming.temp_path(), name, &copy, len) {
                 Ok(()) => self.log.event(&format!(
-                    "kept the first {len} bytes of {name} (hidden, never served): \
-                     the next download of it resumes there"
+                    "kept the first {len} bytes of {name} (hidden, not served) to resume it later"
                 )),
                 Err(error) => self.log.event(&format!("{error}")),
             }

@@ -133,6 +133,7 @@ impl PeerService {
     /// Serves one connection: read one request, answer it, close.
     pub fn handle(&self, mut connection: Connection) {
         let from = connection.other_end();
+        connection.set_other_name(&self.log.name_of_incoming(from));
         let request = match connection.receive(Wait::Until(Instant::now() + REQUEST_TIMEOUT)) {
             Ok(Some(request)) => request,
             Ok(None) => return, // connected and left without a word

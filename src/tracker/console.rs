@@ -6,6 +6,7 @@
 //! serves on until it is killed.
 
 use crate::log::{write_whole, Stream};
+use crate::peer::shell::did_you_mean;
 use crate::say;
 use crate::tracker::Tracker;
 use crate::wire::connection::ping_peer;
@@ -16,6 +17,11 @@ use std::net::SocketAddr;
 
 /// Shown before each command on a terminal.
 const PROMPT: &str = "tracker> ";
+
+/// The console's command words, for a hint when one is mistyped.
+const COMMAND_WORDS: [&str; 8] = [
+    "list", "files", "discover", "find", "ping", "quit", "exit", "help",
+];
 
 /// What `help` prints.
 pub const HELP: &str = "\
@@ -72,7 +78,7 @@ pub fn run(tracker: &Tracker, input: impl BufRead, prompt: bool) -> ConsoleEnd {
             ("quit" | "exit" | "list" | "files" | "help" | "?", _) => {
                 say!("error: {first} takes no arguments (type help)")
             }
-            _ => say!("error: unknown command {first:?} (type help)"),
+            _ => say!("error: {}", unknown(first)),
         }
         show_prompt();
     }
@@ -81,6 +87,15 @@ pub fn run(tracker: &Tracker, input: impl BufRead, prompt: bool) -> ConsoleEnd {
         say!(); // end the prompt's line at Ctrl-D
     }
     ConsoleEnd::EndOfInput
+}
+
+/// What a word that is no command gets: the nearest command, if the word
+/// looks like a typo of one.
+fn unknown(word: &str) -> String {
+    match did_you_mean(word, &COMMAND_WORDS) {
+        Some(close) => format!("unknown command {word:?}: did you mean {close}? (type help)"),
+        None => format!("unknown command {word:?} (type help)"),
+    }
 }
 
 fn list(tracker: &Tracker) {

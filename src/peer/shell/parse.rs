@@ -167,8 +167,62 @@ fn elsewhere(word: &str) -> Option<Command> {
     Some(Command::Elsewhere(text))
 }
 
+/// The shell's command words, for a hint when one is mistyped.
+const COMMAND_WORDS: [&str; 15] = [
+    "search", "find", "hash", "clean", "download", "list", "upload", "fetch", "publish",
+    "announce", "info", "ping", "help", "quit", "exit",
+];
+
 fn unknown(word: &str) -> Refusal {
-    format!("unknown command {word:?} (type help)")
+    match did_you_mean(word, &COMMAND_WORDS) {
+        Some(close) => format!("unknown command {word:?}: did you mean {close}? (type help)"),
+        None => format!("unknown command {word:?} (type help)"),
+    }
+}
+
+/// A mistyped word is at most this many edits from what was meant; more,
+/// and the "nearest" command is a guess that would mislead.
+const MAX_TYPO_EDITS: usize = 2;
+
+/// The word of `known` that `typed` is most likely a typo of: the nearest
+/// by edit distance (any case), if it is at most two edits
+/// away and fewer than half the typed letters. On a tie, the first in
+/// `known`. The tracker's console uses it too.
+pub fn did_you_mean<'a>(typed: &str, known: &[&'a str]) -> Option<&'a str> {
+    let typed = typed.to_lowercase();
+    let allowed = MAX_TYPO_EDITS.min(typed.chars().count().saturating_sub(1) / 2);
+    let (nearest, edits) = known
+        .iter()
+        .map(|word| (*word, edit_distance(&typed, word)))
+        .min_by_key(|(_, edits)| *edits)?;
+    (edits <= allowed).then_some(nearest)
+}
+
+/// How many one-letter edits turn `a` into `b`: a letter added, removed,
+/// changed, or two neighbours swapped (the commonest slip of a typist).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // rows[i][j]: the distance between the first i letters of a and the
+    // first j of b. Words are short, so the whole table is cheap.
+    let mut rows = vec![vec![0; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    rows[0] = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let change = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + change);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
 }
 
 /// Splits a line into words at white space; "double quotes" keep spaces.
@@ -206,7 +260,7 @@ fn split_words(line: &str) -> Result<Vec<String>, Refusal> {
 
 #[cfg(test)]
 mod tests {
-    use super::Command;
+    use super::{did_you_mean, edit_distance, Command, COMMAND_WORDS};
 
     fn parse(line: &str) -> Command {
         Command::parse(line).unwrap().unwrap()
@@ -304,9 +358,37 @@ mod tests {
             ("ping", "usage: ping"),
             ("dance", "unknown command"),
             ("search \"open", "quote"),
+            (
+                "serch notes.txt",
+                "unknown command \"serch\": did you mean search?",
+            ),
+            ("DOWNLAOD a.txt", "did you mean download?"),
         ] {
             let error = Command::parse(line).unwrap_err();
             assert!(error.contains(words), "{line:?}: {error}");
         }
+    }
+
+    #[test]
+    fn a_typo_is_told_the_nearest_command_and_a_new_word_is_not() {
+        assert_eq!(edit_distance("serch", "search"), 1);
+        assert_eq!(edit_distance("lsit", "list"), 1, "a swap is one edit");
+        assert_eq!(edit_distance("", "ping"), 4);
+        for (typed, meant) in [
+            ("serch", Some("search")),
+            ("Seach", Some("search")),
+            ("lsit", Some("list")),
+            ("downlod", Some("download")),
+            ("pnig", Some("ping")),
+            ("quti", Some("quit")),
+            ("dance", None),
+            ("ls", None),
+            ("x", None),
+            ("get", None),
+        ] {
+            assert_eq!(did_you_mean(typed, &COMMAND_WORDS), meant, "{typed}");
+        }
+        let error = Command::parse("dance").unwrap_err();
+        assert!(!error.contains("did you mean"), "{error}");
     }
 }

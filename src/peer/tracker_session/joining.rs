@@ -162,11 +162,14 @@ impl Session {
     /// tracker that does not answer PING.
     fn say_joined(&mut self, attempt: &Attempt, pong: bool) {
         let tracker = self.config.tracker;
-        let names = attempt.names.join(", ");
-        let mut text = match &self.lost {
-            Some(_) => format!("notice: rejoined the tracker at {tracker} sharing {names}"),
-            None => format!("joined the tracker at {tracker} sharing {names}"),
+        let start = match &self.lost {
+            Some(_) => format!("notice: rejoined the tracker at {tracker} sharing "),
+            None => format!("joined the tracker at {tracker} sharing "),
         };
+        // `[12:00:00 peer1] ` comes before it.
+        let used = "[12:00:00 ] ".len() + self.config.log.label().len() + start.len();
+        let names = names_within(&attempt.names, LINE_WIDTH.saturating_sub(used));
+        let mut text = format!("{start}{names}");
         let no_ping = !pong && self.config.heartbeat.is_some();
         if no_ping && !self.said_no_ping {
             let answer = match &attempt.reason {
@@ -292,4 +295,28 @@ impl Session {
             self.last_note = note;
         }
     }
+}
+
+/// The width a log line keeps to where it can: a class reads the terminal
+/// on one screen, without lines that wrap.
+const LINE_WIDTH: usize = 100;
+
+/// The names of `names`, as many as fit in `room` columns, then how many
+/// more (`a.txt, b.txt and 3 more`): `list` in the shell names them all.
+pub(super) fn names_within(names: &[String], room: usize) -> String {
+    let all = names.join(", ");
+    if all.chars().count() <= room {
+        return all;
+    }
+    for shown in (1..names.len()).rev() {
+        let text = format!(
+            "{} and {} more",
+            names[..shown].join(", "),
+            names.len() - shown
+        );
+        if text.chars().count() <= room {
+            return text;
+        }
+    }
+    format!("{} files", names.len())
 }

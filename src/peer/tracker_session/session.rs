@@ -18,6 +18,9 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Why a session is lost when the tracker closed it.
+const CLOSED: &str = "the connection was closed";
+
 /// Where the session is (see the diagram at the top).
 pub(super) enum Phase {
     /// No connection. Try to join at `until`; `None` waits for a
@@ -286,9 +289,7 @@ impl Session {
             News::Line { line } => self.on_line(connection, line),
             News::Closed => match &self.phase {
                 Phase::Joining(live, _) if live.number == connection => self.refused(),
-                Phase::Joined(live, _) if live.number == connection => {
-                    self.lose("the connection was closed")
-                }
+                Phase::Joined(live, _) if live.number == connection => self.lose(CLOSED),
                 Phase::Leaving(live, _) if live.number == connection => self.rejoin_after_leaving(),
                 // An older connection's reader, ending after we left it.
                 _ => {}
@@ -363,9 +364,15 @@ impl Session {
         self.why_not_joined = format!(
             "not joined to the tracker at {tracker} (it will rejoin by itself when the tracker is back)"
         );
+        // A closed connection needs no reason besides "lost the connection";
+        // without it, the notice fits a terminal's line.
+        let why = if reason == CLOSED {
+            String::new()
+        } else {
+            format!(" ({reason})")
+        };
         let text = format!(
-            "notice: lost the connection to the tracker at {tracker} ({reason}); \
-             still serving files; rejoining by itself"
+            "notice: lost the connection to the tracker at {tracker}{why}; rejoining by itself"
         );
         self.config.log.event(&text);
         self.lost = Some(Lost { tried: false });

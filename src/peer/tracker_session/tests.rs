@@ -307,3 +307,20 @@ fn a_session_thread_that_panics_still_says_stopped_and_wakes_its_waiters() {
     let state = status.state();
     assert!(state.stopped && !state.joined);
 }
+
+#[test]
+fn a_join_line_names_the_files_that_fit_and_counts_the_rest() {
+    use super::joining::names_within;
+    let names: Vec<String> = ["data.bin", "syllabus.txt", "notes.txt", "poem.txt"]
+        .map(String::from)
+        .to_vec();
+    let all = "data.bin, syllabus.txt, notes.txt, poem.txt";
+    assert_eq!(names_within(&names, 80), all);
+    assert_eq!(names_within(&names, all.len()), all);
+    assert_eq!(
+        names_within(&names, 42),
+        "data.bin, syllabus.txt and 2 more"
+    );
+    assert_eq!(names_within(&names, 20), "data.bin and 3 more");
+    assert_eq!(names_within(&names, 5), "4 files");
+}

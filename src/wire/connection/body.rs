@@ -70,13 +70,24 @@ impl Connection {
         // A read returns as soon as any byte arrives, so a read time-out of
         // `stall` is exactly "no progress for `stall`".
         self.set_read_timeout(Some(self.stall))?;
+        // `demo --slow` shows each chunk as it arrives: the header first,
+        // in the order things come on the wire.
+        let chunk_by_chunk = self.chunk_pause.is_some();
+        if chunk_by_chunk {
+            self.trace(Direction::Received, || body_trace(len).into());
+        }
         let mut received: u64 = 0;
         let result = self.receive_chunks(sink, len, &mut received, progress);
-        // Traced once the body is over, so that it says what really came.
-        self.trace(Direction::Received, || match &result {
-            Ok(()) => body_trace(len).into(),
-            Err(error) => format!("{FILE_HEADER}({received} of {len} bytes: {error})").into(),
-        });
+        // Otherwise traced once the body is over, so that it says what
+        // really came; chunk by chunk, only a body that broke off says more.
+        let header = if chunk_by_chunk { "" } else { FILE_HEADER };
+        match &result {
+            Ok(()) if chunk_by_chunk => {}
+            Ok(()) => self.trace(Direction::Received, || body_trace(len).into()),
+            Err(error) => self.trace(Direction::Received, || {
+                format!("{header}({received} of {len} bytes: {error})").into()
+            }),
+        }
         result
     }
 
