@@ -26,6 +26,10 @@ const FILES: &[(&str, &str)] = &[
     ("src/lib.rs", include_str!("lib.rs")),
     ("src/log.rs", include_str!("log.rs")),
     ("src/log/terminal.rs", include_str!("log/terminal.rs")),
+    (
+        "src/log/terminal/prompt.rs",
+        include_str!("log/terminal/prompt.rs"),
+    ),
     ("src/open_files.rs", include_str!("open_files.rs")),
     ("src/peer/announce.rs", include_str!("peer/announce.rs")),
     ("src/peer/client.rs", include_str!("peer/client.rs")),

@@ -189,11 +189,13 @@ fn clicking_an_arrow_of_the_demo_shows_its_rule_and_the_function_that_sent_it() 
 fn traced_place(line: &str) -> Option<(&str, &str, &str, &str, usize)> {
     let rest = line.strip_prefix('[')?;
     let (_node, rest) = rest.split_once("] ")?;
-    let (_other, rest) = rest.split_once(' ')?;
-    let (arrow, rest) = rest.split_once(' ')?;
-    if arrow != "->" && arrow != "<-" {
-        return None;
-    }
+    // The other end is one word (`tracker`, `peer2`, `127.0.0.1:5001`) or
+    // two (`incoming 127.0.0.1:40768`): the arrow is the first one.
+    let at = [" -> ", " <- "]
+        .iter()
+        .filter_map(|arrow| rest.find(arrow))
+        .min()?;
+    let (arrow, rest) = (&rest[at + 1..at + 3], &rest[at + 4..]);
     let (text, place) = rest.rsplit_once("  (")?;
     let (function, at) = place.strip_suffix(')')?.split_once(", ")?;
     let (file, number) = at.rsplit_once(':')?;
