@@ -42,11 +42,9 @@ fn main() -> ExitCode {
 const ACCEPTED: [&str; 5] = ["--step", "--slow", "--web", "--pace", TEST_BREAK_DOWNLOAD];
 
 fn run() -> Result<()> {
-    let args = cli::parse(std::env::args().skip(1), &ACCEPTED)?;
-    if args.help {
-        cli::print_usage(USAGE);
+    let Some(args) = cli::args_or_help(&ACCEPTED, USAGE)? else {
         return Ok(());
-    }
+    };
     args.no_positional()?;
     let options = Options {
         step: args.step,

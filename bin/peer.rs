@@ -60,11 +60,9 @@ const ACCEPTED: [&str; 8] = [
 ];
 
 fn run() -> Result<()> {
-    let args = cli::parse(std::env::args().skip(1), &ACCEPTED)?;
-    if args.help {
-        cli::print_usage(USAGE);
+    let Some(args) = cli::args_or_help(&ACCEPTED, USAGE)? else {
         return Ok(());
-    }
+    };
     let id = match args.positional.as_slice() {
         [id] => id.clone(),
         [] => return Err(Error::Usage("missing the peer ID (e.g. peer1)".into())),

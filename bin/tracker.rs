@@ -58,11 +58,9 @@ const ACCEPTED: [&str; 7] = [
 ];
 
 fn run() -> Result<()> {
-    let args = cli::parse(std::env::args().skip(1), &ACCEPTED)?;
-    if args.help {
-        cli::print_usage(USAGE);
+    let Some(args) = cli::args_or_help(&ACCEPTED, USAGE)? else {
         return Ok(());
-    }
+    };
     args.no_positional()?;
     let heartbeat = args.heartbeat_or(DEFAULT_HEARTBEAT);
     let web = args.web()?.map(|web| WebOptions {

@@ -188,6 +188,17 @@ pub fn print_usage(usage: &str) {
     write_whole(Stream::Out, usage.as_bytes());
 }
 
+/// The command line of a binary, parsed with [`parse`]: `None` when it
+/// asked for `--help`, which has then been printed (`usage`).
+pub fn args_or_help(accepted: &[&str], usage: &str) -> Result<Option<Args>> {
+    let args = parse(std::env::args().skip(1), accepted)?;
+    if args.help {
+        print_usage(usage);
+        return Ok(None);
+    }
+    Ok(Some(args))
+}
+
 /// How every binary ends: 0 on success, else the error on one line of
 /// standard error, named after the program, and exit status 1.
 pub fn exit_code(program: &str, result: Result<()>) -> ExitCode {
