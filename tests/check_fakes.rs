@@ -731,6 +731,7 @@ fn a_case_sensitive_find_breaks_find() {
     let run = check_tracker(faults);
     run.assert_failed_exactly(&["find"], false);
     assert!(run.says("a word matches in any case"), "{}", run.shown());
+    assert!(run.says("in the names' own case, finds them"), "{}", run.shown());
 }
 
 #[test]

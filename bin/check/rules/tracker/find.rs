@@ -29,8 +29,12 @@ pub fn find(tracker: &Tracker, t: &Transcript) -> Checked {
     let words = [format!("CHK-{tag}"), "LECTURE".into(), "notes".into()];
     let line = find_until(tracker, t, &mut asker, &words, &holder.records)?;
     let Ok(Message::Files(records)) = Message::parse(&line) else {
+        let hint = match line == NOT_FOUND {
+            true => case_hint(tracker, &mut asker, &holder.records),
+            false => String::new(),
+        };
         return Err(format!(
-            "FIND: {} must find {} (a word matches in any case), got {}",
+            "FIND: {} must find {} (a word matches in any case), got {}{hint}",
             words.join(" "),
             names(&holder.records),
             show(line.as_bytes())
@@ -38,7 +42,8 @@ pub fn find(tracker: &Tracker, t: &Transcript) -> Checked {
         .into());
     };
     if let Some(missing) = holder.records.iter().find(|r| !records.contains(r)) {
-        return Err(format!("FILES: does not hold the record {missing}").into());
+        let hint = case_hint(tracker, &mut asker, &holder.records);
+        return Err(format!("FILES: does not hold the record {missing}{hint}").into());
     }
     if let Some(stray) = records.iter().find(|r| !holds_every(&r.name, &words)) {
         return Err(format!(
@@ -89,6 +94,21 @@ fn find_until(
         ));
     }
     Ok(line)
+}
+
+/// When FIND with the run's tag in the names' own case finds `wanted`,
+/// the fault is the case: said in a few words, to add to the failure.
+fn case_hint(tracker: &Tracker, asker: &mut Joined, wanted: &[FileRecord]) -> String {
+    let word = format!("chk-{}", tracker.tag);
+    if asker.probe.send_line(&format!("FIND: {word}")).is_err() {
+        return String::new();
+    }
+    match reply_line(&mut asker.probe, "FILES:").map(|line| Message::parse(&line)) {
+        Ok(Ok(Message::Files(records))) if wanted.iter().all(|r| records.contains(r)) => format!(
+            "; FIND: {word}, in the names' own case, finds them: compare a word and a name in one case (both in lower case, say)"
+        ),
+        _ => String::new(),
+    }
 }
 
 /// FIND of a word no name holds must be answered NOT FOUND.
