@@ -330,6 +330,7 @@ struct PeerFaults {
     overwrites_on_upload: bool,
     answers_ping_in_lowercase: bool,
     hashes_one_byte_short: bool,
+    hashes_the_whole_file_for_a_range: bool,
     offers_no_extensions: bool,
 }
 
@@ -473,7 +474,11 @@ fn hash(f: PeerFaults, files: &HashMap<String, Vec<u8>>, request: &DownloadReque
     if file.file_type != type_of(&file.name) || file.size != bytes.len() as u64 {
         return "ERROR: wrong type or size".into();
     }
-    let Some((offset, len)) = request.byte_range() else {
+    let range = match f.hashes_the_whole_file_for_a_range {
+        true => Some((0, file.size)),
+        false => request.byte_range(),
+    };
+    let Some((offset, len)) = range else {
         return "ERROR: past the end".into();
     };
     let mut part = &bytes[offset as usize..(offset + len) as usize];
@@ -731,7 +736,11 @@ fn a_case_sensitive_find_breaks_find() {
     let run = check_tracker(faults);
     run.assert_failed_exactly(&["find"], false);
     assert!(run.says("a word matches in any case"), "{}", run.shown());
-    assert!(run.says("in the names' own case, finds them"), "{}", run.shown());
+    assert!(
+        run.says("in the names' own case, finds them"),
+        "{}",
+        run.shown()
+    );
 }
 
 #[test]
@@ -887,6 +896,18 @@ fn a_hash_of_one_byte_short_breaks_hash_and_shows_both_hashes() {
         let hex = sha256::to_hex(&sha256::digest(digest));
         assert!(run.says(&hex), "{hex}: {}", run.shown());
     }
+}
+
+#[test]
+fn the_whole_file_s_hash_for_a_range_breaks_hash_and_says_so() {
+    let faults = peer(|f| f.hashes_the_whole_file_for_a_range = true);
+    let run = check_peer("hash_range", faults);
+    run.assert_failed_exactly(&["hash"], false);
+    assert!(
+        run.says("wrong hash of chunks 1 to 2") && run.says("the range was ignored"),
+        "{}",
+        run.shown()
+    );
 }
 
 #[test]
