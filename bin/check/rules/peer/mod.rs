@@ -4,13 +4,14 @@
 //! correct `FILE: ` reply holds: `--file PATH` is a local copy of it. Its
 //! name, type (the extension, or `none`) and size come from that copy.
 
+mod hash;
 mod replies;
 
 use super::{reply_line, written_exactly, Checked, Miss, Rule, Stage};
 use crate::probe::{count, Reply, Transcript, EXTRA_LIMIT, MIN_TRANSFER_RATE};
+use hash::hash;
 use p2p_share::wire::protocol::{type_of, ChunkRange, FileRecord, Message, CHUNK_SIZE};
 use p2p_share::wire::rules;
-use p2p_share::wire::sha256;
 use replies::{connect, exchange, expect_error, expect_file, request};
 use std::cell::Cell;
 use std::path::Path;
@@ -421,75 +422,6 @@ fn ping(peer: &Peer, t: &Transcript) -> Checked {
     match reply_line(&mut a, "PONG")?.as_str() {
         "PONG" => Ok(()),
         other => Err(format!("expected PONG, got {other:?}").into()),
-    }
-}
-
-/// HASH of the whole file, then of a range of it: each must be the
-/// SHA-256 of the same bytes of `--file`.
-fn hash(peer: &Peer, t: &Transcript) -> Checked {
-    peer.needs_file()?;
-    let file = &peer.file;
-    let whole = sha256::digest(&file.bytes);
-    let range = hashed_range(file.size() as u64);
-    let Some((offset, len)) = range.byte_range(file.size() as u64) else {
-        return Err(Miss::NotJudged("the --file has no chunk to hash".into()));
-    };
-    let asks = [
-        (
-            "A",
-            format!("HASH: {}", file.fields()),
-            whole,
-            "the whole file".to_string(),
-        ),
-        (
-            "B",
-            format!("HASH: {}, {}, {}", file.fields(), range.first, range.count),
-            sha256::digest(&file.bytes[offset as usize..(offset + len) as usize]),
-            format!(
-                "chunks {} to {}",
-                range.first,
-                range.first + range.count - 1
-            ),
-        ),
-    ];
-    for (i, (name, line, expected, what)) in asks.iter().enumerate() {
-        let mut a = request(peer, t, name, line)?;
-        let reply = match reply_line(&mut a, "HASH: <64 hex digits>") {
-            // A peer that hashes whole files only does not keep the rule.
-            Err(Miss::NotOffered(why)) if i > 0 => {
-                return Err(Miss::Broken(format!("{why} (to a ranged HASH)")))
-            }
-            other => other?,
-        };
-        let Ok(Message::Hashed(digest)) = Message::parse(&reply) else {
-            return Err(format!("expected HASH: and 64 hex digits, got {reply:?}").into());
-        };
-        if digest != *expected {
-            let hint = match i > 0 && digest == whole {
-                true => " (that is the whole file's hash: the range was ignored)",
-                false => "",
-            };
-            return Err(format!(
-                "wrong hash of {what}: B sent {}, the SHA-256 of those bytes of your --file is {}{hint}",
-                sha256::to_hex(&digest),
-                sha256::to_hex(expected)
-            )
-            .into());
-        }
-    }
-    Ok(())
-}
-
-/// The range the `hash` rule asks for: two chunks from the middle, or the
-/// last chunk of a small file.
-fn hashed_range(size: u64) -> ChunkRange {
-    let chunks = size.div_ceil(CHUNK_SIZE as u64);
-    match chunks >= 3 {
-        true => ChunkRange { first: 1, count: 2 },
-        false => ChunkRange {
-            first: chunks.saturating_sub(1),
-            count: 1,
-        },
     }
 }
 
