@@ -122,6 +122,7 @@ struct TrackerFaults {
     lists_first_record_only: bool,
     answers_ping_in_lowercase: bool,
     finds_case_sensitively: bool,
+    ignores_find: bool,
     offers_no_extensions: bool,
 }
 
@@ -242,6 +243,7 @@ fn tracker_session(stream: TcpStream, f: TrackerFaults, index: &Index, session: 
                 true => "pong".into(),
                 false => "PONG".into(),
             },
+            Ok(Message::Find(_)) if f.ignores_find => continue,
             Ok(Message::Find(words)) if !f.offers_no_extensions => find(f, &lock(index), &words),
             _ if f.ignores_unknown_lines => continue,
             _ => "ERROR: not understood".into(),
@@ -331,6 +333,7 @@ struct PeerFaults {
     answers_ping_in_lowercase: bool,
     hashes_one_byte_short: bool,
     hashes_the_whole_file_for_a_range: bool,
+    closes_silently_on_hash: bool,
     offers_no_extensions: bool,
 }
 
@@ -450,6 +453,7 @@ fn peer_connection(stream: TcpStream, f: PeerFaults, files: &Files) {
             true => "pong".into(),
             false => "PONG".into(),
         },
+        Ok(Message::Hash(_)) if f.closes_silently_on_hash => return,
         Ok(Message::Hash(request)) if extension => hash(f, &lock(files), &request),
         // Silent only on a line that starts with no keyword at all, so that
         // refused DOWNLOADs (paths) still get their ERROR:.
@@ -744,6 +748,15 @@ fn a_case_sensitive_find_breaks_find() {
 }
 
 #[test]
+fn a_tracker_silent_to_find_does_not_offer_it() {
+    let run = check_tracker(tracker(|f| f.ignores_find = true));
+    println!("{}", run.shown());
+    assert!(run.failed().is_empty(), "{}", run.shown());
+    assert_eq!(run.rules("SKIP"), ["find"], "{}", run.shown());
+    assert_eq!(run.code, Some(0), "{}", run.shown());
+}
+
+#[test]
 fn a_tracker_without_extensions_skips_them_and_passes() {
     let run = check_tracker(tracker(|f| f.offers_no_extensions = true));
     println!("{}", run.shown());
@@ -908,6 +921,15 @@ fn the_whole_file_s_hash_for_a_range_breaks_hash_and_says_so() {
         "{}",
         run.shown()
     );
+}
+
+#[test]
+fn a_peer_closing_on_hash_does_not_offer_it() {
+    let run = check_peer("hash_close", peer(|f| f.closes_silently_on_hash = true));
+    println!("{}", run.shown());
+    assert!(run.failed().is_empty(), "{}", run.shown());
+    assert_eq!(run.rules("SKIP"), ["hash"], "{}", run.shown());
+    assert_eq!(run.code, Some(0), "{}", run.shown());
 }
 
 #[test]
