@@ -18,7 +18,11 @@ use common::checker::{run_check, CheckRun, PEER_RULES, TRACKER_RULES};
 use common::students::{found_without_spaces, lock, read_line};
 use common::{pattern_bytes, Rng, TempDir};
 use p2p_share::wire::date::Date;
-use p2p_share::wire::protocol::{type_of, FileRecord, Location, Message, ParseError, FILE_HEADER};
+use p2p_share::wire::protocol::{
+    type_of, DownloadRequest, FileRecord, Location, Message, ParseError, FILE_HEADER,
+    MAX_FIND_RECORDS,
+};
+use p2p_share::wire::sha256;
 use std::collections::HashMap;
 use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -117,6 +121,8 @@ struct TrackerFaults {
     keeps_records_on_rejoin: bool,
     lists_first_record_only: bool,
     answers_ping_in_lowercase: bool,
+    finds_case_sensitively: bool,
+    ignores_find: bool,
     offers_no_extensions: bool,
 }
 
@@ -237,6 +243,8 @@ fn tracker_session(stream: TcpStream, f: TrackerFaults, index: &Index, session: 
                 true => "pong".into(),
                 false => "PONG".into(),
             },
+            Ok(Message::Find(_)) if f.ignores_find => continue,
+            Ok(Message::Find(words)) if !f.offers_no_extensions => find(f, &lock(index), &words),
             _ if f.ignores_unknown_lines => continue,
             _ => "ERROR: not understood".into(),
         };
@@ -275,6 +283,30 @@ fn search(f: TrackerFaults, index: &[(u64, SocketAddr, Vec<FileRecord>)], name: 
     Message::Found(found).format()
 }
 
+/// FIND: the records whose names hold every word, in any case (with the
+/// fault, only in the case given).
+fn find(
+    f: TrackerFaults,
+    index: &[(u64, SocketAddr, Vec<FileRecord>)],
+    words: &[String],
+) -> String {
+    let fold = |text: &str| match f.finds_case_sensitively {
+        true => text.to_string(),
+        false => text.to_lowercase(),
+    };
+    let found: Vec<FileRecord> = index
+        .iter()
+        .flat_map(|(_, _, records)| records)
+        .filter(|r| words.iter().all(|word| fold(&r.name).contains(&fold(word))))
+        .take(MAX_FIND_RECORDS)
+        .cloned()
+        .collect();
+    match found.is_empty() {
+        true => "NOT FOUND".into(),
+        false => Message::Files(found).format(),
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The fake peer
 // ---------------------------------------------------------------------------
@@ -299,6 +331,9 @@ struct PeerFaults {
     forgets_uploads: bool,
     overwrites_on_upload: bool,
     answers_ping_in_lowercase: bool,
+    hashes_one_byte_short: bool,
+    hashes_the_whole_file_for_a_range: bool,
+    closes_silently_on_hash: bool,
     offers_no_extensions: bool,
 }
 
@@ -418,6 +453,8 @@ fn peer_connection(stream: TcpStream, f: PeerFaults, files: &Files) {
             true => "pong".into(),
             false => "PONG".into(),
         },
+        Ok(Message::Hash(_)) if f.closes_silently_on_hash => return,
+        Ok(Message::Hash(request)) if extension => hash(f, &lock(files), &request),
         // Silent only on a line that starts with no keyword at all, so that
         // refused DOWNLOADs (paths) still get their ERROR:.
         Err(ParseError::UnknownCommand(_) | ParseError::NotText)
@@ -429,6 +466,30 @@ fn peer_connection(stream: TcpStream, f: PeerFaults, files: &Files) {
         Ok(_) => "ERROR: not a request".to_string(),
     };
     let _ = out.write_all(format!("{reply}\n").as_bytes());
+}
+
+/// HASH: the SHA-256 of the bytes a DOWNLOAD of the same fields sends
+/// (with the fault, of all of them but the last).
+fn hash(f: PeerFaults, files: &HashMap<String, Vec<u8>>, request: &DownloadRequest) -> String {
+    let file = &request.file;
+    let Some(bytes) = files.get(&file.name) else {
+        return "ERROR: no such file".into();
+    };
+    if file.file_type != type_of(&file.name) || file.size != bytes.len() as u64 {
+        return "ERROR: wrong type or size".into();
+    }
+    let range = match f.hashes_the_whole_file_for_a_range {
+        true => Some((0, file.size)),
+        false => request.byte_range(),
+    };
+    let Some((offset, len)) = range else {
+        return "ERROR: past the end".into();
+    };
+    let mut part = &bytes[offset as usize..(offset + len) as usize];
+    if f.hashes_one_byte_short {
+        part = &part[..part.len() - 1];
+    }
+    Message::Hashed(sha256::digest(part)).format()
 }
 
 /// `FILE: ` and the bytes, with the download faults for a whole file.
@@ -489,13 +550,13 @@ fn the_fake_peer_without_faults_passes_every_rule() {
 
 /// One fault of the fake tracker breaks exactly `rule`.
 fn tracker_fault_breaks(faults: TrackerFaults, rule: &str) {
-    let core = !["list", "ping"].contains(&rule);
+    let core = !["list", "ping", "find"].contains(&rule);
     check_tracker(faults).assert_failed_exactly(&[rule], core);
 }
 
 /// One fault of the fake peer breaks exactly `rule`.
 fn peer_fault_breaks(test: &str, faults: PeerFaults, rule: &str) {
-    let core = !["list", "ranged-download", "upload", "ping"].contains(&rule);
+    let core = !["list", "ranged-download", "upload", "ping", "hash"].contains(&rule);
     check_peer(test, faults).assert_failed_exactly(&[rule], core);
 }
 
@@ -674,11 +735,38 @@ fn pong_in_lowercase_breaks_the_trackers_ping() {
 }
 
 #[test]
+fn a_case_sensitive_find_breaks_find() {
+    let faults = tracker(|f| f.finds_case_sensitively = true);
+    let run = check_tracker(faults);
+    run.assert_failed_exactly(&["find"], false);
+    assert!(run.says("a word matches in any case"), "{}", run.shown());
+    assert!(
+        run.says("in the names' own case, finds them"),
+        "{}",
+        run.shown()
+    );
+}
+
+#[test]
+fn a_tracker_silent_to_find_does_not_offer_it() {
+    let run = check_tracker(tracker(|f| f.ignores_find = true));
+    println!("{}", run.shown());
+    assert!(run.failed().is_empty(), "{}", run.shown());
+    assert_eq!(run.rules("SKIP"), ["find"], "{}", run.shown());
+    assert_eq!(run.code, Some(0), "{}", run.shown());
+}
+
+#[test]
 fn a_tracker_without_extensions_skips_them_and_passes() {
     let run = check_tracker(tracker(|f| f.offers_no_extensions = true));
     println!("{}", run.shown());
     assert!(run.failed().is_empty(), "{}", run.shown());
-    assert_eq!(run.rules("SKIP"), ["list", "ping"], "{}", run.shown());
+    assert_eq!(
+        run.rules("SKIP"),
+        ["list", "ping", "find"],
+        "{}",
+        run.shown()
+    );
     assert_eq!(run.counts(), (16, 0), "{}", run.shown());
     assert_eq!(run.code, Some(0), "{}", run.shown());
 }
@@ -813,13 +901,45 @@ fn pong_in_lowercase_breaks_the_peers_ping() {
 }
 
 #[test]
+fn a_hash_of_one_byte_short_breaks_hash_and_shows_both_hashes() {
+    let run = check_peer("hash_short", peer(|f| f.hashes_one_byte_short = true));
+    run.assert_failed_exactly(&["hash"], false);
+    let whole = pattern_bytes(SERVED_SIZE);
+    for digest in [&whole[..SERVED_SIZE - 1], &whole[..]] {
+        let hex = sha256::to_hex(&sha256::digest(digest));
+        assert!(run.says(&hex), "{hex}: {}", run.shown());
+    }
+}
+
+#[test]
+fn the_whole_file_s_hash_for_a_range_breaks_hash_and_says_so() {
+    let faults = peer(|f| f.hashes_the_whole_file_for_a_range = true);
+    let run = check_peer("hash_range", faults);
+    run.assert_failed_exactly(&["hash"], false);
+    assert!(
+        run.says("wrong hash of chunks 1 to 2") && run.says("the range was ignored"),
+        "{}",
+        run.shown()
+    );
+}
+
+#[test]
+fn a_peer_closing_on_hash_does_not_offer_it() {
+    let run = check_peer("hash_close", peer(|f| f.closes_silently_on_hash = true));
+    println!("{}", run.shown());
+    assert!(run.failed().is_empty(), "{}", run.shown());
+    assert_eq!(run.rules("SKIP"), ["hash"], "{}", run.shown());
+    assert_eq!(run.code, Some(0), "{}", run.shown());
+}
+
+#[test]
 fn a_peer_without_extensions_skips_them_and_passes() {
     let run = check_peer("no_extensions", peer(|f| f.offers_no_extensions = true));
     println!("{}", run.shown());
     assert!(run.failed().is_empty(), "{}", run.shown());
     assert_eq!(
         run.rules("SKIP"),
-        ["list", "ranged-download", "upload", "ping"],
+        ["list", "ranged-download", "upload", "ping", "hash"],
         "{}",
         run.shown()
     );

@@ -16,7 +16,7 @@ fn our_tracker_passes_every_rule() {
     let _tracker = net.start_tracker(&[]);
     let run = run_check(&["tracker", &net.tracker_addr()]);
     run.assert_failed_exactly(&[], false);
-    assert_eq!(run.rules("PASS").len(), 18, "{}", run.shown());
+    assert_eq!(run.rules("PASS").len(), 19, "{}", run.shown());
 }
 
 #[test]
@@ -28,7 +28,7 @@ fn our_peer_passes_every_rule() {
     let _peer = net.start_peer("peer1", true, &[]);
     let run = run_check(&["peer", &net.addr("peer1"), "--file", &path_arg(&file)]);
     run.assert_failed_exactly(&[], false);
-    assert_eq!(run.rules("PASS").len(), 9, "{}", run.shown());
+    assert_eq!(run.rules("PASS").len(), 10, "{}", run.shown());
 }
 
 #[test]

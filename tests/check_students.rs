@@ -22,7 +22,7 @@ const LIMIT: &str = "0.5";
 /// The file the fake seeders serve.
 const SERVED_NAME: &str = "notes.txt";
 
-const PEER_EXTENSIONS: [&str; 4] = ["list", "ranged-download", "upload", "ping"];
+const PEER_EXTENSIONS: [&str; 5] = ["list", "ranged-download", "upload", "ping", "hash"];
 
 fn check_tracker(addr: &str, extra: &[&str]) -> CheckRun {
     let mut args = vec!["tracker", addr, "--timeout", LIMIT];
@@ -49,7 +49,12 @@ fn a_tracker_answering_only_a_bare_hello_learns_all_four_faults_in_one_run() {
         &["hello-hi", "line-framing", "found", "not-found"],
         &["hello-first", "silent-before-join"],
     );
-    assert_eq!(run.rules("SKIP"), ["list", "ping"], "{}", run.shown());
+    assert_eq!(
+        run.rules("SKIP"),
+        ["list", "ping", "find"],
+        "{}",
+        run.shown()
+    );
     assert_says(
         &run,
         &[
@@ -83,7 +88,7 @@ fn a_tracker_that_closes_everything_unread_passes_nothing() {
     assert!(
         summary
             .stdout
-            .contains(": 0 passed, 1 failed, 17 not judged: hello-hi, line-framing (not judged),"),
+            .contains(": 0 passed, 1 failed, 18 not judged: hello-hi, line-framing (not judged),"),
         "{}",
         summary.shown()
     );
@@ -95,7 +100,12 @@ fn a_tracker_with_one_record_a_join_and_a_small_pool_is_not_worn_out() {
     let tracker = StudentTracker::one_record_pool();
     let run = check_tracker(&tracker.addr(), &[]);
     run.assert_verdicts(&["join", "error-after-join"], &[]);
-    assert_eq!(run.rules("SKIP"), ["list", "ping"], "{}", run.shown());
+    assert_eq!(
+        run.rules("SKIP"),
+        ["list", "ping", "find"],
+        "{}",
+        run.shown()
+    );
     assert_says(
         &run,
         &[
@@ -305,7 +315,10 @@ fn a_file_that_is_not_what_the_peer_serves_is_said_first() {
         "--timeout",
         LIMIT,
     ]);
-    run.assert_verdicts(&[], &["download", "wrong-size", "list", "ranged-download"]);
+    run.assert_verdicts(
+        &[],
+        &["download", "wrong-size", "list", "ranged-download", "hash"],
+    );
     let second = run.stdout.lines().nth(1).unwrap_or_default();
     assert_eq!(
         second,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 pub const CHECK_BIN: &str = env!("CARGO_BIN_EXE_check");
 
 /// Every rule of each check, as the report names them, in its order.
-pub const TRACKER_RULES: [&str; 18] = [
+pub const TRACKER_RULES: [&str; 19] = [
     "hello-hi",
     "line-framing",
     "hello-first",
@@ -26,8 +26,9 @@ pub const TRACKER_RULES: [&str; 18] = [
     "rejoin",
     "list",
     "ping",
+    "find",
 ];
-pub const PEER_RULES: [&str; 9] = [
+pub const PEER_RULES: [&str; 10] = [
     "download",
     "wrong-size",
     "unknown-name",
@@ -37,6 +38,7 @@ pub const PEER_RULES: [&str; 9] = [
     "ranged-download",
     "upload",
     "ping",
+    "hash",
 ];
 
 /// One run of `check`, finished.

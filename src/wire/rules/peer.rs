@@ -13,7 +13,7 @@ pub const STAGES: [Stage; 2] = [
     },
     Stage {
         number: 2,
-        title: "extensions (LIST, ranged DOWNLOAD, UPLOAD, PING)",
+        title: "extensions (LIST, ranged DOWNLOAD, UPLOAD, PING, HASH)",
     },
 ];
 
@@ -142,8 +142,28 @@ pub const PING: Rule = Rule {
     }],
 };
 
+pub const HASH: Rule = Rule {
+    name: "hash",
+    stage: 2,
+    words: "HASH: name, type, size [, first, count] is answered HASH: and the SHA-256, in hex, of the bytes that DOWNLOAD sends",
+    extension: true,
+    messages: &["HASH"],
+    kept_in: &[
+        Code {
+            file: SERVER,
+            function: "send_hash",
+            mark: "PeerReply::Hash(digest)",
+        },
+        Code {
+            file: "src/peer/folder/mod.rs",
+            function: "hash_of",
+            mark: ".byte_range()",
+        },
+    ],
+};
+
 /// Every rule of a peer, stage by stage.
-pub const RULES: [&Rule; 9] = [
+pub const RULES: [&Rule; 10] = [
     &DOWNLOAD,
     &WRONG_SIZE,
     &UNKNOWN_NAME,
@@ -153,4 +173,5 @@ pub const RULES: [&Rule; 9] = [
     &RANGED_DOWNLOAD,
     &UPLOAD,
     &PING,
+    &HASH,
 ];

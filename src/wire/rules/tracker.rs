@@ -21,7 +21,7 @@ pub const STAGES: [Stage; 4] = [
     },
     Stage {
         number: 4,
-        title: "extensions (LIST, PING)",
+        title: "extensions (LIST, PING, FIND)",
     },
 ];
 
@@ -267,8 +267,28 @@ pub const PING: Rule = Rule {
     }],
 };
 
+pub const FIND: Rule = Rule {
+    name: "find",
+    stage: 4,
+    words: "FIND: words is answered FILES: with the record of every file whose name holds every word, in any case (50 at most); none: NOT FOUND",
+    extension: true,
+    messages: &["FIND", "FILES", "NOT FOUND"],
+    kept_in: &[
+        Code {
+            file: FT,
+            function: "find",
+            mark: "TrackerReply::Files(found)",
+        },
+        Code {
+            file: "src/tracker/index.rs",
+            function: "find",
+            mark: "to_lowercase()",
+        },
+    ],
+};
+
 /// Every rule of the tracker, stage by stage.
-pub const RULES: [&Rule; 18] = [
+pub const RULES: [&Rule; 19] = [
     &HELLO_HI,
     &LINE_FRAMING,
     &HELLO_FIRST,
@@ -287,4 +307,5 @@ pub const RULES: [&Rule; 18] = [
     &REJOIN,
     &LIST,
     &PING,
+    &FIND,
 ];

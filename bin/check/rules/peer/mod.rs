@@ -4,10 +4,12 @@
 //! correct `FILE: ` reply holds: `--file PATH` is a local copy of it. Its
 //! name, type (the extension, or `none`) and size come from that copy.
 
+mod hash;
 mod replies;
 
 use super::{reply_line, written_exactly, Checked, Miss, Rule, Stage};
 use crate::probe::{count, Reply, Transcript, EXTRA_LIMIT, MIN_TRANSFER_RATE};
+use hash::hash;
 use p2p_share::wire::protocol::{type_of, ChunkRange, FileRecord, Message, CHUNK_SIZE};
 use p2p_share::wire::rules;
 use replies::{connect, exchange, expect_error, expect_file, request};
@@ -178,7 +180,7 @@ fn differs(file: &LocalFile, records: &[FileRecord]) -> Option<String> {
 pub const STAGES: [Stage; 2] = rules::peer::STAGES;
 
 /// Every rule of a peer, stage by stage.
-pub const RULES: [Rule<Peer>; 9] = [
+pub const RULES: [Rule<Peer>; 10] = [
     Rule {
         about: &rules::peer::DOWNLOAD,
         check: download,
@@ -214,6 +216,10 @@ pub const RULES: [Rule<Peer>; 9] = [
     Rule {
         about: &rules::peer::PING,
         check: ping,
+    },
+    Rule {
+        about: &rules::peer::HASH,
+        check: hash,
     },
 ];
 

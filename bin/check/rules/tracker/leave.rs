@@ -1,5 +1,5 @@
 //! Stage 3 of the tracker check, leaving (BYE, a crash, a rejoin), and
-//! stage 4, the extensions (LIST, PING).
+//! stage 4, the extensions LIST and PING (FIND is in `find.rs`).
 
 use super::peers::{connect, joined, joined_peer, read_hi, send_records, Joined};
 use super::replies::{closes_silently, wait_gone, wait_listed};

@@ -22,8 +22,10 @@
 //! join); when even that fails, the rule is not judged and says which rule
 //! to see. The parts: [`peers`] (the simulated peers: greeting and join),
 //! [`replies`] (SEARCH and its replies, read leniently), and the rules by
-//! stage in `join.rs`, `search.rs` and `leave.rs` (with the extensions).
+//! stage in `join.rs`, `search.rs`, `leave.rs` (with LIST and PING) and
+//! `find.rs` (the keyword search).
 
+mod find;
 mod join;
 mod leave;
 mod peers;
@@ -31,6 +33,7 @@ mod replies;
 mod search;
 
 use super::{Rule, Stage};
+use find::find;
 use join::*;
 use leave::*;
 use p2p_share::wire::date::Date;
@@ -106,7 +109,7 @@ impl Tracker {
 pub const STAGES: [Stage; 4] = rules::tracker::STAGES;
 
 /// Every rule of the tracker, stage by stage.
-pub const RULES: [Rule<Tracker>; 18] = [
+pub const RULES: [Rule<Tracker>; 19] = [
     Rule {
         about: &rules::tracker::HELLO_HI,
         check: hello_hi,
@@ -178,5 +181,9 @@ pub const RULES: [Rule<Tracker>; 18] = [
     Rule {
         about: &rules::tracker::PING,
         check: ping,
+    },
+    Rule {
+        about: &rules::tracker::FIND,
+        check: find,
     },
 ];
