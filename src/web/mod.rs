@@ -33,6 +33,7 @@ pub mod demo_page;
 pub mod events;
 pub mod http;
 pub mod json;
+pub mod outcome;
 pub mod peer_page;
 pub mod token;
 pub mod tracker_page;

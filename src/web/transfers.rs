@@ -11,6 +11,7 @@ use crate::lock;
 use crate::web::events::{Event, Hub};
 use crate::web::http::HttpError;
 use crate::web::json;
+use crate::web::outcome::detail_kind;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
@@ -53,6 +54,9 @@ struct Transfer {
     state: &'static str,
     /// How it ended.
     message: String,
+    /// The lines under the message once it ended: whether the file was
+    /// verified, which holder sent bad bytes, a resume.
+    details: Vec<String>,
     /// Whether it counts against [`MAX_RUNNING_TRANSFERS`] (it runs in a
     /// thread of its own; a publish runs in its request's).
     counted: bool,
@@ -61,13 +65,18 @@ struct Transfer {
 impl Transfer {
     fn json(&self) -> String {
         format!(
-            r#"{{"id":{},"label":{},"done":{},"total":{},"state":"{}","message":{}}}"#,
+            r#"{{"id":{},"label":{},"done":{},"total":{},"state":"{}","message":{},"details":{}}}"#,
             self.id,
             json::string(&self.label),
             self.done,
             self.total,
             self.state,
-            json::string(&self.message)
+            json::string(&self.message),
+            json::array(self.details.iter().map(|detail| format!(
+                r#"{{"text":{},"kind":"{}"}}"#,
+                json::string(detail),
+                detail_kind(detail)
+            )))
         )
     }
 
@@ -98,17 +107,25 @@ impl Slot {
     }
 
     /// The transfer ended: `Ok` with what it did, or `Err` with why not.
-    pub fn end(mut self, outcome: Result<String, HttpError>) {
+    pub fn end(self, outcome: Result<String, HttpError>) {
+        self.end_with(outcome, Vec::new());
+    }
+
+    /// [`Slot::end`], with the lines to show under the message.
+    pub fn end_with(mut self, outcome: Result<String, HttpError>, details: Vec<String>) {
         self.ended = true;
-        self.transfers.end(self.id, outcome);
+        self.transfers.end(self.id, outcome, details);
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         if !self.ended {
-            self.transfers
-                .end(self.id, Err(HttpError::new(500, STOPPED_UNSAID)));
+            self.transfers.end(
+                self.id,
+                Err(HttpError::new(500, STOPPED_UNSAID)),
+                Vec::new(),
+            );
         }
     }
 }
@@ -155,6 +172,7 @@ impl Transfers {
             total,
             state: "running",
             message: String::new(),
+            details: Vec::new(),
             counted,
         };
         self.announce(&transfer);
@@ -186,8 +204,8 @@ impl Transfers {
     }
 
     /// The transfer ended: how, in words (`Ok`: done; `Err`: failed, and
-    /// why, as the page shows it).
-    fn end(&self, id: u64, outcome: Result<String, HttpError>) {
+    /// why, as the page shows it), and the lines under that.
+    fn end(&self, id: u64, outcome: Result<String, HttpError>, details: Vec<String>) {
         let mut book = lock(&self.book);
         let Some(transfer) = book.list.iter_mut().find(|t| t.id == id) else {
             return;
@@ -198,6 +216,7 @@ impl Transfers {
         };
         transfer.state = state;
         transfer.message = message;
+        transfer.details = details;
         if state == "done" && transfer.total > 0 {
             transfer.done = transfer.total;
         }
@@ -267,6 +286,8 @@ mod tests {
         slot.end(Ok("downloaded".into()));
         assert_eq!(transfers.running(), 0);
         let listed = transfers.json();
-        assert!(listed.contains(r#""done":10,"total":10,"state":"done","message":"downloaded""#));
+        assert!(listed.contains(
+            r#""done":10,"total":10,"state":"done","message":"downloaded","details":[]"#
+        ));
     }
 }
