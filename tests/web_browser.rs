@@ -143,6 +143,23 @@ fn the_pages_work_in_a_real_browser() {
         "{dom}"
     );
 
+    // Heartbeats: drawn once the switch shows them (the panel of PONG
+    // opens from its drawn arrow), gone again once it hides them, as by
+    // default. A PING the console sends is one.
+    let dom = browser
+        .dump_dom(&tracker.url("/?autotest=ping:peer1,heartbeats:show,open:PONG,heartbeats:hide"));
+    assert_eq!(
+        autotest_outcome(&dom),
+        "done: ping:peer1,heartbeats:show,open:PONG,heartbeats:hide"
+    );
+    assert!(dom.contains(r#"data-shown="PONG""#), "{dom}");
+    for heartbeat in ["PING", "PONG"] {
+        assert!(
+            !dom.contains(&format!(r#"text-anchor="middle">{heartbeat}</text>"#)),
+            "a {heartbeat} arrow drawn with heartbeats hidden:\n{dom}"
+        );
+    }
+
     // A screenshot of each, for the record (in the target folder).
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let peer_png = shots.join("web_peer_page.png");
