@@ -25,6 +25,7 @@ mod common;
 
 use common::web::*;
 use common::*;
+use p2p_share::wire::sha256::{digest, to_hex};
 use std::fs;
 use std::path::Path;
 
@@ -91,6 +92,10 @@ fn the_pages_work_in_a_real_browser() {
         "done: search:lecture.bin,download:1,trace:on"
     );
     assert!(
+        dom.contains(&format!("verified: sha256 {}", to_hex(&digest(&content)))),
+        "the download's verification, under it:\n{dom}"
+    );
+    assert!(
         dom.contains("id=\"holders-table\""),
         "no holders shown:\n{dom}"
     );
@@ -112,6 +117,20 @@ fn the_pages_work_in_a_real_browser() {
     assert!(
         dom.contains("FILE: (54321 bytes in 544 chunks of 100)"),
         "{dom}"
+    );
+
+    // Typing in the search box shows the names that hold the words
+    // (the tracker's FIND), before any search.
+    let dom = browser.dump_dom(&peer2.url("/?autotest=type:LECT"));
+    assert_eq!(autotest_outcome(&dom), "done: type:LECT");
+    let matches = dom
+        .split("id=\"matches\"")
+        .nth(1)
+        .and_then(|rest| rest.split("id=\"holders\"").next())
+        .expect("the matches under the search box");
+    assert!(
+        matches.contains(">lecture.bin</button>") && !matches.contains("notes.txt"),
+        "{matches}"
     );
 
     // The tracker's page: the search and the rejoin that announced the

@@ -98,6 +98,9 @@ $("search-name").addEventListener("input", () => {
   findTimer = setTimeout(findMatches, FIND_DEBOUNCE_MS);
 });
 
+/** Who waits for the next keyword matches shown (the test hook). */
+let matchesShown = null;
+
 async function findMatches() {
   const words = $("search-name").value.trim();
   findAsked = words;
@@ -107,11 +110,12 @@ async function findMatches() {
     return;
   }
   try {
-    const found = await App.get(`/api/find?words=${encodeURIComponent(words)}`);
+    const found = await App.get("/api/find", { words });
     if (words === findAsked) showMatches(found);
   } catch (error) {
     if (words === findAsked) box.replaceChildren(App.el("p", { class: "empty" }, error.message));
   }
+  if (words === findAsked) matchesShown?.();
 }
 
 /** The names the tracker's FIND gave; a click searches that name. */
@@ -340,6 +344,14 @@ async function start() {
         $("search").click();
         await App.busy;
         return;
+      case "type": {
+        // Types the words as a user does, and waits for the matches.
+        const shown = new Promise((resolve) => (matchesShown = resolve));
+        $("search-name").value = argument;
+        $("search-name").dispatchEvent(new Event("input"));
+        await shown;
+        return;
+      }
       case "download": {
         const buttons = document.querySelectorAll("#holders button.download");
         const button = buttons[Number(argument) - 1];
