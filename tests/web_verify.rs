@@ -27,7 +27,16 @@ enum Fault {
     /// Sends this many bytes of the file, then closes, as a holder that
     /// vanished part-way.
     CutAfter(usize),
+    /// Sends the first byte of every DOWNLOAD wrong. Its HASH answers and
+    /// its LIST are right.
+    LiesInEveryRange,
 }
+
+/// The file's name, as the fakes list it.
+const FAKE_NAME: &str = "big.bin";
+
+/// The chunk size of the programs under test, as `FILE:` traces say it.
+const CHUNK: usize = 100;
 
 /// A fake holder of one file: answers DOWNLOAD and HASH, one line and one
 /// answer per connection, on as many connections as come, until dropped.
@@ -47,7 +56,7 @@ impl FakeHolder {
         let thread = thread::spawn(move || {
             while !stopping.load(Ordering::SeqCst) {
                 match listener.accept() {
-                    Ok((stream, _)) => answer(stream, &content, fault),
+                    Ok((stream, _)) => answer(stream, &content, fault, port),
                     Err(_) => thread::park_timeout(POLL_INTERVAL),
                 }
             }
@@ -74,7 +83,7 @@ impl Drop for FakeHolder {
 }
 
 /// One connection of a fake holder: its request line, its answer, close.
-fn answer(stream: TcpStream, content: &[u8], fault: Fault) {
+fn answer(stream: TcpStream, content: &[u8], fault: Fault, port: u16) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
     let mut reader = BufReader::new(stream);
@@ -83,22 +92,47 @@ fn answer(stream: TcpStream, content: &[u8], fault: Fault) {
         return;
     }
     let mut stream = reader.into_inner();
-    let reply = if line.starts_with("HASH:") {
+    let line = line.trim_end();
+    let range = line
+        .split_once(':')
+        .and_then(|(_, fields)| range_of(fields, content.len()));
+    let reply = if line == "LIST" {
+        let record = file_record(FAKE_NAME, "bin", content.len() as u64, "01/01/26", port);
+        format!("FILES: {record}\n").into_bytes()
+    } else if let (Some(_), Some((start, end))) = (line.strip_prefix("HASH:"), range) {
         match fault {
             Fault::CoreOnly => b"ERROR: unknown command \"HASH:\"\n".to_vec(),
-            Fault::CutAfter(_) => format!("HASH: {}\n", to_hex(&digest(content))).into_bytes(),
+            _ => format!("HASH: {}\n", to_hex(&digest(&content[start..end]))).into_bytes(),
         }
-    } else if line.starts_with("DOWNLOAD:") {
-        let sent = match fault {
-            Fault::CoreOnly => content.len(),
-            Fault::CutAfter(sent) => sent,
-        };
-        [b"FILE: ".as_slice(), &content[..sent]].concat()
+    } else if let (Some(_), Some((start, end))) = (line.strip_prefix("DOWNLOAD:"), range) {
+        let mut bytes = content[start..end].to_vec();
+        match fault {
+            Fault::CutAfter(sent) => bytes.truncate(sent),
+            Fault::LiesInEveryRange => bytes[0] ^= 0xff,
+            Fault::CoreOnly => {}
+        }
+        [b"FILE: ".as_slice(), &bytes].concat()
     } else {
-        b"ERROR: this fake takes DOWNLOAD and HASH\n".to_vec()
+        b"ERROR: this fake takes LIST, DOWNLOAD and HASH\n".to_vec()
     };
     let _ = stream.write_all(&reply);
     let _ = stream.flush();
+}
+
+/// The byte range `name, type, size [, first, count]` asks for.
+fn range_of(fields: &str, size: usize) -> Option<(usize, usize)> {
+    let numbers: Vec<usize> = fields
+        .split(',')
+        .skip(2)
+        .map(|f| f.trim().parse().ok())
+        .collect::<Option<_>>()?;
+    match numbers.as_slice() {
+        [whole] if *whole == size => Some((0, size)),
+        [whole, first, count] if *whole == size && first * CHUNK < size => {
+            Some((first * CHUNK, ((first + count) * CHUNK).min(size)))
+        }
+        _ => None,
+    }
 }
 
 /// A fake joined to the tracker that announces `name` as held by `holder`.
@@ -308,4 +342,41 @@ fn a_core_only_tracker_that_refuses_find_gets_a_plain_note_on_the_page() {
     );
     drop(page);
     tracker.join().expect("the core-only tracker");
+}
+
+#[test]
+fn a_fetch_from_the_page_names_the_holder_that_sent_bad_bytes_and_comes_out_whole() {
+    let net = Net::new("web_liar", &["peer1", "peer2"]);
+    let _tracker = net.start_tracker(&[]);
+    let content = pattern_bytes(10_000);
+    let liar = FakeHolder::start(content.clone(), Fault::LiesInEveryRange);
+    let _session = joined_fake(&net, FAKE_NAME, content.len(), &liar);
+    let path = net.put("peer1", FAKE_NAME, &content);
+    set_file_date(&path, 2026, 1, 1);
+    let _peer1 = net.start_peer("peer1", true, &[]);
+    net.put("peer2", "own.txt", b"own");
+    let page = net.start_web_peer("peer2", &[]);
+    page.wait_state("joined", |json| json.contains("\"joined\":true"));
+    net.probe().wait_found_at(FAKE_NAME, net.port("peer1"));
+    let id = transfer_id(
+        page.post("/api/fetch?name=big.bin", b"")
+            .expect(200, "fetch"),
+    );
+    let needle = format!("{{\"id\":{id},");
+    let json = page.wait_state(&format!("transfer {id} done"), |json| {
+        transfer_in(json, &needle).is_some_and(|t| t.contains(r#""state":"done""#))
+    });
+    let transfer = transfer_in(&json, &needle).expect("the transfer");
+    let named = format!("holder {} sent bad bytes for chunks", liar.addr());
+    assert!(
+        transfer.contains(&named) && transfer.contains("fetched again from another holder"),
+        "{transfer}"
+    );
+    let verified = format!("verified: sha256 {}", to_hex(&digest(&content)));
+    assert!(transfer.contains(&verified), "{transfer}");
+    assert_eq!(
+        fs::read(net.dir("peer2").join(FAKE_NAME)).expect("the fetched file"),
+        content,
+        "byte for byte"
+    );
 }
