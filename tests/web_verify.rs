@@ -145,37 +145,12 @@ fn joined_fake(net: &Net, name: &str, size: usize, holder: &FakeHolder) -> Clien
     session
 }
 
-/// The transfer number in `{"transfer":N}`.
-fn transfer_id(reply: &HttpReply) -> String {
-    let text = reply.body_text();
-    text.trim()
-        .strip_prefix("{\"transfer\":")
-        .and_then(|rest| rest.strip_suffix('}'))
-        .unwrap_or_else(|| panic!("no transfer number in {text}"))
-        .to_string()
-}
-
 /// Starts a download of `name` from `from` on the page, and waits until it
 /// ended as `state`. Returns that transfer's JSON object.
 fn download(page: &WebNode, name: &str, from: &str, state: &str) -> String {
     let path = format!("/api/download?name={name}&from={from}");
     let id = transfer_id(page.post(&path, b"").expect(200, "download"));
-    let needle = format!("{{\"id\":{id},");
-    let ended = format!("\"state\":\"{state}\"");
-    let json = page.wait_state(&format!("transfer {id} {state}"), |json| {
-        transfer_in(json, &needle).is_some_and(|t| t.contains(&ended))
-    });
-    transfer_in(&json, &needle)
-        .expect("the transfer")
-        .to_string()
-}
-
-/// The JSON object of one transfer in the state, up to the next one.
-fn transfer_in<'a>(json: &'a str, needle: &str) -> Option<&'a str> {
-    let start = json.find(needle)?;
-    let rest = &json[start..];
-    let end = rest[1..].find("{\"id\":").map_or(rest.len(), |at| at + 1);
-    Some(&rest[..end])
+    page.wait_transfer(&id, state)
 }
 
 #[test]
@@ -362,11 +337,7 @@ fn a_fetch_from_the_page_names_the_holder_that_sent_bad_bytes_and_comes_out_whol
         page.post("/api/fetch?name=big.bin", b"")
             .expect(200, "fetch"),
     );
-    let needle = format!("{{\"id\":{id},");
-    let json = page.wait_state(&format!("transfer {id} done"), |json| {
-        transfer_in(json, &needle).is_some_and(|t| t.contains(r#""state":"done""#))
-    });
-    let transfer = transfer_in(&json, &needle).expect("the transfer");
+    let transfer = page.wait_transfer(&id, "done");
     let named = format!("holder {} sent bad bytes for chunks", liar.addr());
     assert!(
         transfer.contains(&named) && transfer.contains("fetched again from another holder"),
