@@ -33,7 +33,6 @@ pub mod demo_page;
 pub mod events;
 pub mod http;
 pub mod json;
-pub mod outcome;
 pub mod peer_page;
 pub mod token;
 pub mod tracker_page;
