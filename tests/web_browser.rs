@@ -25,6 +25,7 @@ mod common;
 
 use common::web::*;
 use common::*;
+use p2p_share::wire::sha256::{digest, to_hex};
 use std::fs;
 use std::path::Path;
 
@@ -91,6 +92,10 @@ fn the_pages_work_in_a_real_browser() {
         "done: search:lecture.bin,download:1,trace:on"
     );
     assert!(
+        dom.contains(&format!("verified: sha256 {}", to_hex(&digest(&content)))),
+        "the download's verification, under it:\n{dom}"
+    );
+    assert!(
         dom.contains("id=\"holders-table\""),
         "no holders shown:\n{dom}"
     );
@@ -112,6 +117,20 @@ fn the_pages_work_in_a_real_browser() {
     assert!(
         dom.contains("FILE: (54321 bytes in 544 chunks of 100)"),
         "{dom}"
+    );
+
+    // Typing in the search box shows the names that hold the words
+    // (the tracker's FIND), before any search.
+    let dom = browser.dump_dom(&peer2.url("/?autotest=type:LECT"));
+    assert_eq!(autotest_outcome(&dom), "done: type:LECT");
+    let matches = dom
+        .split("id=\"matches\"")
+        .nth(1)
+        .and_then(|rest| rest.split("id=\"holders\"").next())
+        .expect("the matches under the search box");
+    assert!(
+        matches.contains(">lecture.bin</button>") && !matches.contains("notes.txt"),
+        "{matches}"
     );
 
     // The tracker's page: the search and the rejoin that announced the
@@ -142,6 +161,23 @@ fn the_pages_work_in_a_real_browser() {
         dom.contains("peer2 (127.0.0.1:") && dom.contains("announces 2 file(s)"),
         "{dom}"
     );
+
+    // Heartbeats: drawn once the switch shows them (the panel of PONG
+    // opens from its drawn arrow), gone again once it hides them, as by
+    // default. A PING the console sends is one.
+    let dom = browser
+        .dump_dom(&tracker.url("/?autotest=ping:peer1,heartbeats:show,open:PONG,heartbeats:hide"));
+    assert_eq!(
+        autotest_outcome(&dom),
+        "done: ping:peer1,heartbeats:show,open:PONG,heartbeats:hide"
+    );
+    assert!(dom.contains(r#"data-shown="PONG""#), "{dom}");
+    for heartbeat in ["PING", "PONG"] {
+        assert!(
+            !dom.contains(&format!(r#"text-anchor="middle">{heartbeat}</text>"#)),
+            "a {heartbeat} arrow drawn with heartbeats hidden:\n{dom}"
+        );
+    }
 
     // A screenshot of each, for the record (in the target folder).
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR"));

@@ -29,27 +29,6 @@ fn two_peers(test: &str, name: &str, bytes: &[u8]) -> (Net, Node, Node, WebNode)
     (net, tracker, peer1, page)
 }
 
-/// The transfer number in `{"transfer":N}`.
-fn transfer_id(reply: &HttpReply) -> String {
-    let text = reply.body_text();
-    text.trim()
-        .strip_prefix("{\"transfer\":")
-        .and_then(|rest| rest.strip_suffix('}'))
-        .unwrap_or_else(|| panic!("no transfer number in {text}"))
-        .to_string()
-}
-
-/// Waits until transfer `id` ended as `state` (done or failed).
-fn wait_transfer(page: &WebNode, id: &str, state: &str) -> String {
-    let needle = format!("\"id\":{id},");
-    page.wait_state(&format!("transfer {id} {state}"), |json| {
-        json.split("{\"id\":").any(|part| {
-            format!("{{\"id\":{part}").contains(&needle)
-                && part.contains(&format!("\"state\":\"{state}\""))
-        })
-    })
-}
-
 #[test]
 fn the_page_its_files_and_its_state_are_served() {
     let (_net, _tracker, _peer1, page) = two_peers("web_state", "notes.txt", b"notes\n");
@@ -90,7 +69,7 @@ fn a_search_then_download_from_the_page_lands_byte_identical() {
     );
     started.expect(200, "download");
     let id = transfer_id(&started);
-    let state = wait_transfer(&page, &id, "done");
+    let state = page.wait_transfer(&id, "done");
     assert!(
         state.contains("downloaded data.bin (123457 bytes)"),
         "{state}"
@@ -122,7 +101,7 @@ fn fetch_list_upload_and_ping_from_the_page() {
         page.post("/api/fetch?name=book.txt", b"")
             .expect(200, "fetch"),
     );
-    let state = wait_transfer(&page, &id, "done");
+    let state = page.wait_transfer(&id, "done");
     assert!(state.contains("fetched book.txt (5000 bytes)"), "{state}");
     assert_eq!(
         fs::read(net.dir("peer2").join("book.txt")).unwrap(),
@@ -143,7 +122,7 @@ fn fetch_list_upload_and_ping_from_the_page() {
         page.post("/api/upload?name=mine.txt&peer=peer1", b"")
             .expect(200, "upload"),
     );
-    let state = wait_transfer(&page, &id, "done");
+    let state = page.wait_transfer(&id, "done");
     assert!(state.contains("peer1: uploaded mine.txt"), "{state}");
     assert_eq!(
         fs::read(net.dir("peer1").join("mine.txt")).unwrap(),

@@ -25,6 +25,13 @@ fn the_page_shows_the_peers_and_every_file_with_its_holders() {
     let html = page.get("/");
     html.expect(200, "GET /");
     assert!(html.body_text().contains("The protocol, live"));
+    // Heartbeats are hidden from the diagram until the switch is turned
+    // off (the browser test turns it).
+    assert!(
+        html.body_text()
+            .contains(r#"<input type="checkbox" id="hide-heartbeats" checked>"#),
+        "the hide-heartbeats switch, on"
+    );
     for asset in ["/app.css", "/app.js", "/sequence.js", "/tracker.js"] {
         page.get(asset).expect(200, asset);
     }

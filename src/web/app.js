@@ -51,9 +51,9 @@ const App = {
     return `${path}?${query}`;
   },
 
-  /** Reads a JSON document from the program. */
-  async get(path) {
-    const response = await fetch(App.withToken(path));
+  /** Reads a JSON document from the program; `params` go in the query. */
+  async get(path, params) {
+    const response = await fetch(App.withToken(path, params));
     if (!response.ok) throw new Error(await response.text());
     return response.json();
   },

@@ -83,6 +83,72 @@ $("search-form").addEventListener("submit", (event) => {
   });
 });
 
+// --- keyword matches as the name is typed (FIND) ---------------------------
+
+/** How long typing must pause before the tracker is asked: one FIND per
+    pause, not one per key. */
+const FIND_DEBOUNCE_MS = 300;
+let findTimer = null;
+/** The words of the latest FIND asked, so that a late answer to older
+    words is not shown over a newer one. */
+let findAsked = "";
+
+$("search-name").addEventListener("input", () => {
+  clearTimeout(findTimer);
+  findTimer = setTimeout(findMatches, FIND_DEBOUNCE_MS);
+});
+
+/** Who waits for the next keyword matches shown (the test hook). */
+let matchesShown = null;
+
+async function findMatches() {
+  const words = $("search-name").value.trim();
+  findAsked = words;
+  const box = $("matches");
+  if (!words) {
+    box.replaceChildren();
+    return;
+  }
+  try {
+    const found = await App.get("/api/find", { words });
+    if (words === findAsked) showMatches(found);
+  } catch (error) {
+    if (words === findAsked) box.replaceChildren(App.el("p", { class: "empty" }, error.message));
+  }
+  if (words === findAsked) matchesShown?.();
+}
+
+/** The names the tracker's FIND gave; a click searches that name. */
+function showMatches(found) {
+  const box = $("matches");
+  const items = found.matches.map((match) =>
+    App.el(
+      "li",
+      {},
+      App.el(
+        "button",
+        {
+          type: "button",
+          class: "link",
+          title: `search for ${match.name}`,
+          onclick: () => {
+            $("search-name").value = match.name;
+            $("search").click();
+          },
+        },
+        match.name,
+      ),
+      ` ${match.size} B at ${match.id || match.addr}`,
+    ),
+  );
+  const said = found.note
+    ? found.note
+    : found.matches.length === 0
+      ? `no announced name holds ${found.words.join(" and ")}`
+      : `${found.matches.length} announced file(s) hold ${found.words.join(" and ")}:`;
+  box.replaceChildren(App.el("p", { class: "empty" }, said), App.el("ul", { id: "matches-list" }, ...items));
+}
+
 function showHolders(found) {
   const box = $("holders");
   if (found.holders.length === 0) {
@@ -151,6 +217,7 @@ function showTransfer(transfer, live) {
       App.el("div", { class: "label" }),
       App.el("div", { class: "bar" }, App.el("div", { class: "fill" })),
       App.el("div", { class: "message" }),
+      App.el("ul", { class: "details" }),
     );
     const box = $("transfers");
     box.querySelector(".empty")?.remove();
@@ -172,6 +239,11 @@ function showTransfer(transfer, live) {
         ? `${percent}% (${transfer.done} of ${transfer.total} bytes)`
         : "working…"
       : transfer.message;
+  row
+    .querySelector(".details")
+    .replaceChildren(
+      ...(transfer.details || []).map((detail) => App.el("li", { class: detail.kind, title: detail.text }, detail.text)),
+    );
   if (transfer.state !== "running" && ended) {
     transferWaiters.get(transfer.id)?.(transfer);
     if (live) {
@@ -272,6 +344,14 @@ async function start() {
         $("search").click();
         await App.busy;
         return;
+      case "type": {
+        // Types the words as a user does, and waits for the matches.
+        const shown = new Promise((resolve) => (matchesShown = resolve));
+        $("search-name").value = argument;
+        $("search-name").dispatchEvent(new Event("input"));
+        await shown;
+        return;
+      }
       case "download": {
         const buttons = document.querySelectorAll("#holders button.download");
         const button = buttons[Number(argument) - 1];

@@ -3,7 +3,8 @@
 //!
 //! What it reads (`GET`): the page itself, `/api/state` (who
 //! this peer is, whether it is joined, its files and which are announced,
-//! the transfers), and `/events`, the live log. What it does (`POST`, each
+//! the transfers), `/api/find?words=...` (the tracker's keyword search,
+//! FIND, as the search box is typed in), and `/events`, the live log. What it does (`POST`, each
 //! one a method of [`Peer`], the very ones the shell calls): search,
 //! download from one holder, fetch from all holders, list another peer's
 //! files, upload, publish a file sent by the browser, ping.
@@ -19,9 +20,9 @@ use crate::server::Server;
 use crate::settings::TRACKER_ID;
 use crate::web::events::Hub;
 use crate::web::http::{action_failed, Exchange, HttpError, Method, Request, Response};
-use crate::web::transfers::Transfers;
+use crate::web::transfers::{fetch_details, Notes, Transfers};
 use crate::web::{json, WebOptions};
-use crate::wire::protocol::{check_name, FileRecord};
+use crate::wire::protocol::{check_name, FileRecord, MAX_FIND_RECORDS};
 use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,6 +38,7 @@ const PATHS: &[(&str, Method)] = &[
     ("/api/state", Method::Get),
     ("/events", Method::Get),
     ("/api/hold", Method::Get),
+    ("/api/find", Method::Get),
     ("/api/search", Method::Post),
     ("/api/download", Method::Post),
     ("/api/fetch", Method::Post),
@@ -87,6 +89,18 @@ struct Page {
     transfers: Arc<Transfers>,
 }
 
+/// What a transfer that worked says: one line, and the lines under it.
+struct Done {
+    text: String,
+    details: Vec<String>,
+}
+
+impl Done {
+    fn with(text: String, details: Vec<String>) -> Done {
+        Done { text, details }
+    }
+}
+
 /// What a transfer's work is given to report its bytes so far and the
 /// size.
 type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
@@ -101,6 +115,7 @@ impl Page {
             }
             (Method::Get, "/api/state") => Ok(Response::json(self.state())),
             (Method::Get, "/api/hold") => return self.hub.hold(exchange),
+            (Method::Get, "/api/find") => self.find(&exchange),
             (Method::Get, "/events") => return self.hub.serve(exchange),
             (Method::Post, "/api/search") => self.search(&exchange),
             (Method::Post, "/api/download") => self.download(&exchange),
@@ -180,6 +195,49 @@ impl Page {
         )))
     }
 
+    /// The tracker's records of every announced file whose name holds each
+    /// of `words` (FIND, a keyword search). A tracker that keeps only the
+    /// core protocol answers FIND with ERROR:; that is no failure of the
+    /// page, so it is a 200 whose `note` says so, with no matches.
+    fn find(&self, exchange: &Exchange) -> Result<Response, HttpError> {
+        let words: Vec<String> = exchange
+            .request
+            .required("words")?
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        if words.is_empty() {
+            return Err(HttpError::new(400, "/api/find needs a word to look for"));
+        }
+        let (records, note) = match self.peer.find(&words) {
+            Ok(records) if records.len() >= MAX_FIND_RECORDS => {
+                let note =
+                    format!("the tracker answers {MAX_FIND_RECORDS} records at most: add a word");
+                (records, note)
+            }
+            Ok(records) => (records, String::new()),
+            Err(crate::Error::Remote(reason)) => (Vec::new(), reason),
+            Err(error) => return Err(action_failed(&error)),
+        };
+        let matches = json::array(records.iter().map(|record| {
+            let addr = record.addr();
+            format!(
+                r#"{{"name":{},"type":{},"size":{},"date":{},"addr":{},"id":{}}}"#,
+                json::string(&record.name),
+                json::string(&record.file_type),
+                record.size,
+                json::string(&record.modified.to_string()),
+                json::string(&addr.to_string()),
+                json::string(self.peer.settings().id_of(addr).unwrap_or(""))
+            )
+        }));
+        Ok(Response::json(format!(
+            r#"{{"words":{},"matches":{matches},"note":{}}}"#,
+            json::array(words.iter().map(|word| json::string(word))),
+            json::string(&note)
+        )))
+    }
+
     /// "Download from this peer": `name` from the holder at `from`.
     fn download(self: &Arc<Self>, exchange: &Exchange) -> Result<Response, HttpError> {
         let name = exchange.request.required("name")?.to_string();
@@ -193,11 +251,12 @@ impl Page {
             let done = page
                 .peer
                 .download_from(&name, from, &mut |done, total| progress(done, total))?;
-            Ok(format!(
+            let text = format!(
                 "downloaded {name} ({} bytes) into {}",
                 done.size,
                 done.path.display()
-            ))
+            );
+            Ok(Done::with(text, vec![done.verification.to_string()]))
         })
     }
 
@@ -218,11 +277,13 @@ impl Page {
                         format!("{} sent {chunks} chunk(s)", page.peer.describe(*from))
                     })
                     .collect();
-                Ok(format!(
+                let text = format!(
                     "fetched {name} ({} bytes): {}",
                     report.size,
                     senders.join(", ")
-                ))
+                );
+                let details = fetch_details(&report, |from| page.peer.describe(from));
+                Ok(Done::with(text, details))
             },
         )
     }
@@ -256,7 +317,7 @@ impl Page {
             for (_, result) in sent {
                 result?;
             }
-            Ok(format!("{peer}: uploaded {name}"))
+            Ok(Done::with(format!("{peer}: uploaded {name}"), Vec::new()))
         })
     }
 
@@ -360,7 +421,7 @@ impl Page {
     fn spawn_transfer(
         self: &Arc<Self>,
         label: String,
-        work: impl FnOnce(&Page, Progress) -> crate::Result<String> + Send + 'static,
+        work: impl FnOnce(&Page, Progress) -> crate::Result<Done> + Send + 'static,
     ) -> Result<Response, HttpError> {
         let slot = self.transfers.begin(label, 0, true)?;
         let id = slot.id();
@@ -368,8 +429,15 @@ impl Page {
         let started = thread::Builder::new()
             .name(format!("web transfer {id}"))
             .spawn(move || {
+                let notes = Notes::watch(page.peer.log());
                 let outcome = work(&page, &|done, total| slot.progress(done, total));
-                slot.end(outcome.map_err(|error| action_failed(&error)));
+                // What the work said about itself, then how it resumed.
+                let (outcome, mut details) = match outcome {
+                    Ok(done) => (Ok(done.text), done.details),
+                    Err(error) => (Err(action_failed(&error)), Vec::new()),
+                };
+                details.extend(notes.taken());
+                slot.end_with(outcome, details);
             });
         // A thread that could not start has dropped its slot: the transfer
         // is listed as failed, and its slot is free.

@@ -35,6 +35,10 @@ class Sequence {
     /** Other names of nodes: a peer's connection is first known by its
         passing address, until its records say who it is. */
     this.aliases = new Map();
+    /** Which arrows are not drawn (the tracker page's "hide heartbeats"
+        switch): a test of an arrow, or null. They are kept, so that
+        turning the switch off draws them again. */
+    this.hidden = null;
     /** Who waits for the next arrow (openFirst). */
     this.arrived = [];
     this.panel = new LinePanel(box);
@@ -61,10 +65,10 @@ class Sequence {
     return this.opening;
   }
 
-  /** Opens the panel of the first arrow whose text starts with `text`,
-      once there is one (the test hook's `open:TEXT`). */
+  /** Opens the panel of the first arrow drawn whose text starts with
+      `text`, once there is one (the test hook's `open:TEXT`). */
   async openFirst(text) {
-    const find = () => this.arrows.findIndex((row) => !row.band && row.text.startsWith(text));
+    const find = () => this.shown().find(([, row]) => !row.band && row.text.startsWith(text))?.[0] ?? -1;
     while (find() < 0) await new Promise((resolve) => this.arrived.push(resolve));
     // A click on the drawn arrow, as a user's: through the same handler.
     this.draw();
@@ -152,9 +156,32 @@ class Sequence {
     this.draw();
   }
 
+  /** Hides the arrows that `test` holds true of (null: none), and draws
+      again. */
+  hide(test) {
+    this.hidden = test;
+    this.draw();
+  }
+
+  /** The rows drawn, with their index in `arrows`. */
+  shown() {
+    return [...this.arrows.entries()].filter(([, row]) => row.band || !this.hidden?.(row));
+  }
+
   /** How many arrows are drawn. */
   get count() {
-    return this.arrows.filter((row) => !row.band).length;
+    return this.shown().filter(([, row]) => !row.band).length;
+  }
+
+  /** `text` cut to `room` characters. The middle goes, not the end: the
+      end of a line is often what tells it from its neighbours (the
+      range of a ranged DOWNLOAD, the size of a file). The whole text is
+      the arrow's title, shown on hover. */
+  static fit(text, room) {
+    if (text.length <= room) return text;
+    const head = Math.max(1, Math.floor((room - 1) / 3));
+    const tail = Math.max(1, room - 1 - head);
+    return `${text.slice(0, head)}…${text.slice(text.length - tail)}`;
   }
 
   /** How tall a row is drawn. */
@@ -168,7 +195,8 @@ class Sequence {
     const { COLUMN, LEFT, HEAD, ROW, LINE } = Sequence;
     const x = (name) => LEFT + COLUMN / 2 + this.lifelines.indexOf(name) * COLUMN;
     const width = LEFT + this.lifelines.length * COLUMN;
-    const height = this.arrows.reduce((sum, row) => sum + Sequence.height(row), 0) + ROW;
+    const rows = this.shown();
+    const height = rows.reduce((sum, [, row]) => sum + Sequence.height(row), 0) + ROW;
     const heads = [`<div class="heads"><svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${HEAD}">`];
     const parts = [
       `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" role="img" aria-label="sequence diagram">`,
@@ -187,7 +215,7 @@ class Sequence {
     }
     heads.push(`</svg></div>`);
     let bottom = 0;
-    for (const [index, arrow] of this.arrows.entries()) {
+    for (const [index, arrow] of rows) {
       const top = bottom;
       bottom += Sequence.height(arrow);
       if (arrow.band) {
@@ -208,7 +236,7 @@ class Sequence {
       const [x1, x2] = [x(arrow.from), x(arrow.to)];
       const span = Math.max(Math.abs(x2 - x1), COLUMN) - 16;
       const room = Math.floor(span / 9.6);
-      const text = arrow.text.length > room ? `${arrow.text.slice(0, room - 1)}…` : arrow.text;
+      const text = Sequence.fit(arrow.text, room);
       parts.push(
         `<g class="arrow ${arrow.dir}" data-index="${index}" tabindex="0" role="button"><title>${escapeXml(`${arrow.from} -> ${arrow.to}: ${arrow.text} (click: its rule and its code)`)}</title>` +
           `<rect class="hit" x="${Math.min(x1, x2)}" y="${y - 30}" width="${Math.abs(x2 - x1)}" height="${ROW - 4}"/>` +
@@ -222,7 +250,7 @@ class Sequence {
     this.box.innerHTML = heads.join("") + parts.join("");
     this.box.dataset.arrows = String(this.count);
     if (atBottom) this.box.scrollTop = this.box.scrollHeight;
-    this.panel.list(this.arrows, (index) => this.open(index));
+    this.panel.list(rows, (index) => this.open(index));
   }
 }
 
@@ -249,7 +277,8 @@ class LinePanel {
     box.after(this.listView, this.element);
   }
 
-  /** Fills the list view with the arrows; `open(index)` opens one. */
+  /** Fills the list view with the arrows drawn (`rows`: [index, row]);
+      `open(index)` opens one. */
   list(rows, open) {
     if (!this.listView.open) {
       this.stale = true;
@@ -258,7 +287,7 @@ class LinePanel {
     }
     this.stale = false;
     const items = [];
-    for (const [index, row] of rows.entries()) {
+    for (const [index, row] of rows) {
       if (row.band) continue;
       const words = `${row.time} ${row.from} -> ${row.to}: ${row.text}`;
       items.push(App.el("li", {}, App.el("button", { type: "button", class: "link", onclick: () => open(index) }, words)));

@@ -75,6 +75,14 @@ $("pause").addEventListener("click", () => {
   $("waiting").textContent = "";
 });
 $("clear-diagram").addEventListener("click", () => sequence.clear());
+
+/** A heartbeat: the liveness probe and its answer. Every joined peer
+    gets one every half minute, so after a few minutes they would be the
+    whole diagram; hidden by default, kept to be shown again. */
+const isHeartbeat = (arrow) => arrow.text === "PING" || arrow.text === "PONG";
+const showHeartbeats = () => sequence.hide($("hide-heartbeats").checked ? isHeartbeat : null);
+$("hide-heartbeats").addEventListener("change", showHeartbeats);
+showHeartbeats();
 $("clear-log").addEventListener("click", () => log.clear());
 
 async function start() {
@@ -97,6 +105,10 @@ async function start() {
       case "ping":
       case "discover":
         await consoleCommand(step, argument);
+        return;
+      case "heartbeats": // show or hide, as the switch does
+        $("hide-heartbeats").checked = argument !== "show";
+        $("hide-heartbeats").dispatchEvent(new Event("change"));
         return;
       default:
         throw new Error(`unknown step ${step}`);

@@ -133,6 +133,35 @@ impl WebNode {
         }
         panic!("timed out waiting for the page's state to show {what}; last: {last}");
     }
+
+    /// Waits until the page's transfer `id` ended as `state` (`done` or
+    /// `failed`); returns that transfer's JSON object.
+    pub fn wait_transfer(&self, id: &str, state: &str) -> String {
+        let ended = format!("\"state\":\"{state}\"");
+        let json = self.wait_state(&format!("transfer {id} {state}"), |json| {
+            transfer_in(json, id).is_some_and(|t| t.contains(&ended))
+        });
+        transfer_in(&json, id).expect("the transfer").to_string()
+    }
+}
+
+/// The transfer number in a page's `{"transfer":N}`.
+pub fn transfer_id(reply: &HttpReply) -> String {
+    let text = reply.body_text();
+    text.trim()
+        .strip_prefix("{\"transfer\":")
+        .and_then(|rest| rest.strip_suffix('}'))
+        .unwrap_or_else(|| panic!("no transfer number in {text}"))
+        .to_string()
+}
+
+/// The JSON object of transfer `id` in a peer page's state, up to the
+/// next transfer's.
+pub fn transfer_in<'a>(json: &'a str, id: &str) -> Option<&'a str> {
+    let start = json.find(&format!("{{\"id\":{id},"))?;
+    let rest = &json[start..];
+    let end = rest[1..].find("{\"id\":").map_or(rest.len(), |at| at + 1);
+    Some(&rest[..end])
 }
 
 impl Net {
