@@ -9,9 +9,6 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::thread;
 
 /// The names of the records of a `FILES:` line.
 fn names_in(files: &str) -> Vec<String> {
@@ -110,34 +107,7 @@ fn a_find_answer_carries_fifty_records_at_most() {
 #[test]
 fn a_core_only_tracker_that_refuses_find_is_said_plainly() {
     let net = Net::new("find_core_only", &["peer1"]);
-    let listener = TcpListener::bind(net.tracker_addr()).expect("bind the core-only tracker");
-    listener
-        .set_nonblocking(true)
-        .expect("non-blocking listener");
-    let tracker = thread::spawn(move || {
-        // Polled with a deadline, so that a peer that never comes cannot
-        // hang the test.
-        let Ok((stream, _)) = poll(TIMEOUT, || listener.accept().map_err(|e| e.to_string())) else {
-            return;
-        };
-        let _ = stream.set_nonblocking(false);
-        let _ = stream.set_read_timeout(Some(TIMEOUT));
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
-            let answer = match line.trim_end() {
-                "HELLO" => "HI",
-                "PING" => "PONG",
-                "BYE" => return,
-                request if request.starts_with('<') => "",
-                _ => "ERROR: unknown command",
-            };
-            if !answer.is_empty() && writeln!(reader.get_mut(), "{answer}").is_err() {
-                return;
-            }
-            line.clear();
-        }
-    });
+    let tracker = core_only_tracker(&net.tracker_addr());
     net.put("peer1", "own.txt", b"own");
     let mut peer1 = net.start_peer("peer1", false, &[]);
     peer1.wait_for_log("its join", |l| l.contains("joined the tracker"));

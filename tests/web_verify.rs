@@ -276,34 +276,7 @@ fn the_find_endpoint_answers_keyword_matches_and_bad_requests_get_400() {
 #[test]
 fn a_core_only_tracker_that_refuses_find_gets_a_plain_note_on_the_page() {
     let net = Net::new("web_find_core_only", &["peer2"]);
-    let listener = TcpListener::bind(net.tracker_addr()).expect("bind the core-only tracker");
-    listener
-        .set_nonblocking(true)
-        .expect("non-blocking listener");
-    let tracker = thread::spawn(move || {
-        // Polled with a deadline, so that a peer that never comes cannot
-        // hang the test.
-        let Ok((stream, _)) = poll(TIMEOUT, || listener.accept().map_err(|e| e.to_string())) else {
-            return;
-        };
-        let _ = stream.set_nonblocking(false);
-        let _ = stream.set_read_timeout(Some(TIMEOUT));
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
-            let answer = match line.trim_end() {
-                "HELLO" => "HI",
-                "PING" => "PONG",
-                "BYE" => return,
-                request if request.starts_with('<') => "",
-                _ => "ERROR: unknown command",
-            };
-            if !answer.is_empty() && writeln!(reader.get_mut(), "{answer}").is_err() {
-                return;
-            }
-            line.clear();
-        }
-    });
+    let tracker = core_only_tracker(&net.tracker_addr());
     net.put("peer2", "own.txt", b"own");
     let page = net.start_web_peer("peer2", &[]);
     page.wait_state("joined", |json| json.contains("\"joined\":true"));

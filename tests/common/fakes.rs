@@ -1,7 +1,8 @@
 //! Fakes that play one side of the protocol against the real programs: a
 //! fake peer joined to the tracker (a [`Probe`], to SEARCH while the real
 //! programs run), the records such a peer announces, and a fake seeder
-//! that answers a downloading peer with whatever bytes a test chooses.
+//! that answers a downloading peer with whatever bytes a test chooses, and
+//! a tracker that keeps only the core protocol (and PING).
 
 use super::client::{Client, READ_TIMEOUT};
 use super::net::free_port;
@@ -128,4 +129,39 @@ pub fn fake_seeder(reply: Vec<u8>) -> (u16, JoinHandle<Option<String>>) {
         Some(request.trim_end().to_string())
     });
     (port, handle)
+}
+
+/// A tracker that keeps only the core protocol and PING, for one session:
+/// HI to HELLO, PONG to PING, the records taken without a word, and
+/// `ERROR: unknown command` for every extension (FIND, LIST...). The
+/// session must come within [`TIMEOUT`]; the thread ends with it.
+pub fn core_only_tracker(addr: &str) -> JoinHandle<()> {
+    let listener = TcpListener::bind(addr).expect("bind the core-only tracker");
+    listener
+        .set_nonblocking(true)
+        .expect("non-blocking listener");
+    thread::spawn(move || {
+        // Polled with a deadline, so that a peer that never comes cannot
+        // hang the test.
+        let Ok((stream, _)) = poll(TIMEOUT, || listener.accept().map_err(|e| e.to_string())) else {
+            return;
+        };
+        let _ = stream.set_nonblocking(false);
+        let _ = stream.set_read_timeout(Some(TIMEOUT));
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+            let answer = match line.trim_end() {
+                "HELLO" => "HI",
+                "PING" => "PONG",
+                "BYE" => return,
+                request if request.starts_with('<') => "",
+                _ => "ERROR: unknown command",
+            };
+            if !answer.is_empty() && writeln!(reader.get_mut(), "{answer}").is_err() {
+                return;
+            }
+            line.clear();
+        }
+    })
 }
