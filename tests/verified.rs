@@ -11,10 +11,7 @@ mod common;
 use common::*;
 use p2p_share::wire::sha256::{digest, to_hex};
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::net::TcpStream;
 
 /// How a fake holder goes wrong.
 #[derive(Clone, Copy)]
@@ -41,50 +38,27 @@ enum Fault {
 
 /// A fake holder of one file: answers DOWNLOAD (whole or ranged), HASH
 /// and LIST on as many connections as come, until dropped.
-struct FakeHolder {
-    port: u16,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
+struct FakeHolder(FakeServer);
 
 impl FakeHolder {
     fn start(name: &str, content: Vec<u8>, fault: Fault) -> FakeHolder {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake holder");
-        let port = listener.local_addr().expect("its address").port();
-        listener.set_nonblocking(true).expect("non-blocking");
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = Arc::clone(&stop);
         let name = name.to_string();
-        let thread = thread::spawn(move || {
-            // Connections left unanswered stay open until the fake stops.
-            let mut unanswered = Vec::new();
-            while !stopping.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        unanswered.extend(answer(stream, &name, &content, fault, port))
-                    }
-                    Err(_) => thread::park_timeout(POLL_INTERVAL),
-                }
-            }
+        // Connections left unanswered stay open until the fake stops.
+        let mut unanswered = Vec::new();
+        let server = FakeServer::start(move |stream| {
+            // The port the holder announces is the one it listens on.
+            let port = stream.local_addr().map_or(0, |a| a.port());
+            unanswered.extend(answer(stream, &name, &content, fault, port))
         });
-        FakeHolder {
-            port,
-            stop,
-            thread: Some(thread),
-        }
+        FakeHolder(server)
     }
 
     fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.0.addr()
     }
-}
 
-impl Drop for FakeHolder {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    fn port(&self) -> u16 {
+        self.0.port
     }
 }
 
@@ -179,7 +153,7 @@ fn joined_peer1(net: &Net) -> Node {
 
 /// A fake joined to the tracker that announces `name` as held by `holder`.
 fn joined_fake(net: &Net, name: &str, size: usize, holder: &FakeHolder) -> Client {
-    let record = file_record(name, "bin", size as u64, "01/01/26", holder.port);
+    let record = file_record(name, "bin", size as u64, "01/01/26", holder.port());
     let mut session = join_tracker(&net.tracker_addr(), &record);
     wait_until("the tracker to list the fake holder", || {
         session.search(name).starts_with("FOUND:")

@@ -8,7 +8,9 @@ use super::client::{Client, READ_TIMEOUT};
 use super::net::free_port;
 use super::waiting::{poll, wait_for, TIMEOUT};
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
 /// A file record as a peer announces it, from 127.0.0.1.
@@ -164,4 +166,50 @@ pub fn core_only_tracker(addr: &str) -> JoinHandle<()> {
             line.clear();
         }
     })
+}
+
+/// A fake server on a free loopback port: every connection that comes goes
+/// to `serve`, one after the other, in one thread, until the server is
+/// dropped (the thread is then joined).
+pub struct FakeServer {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FakeServer {
+    pub fn start(mut serve: impl FnMut(TcpStream) + Send + 'static) -> FakeServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake server");
+        let port = listener.local_addr().expect("its address").port();
+        // Not blocking, so that the thread sees the stop.
+        listener.set_nonblocking(true).expect("non-blocking");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            while !stopping.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => serve(stream),
+                    Err(_) => thread::park_timeout(super::waiting::POLL_INTERVAL),
+                }
+            }
+        });
+        FakeServer {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
