@@ -62,6 +62,20 @@ impl Transcript {
         }
     }
 
+    /// Ends a muted run of repeated requests (a poll until the answer is
+    /// right, or time is up): one line says how many there were, and the
+    /// last reply, instead of a line for each.
+    pub fn unmute_after_polling(&self, asked: usize, started: Instant, last: &str) {
+        self.mute(false);
+        if asked > 1 {
+            self.note(format!(
+                "B asked {asked} times in {}; the last reply: {}",
+                seconds(started.elapsed()),
+                show(last.as_bytes())
+            ));
+        }
+    }
+
     /// Stops or restarts writing lines.
     pub fn mute(&self, muted: bool) {
         self.muted.set(muted);

@@ -2,7 +2,7 @@
 
 use super::peers::{joined, joined_with, Joined};
 use super::Tracker;
-use crate::probe::{seconds, show, Transcript};
+use crate::probe::{show, Transcript};
 use crate::rules::{reply_line, written_exactly, Checked, Miss};
 use p2p_share::wire::protocol::{FileRecord, Message};
 use std::thread;
@@ -85,14 +85,7 @@ fn find_until(
         }
         thread::sleep(FIND_PAUSE);
     };
-    t.mute(false);
-    if asked > 1 {
-        t.note(format!(
-            "B asked {asked} times in {}; the last reply: {}",
-            seconds(started.elapsed()),
-            show(line.as_bytes())
-        ));
-    }
+    t.unmute_after_polling(asked, started, &line);
     Ok(line)
 }
 

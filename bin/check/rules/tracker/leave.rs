@@ -4,7 +4,7 @@
 use super::peers::{connect, joined, joined_peer, read_hi, send_records, Joined};
 use super::replies::{closes_silently, wait_gone, wait_listed};
 use super::{Greeting, Tracker};
-use crate::probe::{seconds, show, Transcript};
+use crate::probe::Transcript;
 use crate::rules::{reply_line, written_exactly, Checked, Miss};
 use p2p_share::wire::protocol::Message;
 use std::thread;
@@ -126,14 +126,7 @@ pub fn list(tracker: &Tracker, t: &Transcript) -> Checked {
         }
         thread::sleep(LIST_PAUSE);
     };
-    t.mute(false);
-    if asked > 1 {
-        t.note(format!(
-            "B asked {asked} times in {}; the last reply: {}",
-            seconds(started.elapsed()),
-            show(line.as_bytes())
-        ));
-    }
+    t.unmute_after_polling(asked, started, &line);
     if let Some(missing) = missing {
         return Err(format!("FILES: does not hold the record {missing}").into());
     }
