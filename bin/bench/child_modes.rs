@@ -99,7 +99,8 @@ fn serve_as_tracker() -> Result<()> {
     let listener = listen(LOOPBACK_ANY_PORT, "the benchmark")?;
     let addr = local_addr(&listener)?;
     let settings = settings_for(&[(TRACKER_ID, addr)])?;
-    let log = Log::new(TRACKER_ID, false);
+    // The log goes to standard output, which is a file (see `ChildProcess::spawn`).
+    let log = Log::new(TRACKER_ID, false).on_stdout();
     let _tracker = Tracker::start(listener, TrackerConfig::new(settings, log))?;
     report(&format!("address {addr}"));
     wait_for_end_of_input();
@@ -132,7 +133,7 @@ fn serve_as_peer(tracker: SocketAddr, dir: &Path) -> Result<()> {
         dir: dir.to_path_buf(),
         max_connections: PEER_MAX_CONNECTIONS,
         heartbeat: Some(DEFAULT_HEARTBEAT),
-        log: Log::new(PEER_ID, false),
+        log: Log::new(PEER_ID, false).on_stdout(),
     };
     let peer = Peer::start_on(listener, config)?;
     report(&format!("address {addr}"));

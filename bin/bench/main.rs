@@ -172,14 +172,9 @@ fn run(options: &Options) -> Result<()> {
     let transfer = measure_transfer(&workspace, &source, size, &client, *first_addr)?;
     let fetch = measure_fetch(&source, size, &client, &peer_addrs, transfer.raw)?;
     let verified = measure_verify(&source, size, client.dir(), *first_addr, transfer.peer)?;
-    let mut sessions = join_sessions(&tracker, tracker_addr, options.sessions)?;
+    let sessions = join_sessions(&tracker, tracker_addr, options.sessions)?;
     let joined = sessions.tracker.joined;
-    let search = measure_search(
-        &workspace,
-        &mut sessions.searchers,
-        options.searches,
-        joined,
-    )?;
+    let search = measure_search(&workspace, &sessions.searchers, options.searches, joined)?;
     // Every session ends here, as a peer that leaves: the tracker sees each
     // connection close.
     drop(sessions.streams);

@@ -46,7 +46,7 @@ const TRACKER_OTHER_CONNECTIONS: usize = 16;
 /// The fake peers joined to the tracker.
 pub(super) struct Sessions {
     /// The first few sessions, wrapped as connections: they send the SEARCHes.
-    pub(super) searchers: Vec<Connection>,
+    pub(super) searchers: Vec<TcpStream>,
     /// Every other session, as a bare socket that just stays open.
     pub(super) streams: Vec<TcpStream>,
     /// The tracker's memory with all of them joined.
@@ -85,16 +85,13 @@ pub(super) fn join_sessions(
     let start = Instant::now();
     let mut streams = open_sessions(addr, fit);
     let opened = streams.len();
-    // The searchers are sessions like the others; wrapping them in a
-    // `Connection` gives them the protocol's framing for their requests.
-    let log = quiet_log();
+    // The searchers are sessions like the others. They stay bare streams:
+    // the search step reads their replies with the same loop as the echo
+    // client's, so that only the server differs between the two.
     let rest = streams.split_off(opened.min(SEARCH_CONNECTIONS));
-    let mut searchers = streams
-        .into_iter()
-        .map(|stream| Connection::connected(stream, &log))
-        .collect::<Result<Vec<_>>>()?;
-    let joined = match searchers.first_mut() {
-        Some(connection) => wait_until_joined(connection, opened)?,
+    let searchers = streams;
+    let joined = match searchers.first() {
+        Some(stream) => wait_until_joined(stream, opened)?,
         None => 0,
     };
     let elapsed = start.elapsed();
@@ -272,10 +269,16 @@ pub(super) fn session_file_name(number: usize, index: usize) -> String {
 /// Asks for the tracker's `LIST` until `wanted` fake peers show in it (each
 /// session's records are taken in by that session's thread, so the last
 /// joins may still be on their way), or the time is up.
-fn wait_until_joined(connection: &mut Connection, wanted: usize) -> Result<usize> {
+fn wait_until_joined(stream: &TcpStream, wanted: usize) -> Result<usize> {
+    // A `Connection` on a second handle of the stream gives the LISTs the
+    // protocol's framing; it reads nothing beyond each reply.
+    let stream = stream
+        .try_clone()
+        .map_err(|e| Error::io("opening a second handle of a session", e))?;
+    let mut connection = Connection::connected(stream, &quiet_log())?;
     let deadline = Instant::now() + JOIN_CONFIRM_TIMEOUT;
     loop {
-        let joined = count_joined(connection)?;
+        let joined = count_joined(&mut connection)?;
         if joined >= wanted || Instant::now() > deadline {
             return Ok(joined);
         }
