@@ -4,9 +4,10 @@
 //! code the real binaries run, so that the figures are those of the real
 //! tracker and peer.
 
+use super::lab_link::{time_both, AS_LINK_TESTER};
 use super::proc::status_kib;
 use super::search::echo_lines;
-use super::{local_addr, quiet_log, LOOPBACK_ANY_PORT};
+use super::{local_addr, quiet_log, FILE_NAME, LOOPBACK_ANY_PORT};
 use p2p_share::error::{Error, Result};
 use p2p_share::log::Log;
 use p2p_share::peer::client;
@@ -43,7 +44,7 @@ const PEER_ID: &str = "bench-peer";
 pub(super) fn is_child_mode(args: &[String]) -> bool {
     matches!(
         args.first().map(String::as_str),
-        Some(AS_TRACKER | AS_PEER | AS_DOWNLOADER | AS_ECHO)
+        Some(AS_TRACKER | AS_PEER | AS_DOWNLOADER | AS_ECHO | AS_LINK_TESTER)
     )
 }
 
@@ -61,9 +62,15 @@ pub(super) fn run_child(args: &[String]) -> Result<()> {
                 .map_err(|_| Error::Usage(format!("{mode}: bad size {size:?}")))?;
             download_as_child(parse_addr(peer)?, name, size, Path::new(dir))
         }
+        [mode, serving, size, client] if mode == AS_LINK_TESTER => {
+            let size = size
+                .parse()
+                .map_err(|_| Error::Usage(format!("{mode}: bad size {size:?}")))?;
+            test_link(Path::new(serving), size, Path::new(client))
+        }
         _ => Err(Error::Usage(format!(
             "the benchmark's hidden modes are `{AS_TRACKER}`, `{AS_ECHO}`, `{AS_PEER} TRACKER DIR` \
-             and `{AS_DOWNLOADER} PEER NAME SIZE DIR`"
+             `{AS_DOWNLOADER} PEER NAME SIZE DIR` and `{AS_LINK_TESTER} DIR SIZE CLIENT_DIR`"
         ))),
     }
 }
@@ -96,15 +103,21 @@ fn settings_for(nodes: &[(&str, SocketAddr)]) -> Result<Settings> {
 /// `--as-tracker`: the tracker, as the `tracker` binary runs it, on a
 /// free port.
 fn serve_as_tracker() -> Result<()> {
-    let listener = listen(LOOPBACK_ANY_PORT, "the benchmark")?;
-    let addr = local_addr(&listener)?;
-    let settings = settings_for(&[(TRACKER_ID, addr)])?;
-    // The log goes to standard output, which is a file (see `ChildProcess::spawn`).
-    let log = Log::new(TRACKER_ID, false).on_stdout();
-    let _tracker = Tracker::start(listener, TrackerConfig::new(settings, log))?;
+    let (_tracker, addr) = start_tracker()?;
     report(&format!("address {addr}"));
     wait_for_end_of_input();
     Ok(())
+}
+
+/// A tracker on a free loopback port, logging to standard output, which is
+/// a file (see `ChildProcess::spawn`).
+fn start_tracker() -> Result<(Tracker, SocketAddr)> {
+    let listener = listen(LOOPBACK_ANY_PORT, "the benchmark")?;
+    let addr = local_addr(&listener)?;
+    let settings = settings_for(&[(TRACKER_ID, addr)])?;
+    let log = Log::new(TRACKER_ID, false).on_stdout();
+    let tracker = Tracker::start(listener, TrackerConfig::new(settings, log))?;
+    Ok((tracker, addr))
 }
 
 /// `--as-echo`: the baseline for `search`, a bare echo server on a free
@@ -125,6 +138,15 @@ fn serve_as_echo() -> Result<()> {
 /// `--as-peer TRACKER DIR`: a peer, as the `peer --serve` binary runs it,
 /// on a free port, serving DIR and joined to TRACKER.
 fn serve_as_peer(tracker: SocketAddr, dir: &Path) -> Result<()> {
+    let (peer, addr) = start_peer(tracker, dir)?;
+    report(&format!("address {addr}"));
+    wait_for_end_of_input();
+    peer.quit();
+    Ok(())
+}
+
+/// A peer on a free loopback port, serving `dir` and joined to `tracker`.
+fn start_peer(tracker: SocketAddr, dir: &Path) -> Result<(Peer, SocketAddr)> {
     let listener = listen(LOOPBACK_ANY_PORT, "the benchmark")?;
     let addr = local_addr(&listener)?;
     let config = PeerConfig {
@@ -135,9 +157,19 @@ fn serve_as_peer(tracker: SocketAddr, dir: &Path) -> Result<()> {
         heartbeat: Some(DEFAULT_HEARTBEAT),
         log: Log::new(PEER_ID, false).on_stdout(),
     };
-    let peer = Peer::start_on(listener, config)?;
-    report(&format!("address {addr}"));
-    wait_for_end_of_input();
+    Ok((Peer::start_on(listener, config)?, addr))
+}
+
+/// `--as-link-tester DIR SIZE CLIENT_DIR`, inside the shaped namespace: a
+/// tracker, a peer serving DIR, and the plain and verified downloads of
+/// its file into CLIENT_DIR; reports `plain MIB/S` and `verified MIB/S`.
+fn test_link(serving: &Path, size: u64, client_dir: &Path) -> Result<()> {
+    let (_tracker, tracker_addr) = start_tracker()?;
+    let (peer, addr) = start_peer(tracker_addr, serving)?;
+    let (client, _) = SharedFolder::open(client_dir)?;
+    let (plain, verified) = time_both(&client, addr, &serving.join(FILE_NAME), size)?;
+    report(&format!("plain {plain:.1}"));
+    report(&format!("verified {verified:.1}"));
     peer.quit();
     Ok(())
 }

@@ -47,12 +47,31 @@ impl ChildProcess {
         args: Vec<OsString>,
         log: &Path,
     ) -> Result<ChildProcess> {
-        let program = std::env::current_exe()
-            .map_err(|e| Error::io("finding the benchmark's own program", e))?;
+        let mut command = Command::new(own_program()?);
+        command.args(args);
+        Self::start(role, command, log)
+    }
+
+    /// The same, inside the network namespace `namespace`
+    /// (`ip netns exec NAMESPACE PROGRAM ARGS`).
+    pub(super) fn spawn_in_namespace(
+        namespace: &str,
+        role: &'static str,
+        args: Vec<OsString>,
+        log: &Path,
+    ) -> Result<ChildProcess> {
+        let mut command = Command::new("ip");
+        command
+            .args(["netns", "exec", namespace])
+            .arg(own_program()?)
+            .args(args);
+        Self::start(role, command, log)
+    }
+
+    fn start(role: &'static str, mut command: Command, log: &Path) -> Result<ChildProcess> {
         let log =
             File::create(log).map_err(|e| Error::io(format!("creating {}", log.display()), e))?;
-        let mut child = Command::new(program)
-            .args(args)
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(log)
             .stderr(Stdio::piped())
@@ -121,6 +140,11 @@ impl Drop for ChildProcess {
             let _ = reader.join();
         }
     }
+}
+
+/// This very program, which the children run in a hidden mode.
+fn own_program() -> Result<PathBuf> {
+    std::env::current_exe().map_err(|e| Error::io("finding the benchmark's own program", e))
 }
 
 /// Reads a child's standard error to its end: the report lines go to

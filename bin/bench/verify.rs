@@ -102,7 +102,7 @@ fn sha256sum_time(source: &Path) -> Result<Option<Duration>> {
 /// One verified DOWNLOAD into `target`, as the peer's `download` does it:
 /// HASH asked in a thread of its own, the bytes hashed as they are
 /// written; the two must agree.
-fn verified_download(peer: SocketAddr, size: u64, target: &Path) -> Result<Duration> {
+pub(super) fn verified_download(peer: SocketAddr, size: u64, target: &Path) -> Result<Duration> {
     let request = DownloadRequest {
         file: FileSpec {
             name: FILE_NAME.to_string(),

@@ -134,49 +134,84 @@ pub fn from_hex(text: &str) -> Option<Digest> {
     Some(digest)
 }
 
-/// One round of the compression function (FIPS 180-4, section 6.2.2) over
-/// a 64-byte block.
+/// The compression function (FIPS 180-4, section 6.2.2) over a 64-byte
+/// block: 64 rounds that stir the block into the state.
+///
+/// Two choices make it about a third faster than the text of the standard,
+/// with the same result (the tests check it against `sha256sum`):
+/// - the message schedule is kept as its last 16 words, in a ring, instead
+///   of all 64: each new word needs only words 2, 7, 15 and 16 back;
+/// - the rounds run eight at a time with the eight working variables named
+///   in turn (see [`round`]), so nothing is moved from one variable to the
+///   next between two rounds.
 fn compress(state: &mut [u32; 8], block: &[u8]) {
-    let mut schedule = [0u32; 64];
-    for (word, bytes) in schedule.iter_mut().zip(block.chunks_exact(4)) {
+    let mut w = [0u32; 16];
+    for (word, bytes) in w.iter_mut().zip(block.chunks_exact(4)) {
         *word = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     }
-    for t in 16..64 {
-        let s0 = schedule[t - 15].rotate_right(7)
-            ^ schedule[t - 15].rotate_right(18)
-            ^ (schedule[t - 15] >> 3);
-        let s1 = schedule[t - 2].rotate_right(17)
-            ^ schedule[t - 2].rotate_right(19)
-            ^ (schedule[t - 2] >> 10);
-        schedule[t] = schedule[t - 16]
-            .wrapping_add(s0)
-            .wrapping_add(schedule[t - 7])
-            .wrapping_add(s1);
+    let mut v = *state;
+    for eight in 0..8 {
+        let base = eight * 8;
+        if eight >= 2 {
+            // Rounds 16 to 63 first extend the schedule by these 8 words.
+            for t in base..base + 8 {
+                w[t % 16] = next_word(&w, t);
+            }
+        }
+        let k_plus_w = |i: usize| ROUND_CONSTANTS[base + i].wrapping_add(w[(base + i) % 16]);
+        // Written out, so that each round's places in `v` are constants.
+        round(&mut v, 0, k_plus_w(0));
+        round(&mut v, 1, k_plus_w(1));
+        round(&mut v, 2, k_plus_w(2));
+        round(&mut v, 3, k_plus_w(3));
+        round(&mut v, 4, k_plus_w(4));
+        round(&mut v, 5, k_plus_w(5));
+        round(&mut v, 6, k_plus_w(6));
+        round(&mut v, 7, k_plus_w(7));
     }
-    let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = *state;
-    for t in 0..64 {
-        let big_s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
-        let choose = (e & f) ^ (!e & g);
-        let temp1 = h
-            .wrapping_add(big_s1)
-            .wrapping_add(choose)
-            .wrapping_add(ROUND_CONSTANTS[t])
-            .wrapping_add(schedule[t]);
-        let big_s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
-        let majority = (a & b) ^ (a & c) ^ (b & c);
-        let temp2 = big_s0.wrapping_add(majority);
-        h = g;
-        g = f;
-        f = e;
-        e = d.wrapping_add(temp1);
-        d = c;
-        c = b;
-        b = a;
-        a = temp1.wrapping_add(temp2);
-    }
-    for (word, new) in state.iter_mut().zip([a, b, c, d, e, f, g, h]) {
+    for (word, new) in state.iter_mut().zip(v) {
         *word = word.wrapping_add(new);
     }
+}
+
+/// Word `t` of the message schedule (t >= 16), from the ring `w` of the
+/// 16 words before it.
+#[inline(always)]
+fn next_word(w: &[u32; 16], t: usize) -> u32 {
+    let before_15 = w[(t - 15) % 16];
+    let before_2 = w[(t - 2) % 16];
+    let s0 = before_15.rotate_right(7) ^ before_15.rotate_right(18) ^ (before_15 >> 3);
+    let s1 = before_2.rotate_right(17) ^ before_2.rotate_right(19) ^ (before_2 >> 10);
+    w[t % 16]
+        .wrapping_add(s0)
+        .wrapping_add(w[(t - 7) % 16])
+        .wrapping_add(s1)
+}
+
+/// Round `i` of eight (0 to 7), with `k_plus_w` its round constant plus
+/// its schedule word. The standard's variables a to h shift by one place
+/// each round; here they stay where they are in `v`, and round `i` reads
+/// `a` at `v[(8 - i) % 8]`, `b` one place on, and so on. After eight rounds
+/// every variable is back at its own place.
+#[inline(always)]
+fn round(v: &mut [u32; 8], i: usize, k_plus_w: u32) {
+    let at = |letter: usize| (letter + 8 - i) % 8;
+    let (a, b, c) = (v[at(0)], v[at(1)], v[at(2)]);
+    let (e, f, g) = (v[at(4)], v[at(5)], v[at(6)]);
+    let big_s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
+    // (e & f) ^ (!e & g) and (a & b) ^ (a & c) ^ (b & c) of the standard,
+    // each in one operation fewer.
+    let choose = g ^ (e & (f ^ g));
+    let temp1 = v[at(7)]
+        .wrapping_add(big_s1)
+        .wrapping_add(choose)
+        .wrapping_add(k_plus_w);
+    let big_s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
+    let majority = (a & b) | (c & (a | b));
+    // The new e is d + temp1; the new a is temp1 + temp2. In the standard
+    // they move to the front; here they take the places of d and h.
+    v[at(3)] = v[at(3)].wrapping_add(temp1);
+    v[at(7)] = temp1.wrapping_add(big_s0.wrapping_add(majority));
 }
 
 #[cfg(test)]
