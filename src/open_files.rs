@@ -59,7 +59,7 @@ pub fn connections_that_fit(limit: u64, files_per_connection: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{connections_that_fit, open_file_limit, parse_open_file_limits, RESERVED_FILES};
 
     /// The first lines of a real `/proc/self/limits`.
     const LINUX: &str = "\

@@ -276,7 +276,11 @@ fn is_host_name(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::Settings;
+    use crate::Result;
+    use std::io;
+    use std::net::IpAddr;
+    use std::path::Path;
 
     fn parse(text: &str) -> Result<Settings> {
         Settings::parse(Path::new("test_settings.txt"), text)

@@ -78,7 +78,9 @@ fn remove_leftovers(what: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::TempDir;
+    use std::fs;
+    use std::path::Path;
 
     #[test]
     fn a_folder_left_by_a_program_that_is_gone_is_removed() {

@@ -146,7 +146,9 @@ fn to_usize(option: &str, n: u64) -> Result<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{parse, Command, Options};
+    use crate::{DEFAULT_PEERS, QUICK_SEARCHES, QUICK_SIZE_MIB};
+    use p2p_share::error::Result;
 
     fn parse_words(words: &[&str]) -> Result<Command> {
         parse(words.iter().map(|w| w.to_string()).collect())

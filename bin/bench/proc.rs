@@ -64,7 +64,7 @@ pub(super) fn raise_open_file_limit(pid: u32, wanted: u64) -> std::result::Resul
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::parse_status_kib;
 
     #[test]
     fn reads_proc_figures() {

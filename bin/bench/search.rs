@@ -273,7 +273,8 @@ fn micros(time: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{percentile, share_of};
+    use std::time::Duration;
 
     #[test]
     fn percentiles_use_the_nearest_rank() {

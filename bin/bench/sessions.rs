@@ -304,8 +304,9 @@ fn count_joined(connection: &mut Connection) -> Result<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::session_records;
     use p2p_share::wire::connection::MAX_REQUEST_LINE;
+    use p2p_share::wire::protocol::Message;
 
     #[test]
     fn session_records_are_a_valid_join() {

@@ -354,7 +354,8 @@ fn run_tag() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{parse, Kind, Style, DEFAULT_TIMEOUT};
+    use std::time::Duration;
 
     fn args(words: &str) -> Vec<String> {
         words.split_whitespace().map(String::from).collect()

@@ -531,7 +531,8 @@ pub fn seconds(duration: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{describe, describe_received, seconds, show, End, SHOW_LIMIT};
+    use std::time::Duration;
 
     #[test]
     fn line_ends_and_odd_bytes_are_visible() {

@@ -359,7 +359,7 @@ fn write_out(text: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::Counts;
 
     #[test]
     fn the_count_line_names_rules_not_judged_only_when_there_are_some() {

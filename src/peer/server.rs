@@ -301,9 +301,12 @@ fn receive_body(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{upload_time_limit, Deadline, MAX_UPLOAD_SIZE, UPLOAD_BASE_TIME};
+    use crate::wire::connection::Closer;
     use std::io::Read;
     use std::net::{Ipv4Addr, TcpListener, TcpStream};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
 
     #[test]
     fn an_upload_may_take_longer_the_larger_it_is() {

@@ -1,7 +1,19 @@
 //! The server's unit tests: the cap, the share rule, stopping.
 
-use super::*;
+use super::{
+    accept_failure, fit_to_open_files, listen, room_for, Accepted, Admitted, Handler, Limits,
+    LiveConnections, MadeRoom, Room, Server, Throttle,
+};
+use crate::log::Log;
+use crate::wire::connection::{Closer, Connection};
+use crate::wire::protocol::Message;
+use crate::{lock, Result};
+use std::collections::HashMap;
 use std::io::Read;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 fn listener() -> TcpListener {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap()

@@ -1,4 +1,4 @@
-use super::*;
+use super::{file, fn_name, function, function_at, paths, place};
 use crate::wire::rules;
 use std::path::Path;
 

@@ -111,8 +111,10 @@ impl Index {
 
 #[cfg(test)]
 pub(super) mod tests {
-    use super::*;
+    use super::Index;
     use crate::wire::date::Date;
+    use crate::wire::protocol::{FileRecord, MAX_FIND_RECORDS};
+    use std::net::SocketAddr;
 
     /// A record of a `txt` file of 10 bytes, served at `ip:port`.
     pub(in crate::tracker) fn record(name: &str, ip: &str, port: u16) -> FileRecord {

@@ -124,7 +124,8 @@ pub fn probe(addr: SocketAddr, wait: Duration) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{probe, Liveness, Verdict, PROBE_WAIT_MAX};
+    use std::time::{Duration, Instant};
 
     const SECOND: Duration = Duration::from_secs(1);
 

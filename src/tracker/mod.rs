@@ -503,8 +503,13 @@ fn search(state: &TrackerState, name: &str, from: SocketAddr) -> TrackerReply {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{check_records, Member, Settings, TrackerState};
+    use crate::lock;
+    use crate::wire::connection::Closer;
+    use std::net::{IpAddr, SocketAddr, TcpListener};
     use std::path::Path;
+    use std::sync::atomic::{AtomicBool, AtomicU64};
+    use std::sync::{Arc, Mutex};
 
     use super::index::tests::record;
     use crate::log::Log;

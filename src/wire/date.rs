@@ -127,8 +127,8 @@ pub fn clock_time() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use std::time::Duration;
+    use super::{civil_from_days, clock_time, Date};
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn known_days_convert() {

@@ -256,7 +256,7 @@ impl Wire for PeerReply {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{PeerReply, PeerRequest, TrackerReply, TrackerRequest, Wire};
     use crate::wire::protocol::tests::every_kind_of_message;
 
     /// Every message of the protocol belongs to at least one conversation,

@@ -134,7 +134,7 @@ pub fn keyword(line: &str) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{about, keyword, peer, tracker, Side, KEYWORDS};
 
     #[test]
     fn a_line_s_keyword_is_read_as_a_trace_shows_it() {

@@ -254,7 +254,7 @@ pub fn closes_silently(probe: &mut Probe) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{found_locations, how_written};
 
     #[test]
     fn found_records_are_read_whatever_separates_them() {

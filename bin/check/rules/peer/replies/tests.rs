@@ -1,7 +1,8 @@
 //! The judgment of replies, byte for byte.
 
-use super::*;
-use crate::probe::End;
+use super::{judge_error, judge_file};
+use crate::probe::{End, Received};
+use std::time::Duration;
 
 fn got(bytes: &[u8], end: End) -> Received {
     Received {
