@@ -211,9 +211,54 @@ pub fn exit_code(program: &str, result: Result<()>) -> ExitCode {
     }
 }
 
+/// A mistyped word is at most this many edits from what was meant; more,
+/// and the "nearest" command is a guess that would mislead.
+const MAX_TYPO_EDITS: usize = 2;
+
+/// The word of `known` that `typed` is most likely a typo of: the nearest
+/// by edit distance (any case), if it is at most two edits
+/// away and fewer than half the typed letters. On a tie, the first in
+/// `known`. The peer's shell and the tracker's console use it.
+pub fn did_you_mean<'a>(typed: &str, known: &[&'a str]) -> Option<&'a str> {
+    let typed = typed.to_lowercase();
+    let allowed = MAX_TYPO_EDITS.min(typed.chars().count().saturating_sub(1) / 2);
+    let (nearest, edits) = known
+        .iter()
+        .map(|word| (*word, edit_distance(&typed, word)))
+        .min_by_key(|(_, edits)| *edits)?;
+    (edits <= allowed).then_some(nearest)
+}
+
+/// How many one-letter edits turn `a` into `b`: a letter added, removed,
+/// changed, or two neighbours swapped (the commonest slip of a typist).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // rows[i][j]: the distance between the first i letters of a and the
+    // first j of b. Words are short, so the whole table is cheap.
+    let mut rows = vec![vec![0; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    rows[0] = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let change = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + change);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{parse, WebArgs, MAX_PACE_MS};
+    use super::{edit_distance, parse, WebArgs, MAX_PACE_MS};
     use std::time::Duration;
 
     fn args(words: &[&str]) -> Vec<String> {
@@ -287,5 +332,12 @@ mod tests {
         let too_slow = (MAX_PACE_MS + 1).to_string();
         assert!(parse(args(&["--pace", &too_slow]), &accepted).is_err());
         assert!(parse(args(&["--pace", "-1"]), &accepted).is_err());
+    }
+
+    #[test]
+    fn edits_count_letters_added_removed_changed_and_swapped() {
+        assert_eq!(edit_distance("serch", "search"), 1);
+        assert_eq!(edit_distance("lsit", "list"), 1, "a swap is one edit");
+        assert_eq!(edit_distance("", "ping"), 4);
     }
 }

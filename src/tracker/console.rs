@@ -5,8 +5,8 @@
 //! ends (or is not a terminal), the console stops reading and the tracker
 //! serves on until it is killed.
 
+use crate::cli::did_you_mean;
 use crate::log::{write_whole, Stream};
-use crate::peer::shell::did_you_mean;
 use crate::say;
 use crate::tracker::Tracker;
 use crate::wire::connection::ping_peer;

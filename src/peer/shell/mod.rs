@@ -11,7 +11,7 @@
 mod parse;
 mod show;
 
-pub use parse::{did_you_mean, Command, HELP};
+pub use parse::{Command, HELP};
 pub use show::{print_records, record_line};
 
 use crate::error::{Error, Result};

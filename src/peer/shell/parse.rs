@@ -1,6 +1,7 @@
 //! The shell's commands as words: [`Command::parse`] turns a line into a
 //! [`Command`], with no I/O, so every rule of it is tested alone.
 
+use crate::cli::did_you_mean;
 use std::path::PathBuf;
 
 /// One command of the shell.
@@ -180,51 +181,6 @@ fn unknown(word: &str) -> Refusal {
     }
 }
 
-/// A mistyped word is at most this many edits from what was meant; more,
-/// and the "nearest" command is a guess that would mislead.
-const MAX_TYPO_EDITS: usize = 2;
-
-/// The word of `known` that `typed` is most likely a typo of: the nearest
-/// by edit distance (any case), if it is at most two edits
-/// away and fewer than half the typed letters. On a tie, the first in
-/// `known`. The tracker's console uses it too.
-pub fn did_you_mean<'a>(typed: &str, known: &[&'a str]) -> Option<&'a str> {
-    let typed = typed.to_lowercase();
-    let allowed = MAX_TYPO_EDITS.min(typed.chars().count().saturating_sub(1) / 2);
-    let (nearest, edits) = known
-        .iter()
-        .map(|word| (*word, edit_distance(&typed, word)))
-        .min_by_key(|(_, edits)| *edits)?;
-    (edits <= allowed).then_some(nearest)
-}
-
-/// How many one-letter edits turn `a` into `b`: a letter added, removed,
-/// changed, or two neighbours swapped (the commonest slip of a typist).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    // rows[i][j]: the distance between the first i letters of a and the
-    // first j of b. Words are short, so the whole table is cheap.
-    let mut rows = vec![vec![0; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    rows[0] = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let change = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + change);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    rows[a.len()][b.len()]
-}
-
 /// Splits a line into words at white space; "double quotes" keep spaces.
 fn split_words(line: &str) -> Result<Vec<String>, Refusal> {
     let mut words = Vec::new();
@@ -260,7 +216,8 @@ fn split_words(line: &str) -> Result<Vec<String>, Refusal> {
 
 #[cfg(test)]
 mod tests {
-    use super::{did_you_mean, edit_distance, Command, COMMAND_WORDS};
+    use super::{Command, COMMAND_WORDS};
+    use crate::cli::did_you_mean;
 
     fn parse(line: &str) -> Command {
         Command::parse(line).unwrap().unwrap()
@@ -371,9 +328,6 @@ mod tests {
 
     #[test]
     fn a_typo_is_told_the_nearest_command_and_a_new_word_is_not() {
-        assert_eq!(edit_distance("serch", "search"), 1);
-        assert_eq!(edit_distance("lsit", "list"), 1, "a swap is one edit");
-        assert_eq!(edit_distance("", "ping"), 4);
         for (typed, meant) in [
             ("serch", Some("search")),
             ("Seach", Some("search")),
