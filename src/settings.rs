@@ -117,7 +117,7 @@ impl Settings {
             } else {
                 format!("its ids: {}", ids.join(", "))
             };
-            Error::Other(format!(
+            Error::Unknown(format!(
                 "no node {id:?} in the settings file {} ({listed})",
                 self.path.display()
             ))
@@ -177,7 +177,7 @@ impl Settings {
         };
         let fix = "write an id from the settings file or ip:port (127.0.0.1:5002, [::1]:5002)";
         if port.parse::<u16>().map_or(true, |port| port == 0) {
-            return Err(Error::Other(format!(
+            return Err(Error::Unknown(format!(
                 "{id_or_addr:?}: the port {port:?} is not a number from 1 to 65535 ({fix})"
             )));
         }
@@ -186,7 +186,7 @@ impl Settings {
             .and_then(|mut addrs| addrs.next())
         {
             Some(addr) => Ok(addr),
-            None => Err(Error::Other(format!(
+            None => Err(Error::Unknown(format!(
                 "{id_or_addr:?}: no machine is called {host:?} ({fix})"
             ))),
         }
