@@ -433,8 +433,15 @@ impl Plan {
             range.first,
             range.first + range.count - 1
         );
+        // Two short lines, to fit a terminal's width.
+        let (bad, vouching) = (log.name_of(peer), log.name_of(checker));
         log.event(&format!(
-            "fetch: {peer} {why}: the range is fetched again from another holder"
+            "fetch: {bad} sent bad bytes for chunks {} to {}",
+            range.first,
+            range.first + range.count - 1
+        ));
+        log.event(&format!(
+            "fetch: {vouching}'s HASH of those chunks differs; they come again from another holder"
         ));
         self.failures.push((peer, why));
         self.checkers.retain(|other| *other != peer);
