@@ -391,10 +391,11 @@ mod tests {
         assert_eq!(listed, 2, "the partial and its list");
         partials.take(&found, &temp).unwrap();
         assert_eq!(fs::metadata(&temp).unwrap().len(), 950);
-        assert_eq!(
-            fs::read_dir(dir.join(super::RESUME_DIR)).unwrap().count(),
-            0
-        );
+        let left = || fs::read_dir(dir.join(super::RESUME_DIR)).unwrap().count();
+        assert_eq!(left(), 0);
+        partials.keep(&temp, "h.bin", &copy(950), &have).unwrap();
+        assert_eq!(partials.clean().unwrap(), 1, "a list is not a partial file");
+        assert_eq!(left(), 0, "the list went with it");
         fs::remove_dir_all(&dir).unwrap();
     }
 

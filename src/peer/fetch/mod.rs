@@ -98,7 +98,14 @@ pub fn fetch(
     };
     thread::scope(|scope| plan.run(scope, &shared, &holders, work, progress))?;
     if !plan.pending.is_empty() {
-        return Err(give_up(&partials, &incoming, &file, copies[0], &plan, log));
+        return Err(give_up(
+            &partials,
+            &incoming,
+            &file,
+            copies.first(),
+            &plan,
+            log,
+        ));
     }
     progress(file.size, file.size);
     // Every range vouched for by another holder of the agreed file: the
@@ -188,13 +195,13 @@ fn spread(mut gaps: Vec<ChunkRange>, parts: usize) -> Vec<ChunkRange> {
 }
 
 /// The fetch ends with chunks that no holder is left to send: keeps those
-/// that came as a partial file of `copy` (hidden, never served), and says
-/// so. Returns the error that ends the fetch.
+/// that came as a partial file of `copy`, the first holder's (hidden,
+/// never served), and says so. Returns the error that ends the fetch.
 fn give_up(
     partials: &Partials,
     incoming: &Incoming,
     file: &FileSpec,
-    copy: &Location,
+    copy: Option<&&Location>,
     plan: &Plan,
     log: &Log,
 ) -> Error {
@@ -204,7 +211,7 @@ fn give_up(
     let have = resume::missing(&left, total);
     let name = &file.name;
     let gaps = resume::describe(&left);
-    if !have.is_empty() {
+    if let (Some(copy), false) = (copy, have.is_empty()) {
         let kept = match have.as_slice() {
             [only] if only.first == 0 => format!("the first {} bytes", bytes_of(only, file.size)),
             _ => format!(
