@@ -490,3 +490,34 @@ fn a_fetch_cut_when_its_holders_vanish_is_finished_by_a_download_from_the_first_
         "no partial left, and no list of chunks"
     );
 }
+
+#[test]
+fn a_download_cut_part_way_is_finished_by_a_fetch_from_the_first_missing_chunk() {
+    let net = Net::new("verified_download_fetch", &["peer1", "peer2"]);
+    let _tracker = net.start_tracker(&[]);
+    let content = pattern_bytes(CUT_SIZE);
+    let cut = FakeHolder::start("big.bin", content.clone(), Fault::CutAfter(4000));
+    let session = joined_fake(&net, "big.bin", content.len(), &cut);
+    let mut peer1 = joined_peer1(&net);
+    let out = run(&mut peer1, "download big.bin");
+    find_line(&out, "the failure", |l| l.starts_with("error:"));
+    peer1.wait_for_log("the partial kept", |l| {
+        l.contains("kept the first 4000 bytes of big.bin")
+    });
+    drop(session);
+    drop(cut);
+    let _peer2 = peer2_with_the_same_copy(&net, &content);
+    let out = run(&mut peer1, "fetch big.bin peer2");
+    find_line(&out, "the fetch", |l| l.starts_with("fetched big.bin"));
+    peer1.wait_for_log("the resume, at the first missing byte", |l| {
+        l.contains("resuming big.bin at byte 4000 of 10000")
+    });
+    find_line(&out, "the whole file verified", |l| {
+        l.trim() == format!("verified: sha256 {}", to_hex(&digest(&content)))
+    });
+    assert_eq!(
+        std::fs::read(net.dir("peer1").join("big.bin")).expect("the file"),
+        content,
+        "byte for byte"
+    );
+}
