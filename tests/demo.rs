@@ -4,7 +4,9 @@
 //! 100 columns, and piped it never waits; it never reads `served_files/` (extra
 //! files there, or none at all, change nothing); a failed step is narrated
 //! and exits 1; `--step` waits for Enter before every scene; `--slow` lets
-//! two peers' chunks take turns; it leaves no folder behind.
+//! two peers' chunks take turns; the lying holder is caught by a fetch's
+//! range hash and its range comes again from peer3; it leaves no folder
+//! behind.
 
 // Each test file uses a different part of the shared helpers (see
 // tests/common/mod.rs): the parts this one does not use are not dead code.
