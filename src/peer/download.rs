@@ -491,7 +491,9 @@ impl Peer {
     }
 
     /// Fetches `name` from all of `peers` at once, then announces it. With
-    /// no peers, from every holder [`Peer::find_holders`] finds.
+    /// no peers, from every holder [`Peer::find_holders`] finds. It goes on
+    /// from the chunks an earlier fetch or download kept, and keeps those
+    /// that came if it fails (see [`crate::peer::fetch`]).
     /// `progress` hears the bytes so far (the web page's transfers).
     pub fn fetch(
         &self,
