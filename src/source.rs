@@ -34,7 +34,11 @@ const FILES: &[(&str, &str)] = &[
     ("src/peer/announce.rs", include_str!("peer/announce.rs")),
     ("src/peer/client.rs", include_str!("peer/client.rs")),
     ("src/peer/download.rs", include_str!("peer/download.rs")),
-    ("src/peer/fetch.rs", include_str!("peer/fetch.rs")),
+    ("src/peer/fetch/mod.rs", include_str!("peer/fetch/mod.rs")),
+    (
+        "src/peer/fetch/range.rs",
+        include_str!("peer/fetch/range.rs"),
+    ),
     ("src/peer/folder/mod.rs", include_str!("peer/folder/mod.rs")),
     (
         "src/peer/folder/tests.rs",

@@ -4,7 +4,9 @@
 //! 100 columns, and piped it never waits; it never reads `served_files/` (extra
 //! files there, or none at all, change nothing); a failed step is narrated
 //! and exits 1; `--step` waits for Enter before every scene; `--slow` lets
-//! two peers' chunks take turns; it leaves no folder behind.
+//! two peers' chunks take turns; the lying holder is caught by a fetch's
+//! range hash and its range comes again from peer3; it leaves no folder
+//! behind.
 
 // Each test file uses a different part of the shared helpers (see
 // tests/common/mod.rs): the parts this one does not use are not dead code.
@@ -22,6 +24,9 @@ const DEMO_TIME_LIMIT: Duration = Duration::from_secs(60);
 
 /// The scenes the demo plays, in order.
 const SCENES: usize = 21;
+
+/// The scene of the lying holder, caught by a fetch's range hash.
+const LIAR_SCENE: usize = 19;
 
 /// The widest line other than a protocol line: a class reads the demo on
 /// one screen. (A protocol line is as long as its records.)
@@ -347,6 +352,40 @@ fn slow_paces_the_fetch_so_the_two_peers_chunks_take_turns_after_their_headers()
             .count();
         assert_eq!(files, 1, "one FILE: line per body: {lines:#?}");
     }
+}
+
+#[test]
+fn the_lying_holder_is_caught_by_the_fetchs_range_hash_and_its_range_comes_from_peer3() {
+    let here = TempDir::new("demo-liar");
+    let stdout = run_demo_ok(here.path(), &[], "");
+    let lines = scene(&stdout, LIAR_SCENE);
+    let has = |text: &str| lines.iter().filter(|line| line.contains(text)).count();
+    assert!(
+        lines[0].starts_with("demo: a fourth peer joins with data.bin"),
+        "{lines:#?}"
+    );
+    // The liar named, by the range hash (and by the narration after).
+    assert_eq!(has("sent bad bytes for chunks 0 to 21"), 2, "{lines:#?}");
+    assert_eq!(
+        has("peer1] fetch: peer3's HASH of those chunks differs"),
+        1,
+        "{lines:#?}"
+    );
+    // The liar's range from peer3: checked against its HASH, then fetched
+    // again from it.
+    assert_eq!(has("<- HASH: data.bin, bin, 4321, 0, 22"), 2, "{lines:#?}");
+    assert_eq!(
+        has("<- DOWNLOAD: data.bin, bin, 4321, 0, 22"),
+        1,
+        "{lines:#?}"
+    );
+    assert_eq!(
+        has("<- DOWNLOAD: data.bin, bin, 4321, 22, 22"),
+        1,
+        "{lines:#?}"
+    );
+    assert_eq!(has("demo: peer3 sent 44 chunk(s)"), 1, "{lines:#?}");
+    assert_eq!(has("demo: verified: sha256 "), 1, "{lines:#?}");
 }
 
 #[test]

@@ -392,3 +392,132 @@ fn a_holder_that_says_nothing_to_hash_does_not_hold_the_download_long() {
 /// Well under the 30 s a silent connection may take elsewhere: the HASH
 /// answer gets 5 s after the last byte of a small file.
 const STALL_LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The file the cut fetches fetch: 100 chunks.
+const CUT_SIZE: usize = 10_000;
+
+/// peer1 fetches big.bin from two fake holders that each vanish after
+/// 2000 bytes of their range of 50 chunks: the fetch fails, and the 40
+/// chunks that came stay behind, hidden (the fakes are gone when this
+/// returns).
+fn a_fetch_cut_by_its_two_holders(net: &Net, content: &[u8]) -> Node {
+    let cut: Vec<FakeHolder> = (0..2)
+        .map(|_| FakeHolder::start("big.bin", content.to_vec(), Fault::CutAfter(2000)))
+        .collect();
+    let mut peer1 = net.start_peer("peer1", false, &[]);
+    let command = format!("fetch big.bin {} {}", cut[0].addr(), cut[1].addr());
+    let out = run(&mut peer1, &command);
+    let error = find_line(&out, "the failure", |l| l.starts_with("error:"));
+    assert!(
+        error.contains("no peer left to send chunks 20 to 49 and 70 to 99"),
+        "{error}"
+    );
+    peer1.wait_for_log("the partial kept", |l| {
+        l.contains("kept 40 of the 100 chunks of big.bin (hidden, not served)")
+    });
+    // Hidden: never listed, served or announced.
+    assert!(visible_files(&net.dir("peer1")).is_empty());
+    let listed = Client::connect(&net.addr("peer1")).request("LIST");
+    assert!(!listed.contains("big.bin"), "{listed}");
+    let out = run(&mut peer1, "list");
+    assert!(out.iter().all(|l| !l.contains("big.bin")), "{out:?}");
+    peer1
+}
+
+/// peer2 serves big.bin, the same copy as the fakes (same size and date).
+fn peer2_with_the_same_copy(net: &Net, content: &[u8]) -> Node {
+    let path = net.put("peer2", "big.bin", content);
+    set_file_date(&path, 2026, 1, 1);
+    net.start_peer("peer2", false, &[])
+}
+
+#[test]
+fn a_fetch_cut_when_its_holders_vanish_is_finished_by_a_later_fetch_from_another() {
+    let net = Net::new("verified_fetch_resume", &["peer1", "peer2"]);
+    let _tracker = net.start_tracker(&[]);
+    let content = pattern_bytes(CUT_SIZE);
+    let mut peer1 = a_fetch_cut_by_its_two_holders(&net, &content);
+    let _peer2 = peer2_with_the_same_copy(&net, &content);
+    let out = run(&mut peer1, "fetch big.bin peer2");
+    find_line(&out, "the fetch", |l| l.starts_with("fetched big.bin"));
+    peer1.wait_for_log("the resume, with the chunks missing", |l| {
+        l.contains("resuming big.bin: chunks 20 to 49 and 70 to 99 of its 100 are missing")
+    });
+    find_line(&out, "only the missing chunks came", |l| {
+        l.contains("peer2 (") && l.ends_with(" sent 60 chunk(s)")
+    });
+    find_line(&out, "the whole file verified", |l| {
+        l.trim() == format!("verified: sha256 {}", to_hex(&digest(&content)))
+    });
+    assert_eq!(
+        std::fs::read(net.dir("peer1").join("big.bin")).expect("the file"),
+        content,
+        "byte for byte"
+    );
+    let out = run(&mut peer1, "clean");
+    assert_eq!(
+        out,
+        ["removed 0 partial download(s)"],
+        "the partial was used up"
+    );
+}
+
+#[test]
+fn a_fetch_cut_when_its_holders_vanish_is_finished_by_a_download_from_the_first_hole() {
+    let net = Net::new("verified_fetch_download", &["peer1", "peer2"]);
+    let _tracker = net.start_tracker(&[]);
+    let content = pattern_bytes(CUT_SIZE);
+    let mut peer1 = a_fetch_cut_by_its_two_holders(&net, &content);
+    let _peer2 = peer2_with_the_same_copy(&net, &content);
+    net.probe().wait_found_at("big.bin", net.port("peer2"));
+    let out = run(&mut peer1, "download big.bin");
+    find_line(&out, "the download", |l| {
+        l.starts_with("downloaded big.bin")
+    });
+    peer1.wait_for_log("the resume at the first missing chunk", |l| {
+        l.contains("resuming big.bin at byte 2000 of 10000, from peer2")
+    });
+    find_line(&out, "the whole file verified", |l| {
+        l.trim() == format!("verified: sha256 {}", to_hex(&digest(&content)))
+    });
+    assert_eq!(
+        std::fs::read(net.dir("peer1").join("big.bin")).expect("the file"),
+        content,
+        "byte for byte"
+    );
+    assert!(
+        all_entries(&net.dir("peer1").join(".p2p-resume")).is_empty(),
+        "no partial left, and no list of chunks"
+    );
+}
+
+#[test]
+fn a_download_cut_part_way_is_finished_by_a_fetch_from_the_first_missing_chunk() {
+    let net = Net::new("verified_download_fetch", &["peer1", "peer2"]);
+    let _tracker = net.start_tracker(&[]);
+    let content = pattern_bytes(CUT_SIZE);
+    let cut = FakeHolder::start("big.bin", content.clone(), Fault::CutAfter(4000));
+    let session = joined_fake(&net, "big.bin", content.len(), &cut);
+    let mut peer1 = joined_peer1(&net);
+    let out = run(&mut peer1, "download big.bin");
+    find_line(&out, "the failure", |l| l.starts_with("error:"));
+    peer1.wait_for_log("the partial kept", |l| {
+        l.contains("kept the first 4000 bytes of big.bin")
+    });
+    drop(session);
+    drop(cut);
+    let _peer2 = peer2_with_the_same_copy(&net, &content);
+    let out = run(&mut peer1, "fetch big.bin peer2");
+    find_line(&out, "the fetch", |l| l.starts_with("fetched big.bin"));
+    peer1.wait_for_log("the resume, at the first missing byte", |l| {
+        l.contains("resuming big.bin at byte 4000 of 10000")
+    });
+    find_line(&out, "the whole file verified", |l| {
+        l.trim() == format!("verified: sha256 {}", to_hex(&digest(&content)))
+    });
+    assert_eq!(
+        std::fs::read(net.dir("peer1").join("big.bin")).expect("the file"),
+        content,
+        "byte for byte"
+    );
+}

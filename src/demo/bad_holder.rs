@@ -1,7 +1,7 @@
 //! The demo's bad holders: a peer that joins the tracker with one file
 //! and gets one thing wrong when asked for it ([`Fault`]). One vanishes
 //! part-way through a download, to show it resumed from another holder;
-//! one lies in one chunk, to show a hash catch it.
+//! one lies in one chunk, to show a fetch's range hash catch it.
 //!
 //! It lives outside the settings file, on a free port, and uses the same
 //! message types as every node, but not the log: it is the other side,
@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::wire::messages::{PeerReply, PeerRequest, TrackerReply, TrackerRequest, Wire};
-use crate::wire::protocol::{FileRecord, Location, CHUNK_SIZE, FILE_HEADER};
+use crate::wire::protocol::{DownloadRequest, FileRecord, Location, CHUNK_SIZE, FILE_HEADER};
 use crate::wire::sha256;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -27,11 +27,13 @@ const LINE_WAIT: Duration = Duration::from_secs(5);
 /// What a bad holder gets wrong.
 #[derive(Debug, Clone, Copy)]
 pub enum Fault {
-    /// Sends this many bytes of the file, then closes, as a holder that
-    /// vanished. It answers nothing else (a HASH just gets the close).
+    /// Sends this many bytes of what DOWNLOAD asks for, then closes, as a
+    /// holder that vanished. It answers nothing else (a HASH just gets the
+    /// close).
     VanishAfter(usize),
-    /// Sends the whole file with the first byte of this chunk wrong, and
-    /// answers HASH truthfully.
+    /// Sends what DOWNLOAD asks for (the whole file or a range) with the
+    /// first byte of this chunk wrong, when it is among them; answers HASH
+    /// (whole or ranged) and LIST truthfully.
     LiesInChunk(usize),
 }
 
@@ -69,16 +71,17 @@ impl BadHolder {
         stream.set_read_timeout(Some(LINE_WAIT)).map_err(io)?;
         let mut session = BufReader::new(stream);
         say(&mut session, &TrackerRequest::Hello)?;
-        say(&mut session, &TrackerRequest::Records(vec![record]))?;
+        say(&mut session, &TrackerRequest::Records(vec![record.clone()]))?;
         // PONG after the records: the tracker has accepted the join.
         say(&mut session, &TrackerRequest::Ping)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = Arc::clone(&stop);
+        let listed = record;
         let thread = thread::spawn(move || {
             while !stopping.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        let _ = answer(stream, bytes, fault);
+                        let _ = answer(stream, (&listed, bytes), fault);
                     }
                     Err(_) => thread::sleep(ACCEPT_POLL),
                 }
@@ -135,34 +138,59 @@ fn say(session: &mut BufReader<TcpStream>, message: &TrackerRequest) -> Result<(
     }
 }
 
-/// One connection: a whole-file DOWNLOAD gets `FILE: ` and the bytes, as
-/// `fault` has them; a whole-file HASH its true answer from the liar;
-/// anything else just the close.
-fn answer(stream: TcpStream, bytes: &[u8], fault: Fault) -> std::io::Result<()> {
+/// One connection: a DOWNLOAD gets `FILE: ` and the bytes asked for, as
+/// `fault` has them; from the liar, a HASH gets the true hash of the bytes
+/// asked for, and LIST the one record; anything else just the close.
+fn answer(
+    stream: TcpStream,
+    (record, bytes): (&FileRecord, &[u8]),
+    fault: Fault,
+) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(LINE_WAIT))?;
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut stream = reader.into_inner();
-    match (PeerRequest::parse(&line), fault) {
-        (Ok(PeerRequest::Download(_)), Fault::VanishAfter(cut)) => {
+    let asked = |request: &DownloadRequest| {
+        let (start, len) = request.byte_range().unwrap_or_default();
+        let start = usize::try_from(start)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        (
+            start,
+            &bytes[start..bytes.len().min(start.saturating_add(len))],
+        )
+    };
+    let reply = match (PeerRequest::parse(&line), fault) {
+        (Ok(PeerRequest::Download(request)), Fault::VanishAfter(cut)) => {
+            let (_, sent) = asked(&request);
             stream.write_all(FILE_HEADER.as_bytes())?;
-            stream.write_all(&bytes[..cut.min(bytes.len())])?;
+            stream.write_all(&sent[..cut.min(sent.len())])?;
+            None
         }
-        (Ok(PeerRequest::Download(_)), Fault::LiesInChunk(chunk)) => {
-            let mut sent = bytes.to_vec();
-            if let Some(byte) = sent.get_mut(chunk * CHUNK_SIZE) {
+        (Ok(PeerRequest::Download(request)), Fault::LiesInChunk(chunk)) => {
+            let (start, sent) = asked(&request);
+            let mut sent = sent.to_vec();
+            let wrong = (chunk * CHUNK_SIZE).checked_sub(start);
+            if let Some(byte) = wrong.and_then(|at| sent.get_mut(at)) {
                 *byte ^= 0xff;
             }
             stream.write_all(FILE_HEADER.as_bytes())?;
             stream.write_all(&sent)?;
+            None
         }
-        (Ok(PeerRequest::Hash(_)), Fault::LiesInChunk(_)) => {
-            let reply = PeerReply::Hash(sha256::digest(bytes));
-            writeln!(stream, "{}", reply.format())?;
+        (Ok(PeerRequest::Hash(request)), Fault::LiesInChunk(_)) => {
+            Some(PeerReply::Hash(sha256::digest(asked(&request).1)))
         }
-        _ => {}
+        (Ok(PeerRequest::List), Fault::LiesInChunk(_)) => {
+            Some(PeerReply::Files(vec![record.clone()]))
+        }
+        _ => None,
+    };
+    if let Some(reply) = reply {
+        writeln!(stream, "{}", reply.format())?;
     }
     stream.flush()
 }

@@ -16,7 +16,7 @@
 //! Files: `samples.rs` (the sample files, built into the binary),
 //! `stage.rs` (how the lines are shown), `senders.rs` (who sent a line,
 //! for the page's arrows), `bad_holder.rs` (holders that lie or vanish
-//! part-way through a download), and this one (the scenes).
+//! part-way through a transfer), and this one (the scenes).
 
 mod bad_holder;
 pub mod samples;

@@ -413,30 +413,56 @@ impl Play<'_, '_> {
         )
     }
 
-    /// A holder that sends a wrong byte is caught by the hash, and nothing
-    /// of its copy is kept (as BitTorrent checks every piece).
+    /// A holder that sends a wrong byte in its range of a fetch is caught
+    /// by the range hash and named, and the range comes again from another
+    /// holder (as BitTorrent checks every piece).
     fn liar_caught(&mut self, peer1: &Peer) -> Result<()> {
         let tracker = self.settings.tracker()?;
         let narration = [
-            "a fourth peer joins with data.bin and sends peer1 a wrong byte in chunk 11, though its",
-            "HASH answer is true. peer1 downloads from it and asks it for HASH: the two hashes",
-            "differ, so nothing is kept and the holder is named. Then peer1 downloads from peer3",
+            "a fourth peer joins with data.bin, and peer1 fetches data.bin from it and peer3 at once:",
+            "HASH of the whole file from each (they agree), then a range each. The fourth peer sends",
+            "a wrong byte in chunk 11 of its range, though its HASH answers are true. peer1 checks",
+            "each range against HASH of that range from the other holder: the hashes of chunks 0 to",
+            "21 differ, so the fourth peer is named and that range is fetched again from peer3",
+            "(the fetch's two holders work at the same time: their lines are shown one after the",
+            "other, first the fourth peer's, with peer1's own and its announce, then peer3's)",
         ];
-        self.show.scene(
-            "a lying holder is caught",
-            &narration,
-            Mode::Live,
-            |stage| {
+        let settings = &self.settings;
+        self.show
+            .scene("a lying holder is caught", &narration, Mode::Live, |stage| {
                 let fault = Fault::LiesInChunk(LIE_IN_CHUNK);
-                let (copy, liar) = bad_data_bin(peer1, tracker, fault)?;
-                let from_liar = peer1.download_from("data.bin", liar.addr(), &mut |_, _| {});
-                if from_liar.is_ok() {
-                    return Err(Error::Other("the lying holder's copy was kept".into()));
+                let (_, liar) = bad_data_bin(peer1, tracker, fault)?;
+                // Only the fetch runs things at the same time.
+                stage.begin(Mode::ByPeer {
+                    peers: vec!["peer1".into(), "peer3".into()],
+                    tracker_first: false,
+                });
+                let holders = [liar.addr().to_string(), "peer3".to_string()];
+                let report = peer1.fetch("data.bin", &holders, &mut |_, _| {})?;
+                joined(stage, "peer1")?;
+                stage.begin(Mode::Live);
+                let caught = report.failures.iter().find(|(from, why)| {
+                    *from == liar.addr() && why.starts_with("sent bad bytes")
+                });
+                let Some((_, why)) = caught else {
+                    return Err(Error::Other("the lying holder was not caught".into()));
+                };
+                same_as_sample(&report.path, "peer3", "data.bin")?;
+                liar.leave()?;
+                stage.wait_for("tracker", "leave", 1, "the bad holder to be forgotten")?;
+                // Its reason, without the checker's passing address.
+                let what = why.split(" (").next().unwrap_or(why);
+                stage.say(&format!("caught by the range hash: the fourth peer {what}"));
+                for (from, chunks) in &report.chunks_by_peer {
+                    let who = name(settings, *from);
+                    stage.say(&format!(
+                        "{who} sent {chunks} chunk(s): its own range, and the bad one again"
+                    ));
                 }
-                stage.say("caught: its bytes' SHA-256 is not its own HASH answer; nothing is kept");
-                then_from_peer3(stage, (peer1, "peer1"), liar, &copy)
-            },
-        )
+                stage.say("data.bin is whole, byte for byte, and its hash is the one the holders agree on:");
+                stage.say(&format!("{}", report.verification));
+                Ok(())
+            })
     }
 
     /// A download cut off part-way keeps its chunks, and the next one

@@ -17,7 +17,7 @@ use crate::wire::protocol::{
     check_name, ChunkRange, DownloadRequest, FileSpec, Location, CHUNK_SIZE,
 };
 use crate::wire::sha256::Digest;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -240,11 +240,11 @@ impl Peer {
     fn download_from_first(
         &self,
         incoming: Incoming,
-        candidates: Vec<&Location>,
+        mut candidates: Vec<&Location>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Downloaded> {
         let partials = Partials::of(self.folder.dir());
-        let mut kept = self.adopt_partial(&partials, &incoming, &candidates);
+        let mut kept = self.adopt_partial(&partials, &incoming, &mut candidates);
         let mut last_error = Error::Conflict("only this peer shares the file".into());
         for location in candidates {
             let from = location.addr();
@@ -283,7 +283,11 @@ impl Peer {
         }
         if let Some((copy, len)) = kept {
             let name = incoming.name();
-            match partials.keep(incoming.temp_path(), name, &copy, len) {
+            let have = [ChunkRange {
+                first: 0,
+                count: len / CHUNK_SIZE as u64,
+            }];
+            match partials.keep(incoming.temp_path(), name, &copy, &have) {
                 Ok(()) => self.log.event(&format!(
                     "kept the first {len} bytes of {name} (hidden, not served) to resume it later"
                 )),
@@ -293,24 +297,29 @@ impl Peer {
         Err(last_error)
     }
 
-    /// Takes the kept partial file of the first candidate's copy, if any,
-    /// as the temporary file. Returns that copy and how many bytes (whole
-    /// chunks) are on disk.
+    /// Takes the kept partial file of one of the candidates' copies, if
+    /// any, as the temporary file, and puts the candidates of that copy
+    /// first. Returns that copy and how many bytes are on disk: the whole
+    /// chunks before the first missing one (a download fills the file in
+    /// order, so the chunks of a fetch after a hole come again).
     fn adopt_partial(
         &self,
         partials: &Partials,
         incoming: &Incoming,
-        candidates: &[&Location],
+        candidates: &mut [&Location],
     ) -> Option<(Location, u64)> {
-        let first = *candidates.first()?;
-        let (path, len) = partials.find(incoming.name(), first)?;
-        let whole_chunks = len / CHUNK_SIZE as u64 * CHUNK_SIZE as u64;
-        if whole_chunks == 0 || whole_chunks >= first.size {
-            let _ = fs::remove_file(&path);
+        let found = partials.find(incoming.name(), candidates)?;
+        let copy = candidates[found.copy].clone();
+        // A stable sort: the holders of the copy first, in their order.
+        candidates.sort_by_key(|candidate| !same_copy(candidate, &copy));
+        let from_start = found.have.first().filter(|run| run.first == 0);
+        let whole_chunks = from_start.map_or(0, |run| run.count * CHUNK_SIZE as u64);
+        if whole_chunks == 0 || whole_chunks >= copy.size {
+            let _ = partials.take(&found, incoming.temp_path());
             return None;
         }
-        fs::rename(&path, incoming.temp_path()).ok()?;
-        Some((first.clone(), whole_chunks))
+        partials.take(&found, incoming.temp_path()).ok()?;
+        Some((copy, whole_chunks))
     }
 
     /// [`Peer::download_rest`], and, if the holder refuses the ranged
@@ -482,7 +491,9 @@ impl Peer {
     }
 
     /// Fetches `name` from all of `peers` at once, then announces it. With
-    /// no peers, from every holder [`Peer::find_holders`] finds.
+    /// no peers, from every holder [`Peer::find_holders`] finds. It goes on
+    /// from the chunks an earlier fetch or download kept, and keeps those
+    /// that came if it fails (see [`crate::peer::fetch`]).
     /// `progress` hears the bytes so far (the web page's transfers).
     pub fn fetch(
         &self,

@@ -295,6 +295,11 @@ impl Incoming {
         &self.name
     }
 
+    /// The folder it arrives in.
+    pub fn folder_dir(&self) -> &Path {
+        &self.folder.dir
+    }
+
     /// Where to write the bytes.
     pub fn temp_path(&self) -> &Path {
         // Set in `arriving` before an `Incoming` is handed out.

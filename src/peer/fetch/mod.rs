@@ -5,41 +5,53 @@
 //! 2. Ask every holder for the `HASH` of the whole file, in parallel. The
 //!    holders whose hash differs from the rest are left out (and named).
 //! 3. Split the file's 100-byte chunks into one contiguous range per holder.
+//!    If an earlier fetch or download of this copy failed part-way, its
+//!    partial file (see [`Partials`]) is the start instead: only the
+//!    chunks it misses are split among the holders, and the log says which.
 //! 4. One thread per range sends a ranged `DOWNLOAD` and writes what comes
 //!    back at the range's offset in one shared temporary file, hashing the
 //!    bytes as they come.
 //! 5. When a peer fails, the chunks it did not deliver become a new range,
 //!    handed to a peer that has finished its own.
-//! 6. Once every range is in, each is checked, one after the other,
-//!    against another holder's `HASH` of that same range. A range whose
-//!    bytes differ is fetched again from another holder (step 4), and the
-//!    peer that sent it gets no more ranges. (One after the other, at the
-//!    end: the checks do not slow the transfers, and they come in the same
-//!    order on every run.)
-//! 7. Check that every byte arrived and that the whole file has the hash
-//!    the holders agree on (one more read of the file: its ranges arrive
-//!    out of order, so no single hash can follow them), and give the file
-//!    its name.
+//! 6. Once every range is in, each is checked against another holder's
+//!    `HASH` of that same range (all asked at once, the answers taken in
+//!    file order: the checks do not slow the transfers, and they are said
+//!    in the same order on every run). A range whose bytes differ is
+//!    fetched again from another holder (step 4), and the peer that sent
+//!    it gets no more ranges.
+//! 7. Check that every byte arrived and give the file its name. When every
+//!    range was vouched for by another holder of the agreed file, the
+//!    file is that file; otherwise (a range that broke off, a kept partial
+//!    file, no holder that answers `HASH`) it is read once more and its
+//!    whole hash checked: its ranges arrive out of order, so no single
+//!    hash can follow them.
+//! 8. If chunks are still missing and no holder is left to send them, the
+//!    fetch fails, and the chunks that came are kept, hidden, for the next
+//!    fetch or download of the file.
 //!
 //! The coordinating loop (steps 5 and 6) runs in the calling thread and is the one
 //! place that decides who downloads what, so no lock is needed.
 
+mod range;
+
 use crate::error::{Error, Result};
 use crate::log::Log;
-use crate::peer::client::{self, Hashing, Verification};
+use crate::peer::client::{self, Verification};
 use crate::peer::folder::{hash_part, Incoming};
-use crate::wire::connection::IO_BUFFER_SIZE;
-use crate::wire::protocol::{ChunkRange, DownloadRequest, FileSpec, CHUNK_SIZE};
+use crate::peer::resume::{self, Partials};
+use crate::wire::protocol::{ChunkRange, DownloadRequest, FileSpec, Location, CHUNK_SIZE};
 use crate::wire::sha256::{to_hex, Digest};
+use range::{start, RangeError, RangeReport, Shared, Started};
 use std::collections::{BTreeMap, VecDeque};
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::fs::File;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::thread;
 use std::time::Duration;
+
+pub use range::split;
 
 /// What a fetch did.
 #[derive(Debug)]
@@ -52,23 +64,6 @@ pub struct FetchReport {
     pub failures: Vec<(SocketAddr, String)>,
     /// Whether the whole file has the hash its holders agree on.
     pub verification: Verification,
-}
-
-/// What a range thread reports when it ends.
-struct RangeReport {
-    peer: SocketAddr,
-    range: ChunkRange,
-    /// Whole chunks written, from the start of the range.
-    chunks_done: u64,
-    /// The hash of the range's bytes, when they all came.
-    outcome: std::result::Result<Digest, RangeError>,
-}
-
-enum RangeError {
-    /// The peer failed: another may take over the rest.
-    Peer(Error),
-    /// Our own disk failed: the whole fetch fails.
-    Local(Error),
 }
 
 /// How often the coordinating loop reports progress while the range
@@ -85,22 +80,32 @@ pub fn fetch(
 ) -> Result<FetchReport> {
     let name = incoming.name().to_string();
     let mut plan = Plan::default();
-    let (file, mut holders) = ask_lists(&name, peers, log, &mut plan.failures)?;
+    let (file, copies) = ask_lists(&name, peers, log, &mut plan.failures)?;
+    let mut holders: Vec<SocketAddr> = copies.iter().map(Location::addr).collect();
     let whole = agree_on_hash(&file, &mut holders, log, &mut plan);
     plan.chunks_by_peer = holders.iter().map(|&peer| (peer, 0)).collect();
+    let copies: Vec<&Location> = copies
+        .iter()
+        .filter(|copy| holders.contains(&copy.addr()))
+        .collect();
+    let partials = Partials::of(incoming.folder_dir());
+    let (work, on_disk) = work(&partials, &incoming, &file, &copies, log, &mut plan);
     let shared = Shared {
         file: &file,
         path: incoming.temp_path(),
         log,
-        received: AtomicU64::new(0),
+        received: AtomicU64::new(on_disk),
     };
-    thread::scope(|scope| plan.run(scope, &shared, &holders, progress))?;
-    if let Some(range) = plan.pending.front() {
-        return Err(Error::OtherSide(format!(
-            "fetch of {name} failed: no peer left to send chunks {} to {}",
-            range.first,
-            range.first + range.count - 1
-        )));
+    thread::scope(|scope| plan.run(scope, &shared, &holders, work, progress))?;
+    if !plan.pending.is_empty() {
+        return Err(give_up(
+            &partials,
+            &incoming,
+            &file,
+            copies.first(),
+            &plan,
+            log,
+        ));
     }
     progress(file.size, file.size);
     // Every range vouched for by another holder of the agreed file: the
@@ -118,6 +123,112 @@ pub fn fetch(
         failures: plan.failures,
         verification,
     })
+}
+
+/// The ranges to fetch, and how many bytes are on disk already. With a
+/// partial file of one of the holders' `copies` kept by an earlier try, it
+/// becomes the temporary file, and the ranges are the chunks it misses
+/// (they are vouched for by no range hash: the whole file is checked at
+/// the end). Otherwise, the whole file in one range per holder.
+fn work(
+    partials: &Partials,
+    incoming: &Incoming,
+    file: &FileSpec,
+    copies: &[&Location],
+    log: &Log,
+    plan: &mut Plan,
+) -> (Vec<ChunkRange>, u64) {
+    let total = file.size.div_ceil(CHUNK_SIZE as u64);
+    let found = partials.find(&file.name, copies);
+    let Some(found) = found.filter(|found| partials.take(found, incoming.temp_path()).is_ok())
+    else {
+        return (
+            split(total, copies.len()).into_iter().flatten().collect(),
+            0,
+        );
+    };
+    let gaps = resume::missing(&found.have, total);
+    let on_disk = file.size - gaps.iter().map(|gap| bytes_of(gap, file.size)).sum::<u64>();
+    let name = &file.name;
+    match gaps.as_slice() {
+        [last] if last.first + last.count == total => log.event(&format!(
+            "resuming {name} at byte {on_disk} of {}",
+            file.size
+        )),
+        _ => log.event(&format!(
+            "resuming {name}: {} of its {total} are missing, the rest is on disk",
+            resume::describe(&gaps)
+        )),
+    }
+    plan.unvouched = true;
+    (spread(gaps, copies.len()), on_disk)
+}
+
+/// How many bytes of a file of `size` the chunks of `run` hold.
+fn bytes_of(run: &ChunkRange, size: u64) -> u64 {
+    run.byte_range(size).map_or(0, |(_, len)| len)
+}
+
+/// `gaps` cut into at least `parts` ranges where they can be (the largest
+/// is halved, again and again), so that every holder gets one; in file
+/// order.
+fn spread(mut gaps: Vec<ChunkRange>, parts: usize) -> Vec<ChunkRange> {
+    while gaps.len() < parts {
+        let Some(largest) = (0..gaps.len()).max_by_key(|&at| (gaps[at].count, usize::MAX - at))
+        else {
+            break;
+        };
+        let ChunkRange { first, count } = gaps[largest];
+        if count < 2 {
+            break;
+        }
+        gaps[largest].count = count / 2;
+        gaps.insert(
+            largest + 1,
+            ChunkRange {
+                first: first + count / 2,
+                count: count - count / 2,
+            },
+        );
+    }
+    gaps
+}
+
+/// The fetch ends with chunks that no holder is left to send: keeps those
+/// that came as a partial file of `copy`, the first holder's (hidden,
+/// never served), and says so. Returns the error that ends the fetch.
+fn give_up(
+    partials: &Partials,
+    incoming: &Incoming,
+    file: &FileSpec,
+    copy: Option<&&Location>,
+    plan: &Plan,
+    log: &Log,
+) -> Error {
+    let total = file.size.div_ceil(CHUNK_SIZE as u64);
+    let mut left: Vec<ChunkRange> = plan.pending.iter().copied().collect();
+    left.sort_by_key(|run| run.first);
+    let have = resume::missing(&left, total);
+    let name = &file.name;
+    let gaps = resume::describe(&left);
+    if let (Some(copy), false) = (copy, have.is_empty()) {
+        let kept = match have.as_slice() {
+            [only] if only.first == 0 => format!("the first {} bytes", bytes_of(only, file.size)),
+            _ => format!(
+                "{} of the {total} chunks",
+                have.iter().map(|run| run.count).sum::<u64>()
+            ),
+        };
+        match partials.keep(incoming.temp_path(), name, copy, &have) {
+            Ok(()) => log.event(&format!(
+                "kept {kept} of {name} (hidden, not served) to resume it later"
+            )),
+            Err(error) => log.event(&format!("{error}")),
+        }
+    }
+    Error::OtherSide(format!(
+        "fetch of {name} failed: no peer left to send {gaps}"
+    ))
 }
 
 /// Asks every holder for the hash of the whole file, in parallel. The hash
@@ -190,18 +301,6 @@ fn check_whole(path: &Path, file: &FileSpec, agreed: Option<Digest>) -> Result<V
     Ok(Verification::Verified(agreed))
 }
 
-/// What every range thread reads: the file, where it goes, the log, and
-/// the count of bytes received. Every range thread adds the bytes it
-/// receives there; the coordinating loop reads it to report progress. (A
-/// chunk sent again by a second peer after a failure counts twice; the
-/// report is capped at the size.)
-struct Shared<'a> {
-    file: &'a FileSpec,
-    path: &'a Path,
-    log: &'a Log,
-    received: AtomicU64,
-}
-
 /// The coordinating loop's own state: who is free, what is left to do.
 #[derive(Default)]
 struct Plan {
@@ -226,7 +325,8 @@ struct Plan {
 }
 
 impl Plan {
-    /// Starts one range per holder, then hands each failed peer's rest to
+    /// Starts one range of `work` per holder, in order, then hands the
+    /// ranges left and each failed peer's rest to
     /// a free peer, until every range thread has reported; then checks the
     /// ranges, and fetches the bad ones again, until all are good.
     fn run<'scope>(
@@ -234,17 +334,21 @@ impl Plan {
         scope: &'scope thread::Scope<'scope, '_>,
         shared: &'scope Shared<'scope>,
         holders: &[SocketAddr],
+        work: Vec<ChunkRange>,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<()> {
         let (sender, reports) = mpsc::channel::<RangeReport>();
         let mut threads = Started(Vec::new());
-        let total_chunks = shared.file.size.div_ceil(CHUNK_SIZE as u64);
-        for (peer, range) in holders.iter().zip(split(total_chunks, holders.len())) {
-            match range {
-                Some(range) => threads.0.push(start(scope, shared, &sender, *peer, range)?),
-                None => self.idle.push(*peer), // more peers than chunks
+        let mut work = work.into_iter();
+        for &peer in holders {
+            match work.next() {
+                Some(range) => threads.0.push(start(scope, shared, &sender, peer, range)?),
+                None => self.idle.push(peer), // more peers than ranges
             }
         }
+        // More ranges than peers (the holes of a resumed fetch): the rest
+        // go to the first peers that finish.
+        self.pending.extend(work);
         self.running = threads.0.len();
         loop {
             while self.running > 0 {
@@ -336,8 +440,15 @@ impl Plan {
             range.first,
             range.first + range.count - 1
         );
+        // Two short lines, to fit a terminal's width.
+        let (bad, vouching) = (log.name_of(peer), log.name_of(checker));
         log.event(&format!(
-            "fetch: {peer} {why}: the range is fetched again from another holder"
+            "fetch: {bad} sent bad bytes for chunks {} to {}",
+            range.first,
+            range.first + range.count - 1
+        ));
+        log.event(&format!(
+            "fetch: {vouching}'s HASH of those chunks differs; they come again from another holder"
         ));
         self.failures.push((peer, why));
         self.checkers.retain(|other| *other != peer);
@@ -383,78 +494,6 @@ impl Plan {
     }
 }
 
-/// The range threads started so far. Dropped, however the loop ended, it
-/// joins them all: a thread that panicked is handled here (its reporter
-/// has said so already), so it does not make the whole scope panic.
-struct Started<'scope>(Vec<thread::ScopedJoinHandle<'scope, ()>>);
-
-impl Drop for Started<'_> {
-    fn drop(&mut self) {
-        for thread in self.0.drain(..) {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// Starts the thread that downloads `range` from `peer`.
-fn start<'scope>(
-    scope: &'scope thread::Scope<'scope, '_>,
-    shared: &'scope Shared<'scope>,
-    sender: &Sender<RangeReport>,
-    peer: SocketAddr,
-    range: ChunkRange,
-) -> Result<thread::ScopedJoinHandle<'scope, ()>> {
-    let reporter = Reporter::new(sender.clone(), peer, range);
-    thread::Builder::new()
-        .spawn_scoped(scope, move || {
-            let report = download_range(peer, range, shared);
-            reporter.send(report);
-        })
-        .map_err(|e| Error::io("starting a download thread", e))
-}
-
-/// Sends a range thread's report when the thread ends, whatever ends it.
-/// A thread that panics still reports (its range failed, nothing of it
-/// counts), so the loop that waits for it hands the range to another peer
-/// instead of waiting for ever.
-struct Reporter {
-    sender: Sender<RangeReport>,
-    peer: SocketAddr,
-    range: ChunkRange,
-    sent: bool,
-}
-
-impl Reporter {
-    fn new(sender: Sender<RangeReport>, peer: SocketAddr, range: ChunkRange) -> Reporter {
-        Reporter {
-            sender,
-            peer,
-            range,
-            sent: false,
-        }
-    }
-
-    /// The thread's own report, when its work ended normally.
-    fn send(mut self, report: RangeReport) {
-        self.sent = self.sender.send(report).is_ok();
-    }
-}
-
-impl Drop for Reporter {
-    fn drop(&mut self) {
-        if self.sent {
-            return;
-        }
-        let panicked = Error::Panicked(format!("the thread downloading from {}", self.peer));
-        let _ = self.sender.send(RangeReport {
-            peer: self.peer,
-            range: self.range,
-            chunks_done: 0,
-            outcome: Err(RangeError::Peer(panicked)),
-        });
-    }
-}
-
 /// Asks every peer for its list, in parallel, and keeps those that have
 /// `name` (with the same type and size as the first one that has it).
 fn ask_lists(
@@ -462,31 +501,35 @@ fn ask_lists(
     peers: &[SocketAddr],
     log: &Log,
     failures: &mut Vec<(SocketAddr, String)>,
-) -> Result<(FileSpec, Vec<SocketAddr>)> {
+) -> Result<(FileSpec, Vec<Location>)> {
     let lists = client::in_parallel(peers, |&peer| client::list(peer, log));
     let mut file: Option<FileSpec> = None;
     let mut holders = Vec::new();
     for (&peer, list) in peers.iter().zip(lists) {
         let found = match list {
-            Ok(records) => records
-                .into_iter()
-                .find(|record| record.name == name)
-                .map(|record| record.spec()),
+            Ok(records) => records.into_iter().find(|record| record.name == name),
             Err(error) => {
                 failures.push((peer, error.to_string()));
                 continue;
             }
         };
-        match (found, &file) {
-            (None, _) => failures.push((peer, format!("does not have {name}"))),
-            (Some(found), None) => {
-                file = Some(found);
-                holders.push(peer);
+        let Some(record) = found else {
+            failures.push((peer, format!("does not have {name}")));
+            continue;
+        };
+        // The copy as listed, at the address it was asked at.
+        let copy = Location {
+            ip: peer.ip(),
+            port: peer.port(),
+            ..record.location()
+        };
+        match &file {
+            None => {
+                file = Some(record.spec());
+                holders.push(copy);
             }
-            (Some(found), Some(first)) if found == *first => holders.push(peer),
-            (Some(found), Some(_)) => {
-                failures.push((peer, format!("has another {name} ({} bytes)", found.size)))
-            }
+            Some(first) if record.spec() == *first => holders.push(copy),
+            Some(_) => failures.push((peer, format!("has another {name} ({} bytes)", record.size))),
         }
     }
     let file = file.ok_or_else(|| {
@@ -499,137 +542,30 @@ fn ask_lists(
     Ok((file, holders))
 }
 
-/// Splits `total` chunks into `parts` contiguous ranges, as even as can be
-/// (`None` for a part that gets no chunk).
-pub fn split(total: u64, parts: usize) -> Vec<Option<ChunkRange>> {
-    let parts_u64 = parts.max(1) as u64;
-    let (base, extra) = (total / parts_u64, total % parts_u64);
-    let mut first = 0;
-    (0..parts_u64)
-        .map(|part| {
-            let count = base + u64::from(part < extra);
-            let range = (count > 0).then_some(ChunkRange { first, count });
-            first += count;
-            range
-        })
-        .take(parts)
-        .collect()
-}
-
-/// One thread's work: download `range` from `peer` into the file, at the
-/// range's offset.
-fn download_range(peer: SocketAddr, range: ChunkRange, shared: &Shared) -> RangeReport {
-    let mut bytes_received = 0;
-    let outcome = write_range(peer, range, shared, &mut bytes_received);
-    let chunks_done = match outcome {
-        Ok(_) => range.count,
-        // Whatever arrived is on disk: only whole chunks count as done.
-        Err(_) => bytes_received / CHUNK_SIZE as u64,
-    };
-    RangeReport {
-        peer,
-        range,
-        chunks_done,
-        outcome,
-    }
-}
-
-/// Opens the file, seeks to the range and downloads into it, counting the
-/// bytes received in `bytes_received` as they come. Returns the hash of
-/// the bytes received.
-fn write_range(
-    peer: SocketAddr,
-    range: ChunkRange,
-    shared: &Shared,
-    bytes_received: &mut u64,
-) -> std::result::Result<Digest, RangeError> {
-    let path = shared.path;
-    let local = |e| RangeError::Local(Error::io(format!("writing {}", path.display()), e));
-    // Each thread opens the file itself, so each has its own position.
-    let mut target = OpenOptions::new().write(true).open(path).map_err(local)?;
-    target
-        .seek(SeekFrom::Start(range.first * CHUNK_SIZE as u64))
-        .map_err(local)?;
-    let buffered = BufWriter::with_capacity(IO_BUFFER_SIZE, target);
-    let mut sink = Hashing::new(buffered).map_err(RangeError::Local)?;
-    let request = DownloadRequest {
-        file: shared.file.clone(),
-        range: Some(range),
-    };
-    let result = client::download_to(peer, &request, &mut sink, shared.log, &mut |bytes| {
-        shared
-            .received
-            .fetch_add(bytes - *bytes_received, Ordering::Relaxed);
-        *bytes_received = bytes;
-    });
-    // Flush what arrived even when the peer failed half-way: those chunks
-    // are kept, and another peer only sends the rest.
-    sink.flush().map_err(local)?;
-    result.map_err(RangeError::Peer)?;
-    let (_, received) = sink.finish().map_err(RangeError::Local)?;
-    Ok(received)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::spread;
+    use crate::wire::protocol::ChunkRange;
 
-    #[test]
-    fn a_range_thread_that_panics_still_reports() {
-        let (sender, reports) = mpsc::channel();
-        let peer: SocketAddr = "127.0.0.1:9".parse().unwrap();
-        let range = ChunkRange { first: 3, count: 4 };
-        let thread = thread::spawn(move || {
-            let _reporter = Reporter::new(sender, peer, range);
-            panic!("a bug in the range's work");
-        });
-        assert!(thread.join().is_err(), "the work panicked");
-        let report = reports.recv_timeout(Duration::from_secs(5)).unwrap();
-        assert_eq!((report.peer, report.range), (peer, range));
-        assert_eq!(report.chunks_done, 0);
-        assert!(matches!(
-            report.outcome,
-            Err(RangeError::Peer(Error::Panicked(_)))
-        ));
+    fn run(first: u64, count: u64) -> ChunkRange {
+        ChunkRange { first, count }
     }
 
     #[test]
-    fn a_range_thread_that_ends_reports_once() {
-        let (sender, reports) = mpsc::channel();
-        let peer: SocketAddr = "127.0.0.1:9".parse().unwrap();
-        let range = ChunkRange { first: 0, count: 2 };
-        Reporter::new(sender, peer, range).send(RangeReport {
-            peer,
-            range,
-            chunks_done: 2,
-            outcome: Ok([0; 32]),
-        });
-        let report = reports.recv().unwrap();
-        assert!(report.outcome.is_ok() && report.chunks_done == 2);
-        assert!(reports.recv().is_err(), "no second report from the drop");
-    }
-
-    #[test]
-    fn splits_cover_every_chunk_once() {
-        for total in [0, 1, 2, 3, 10, 13, 1000] {
-            for parts in 1..=5 {
-                let ranges = split(total, parts);
-                assert_eq!(ranges.len(), parts);
-                let mut next = 0;
-                for range in ranges.into_iter().flatten() {
-                    assert_eq!(range.first, next);
-                    assert!(range.count > 0);
-                    next += range.count;
-                }
-                assert_eq!(next, total, "total {total}, parts {parts}");
-            }
-        }
-    }
-
-    #[test]
-    fn splits_are_even() {
-        let counts: Vec<u64> = split(10, 3).into_iter().map(|r| r.unwrap().count).collect();
-        assert_eq!(counts, [4, 3, 3]);
-        assert_eq!(split(1, 3)[1], None);
+    fn gaps_are_spread_over_the_holders_largest_first_in_file_order() {
+        assert_eq!(spread(vec![run(0, 10)], 2), [run(0, 5), run(5, 5)]);
+        assert_eq!(
+            spread(vec![run(2, 3), run(10, 8)], 3),
+            [run(2, 3), run(10, 4), run(14, 4)]
+        );
+        assert_eq!(
+            spread(vec![run(4, 1)], 3),
+            [run(4, 1)],
+            "one chunk stays whole"
+        );
+        assert_eq!(
+            spread(vec![run(0, 3), run(5, 3)], 1),
+            [run(0, 3), run(5, 3)]
+        );
     }
 }
