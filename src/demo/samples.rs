@@ -71,7 +71,7 @@ pub fn sample(peer: &str, name: &str) -> Option<&'static [u8]> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{sample, SAMPLES};
 
     #[test]
     fn every_peer_has_samples_and_the_two_syllabus_copies_agree() {

@@ -151,7 +151,7 @@ pub fn is_id(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{is_id, Senders, KEPT_MAX};
 
     #[test]
     fn a_line_from_a_passing_port_is_the_one_node_that_sent_it() {

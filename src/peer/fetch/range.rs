@@ -191,8 +191,12 @@ fn write_range(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{split, RangeError, RangeReport, Reporter};
+    use crate::wire::protocol::ChunkRange;
+    use crate::Error;
+    use std::net::SocketAddr;
     use std::sync::mpsc;
+    use std::thread;
     use std::time::Duration;
 
     #[test]

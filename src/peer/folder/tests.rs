@@ -1,7 +1,12 @@
 //! The served folder's unit tests.
 
-use super::*;
+use super::{SharedFolder, PARTIAL_PREFIX};
+use crate::lock;
+use crate::wire::protocol::{type_of, DownloadRequest, FileSpec};
+use std::fs;
+use std::fs::File;
 use std::io::Write;
+use std::path::PathBuf;
 
 /// A scratch folder removed at the end of the test.
 struct Scratch(PathBuf);
