@@ -6,6 +6,25 @@
 //! it grow; the summary and the JSON only at the end. The last line of the
 //! full report is always `N passed, N failed` (and `, N not judged` when
 //! some rules could not be judged).
+//!
+//! # The JSON report
+//!
+//! `--json` prints the whole report as one JSON object on one line, for an
+//! autograder (GitHub Classroom, Gradescope) or a spreadsheet, at the end, in
+//! place of the text. Its fields:
+//!
+//! | field | what it holds |
+//! |---|---|
+//! | `target.kind`, `target.address` | `"tracker"` or `"peer"`, and `HOST:PORT` as given |
+//! | `notes` | lines about the whole run, said before the rules: nothing listens at the address, a `--file` that is not what the peer serves (empty when none) |
+//! | `rules` | one object per rule checked, in the report's order |
+//! | `rules[].name`, `.stage`, `.extension`, `.rule` | the short name, the stage number, whether it is an extension, the rule in words |
+//! | `rules[].verdict` | `"pass"`, `"fail"`, `"skip"` (an extension not offered) or `"not judged"` |
+//! | `rules[].reason` | why it is not a pass (`""` for a pass): what is wrong, why not offered, or what it needs |
+//! | `rules[].evidence` | every line the checker sent and got for the rule, as the text report shows them |
+//! | `rules[].ms` | how long the rule took, in milliseconds |
+//! | `counts.passed`, `.failed`, `.skipped`, `.not_judged` | the counts of the text report's last line |
+//! | `ok` | the exit status in words: `true` when every core rule passed |
 
 use crate::probe::seconds;
 use crate::rules::{Selection, Stage};
