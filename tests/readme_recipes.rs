@@ -15,7 +15,9 @@
 #[allow(dead_code)]
 mod common;
 
+use common::web::{chromium, WebNode};
 use common::*;
+use std::path::Path;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -143,4 +145,168 @@ fn a_session_whose_listener_is_plain_nc_l_is_forgotten() {
     );
     assert!(line.contains("nothing answers at"), "{line}");
     tracker.kill();
+}
+
+/// The port the README's web recipe uses: peer2's page, as the README
+/// starts it (`peer peer2 --web 8002`).
+const README_PORT: &str = "8002";
+
+/// How long the screenshot command may take: the README's `--timeout=4000`
+/// plus the browser's start on a busy machine.
+const SCREENSHOT_LIMIT: Duration = Duration::from_secs(30);
+
+/// The README's section that begins with `heading`, up to the next one.
+fn readme_section(heading: &str) -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md is readable");
+    let start = readme
+        .find(&format!("\n## {heading}\n"))
+        .unwrap_or_else(|| panic!("the README has a section {heading:?}"));
+    let rest = &readme[start + 1..];
+    let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3);
+    rest[..end].to_string()
+}
+
+/// The README's web recipe: the lines of the shell block in "The web
+/// pages" that sets `TOKEN=`.
+fn web_recipe() -> Vec<String> {
+    let section = readme_section("The web pages");
+    let block = section
+        .split("```sh\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .find(|block| block.starts_with("TOKEN="))
+        .expect("a shell block that sets TOKEN= in the web pages section");
+    block.lines().map(str::to_string).collect()
+}
+
+/// The recipe's line that starts with `program`, with the README's port
+/// replaced by the page's.
+fn recipe_line(program: &str, page: &WebNode) -> String {
+    let line = web_recipe()
+        .into_iter()
+        .filter(|line| line.starts_with(&format!("{program} ")))
+        .collect::<Vec<_>>();
+    assert!(
+        !line.is_empty(),
+        "no {program} line in the README's web recipe"
+    );
+    line.join("\n").replace(README_PORT, &page.port.to_string())
+}
+
+/// Runs `line` with `sh`, with `$TOKEN` set to the page's token, in `cwd`.
+fn run_line(line: &str, page: &WebNode, cwd: &Path) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(line)
+        .env("TOKEN", &page.token)
+        .env("HOME", cwd)
+        .current_dir(cwd)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {line:?}: {e}"));
+    assert!(out.status.success(), "{line:?} failed: {:?}", out.status);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn curl_is_installed() -> bool {
+    let found = Command::new("curl").arg("--version").output().is_ok();
+    if !found {
+        println!("curl is not installed: the README's curl lines were not run");
+    }
+    found
+}
+
+/// peer1 holds notes.txt; peer2 serves its page, as in the README.
+fn peer2_page(net: &Net) -> (Node, Node, WebNode) {
+    net.put("peer1", "notes.txt", b"the notes of the walkthrough\n");
+    net.put("peer2", "poem.txt", b"a poem\n");
+    let tracker = net.start_tracker(&[]);
+    let peer1 = net.start_peer("peer1", true, &[]);
+    let page = net.start_web_peer("peer2", &[]);
+    (tracker, peer1, page)
+}
+
+#[test]
+fn the_readme_curl_lines_work_as_printed() {
+    if !curl_is_installed() {
+        return;
+    }
+    let net = Net::new("readme_curl", &["peer1", "peer2"]);
+    let (_tracker, _peer1, page) = peer2_page(&net);
+    let lines = recipe_line("curl", &page);
+    let mut lines = lines.lines();
+    let state_line = lines.next().expect("a GET line");
+    let search_line = lines.next().expect("a POST line");
+    let state = run_line(state_line, &page, net.tmp.path());
+    assert!(
+        state.starts_with('{') && state.contains(&net.addr("peer2")),
+        "the state of peer2 from {state_line:?}: {state}"
+    );
+    // The POST answers the holders once peer1 has joined.
+    let holders = wait_for("the README's search to find peer1", || {
+        let reply = run_line(search_line, &page, net.tmp.path());
+        if reply.contains("\"holders\"") && reply.contains(&net.port("peer1").to_string()) {
+            Ok(reply)
+        } else {
+            Err(reply)
+        }
+    });
+    assert!(holders.contains("notes.txt"), "{holders}");
+    // What the README says of the Origin header: without it, 403 and why.
+    let origin = format!("-H 'Origin: http://127.0.0.1:{}' ", page.port);
+    assert!(search_line.contains(&origin), "{search_line}");
+    let without = run_line(&search_line.replace(&origin, ""), &page, net.tmp.path());
+    assert!(
+        without.contains("Origin"),
+        "a POST without Origin: {without}"
+    );
+}
+
+/// Whether this process runs as root, where Chromium needs `--no-sandbox`
+/// (the README says so).
+fn is_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        == Some("0")
+}
+
+#[test]
+fn the_readme_screenshot_command_writes_a_png() {
+    let Some(program) = chromium() else {
+        println!("Chromium is not installed: the README's screenshot command was not run");
+        return;
+    };
+    let net = Net::new("readme_screenshot", &["peer1", "peer2"]);
+    let (_tracker, _peer1, page) = peer2_page(&net);
+    let mut line = recipe_line("chromium", &page);
+    assert!(
+        line.contains("--timeout="),
+        "a screenshot with a time-out: {line}"
+    );
+    // The program as this machine names it, and, as root, the flag the
+    // README says root needs.
+    line = line.replacen("chromium", &program.display().to_string(), 1);
+    if is_root() {
+        line = line.replacen(" --headless", " --headless --no-sandbox", 1);
+    }
+    line = line.replace("$TOKEN", &page.token);
+    let shots = TempDir::new("readme_screenshot_cwd");
+    let mut browser = Node::spawn_with_env(
+        "chromium",
+        "sh",
+        &["-c".to_string(), line.clone()],
+        shots.path(),
+        &[("HOME", shots.path())],
+    );
+    let status = wait_for_within(SCREENSHOT_LIMIT, "the screenshot command to end", || {
+        browser
+            .try_exit_status()
+            .ok_or_else(|| format!("{line} still runs"))
+    });
+    assert!(status.success(), "{line}: {status}");
+    let png = std::fs::read(shots.join("page.png")).expect("page.png was written");
+    assert!(png.starts_with(b"\x89PNG"), "page.png is a PNG");
 }
