@@ -144,8 +144,8 @@ this project's own code that keeps the rule, to compare with yours.
                        (default 5; fractions such as 0.5 are fine)
   --summary            print one line: the address, how many rules passed
                        and failed, and the names of the failed rules
-  --json               print the report as one JSON object (the README
-                       lists its fields)
+  --json               print the report as one JSON object (its fields are
+                       listed in bin/check/report.rs)
 
 The last line is `N passed, N failed`, and `, N not judged` when some rules
 could not be judged because what they need does not work (no HI, no

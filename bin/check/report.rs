@@ -10,21 +10,26 @@
 //! # Reading the report
 //!
 //! One line per rule: `PASS`, `FAIL`, `SKIP` or `NOT JUDGED`, its name, the
-//! rule in words and the time it took. Under each `FAIL` comes every line the checker sent and got, on
-//! each of its connections (`A`, `B`, ...; `G` is a greeting tried first), with line ends shown
-//! (`"HI\n"`), bytes that are not text escaped (`"\xac"`) and file bodies counted (`"FILE: " then 988
-//! bytes`); then `=>` and what is wrong.
+//! rule in words and the time it took. Under each `FAIL` comes every line
+//! the checker sent and got, on each of its connections (`A`, `B`, ...; `G`
+//! is a greeting tried first), with line ends shown (`"HI\n"`), bytes that
+//! are not text escaped (`"\xac"`) and file bodies counted (`"FILE: " then
+//! 988 bytes`); then `=>` and what is wrong.
 //!
-//! - **`NOT JUDGED`**: what the rule needs first does not work (`NOT JUDGED found  needs an accepted
-//!   join (see join)`). Fix that rule first. It is never a pass: it is counted apart, and fails the
-//!   exit status. `hello-first` and `silent-before-join` need a HI to `HELLO\n`; the three refusals
-//!   need one accepted join; a peer's `wrong-size` needs its `--file` downloaded first.
-//! - **`SKIP`** is for extensions only: a program that answers one `ERROR:`, or nothing, or closes, or
-//!   (a ranged DOWNLOAD) sends the whole file, does not offer it. It counts neither way. A wrong answer
+//! - **`NOT JUDGED`**: what the rule needs first does not work (`NOT JUDGED
+//!   found  needs an accepted join (see join)`). Fix that rule first. It is
+//!   never a pass: it is counted apart, and fails the exit status.
+//!   `hello-first` and `silent-before-join` need a HI to `HELLO\n`; the
+//!   three refusals need one accepted join; a peer's `wrong-size` needs its
+//!   `--file` downloaded first.
+//! - **`SKIP`** is for extensions only: a program that answers an
+//!   extension with `ERROR:`, or not at all, or closes, or (a ranged
+//!   DOWNLOAD) sends the whole file, does not offer it. It counts neither way. A wrong answer
 //!   to an extension fails it, and leaves the exit status alone too.
-//! - The last line is `N passed, N failed` (and `, N not judged`). The exit status is 0 when every core
-//!   rule passed, 1 when one failed or was not judged (or nothing listens, or `--file` is not what the
-//!   peer serves), 2 for a bad command line.
+//! - The last line is `N passed, N failed` (and `, N not judged`). The exit
+//!   status is 0 when every core rule passed, 1 when one failed or was not
+//!   judged (or nothing listens, or `--file` is not what the peer serves),
+//!   2 for a bad command line.
 //!
 //! # The JSON report
 //!
@@ -302,7 +307,7 @@ impl Report {
         line
     }
 
-    /// The whole report as one JSON object (the README lists its fields).
+    /// The whole report as one JSON object (the module docs list its fields).
     fn json(&self, counts: &Counts, ok: bool) -> String {
         let (kind, address) = self.target.split_once(" at ").unwrap_or(("", &self.target));
         let notes: Vec<String> = self.notes.iter().map(|n| json::string(n)).collect();
