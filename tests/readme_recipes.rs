@@ -194,18 +194,34 @@ fn recipe_line(program: &str, page: &WebNode) -> String {
     line.join("\n").replace(README_PORT, &page.port.to_string())
 }
 
-/// Runs `line` with `sh`, with `$TOKEN` set to the page's token, in `cwd`.
+/// How long one `curl` line of the recipe may take on a busy machine.
+const CURL_LIMIT: Duration = Duration::from_secs(10);
+
+/// Runs a line of the recipe with `sh`, the page's token in place of
+/// `$TOKEN`, in `cwd` (also its `HOME`, for the browser's profile), and
+/// waits at most `limit` for it to end. `exec` makes the program itself
+/// the child, so that a test that fails kills it, not only the shell.
+fn run_recipe_line(line: &str, token: &str, cwd: &Path, limit: Duration) -> Vec<String> {
+    let line = line.replace("$TOKEN", token);
+    let mut child = Node::spawn_with_env(
+        "recipe",
+        "sh",
+        &["-c".to_string(), format!("exec {line}")],
+        cwd,
+        &[("HOME", cwd)],
+    );
+    let status = wait_for_within(limit, "the README's line to end", || {
+        child
+            .try_exit_status()
+            .ok_or_else(|| format!("{line} still runs"))
+    });
+    assert!(status.success(), "{line}: {status}");
+    child.stdout_lines()
+}
+
+/// A `curl` line of the recipe, run as printed: what it printed.
 fn run_line(line: &str, page: &WebNode, cwd: &Path) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(line)
-        .env("TOKEN", &page.token)
-        .env("HOME", cwd)
-        .current_dir(cwd)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {line:?}: {e}"));
-    assert!(out.status.success(), "{line:?} failed: {:?}", out.status);
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    run_recipe_line(line, &page.token, cwd, CURL_LIMIT).join("\n")
 }
 
 fn curl_is_installed() -> bool {
@@ -292,21 +308,8 @@ fn the_readme_screenshot_command_writes_a_png() {
     if is_root() {
         line = line.replacen(" --headless", " --headless --no-sandbox", 1);
     }
-    line = line.replace("$TOKEN", &page.token);
     let shots = TempDir::new("readme_screenshot_cwd");
-    let mut browser = Node::spawn_with_env(
-        "chromium",
-        "sh",
-        &["-c".to_string(), line.clone()],
-        shots.path(),
-        &[("HOME", shots.path())],
-    );
-    let status = wait_for_within(SCREENSHOT_LIMIT, "the screenshot command to end", || {
-        browser
-            .try_exit_status()
-            .ok_or_else(|| format!("{line} still runs"))
-    });
-    assert!(status.success(), "{line}: {status}");
+    run_recipe_line(&line, &page.token, shots.path(), SCREENSHOT_LIMIT);
     let png = std::fs::read(shots.join("page.png")).expect("page.png was written");
     assert!(png.starts_with(b"\x89PNG"), "page.png is a PNG");
 }
