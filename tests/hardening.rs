@@ -2,16 +2,19 @@
 //! may try against the web pages and a peer's slots, through the real
 //! binaries.
 //!
-//! | Bound | Tests |
-//! |---|---|
-//! | a web request's head within 10 s of connecting, however it trickles | `a_head_trickled_a_byte_every_2_s_gets_408_by_10_5_s` |
-//! | only the page's owner (the token) drives a page | `every_page_answers_only_with_its_token` |
-//! | no web parameter reaches a panic | `a_control_character_in_any_web_parameter_gets_400`, `random_web_parameters_never_panic_nor_leak_a_transfer_slot` |
-//! | one address cannot take all the slots | `one_address_cannot_keep_another_out_of_a_peer_or_its_page`, `connections_that_send_nothing_cannot_keep_the_owner_off_the_page` |
-//! | an upload or publish has a deadline that grows with its size | `an_upload_that_trickles_is_cut_off_at_its_deadline`, `a_publish_whose_body_trickles_is_cut_off_at_its_deadline` |
-//! | a text the page is sent is cut at 1000 bytes | `a_15_mb_error_from_a_seeder_reaches_the_page_cut` |
-//! | HTTP numbers are strict | `content_lengths_are_digits_and_a_huge_one_is_413` |
-//! | the status follows the error | `each_web_status_follows_its_error` |
+//! | bound | figure | test |
+//! |---|---|---|
+//! | a web request's head is complete within 10 s of connecting, however its bytes trickle (the time-out is set to the time left before every read), else 408 | a byte every 2 s: 408 after 10.01 s, on the tracker's and a peer's page | `a_head_trickled_a_byte_every_2_s_gets_408_by_10_5_s` |
+//! | a protocol line that has begun (a request, a reply, a tracker's line to a peer) must end within 30 s plus a second per 64 KiB of it, however its bytes trickle, whatever the reader waits for; then the connection ends with `a line began N s ago and has not ended` | a byte every 0.4 s with the limit at 2 s: given up after 2 s, for a reply line, a reply that may be a file, and a line read with no time limit | in `src/wire/connection/tests.rs` `a_line_that_trickles_in_is_given_up_once_its_time_is_up`, `a_reply_that_may_be_a_file_and_trickles_in_is_given_up_too` |
+//! | an UPLOAD (from READY), and a publish's body on the web page, have a whole-transfer deadline that grows with the size: 10 s plus a second per 64 KiB (an average of 64 KiB/s; 1 GiB gets about 4.5 h); then the connection is closed and the partial file removed | 100 bytes, a byte every 2 s: cut off after 12.0 s (deadline 11 s), nothing left, for both | `an_upload_that_trickles_is_cut_off_at_its_deadline`, `a_publish_whose_body_trickles_is_cut_off_at_its_deadline`; in `src/peer/server.rs` `a_deadline_closes_a_read_that_trickles_and_one_stopped_in_time_does_not` |
+//! | one source address has a quarter of a server's cap (protocol port and web page): it may use more while nobody else needs the room, but when the server is full, a connection from an address below its share takes the place of the newest connection of the address that holds the most | 127.0.0.1 holds all 8 of a peer's slots and all 32 of its page's; 127.0.0.2 is still answered on both | `one_address_cannot_keep_another_out_of_a_peer_or_its_page`; in `src/server/tests.rs` `an_address_over_its_share_makes_room_for_one_under_it_when_full`, `the_newest_connection_of_the_address_that_holds_most_is_closed_for_a_newcomer` |
+//! | on a full web page, the oldest connection that has not sent its whole request yet makes room for a newcomer (other users of the machine share its address) | 32 silent connections from 127.0.0.1 on the tracker's and a peer's page: the owner's request is answered 200 at once | `connections_that_send_nothing_cannot_keep_the_owner_off_the_page`; in `src/server/tests.rs` `when_full_the_oldest_connection_without_its_request_makes_room_first` |
+//! | a text the pages are sent (a log line, an error, a transfer's outcome) is at most 1000 bytes, with `… and N more bytes` | 5 downloads from a seeder that answers with a 15 MB `ERROR:` line, with `--web`: the backlog's longest line is 1092 bytes, and the peer is at 19 MB resident afterwards | `a_15_mb_error_from_a_seeder_reaches_the_page_cut`; in `src/web/events.rs` `a_huge_line_from_another_node_is_cut_before_it_is_kept` |
+//! | only the page's owner drives it: an `/api/` request or event stream without the run's token, or with a wrong one, is 403 | on the peer's, the tracker's and the demo's page | `every_page_answers_only_with_its_token`; in `src/web/token.rs` `only_the_right_token_opens_the_api_and_the_events` |
+//! | no web parameter reaches a panic: a control or invisible character in a path or parameter is 400, with the character named, before any code uses it | 400 seeded requests of random percent-encoded bytes to every endpoint: no panic, no 500, every transfer slot free afterwards | `a_control_character_in_any_web_parameter_gets_400`, `random_web_parameters_never_panic_nor_leak_a_transfer_slot` |
+//! | a web transfer that panics still frees its slot (a `Drop` guard) and is listed as failed | 8 transfers that panic: 0 running after, the next starts | in `src/web/transfers.rs` `a_transfer_that_panics_still_frees_its_slot`, `a_panic_in_the_guarded_work_of_this_thread_releases_too` |
+//! | HTTP numbers are strict: `Content-Length` is digits only (`+5` is 400), too large is 413 (10^30 too), a stalled body says so in words | | `content_lengths_are_digits_and_a_huge_one_is_413`; in `src/web/http/` `a_length_is_digits_only_and_a_huge_one_is_too_large`, `a_stalled_body_says_so_in_words` |
+//! | the web status follows the error: 400 for a bad name, 404 for an unknown peer or file, 409 for the user's conflict, 502 for the other side's failure | the tracker page's `POST /api/ping?peer=peer9` is 404, no longer 200 with an error text | `each_web_status_follows_its_error` |
 
 // Each test file uses a different part of the shared helpers (see
 // tests/common/mod.rs): the parts this one does not use are not dead code.

@@ -15,7 +15,9 @@
 #[allow(dead_code)]
 mod common;
 
+use common::web::{chromium, WebNode};
 use common::*;
+use std::path::Path;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -143,4 +145,171 @@ fn a_session_whose_listener_is_plain_nc_l_is_forgotten() {
     );
     assert!(line.contains("nothing answers at"), "{line}");
     tracker.kill();
+}
+
+/// The port the README's web recipe uses: peer2's page, as the README
+/// starts it (`peer peer2 --web 8002`).
+const README_PORT: &str = "8002";
+
+/// How long the screenshot command may take: the README's `--timeout=4000`
+/// plus the browser's start on a busy machine.
+const SCREENSHOT_LIMIT: Duration = Duration::from_secs(30);
+
+/// The README's section that begins with `heading`, up to the next one.
+fn readme_section(heading: &str) -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md is readable");
+    let start = readme
+        .find(&format!("\n## {heading}\n"))
+        .unwrap_or_else(|| panic!("the README has a section {heading:?}"));
+    let rest = &readme[start + 1..];
+    let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3);
+    rest[..end].to_string()
+}
+
+/// The README's web recipe: the lines of the shell block in "The web
+/// pages" that sets `TOKEN=`.
+fn web_recipe() -> Vec<String> {
+    let section = readme_section("The web pages");
+    let block = section
+        .split("```sh\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .find(|block| block.starts_with("TOKEN="))
+        .expect("a shell block that sets TOKEN= in the web pages section");
+    block.lines().map(str::to_string).collect()
+}
+
+/// The recipe's line that starts with `program`, with the README's port
+/// replaced by the page's.
+fn recipe_line(program: &str, page: &WebNode) -> String {
+    let line = web_recipe()
+        .into_iter()
+        .filter(|line| line.starts_with(&format!("{program} ")))
+        .collect::<Vec<_>>();
+    assert!(
+        !line.is_empty(),
+        "no {program} line in the README's web recipe"
+    );
+    line.join("\n").replace(README_PORT, &page.port.to_string())
+}
+
+/// How long one `curl` line of the recipe may take on a busy machine.
+const CURL_LIMIT: Duration = Duration::from_secs(10);
+
+/// Runs a line of the recipe with `sh`, the page's token in place of
+/// `$TOKEN`, in `cwd` (also its `HOME`, for the browser's profile), and
+/// waits at most `limit` for it to end. `exec` makes the program itself
+/// the child, so that a test that fails kills it, not only the shell.
+fn run_recipe_line(line: &str, token: &str, cwd: &Path, limit: Duration) -> Vec<String> {
+    let line = line.replace("$TOKEN", token);
+    let mut child = Node::spawn_with_env(
+        "recipe",
+        "sh",
+        &["-c".to_string(), format!("exec {line}")],
+        cwd,
+        &[("HOME", cwd)],
+    );
+    let status = wait_for_within(limit, "the README's line to end", || {
+        child
+            .try_exit_status()
+            .ok_or_else(|| format!("{line} still runs"))
+    });
+    assert!(status.success(), "{line}: {status}");
+    child.stdout_lines()
+}
+
+/// A `curl` line of the recipe, run as printed: what it printed.
+fn run_line(line: &str, page: &WebNode, cwd: &Path) -> String {
+    run_recipe_line(line, &page.token, cwd, CURL_LIMIT).join("\n")
+}
+
+fn curl_is_installed() -> bool {
+    let found = Command::new("curl").arg("--version").output().is_ok();
+    if !found {
+        println!("curl is not installed: the README's curl lines were not run");
+    }
+    found
+}
+
+/// peer1 holds notes.txt; peer2 serves its page, as in the README.
+fn peer2_page(net: &Net) -> (Node, Node, WebNode) {
+    net.put("peer1", "notes.txt", b"the notes of the walkthrough\n");
+    net.put("peer2", "poem.txt", b"a poem\n");
+    let tracker = net.start_tracker(&[]);
+    let peer1 = net.start_peer("peer1", true, &[]);
+    let page = net.start_web_peer("peer2", &[]);
+    (tracker, peer1, page)
+}
+
+#[test]
+fn the_readme_curl_lines_work_as_printed() {
+    if !curl_is_installed() {
+        return;
+    }
+    let net = Net::new("readme_curl", &["peer1", "peer2"]);
+    let (_tracker, _peer1, page) = peer2_page(&net);
+    let lines = recipe_line("curl", &page);
+    let mut lines = lines.lines();
+    let state_line = lines.next().expect("a GET line");
+    let search_line = lines.next().expect("a POST line");
+    let state = run_line(state_line, &page, net.tmp.path());
+    assert!(
+        state.starts_with('{') && state.contains(&net.addr("peer2")),
+        "the state of peer2 from {state_line:?}: {state}"
+    );
+    // The POST answers the holders once peer1 has joined.
+    let holders = wait_for("the README's search to find peer1", || {
+        let reply = run_line(search_line, &page, net.tmp.path());
+        if reply.contains("\"holders\"") && reply.contains(&net.port("peer1").to_string()) {
+            Ok(reply)
+        } else {
+            Err(reply)
+        }
+    });
+    assert!(holders.contains("notes.txt"), "{holders}");
+    // What the README says of the Origin header: without it, 403 and why.
+    let origin = format!("-H 'Origin: http://127.0.0.1:{}' ", page.port);
+    assert!(search_line.contains(&origin), "{search_line}");
+    let without = run_line(&search_line.replace(&origin, ""), &page, net.tmp.path());
+    assert!(
+        without.contains("Origin"),
+        "a POST without Origin: {without}"
+    );
+}
+
+/// Whether this process runs as root, where Chromium needs `--no-sandbox`
+/// (the README says so).
+fn is_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        == Some("0")
+}
+
+#[test]
+fn the_readme_screenshot_command_writes_a_png() {
+    let Some(program) = chromium() else {
+        println!("Chromium is not installed: the README's screenshot command was not run");
+        return;
+    };
+    let net = Net::new("readme_screenshot", &["peer1", "peer2"]);
+    let (_tracker, _peer1, page) = peer2_page(&net);
+    let mut line = recipe_line("chromium", &page);
+    assert!(
+        line.contains("--timeout="),
+        "a screenshot with a time-out: {line}"
+    );
+    // The program as this machine names it, and, as root, the flag the
+    // README says root needs.
+    line = line.replacen("chromium", &program.display().to_string(), 1);
+    if is_root() {
+        line = line.replacen(" --headless", " --headless --no-sandbox", 1);
+    }
+    let shots = TempDir::new("readme_screenshot_cwd");
+    run_recipe_line(&line, &page.token, shots.path(), SCREENSHOT_LIMIT);
+    let png = std::fs::read(shots.join("page.png")).expect("page.png was written");
+    assert!(png.starts_with(b"\x89PNG"), "page.png is a PNG");
 }

@@ -17,6 +17,94 @@
 //! and how the rules run), `rules/tracker/` and `rules/peer/` (the rules,
 //! and the simulated peers or requests that check them), `report.rs` (what
 //! is printed: text, one summary line, or JSON).
+//!
+//! # Example: our own tracker with `--explain`
+//!
+//! A real run against our own tracker started with `--explain`, a teaching mode
+//! that tells a refused peer why, where the core protocol says it gets no word.
+//! It fails the five rules that say so (`hello-first`, `silent-before-join`,
+//! `refuse-empty`, `refuse-six`, `refuse-malformed`); one of them (the evidence of the other four is left out):
+//!
+//! ```text
+//! $ cargo run --bin check -- tracker 127.0.0.1:5000 --stage 1
+//! checking the tracker at 127.0.0.1:5000 (stage 1; each probe waits at most 5.0 s)
+//!
+//! stage 1: join (HELLO, HI, the records line, refusals)
+//! PASS  hello-hi           HELLO is answered HI, one line ending in \n  (1 ms)
+//! PASS  line-framing       a message is one line ending in \n (a \r before it is dropped), however its bytes are split  (361 ms)
+//! FAIL  hello-first        the first line must be HELLO; anything else: FT closes the connection without a word  (1 ms)
+//!         A sent "SEARCH: chk-20848988-2-before-hello.txt\n"
+//!         A got "ERROR: refused: first line was SEARCH, not HELLO\n", then the close
+//!         => FT must send nothing here, but it answered (SEARCH came before HELLO)
+//! ...
+//! 3 passed, 5 failed
+//! ```
+//!
+//!
+//! # Examples: peers that get the download wrong
+//!
+//! Two peers that get the download wrong, as student peers have (the fakes
+//! of `tests/check_fakes.rs`): one writes a line end after `FILE: `, so every byte
+//! arrives one place late; one sends a byte too few:
+//!
+//! ```text
+//! FAIL  download           DOWNLOAD: name, type, size gets FILE: and exactly the file's bytes, then B closes  (1 ms)
+//!         A sent "DOWNLOAD: notes.txt, txt, 987\n"
+//!         A got "FILE: " then 988 bytes, then the close
+//!         => "\n" came between FILE: and the file's bytes: the bytes follow the space at once; then the whole file
+//! FAIL  download           DOWNLOAD: name, type, size gets FILE: and exactly the file's bytes, then B closes  (0 ms)
+//!         A sent "DOWNLOAD: notes.txt, txt, 987\n"
+//!         A got "FILE: " then 986 bytes, then the close
+//!         => 1 byte short: 986 of the file's 987 bytes came
+//! ```
+//!
+//! A peer that answers a ranged `HASH` with the whole file's hash (it ignores
+//! the range); `hash` shows both hashes, and which one came instead:
+//!
+//! ```text
+//! FAIL  hash               (extension) HASH: name, type, size [, first, count] is answered HASH: and the SHA-256, in hex, of the bytes that DOWNLOAD sends  (0 ms)
+//!         A sent "HASH: notes.txt, txt, 987\n"
+//!         A got "HASH: a64f779556984cc397aa693f519cc806f3c64e9eb6d887a6d5fd164fd65a1909\n"
+//!         B sent "HASH: notes.txt, txt, 987, 1, 2\n"
+//!         B got "HASH: a64f779556984cc397aa693f519cc806f3c64e9eb6d887a6d5fd164fd65a1909\n"
+//!         => wrong hash of chunks 1 to 2: B sent a64f779556984cc397aa693f519cc806f3c64e9eb6d887a6d5fd164fd65a1909, the SHA-256 of those bytes of your --file is 7eabb01dd102f193f26d16345f3370bc532d18e7782e7ef6fce1dc32d8d571b7 (that is the whole file's hash: the range was ignored)
+//! ```
+//!
+//! # How it plays the other side
+//!
+//! - It never trusts your program: every read is bounded (a line of at most
+//!   1 MiB) and has a time limit (`--timeout SECS`, default 5 per probe; 0.5
+//!   is fine on one machine). A program that hangs, closes at once, or sends
+//!   endless lines or random bytes gets a report all the same: each rule waits
+//!   at most a limit or two, and one failed rule never stops the others. A
+//!   correct program is checked in a second or two.
+//! - It is strict about what your program writes (`FOUND: <txt, 986, ...>`,
+//!   fields separated by `, `, records by one space, every line ending in
+//!   `\n`) and lenient where the protocol lets a reader be, and where one
+//!   framing mistake would hide everything else. Each rule checks one thing
+//!   and gets past the rest the way that works with your program, so one
+//!   mistake fails one rule: a `HI` or a reply without its line end is taken
+//!   after a short wait (200 ms); when `HELLO\n` gets no HI, a bare `HELLO`
+//!   is tried, and used from then on; FOUND records are read whatever
+//!   separates them; when several records in one join are refused, the
+//!   others join with one; a session your tracker closes after a reply joins
+//!   again. Each of those faults is named once, by its own rule (`hello-hi`,
+//!   `not-found`, `found`, `several-holders`, `join`).
+//! - A peer that answers only once the requester has closed its sending side
+//!   (it reads "everything" before it answers) is named once, in the first
+//!   rule it answers; the checker then half-closes after every request, so
+//!   the other rules judge their own thing.
+//! - The tracker check plays several peers at once. Their records announce the
+//!   checker's own address on that connection (the address your tracker sees
+//!   it come from), on ports where the checker really listens, and files named
+//!   `chk-<run>-<n>-...`, unique to each run, so it can be run against a
+//!   tracker the class is using. Every one of its sessions leaves with `BYE`,
+//!   except the one the `crash` rule closes on purpose, so the check does not
+//!   wear out a tracker that keeps a thread per crashed session; `crash` then
+//!   checks that a new session is still answered.
+//! - The peer check uploads one small file, `chk-<run>-upload.txt` (250
+//!   bytes), which stays in your peer's folder (delete it if you like); the
+//!   rest only reads.
 
 // Like the library: safe Rust only, also in the code that reads bytes
 // from anyone.
@@ -56,8 +144,8 @@ this project's own code that keeps the rule, to compare with yours.
                        (default 5; fractions such as 0.5 are fine)
   --summary            print one line: the address, how many rules passed
                        and failed, and the names of the failed rules
-  --json               print the report as one JSON object (the README
-                       lists its fields)
+  --json               print the report as one JSON object (its fields are
+                       listed in bin/check/report.rs)
 
 The last line is `N passed, N failed`, and `, N not judged` when some rules
 could not be judged because what they need does not work (no HI, no

@@ -6,6 +6,57 @@
 //! it grow; the summary and the JSON only at the end. The last line of the
 //! full report is always `N passed, N failed` (and `, N not judged` when
 //! some rules could not be judged).
+//!
+//! # Reading the report
+//!
+//! One line per rule: `PASS`, `FAIL`, `SKIP` or `NOT JUDGED`, its name, the
+//! rule in words and the time it took. Under each `FAIL` comes every line
+//! the checker sent and got, on each of its connections (`A`, `B`, ...; `G`
+//! is a greeting tried first), with line ends shown (`"HI\n"`), bytes that
+//! are not text escaped (`"\xac"`) and file bodies counted (`"FILE: " then
+//! 988 bytes`); then `=>` and what is wrong.
+//!
+//! - **`NOT JUDGED`**: what the rule needs first does not work (`NOT JUDGED
+//!   found  needs an accepted join (see join)`). Fix that rule first. It is
+//!   never a pass: it is counted apart, and fails the exit status.
+//!   `hello-first` and `silent-before-join` need a HI to `HELLO\n`; the
+//!   three refusals need one accepted join; a peer's `wrong-size` needs its
+//!   `--file` downloaded first.
+//! - **`SKIP`** is for extensions only: a program that answers an
+//!   extension with `ERROR:`, or not at all, or closes, or (a ranged
+//!   DOWNLOAD) sends the whole file, does not offer it. It counts neither way. A wrong answer
+//!   to an extension fails it, and leaves the exit status alone too.
+//! - The last line is `N passed, N failed` (and `, N not judged`). The exit
+//!   status is 0 when every core rule passed, 1 when one failed or was not
+//!   judged (or nothing listens, or `--file` is not what the peer serves),
+//!   2 for a bad command line.
+//!
+//! # The JSON report
+//!
+//! `--json` prints the whole report as one JSON object on one line, for an
+//! autograder (GitHub Classroom, Gradescope) or a spreadsheet, at the end, in
+//! place of the text. Its fields:
+//!
+//! | field | what it holds |
+//! |---|---|
+//! | `target.kind`, `target.address` | `"tracker"` or `"peer"`, and `HOST:PORT` as given |
+//! | `notes` | lines about the whole run, said before the rules: nothing listens at the address, a `--file` that is not what the peer serves (empty when none) |
+//! | `rules` | one object per rule checked, in the report's order |
+//! | `rules[].name`, `.stage`, `.extension`, `.rule` | the short name, the stage number, whether it is an extension, the rule in words |
+//! | `rules[].verdict` | `"pass"`, `"fail"`, `"skip"` (an extension not offered) or `"not judged"` |
+//! | `rules[].reason` | why it is not a pass (`""` for a pass): what is wrong, why not offered, or what it needs |
+//! | `rules[].evidence` | every line the checker sent and got for the rule, as the text report shows them |
+//! | `rules[].ms` | how long the rule took, in milliseconds |
+//! | `counts.passed`, `.failed`, `.skipped`, `.not_judged` | the counts of the text report's last line |
+//! | `ok` | the exit status in words: `true` when every core rule passed |
+//!
+//! A real run of one rule against our tracker
+//! (`check tracker 127.0.0.1:25610 --rule ping --json`; `<` is written
+//! `\u003c`, as the web pages' JSON writes it):
+//!
+//! ```text
+//! {"target": {"kind": "tracker", "address": "127.0.0.1:25610"}, "notes": [], "rules": [{"name": "ping", "stage": 4, "extension": true, "rule": "PING on an accepted session is answered PONG (heartbeat)", "verdict": "pass", "reason": "", "evidence": ["G sent \"HELLO\\n\"", "G got \"HI\\n\"", "A sent \"HELLO\\n\"", "A got \"HI\\n\"", "A sent \"\u003cchk-29c20c3f-1-file1.txt, txt, 1001, 07/12/26, 127.0.0.1, 34539>\\n\"", "A sent \"PING\\n\"", "A got \"PONG\\n\""], "ms": 34}], "counts": {"passed": 1, "failed": 0, "skipped": 0, "not_judged": 0}, "ok": true}
+//! ```
 
 use crate::probe::seconds;
 use crate::rules::{Selection, Stage};
@@ -256,7 +307,7 @@ impl Report {
         line
     }
 
-    /// The whole report as one JSON object (the README lists its fields).
+    /// The whole report as one JSON object (the module docs list its fields).
     fn json(&self, counts: &Counts, ok: bool) -> String {
         let (kind, address) = self.target.split_once(" at ").unwrap_or(("", &self.target));
         let notes: Vec<String> = self.notes.iter().map(|n| json::string(n)).collect();

@@ -24,6 +24,14 @@
 //!
 //! [`Liveness`] holds these rules as plain data, with no I/O and no clock of
 //! its own (every call is given the time), so they are unit-tested alone.
+//!
+//! The numbers: an interval is never less than 1 s. The probe waits one
+//! interval for its connection, but 1 s at least and 10 s at most. A
+//! forgotten peer is logged as `leave peer1 (...): forgotten: no sign of life
+//! ...`. With the default `--heartbeat` of 30 s, a vanished machine is
+//! forgotten within 90 s. The protocol checker does not check this (it takes
+//! minutes); its made-up peers listen on the ports they announce, so a
+//! tracker that probes them finds them alive.
 
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};

@@ -27,6 +27,51 @@
 //! publish as this peer. The token travels unencrypted (plain HTTP), so
 //! anybody who can watch the network sees it. Use it only on a network
 //! you trust (a lab), never on the Internet.
+//!
+//! # The endpoints
+//!
+//! Every `/api/` path and `/events` need the run's `token=`; the page's own
+//! files need none. Only `POST` acts, and a `POST` must carry the page's own
+//! `Origin` header (see [`http`]).
+//!
+//! | endpoint | method | what it does |
+//! |---|---|---|
+//! | `/`, `/app.css`, `/app.js`, `/sequence.js`, `/peer.js`, `/tracker.js` or `/demo.js` | GET | the page |
+//! | `/api/state` | GET | (every `/api/` path and `/events` need `token=`) peer: id, address, joined, files (announced or not), other peers, transfers; tracker: peers, files and holders, the settings' nodes; demo: the nodes, the scene playing, the scene that waits for Next scene, the end |
+//! | `/events` | GET | the live event stream |
+//! | `/api/hold` | GET | the test hook's (see `src/web/app.js`): answers only once the browser lets go, so that a headless browser prints the page when the hook's steps are done |
+//! | `/api/search?name=` | POST | peer: the holders (tracker, or the settings' peers) |
+//! | `/api/find?words=` | GET | peer: the tracker's `FIND`, the announced files whose names hold every word (`{"words":[...],"matches":[...],"note":""}`); a core-only tracker's refusal is a 200 with no match and a `note` that says so |
+//! | `/api/download?name=&from=IP:PORT` | POST | peer: download from that holder, in the background; answers `{"transfer":N}` |
+//! | `/api/fetch?name=` | POST | peer: fetch from all holders, in the background |
+//! | `/api/list?peer=` | POST | peer: LIST another peer |
+//! | `/api/upload?name=&peer=` | POST | peer: UPLOAD one of our files, in the background |
+//! | `/api/publish?name=` | POST | peer: the body becomes the file `name` |
+//! | `/api/ping?peer=` | POST | peer or tracker: PING |
+//! | `/api/discover?peer=` | POST | tracker: the console's `discover` |
+//! | `/api/next` | POST | demo: play the scene that waits; answers `{"scene":N}`, or 409 while a scene plays or once the demo is over |
+//!
+//! A failed action's status follows the error, with the reason: 400 for a
+//! name that breaks a name rule, 404 for a peer the settings file does not
+//! know, a file nobody shares or a file to upload that is not ours, 409 for
+//! the user's conflict (the file is here already, ping the tracker from the
+//! tracker's page, ...), 502 for the other side's failure (a peer that does
+//! not answer, refuses, or sends what is not the file), 500 for a bug of
+//! ours.
+//! Download, fetch and upload are different: they run in the background, so
+//! their request answers 200 with a transfer number at once (after the checks
+//! that need nobody else: a file that is here already is 409 before any
+//! transfer starts), and how they end (done, or failed and why) is in
+//! `/api/state` and on the page's progress bar.
+//!
+//! # The pages' live updates
+//!
+//! Both pages update themselves by Server-Sent Events (one `GET /events`
+//! response per open page that never ends, carrying `log` and `progress`
+//! events, see [`events`]); a page opened late starts with the last 500
+//! lines. A line longer than [`MAX_SHOWN_TEXT`] bytes (another node may send
+//! one of 16 MiB) reaches the pages cut, with `… and N more bytes` after it.
+//! No `--trace` is needed: the page hears the protocol either way.
 
 pub mod code;
 pub mod demo_page;

@@ -6,6 +6,24 @@
 //! like another name: characters that are invisible, that turn the text
 //! around them right to left, or that look like `/` are refused, each with
 //! its reason.
+//!
+//! The names never shared, and refused in every message and from every user:
+//! - a name that cannot be written in a record: it holds `<`, `>`, `,`, a
+//!   control character, or starts or ends with a space (the peer prints a
+//!   warning naming the file);
+//! - names starting with `.` (hidden files, and our temporary files) and
+//!   names with a path (`/`, `\`);
+//! - a name with a character that turns the text around it right to left
+//!   (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F), an invisible one
+//!   (U+200B–U+200D, U+2060, U+FEFF, and the other Unicode "format"
+//!   characters, such as the soft hyphen U+00AD), or a lookalike of `/` or
+//!   `\` (the fullwidth solidus `／`, the division slash `∕`, the fraction
+//!   slash `⁄`, ...).
+//!
+//! The reason names the character: `the name holds U+202E, a character that
+//! changes the direction of the text around it: a name must look like what it
+//! is`. The same check serves a `SEARCH:`, a record, a `DOWNLOAD:`, an
+//! `UPLOAD:` and every name a user types.
 
 use crate::wire::protocol::Invalid;
 use crate::wire::text::is_format;

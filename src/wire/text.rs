@@ -14,6 +14,30 @@
 //! quotes), and both keep at most [`QUOTE_MAX`] bytes of it, saying how
 //! much more there was: `… and 14,999,800 more bytes`. These are pure
 //! functions, tested here.
+//!
+//! # What the programs say about a line that breaks the protocol's rules
+//!
+//! The log and `--trace` tell a student what their program really sent:
+//! - a line that never gets its `\n` is quoted when time runs out:
+//!   `refused 127.0.0.1:40768: no HELLO: reading from 127.0.0.1:40768: got
+//!   "SEARCH: logo.png" with no line end, then nothing for 10 s: every
+//!   message ends with \n`. One answered after a close says so in its trace
+//!   (`<- SEARCH: logo.png (with no line end, then the other end closed its
+//!   side: ...)`). If the sender had closed the whole connection, not only
+//!   its side, the answer is traced as not sent (`-> (failed: the line above
+//!   was not sent: ...)`);
+//! - bytes that are not text, and characters that would change how a
+//!   terminal shows the rest (escape sequences, a right-to-left override),
+//!   are shown escaped, in quotes: `<- "\xac\xed\x00\x05t\x00\x05HELLO"`;
+//! - a file body's trace comes after the body and says what came:
+//!   `<- FILE: (986 bytes in 10 chunks of 100)`, or `<- FILE: (10 of 300
+//!   bytes: ...)` when it broke off, and `(then 7 bytes more than the file's
+//!   size)` when it ran over;
+//! - another node's words are quoted at most 300 bytes long wherever they
+//!   are printed or kept (errors, log lines, the web page's backlog and event
+//!   stream), followed by how much was cut: `refused: xxxx… and 14,999,700
+//!   more bytes`. A trace line shows at most 600 bytes of a line, an event at
+//!   most 1000.
 
 use std::borrow::Cow;
 use std::fmt::Write;

@@ -29,7 +29,15 @@
 //!   first). A tracker that keeps only the core protocol does not answer
 //!   `PING` at all (or answers `ERROR:`): when the connection stays open
 //!   for `JOIN_SETTLE_WAIT` (2 s), the records were taken, and the peer says
-//!   once that this tracker gets no heartbeats.
+//!   once that this tracker gets no heartbeats (`joined the tracker at
+//!   127.0.0.1:5000 sharing notes.txt; it does not answer PING, so no
+//!   heartbeats: a lost tracker is noticed at the next request`), and
+//!   sends no `PING` on that session. The wait is shorter with a shorter
+//!   `--heartbeat`; `--heartbeat 0` sends no `PING` at all and judges the
+//!   join by the same wait. (Tests:
+//!   `a_core_only_tracker_that_ignores_ping_is_joined_and_finds_files` in
+//!   `tests/student_trackers.rs`, and
+//!   `a_join_still_open_without_pong_is_taken_and_gets_no_heartbeats`.)
 //! - **Joined.** Requests (`SEARCH`, `LIST`) go out, and their replies come
 //!   back in the same order, so each reply is handed to the oldest request
 //!   still waiting. A request whose asker gave up stays in that queue: its
@@ -39,13 +47,20 @@
 //!   if anything sent stays unanswered for three heartbeats, the tracker's
 //!   machine is taken for gone (a power cut sends no end-of-file), and the
 //!   peer rejoins by itself. Without heartbeats, a request unanswered for
-//!   as long as its asker waits means the same.
+//!   as long as its asker waits means the same. A request waits at most
+//!   `min(30 s, 2 x --heartbeat)` for its reply.
 //! - **Trying again.** Every way back to the tracker waits first, longer
 //!   after each failed try, up to [`MAX_RETRY_PAUSE`]. Only a session that
 //!   stayed up for `STEADY_SESSION` (a minute) starts the pauses from the
 //!   shortest again, so a tracker that refuses or drops us at once is not
 //!   hammered.
 //!   A try that fails the same way as the last prints nothing new.
+//!   The pauses: `FIRST_RETRY_PAUSE` (0.25 s), doubling after each
+//!   failed try up to a minute, and [`REFUSED_RETRY_PAUSE`] (10 s) at
+//!   least after a refusal. (Tests, in `tests/student_trackers.rs`:
+//!   `a_refused_or_dropped_peer_backs_off_with_and_without_heartbeats`, 3
+//!   connections in 30 s when refused, 7 when every connection is closed at
+//!   once or dropped right after the join.)
 //! - **Re-announce.** To announce a changed folder the peer leaves (`BYE`)
 //!   and joins again with the files as they are *when the join starts*: the
 //!   core protocol needs no extra message for it. It joins again once the

@@ -30,6 +30,40 @@
 //! [`HttpError`] out, tested without a socket); this one owns the socket:
 //! it reads a request's head within its deadline, streams a body, and
 //! writes the response.
+//!
+//! # The limits, as a browser or a curious student meets them
+//!
+//! What keeps other web sites out: the page answers only requests whose
+//! `Host` is an IP address or `localhost` with its port (a site that points
+//! its own name at 127.0.0.1, "DNS rebinding", still sends its name, and is
+//! refused with 403); only `POST` acts, and a `POST` must carry the page's
+//! own `Origin` (a form or script on another site is refused with 403); the
+//! page may not be framed by another site. The HTTP side is bounded like the
+//! protocol: a request line or header of 8 KiB at most (else 414 or 431), 64
+//! headers (431), the whole head within 10 s of connecting however slowly it
+//! trickles (408), a body with a `Content-Length` of digits only (400 for
+//! `+5`; 411 without, 501 for chunked, 413 over 1 GiB, also for 10^30) and
+//! streamed; a body cut short, or stalled for 30 s, is 400 with that said in
+//! words, and leaves nothing; a publish's body has the time an upload of its
+//! size has (10 s plus a second per 64 KiB), then it is cut off; a method
+//! other than GET and POST is 405. A path or parameter holding a control character (a NUL, a line end) or an
+//! invisible one (a right-to-left override, a zero-width space) is 400, with
+//! the character named, before any code uses it. Every refusal says what was
+//! wrong in one sentence. Past 32 connections at once the page answers 503,
+//! and one source address has a quarter of them (8): it may use more while
+//! nobody else needs the room, but when the page is full, a connection from
+//! another address takes the place of the newest one of the address that
+//! holds the most (the protocol port has the same rule, see "What it
+//! guarantees"). Other users of the same machine come from the same
+//! address, 127.0.0.1, so on the page a connection that has not sent its
+//! whole request yet is the first to make room: connections that say
+//! nothing cannot keep the owner out.
+//!
+//! The token (see `crate::web::token`) is 128 bits from `/dev/urandom`,
+//! made anew on each run and compared in constant time. Every `/api/`
+//! request and the event stream without it, or with a wrong one, get 403, on
+//! every page (peer, tracker, demo). `--web-any` adds the network: the token
+//! then keeps out whoever does not know it, but it is not encryption.
 
 pub mod message;
 
