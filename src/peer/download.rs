@@ -82,7 +82,7 @@ fn await_hash(answer: &Receiver<Result<Digest>>, size: u64) -> Result<Digest> {
     let wait = HASH_ANSWER_WAIT + Duration::from_secs(size / HASH_MIN_RATE);
     match answer.recv_timeout(wait) {
         Ok(said) => said,
-        Err(RecvTimeoutError::Timeout) => Err(Error::Other(format!(
+        Err(RecvTimeoutError::Timeout) => Err(Error::OtherSide(format!(
             "no answer to HASH {} s after the last byte",
             wait.as_secs()
         ))),
