@@ -41,6 +41,16 @@ fn autotest_outcome(dom: &str) -> &str {
         .unwrap_or_else(|| panic!("the page did not report its test steps:\n{dom}"))
 }
 
+/// The text of the element with `id` in a dumped page, up to its first
+/// child element.
+fn text_of<'a>(dom: &'a str, id: &str) -> &'a str {
+    dom.split(&format!("id=\"{id}\""))
+        .nth(1)
+        .and_then(|rest| rest.split_once('>'))
+        .and_then(|(_, rest)| rest.split('<').next())
+        .unwrap_or_else(|| panic!("no element {id} on the page:\n{dom}"))
+}
+
 /// Checks that a screenshot is a PNG, large, and not of one colour: the
 /// compressed picture of one colour repeats the same few bytes, a page
 /// with text has thousands of different byte pairs.
@@ -261,4 +271,33 @@ fn the_demo_page_plays_to_the_end_in_a_real_browser() {
     browser.screenshot(&demo.page.url("/?autotest=next:5"), &png, 1400, 1800);
     check_screenshot(&png);
     println!("screenshot: {}", png.display());
+}
+
+#[test]
+fn the_demo_pages_act_label_names_the_act_of_the_scene_shown() {
+    let Some(program) = chromium() else {
+        println!("web_browser: act label not run: no chromium on this machine (apt-get install chromium)");
+        return;
+    };
+    let mut browser = Browser::new(program);
+    // Scene 15 is the last of act 2: once it is over, the demo has named
+    // act 3 already and waits for the button for scene 16.
+    let demo = start_web_demo("web_browser_act", &["--pace", "0"]);
+    let dom = browser.dump_dom(&demo.page.url("/?autotest=next:15,settle"));
+    assert_eq!(autotest_outcome(&dom), "done: next:15,settle");
+    assert_eq!(text_of(&dom, "scene-title"), "15. peer2 pings peer1");
+    assert_eq!(text_of(&dom, "act"), "Act 2: direct peer commands");
+    assert_eq!(
+        text_of(&dom, "next"),
+        "Next scene: 16. the tracker crashes (starts Act 3: the tracker crashes and comes back)"
+    );
+    // One scene on, the label has moved to act 3.
+    let demo = start_web_demo("web_browser_act_next", &["--pace", "0"]);
+    let dom = browser.dump_dom(&demo.page.url("/?autotest=next:16,settle"));
+    assert_eq!(autotest_outcome(&dom), "done: next:16,settle");
+    assert_eq!(text_of(&dom, "scene-title"), "16. the tracker crashes");
+    assert_eq!(
+        text_of(&dom, "act"),
+        "Act 3: the tracker crashes and comes back"
+    );
 }

@@ -14,6 +14,12 @@ let sequence = null;
     button ({number, title} or null), the scene playing, and the end. */
 const demo = { waiting: null, playing: 0, ended: null };
 
+/** An act whose heading came, but whose first scene has not: the demo
+    names the next act right after the last scene of the one before, and
+    the label above the scene must keep naming that scene's act until
+    the next scene starts. */
+let comingAct = null;
+
 /** Who waits for the next change of `demo` (the test hook). Promises,
     not timers: each waiter wakes at the very change it waits for. */
 let waiters = [];
@@ -35,7 +41,8 @@ function showWhere() {
     $("where").className = demo.ended.ok ? "badge good" : "badge bad";
   } else if (demo.waiting) {
     button.disabled = false;
-    button.textContent = `Next scene: ${demo.waiting.number}. ${demo.waiting.title}`;
+    const act = comingAct ? ` (starts ${comingAct})` : "";
+    button.textContent = `Next scene: ${demo.waiting.number}. ${demo.waiting.title}${act}`;
     $("where").textContent = demo.playing ? `scene ${demo.playing} is over` : "ready";
   } else {
     button.disabled = true;
@@ -63,10 +70,14 @@ function narrate(text) {
 
 const handlers = {
   act(act) {
-    $("act").textContent = act.title;
+    comingAct = act.title;
     sequence.band("act", act.title);
   },
   scene(scene) {
+    if (comingAct) {
+      $("act").textContent = comingAct;
+      comingAct = null;
+    }
     $("scene-title").textContent = `${scene.number}. ${scene.title}`;
     $("narration").replaceChildren();
     sequence.band("scene", `${scene.number}. ${scene.title}`);
@@ -103,6 +114,12 @@ const handlers = {
   },
 };
 
+/** The test hook's `settle`: waits until the scene playing is over (the
+    demo waits for the button again, or is over). */
+async function settle() {
+  while (!demo.waiting && !demo.ended) await nextChange();
+}
+
 /** The test hook's `next:N` (or `next:all`): presses "Next scene" N
     times (or until the demo is over), each time once the demo waits. */
 async function pressNext(count) {
@@ -135,6 +152,9 @@ async function start() {
     switch (step) {
       case "next":
         await pressNext(argument);
+        return;
+      case "settle":
+        await settle();
         return;
       default:
         throw new Error(`unknown step ${step}`);
