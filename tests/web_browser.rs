@@ -285,6 +285,12 @@ fn the_demo_pages_act_label_names_the_act_of_the_scene_shown() {
     let demo = start_web_demo("web_browser_act", &["--pace", "0"]);
     let dom = browser.dump_dom(&demo.page.url("/?autotest=next:15,settle"));
     assert_eq!(autotest_outcome(&dom), "done: next:15,settle");
+    // The page's own intro, folded once the demo is under way.
+    assert!(
+        dom.contains(r#"<details id="intro" class="intro">"#)
+            && dom.contains("How to read this page"),
+        "{dom}"
+    );
     assert_eq!(text_of(&dom, "scene-title"), "15. peer2 pings peer1");
     assert_eq!(text_of(&dom, "act"), "Act 2: direct peer commands");
     assert_eq!(

@@ -80,6 +80,8 @@ const handlers = {
     }
     $("scene-title").textContent = `${scene.number}. ${scene.title}`;
     $("narration").replaceChildren();
+    // Once the demo is under way, the intro folds away (a click opens it).
+    $("intro").open = false;
     sequence.band("scene", `${scene.number}. ${scene.title}`);
   },
   narration(line) {

@@ -87,6 +87,10 @@ struct Shared {
     pressed: Condvar,
     /// A page has opened its event stream at least once.
     page_seen: AtomicBool,
+    /// The first act has begun. The narration before it is the
+    /// terminal's intro (the page's address, how to read `[tracker] peer1
+    /// <- PING`): the page has an intro of its own, so it is not sent.
+    first_act: AtomicBool,
 }
 
 /// Where the demo is: which scene waits for the button, and whether it
@@ -119,6 +123,7 @@ impl DemoPage {
             gate: Mutex::default(),
             pressed: Condvar::new(),
             page_seen: AtomicBool::new(false),
+            first_act: AtomicBool::new(false),
         });
         let route = {
             let shared = Arc::clone(&shared);
@@ -263,10 +268,14 @@ impl Shared {
     /// One item of the stage, as an event for the pages.
     fn show(&self, shown: Shown) {
         let event = match shown {
-            Shown::Act(title) => Event {
-                name: "act",
-                data: format!(r#"{{"title":{}}}"#, json::string(title)),
-            },
+            Shown::Act(title) => {
+                self.first_act.store(true, Ordering::SeqCst);
+                Event {
+                    name: "act",
+                    data: format!(r#"{{"title":{}}}"#, json::string(title)),
+                }
+            }
+            Shown::Narration(_) if !self.first_act.load(Ordering::SeqCst) => return,
             Shown::Scene { number, title } => Event {
                 name: "scene",
                 data: scene_json(number, title),
