@@ -307,3 +307,27 @@ fn the_demo_pages_act_label_names_the_act_of_the_scene_shown() {
         "Act 3: the tracker crashes and comes back"
     );
 }
+
+#[test]
+fn a_peer_page_not_joined_shows_why() {
+    let Some(program) = chromium() else {
+        println!("web_browser: not-joined page not run: no chromium on this machine (apt-get install chromium)");
+        return;
+    };
+    // No tracker: the peer cannot connect to it.
+    let net = Net::new("web_browser_why", &["peer1"]);
+    net.put("peer1", "notes.txt", b"notes\n");
+    let page = net.start_web_peer("peer1", &[]);
+    page.wait_state("a failed try", |json| json.contains("the last try failed"));
+    let dom = Browser::new(program).dump_dom(&page.url("/?autotest=wait"));
+    assert_eq!(autotest_outcome(&dom), "done: wait");
+    assert_eq!(text_of(&dom, "joined"), "not joined");
+    let why = text_of(&dom, "why-not-joined");
+    assert!(
+        why.starts_with(&format!(
+            "not joined to the tracker at {}",
+            net.tracker_addr()
+        )) && why.contains("the last try failed"),
+        "{why}"
+    );
+}

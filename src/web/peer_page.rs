@@ -18,15 +18,16 @@ use crate::peer::server::{upload_time_limit, Deadline, MAX_UPLOAD_SIZE, UPLOAD_M
 use crate::peer::Peer;
 use crate::server::Server;
 use crate::settings::TRACKER_ID;
-use crate::web::events::Hub;
+use crate::web::events::{Event, Hub};
 use crate::web::http::{action_failed, Exchange, HttpError, Method, Request, Response};
 use crate::web::transfers::{fetch_details, Notes, Transfers};
 use crate::web::{json, WebOptions};
 use crate::wire::protocol::{check_name, FileRecord, MAX_FIND_RECORDS};
 use std::io::{self, Read};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::thread;
+use std::time::Duration;
 
 const PEER_HTML: &str = include_str!("peer.html");
 const PEER_JS: &str = include_str!("peer.js");
@@ -66,6 +67,7 @@ impl PeerPage {
             transfers: Transfers::new(Arc::clone(&hub)),
             hub,
         });
+        watch_joining(Arc::downgrade(&peer), Arc::downgrade(&page.hub))?;
         let route = Arc::new(move |exchange| Page::route(&page, exchange));
         let super::Served { server, url } = super::start(listener, peer.log(), route)?;
         Ok(PeerPage { server, url })
@@ -80,6 +82,52 @@ impl PeerPage {
     pub fn url(&self) -> &str {
         &self.url
     }
+}
+
+/// How long the join watcher waits for a change before it looks whether
+/// the page and the peer are still there.
+const JOIN_WATCH_WAIT: Duration = Duration::from_secs(1);
+
+/// Tells the open pages whenever why the peer is not joined changes (a
+/// `joining` event; the page then reads `/api/state` again). A failed try
+/// to rejoin logs nothing new after the first, yet its reason may differ
+/// (the tracker was lost, now it refuses connections). The thread ends by
+/// itself once the page (its hub) or the peer is gone.
+fn watch_joining(peer: Weak<Peer>, hub: Weak<Hub>) -> crate::Result<()> {
+    let mut seen = peer.upgrade().and_then(|peer| peer.why_not_joined());
+    thread::Builder::new()
+        .name("peer page: join watcher".into())
+        .spawn(move || loop {
+            let Some(now) = peer
+                .upgrade()
+                .map(|peer| peer.wait_why_not_joined(seen.as_deref(), JOIN_WATCH_WAIT))
+            else {
+                return;
+            };
+            let Some(hub) = hub.upgrade() else {
+                return;
+            };
+            if now != seen {
+                hub.publish(Event {
+                    name: "joining",
+                    data: why_json(now.as_deref()),
+                });
+                seen = now;
+            }
+        })
+        .map_err(|e| crate::Error::io("starting the peer page's join watcher", e))?;
+    Ok(())
+}
+
+/// `{"why": ...}`: why the peer is not joined, or null.
+fn why_json(why: Option<&str>) -> String {
+    format!(r#"{{"why":{}}}"#, why_json_value(why))
+}
+
+/// Why the peer is not joined as a JSON value: a text (cut to what a page
+/// shows: it may quote the tracker), or null when it is joined.
+fn why_json_value(why: Option<&str>) -> String {
+    why.map_or("null".into(), |why| json::string(&super::shown(why)))
 }
 
 /// What the page's connection threads share.
@@ -160,11 +208,14 @@ impl Page {
                 }),
         );
         let transfers = self.transfers.json();
+        // One reading: joined exactly when there is no reason not to be.
+        let why = peer.why_not_joined();
         format!(
-            r#"{{"id":{},"addr":{},"joined":{},"folder":{},"folder_error":{},"files":{files},"peers":{others},"transfers":{transfers}}}"#,
+            r#"{{"id":{},"addr":{},"joined":{},"why_not_joined":{},"folder":{},"folder_error":{},"files":{files},"peers":{others},"transfers":{transfers}}}"#,
             json::string(peer.id()),
             json::string(&peer.addr().to_string()),
-            peer.is_joined(),
+            why.is_none(),
+            why_json_value(why.as_deref()),
             json::string(&peer.folder().dir().display().to_string()),
             json::string(&folder_error),
         )
