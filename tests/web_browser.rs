@@ -331,3 +331,58 @@ fn a_peer_page_not_joined_shows_why() {
         "{why}"
     );
 }
+
+#[test]
+fn incoming_connections_share_one_lifeline_on_the_peers_page() {
+    let Some(program) = chromium() else {
+        println!("web_browser: incoming lifeline not run: no chromium on this machine (apt-get install chromium)");
+        return;
+    };
+    // Every node at 127.0.0.1: a connection's address cannot say who
+    // connects, so the peer names each `incoming 127.0.0.1:PORT`.
+    let net = Net::new("web_browser_incoming", &["peer1", "peer2"]);
+    let notes = text_bytes(986);
+    net.put("peer2", "notes.txt", &notes);
+    let _tracker = net.start_tracker(&[]);
+    let page = net.start_web_peer("peer2", &[]);
+    let mut ports = Vec::new();
+    for _ in 0..4 {
+        let mut client = Client::connect(&net.addr("peer2"));
+        ports.push(client.local.rsplit(':').next().unwrap().to_string());
+        client.send_line("DOWNLOAD: notes.txt, txt, 986");
+        let reply = client.read_to_end();
+        assert_file_reply(&reply, &notes, "DOWNLOAD: notes.txt");
+    }
+    let dom = Browser::new(program).dump_dom(&page.url("/?autotest=wait"));
+    assert_eq!(autotest_outcome(&dom), "done: wait");
+    let diagram = dom
+        .split("id=\"diagram\"")
+        .nth(1)
+        .expect("a diagram on the peer's page");
+    let heads: Vec<&str> = diagram
+        .split("<g class=\"head\">")
+        .skip(1)
+        .filter_map(|head| head.split("</text>").next()?.rsplit('>').next())
+        .collect();
+    // peer2, maybe the tracker (a heartbeat), and one "incoming".
+    let incoming = heads
+        .iter()
+        .filter(|head| head.starts_with("incoming"))
+        .count();
+    assert!(
+        heads[0] == "peer2" && heads.contains(&"incoming") && incoming == 1,
+        "{heads:?}"
+    );
+    // Each connection's arrows carry its port, in the label and whole on
+    // hover.
+    for port in &ports {
+        let labels = diagram.matches(&format!(">[:{port}] ")).count();
+        assert_eq!(labels, 2, "the arrows of port {port}:\n{diagram}");
+        for title in [
+            format!("incoming -&gt; peer2: [:{port}] DOWNLOAD: notes.txt, txt, 986"),
+            format!("peer2 -&gt; incoming: [:{port}] FILE: (986 bytes"),
+        ] {
+            assert!(diagram.contains(&title), "no {title:?}:\n{diagram}");
+        }
+    }
+}
