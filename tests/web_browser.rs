@@ -238,18 +238,26 @@ fn the_demo_page_plays_to_the_end_in_a_real_browser() {
         .and_then(|count| count.parse().ok())
         .unwrap_or_else(|| panic!("no arrow count on the diagram:\n{diagram}"));
     assert!(arrows > 80, "only {arrows} arrows:\n{diagram}");
-    for node in ["tracker", "peer1", "peer2", "peer3"] {
+    // The bad holders, outside the settings file, on one lifeline.
+    for node in ["tracker", "peer1", "peer2", "peer3", "a fourth peer"] {
         assert!(
             diagram.contains(&format!(">{node}</text>")),
             "no lifeline for {node}:\n{diagram}"
         );
     }
+    assert!(
+        diagram.contains("a fourth peer -&gt; peer1: [:") && diagram.contains("] HASH: "),
+        "no HASH answer from the lying holder:\n{diagram}"
+    );
     for text in [
         "Act 1: the core protocol",
         "5. peer2 downloads notes.txt",
         "DOWNLOAD: notes.txt, txt, 986",
         "UPLOAD: poem.txt, txt, 140",
-        "19. everyone leaves",
+        ". everyone leaves",
+        "a lying holder is caught",
+        "a download is cut off, then resumed",
+        "DOWNLOAD: data.bin, bin, 4321, 17, 27",
         "the demo is over: every node has stopped",
     ] {
         assert!(

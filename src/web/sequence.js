@@ -23,10 +23,15 @@ class Sequence {
   static LINE = 28;      // one line of text in a band
 
   /** `box`: the element to draw in; `first`: the node drawn leftmost, or
-      the nodes whose lifelines are always drawn, from the left. */
-  constructor(box, first) {
+      the nodes whose lifelines are always drawn, from the left.
+      `options.unknown`: the lifeline of every other end named only by
+      an ip:port (the demo's: a fourth peer, outside the settings file),
+      with the address in the arrow's label; without it, each such
+      address has a lifeline of its own. */
+  constructor(box, first, options) {
     this.box = box;
     this.first = Array.isArray(first) ? first : [first];
+    this.unknown = (options && options.unknown) || null;
     /** The rows, oldest first: arrows ({from, to, text, time, dir}) and
         bands ({band: kind, title, lines}). */
     this.arrows = [];
@@ -91,7 +96,12 @@ class Sequence {
       if (arrow.to === name || (incoming && arrow.dir === "sent")) arrow.to = node;
       if (incoming) arrow.via = "";
     }
-    this.lifelines = this.lifelines.filter((lifeline) => lifeline !== name);
+    // A lifeline no arrow uses any more goes (unless it is always drawn).
+    const used = new Set([...this.first, node]);
+    for (const arrow of this.arrows) {
+      if (!arrow.band) used.add(arrow.from).add(arrow.to);
+    }
+    this.lifelines = this.lifelines.filter((lifeline) => lifeline !== name && used.has(lifeline));
     if (!this.lifelines.includes(node)) this.lifelines.push(node);
     this.draw();
   }
@@ -126,7 +136,7 @@ class Sequence {
     if (line.band) {
       this.arrows.push(line);
     } else {
-      const [other, via] = Sequence.lifelineOf(this.aliases.get(line.other) || line.other);
+      const [other, via] = this.lifelineOf(this.aliases.get(line.other) || line.other);
       const [from, to] = line.dir === "sent" ? [line.node, other] : [other, line.node];
       for (const name of [from, to]) {
         if (!this.lifelines.includes(name)) this.lifelines.push(name);
@@ -193,12 +203,20 @@ class Sequence {
       name by a settings id ("incoming 127.0.0.1:40001"), goes on the one
       lifeline "incoming", with its port in the label (its whole address
       when it is not this machine's): a lifeline per connection would
-      make the diagram grow sideways with every download. */
-  static lifelineOf(name) {
+      make the diagram grow sideways with every download. With the
+      `unknown` option, an other end named by its address alone goes on
+      that one lifeline the same way. */
+  lifelineOf(name) {
     const incoming = /^incoming (.+):(\d+)$/.exec(name);
-    if (!incoming) return [name, ""];
-    const [, ip, port] = incoming;
-    return ["incoming", ip.startsWith("127.") ? `:${port}` : `${ip}:${port}`];
+    if (incoming) return ["incoming", Sequence.short(incoming[1], incoming[2])];
+    const address = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(name);
+    if (address && this.unknown) return [this.unknown, Sequence.short(address[1], address[2])];
+    return [name, ""];
+  }
+
+  /** An address as a label shows it: the port alone on this machine. */
+  static short(ip, port) {
+    return ip.startsWith("127.") ? `:${port}` : `${ip}:${port}`;
   }
 
   /** An arrow's label: its text, after the port of its connection. */
