@@ -25,8 +25,9 @@ use crate::web::{json, WebOptions};
 use crate::wire::protocol::{check_name, FileRecord, MAX_FIND_RECORDS};
 use std::io::{self, Read};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 const PEER_HTML: &str = include_str!("peer.html");
@@ -54,6 +55,7 @@ pub struct PeerPage {
     server: Server,
     /// The address to open, token included.
     url: String,
+    _watcher: JoinWatcher,
 }
 
 impl PeerPage {
@@ -67,10 +69,14 @@ impl PeerPage {
             transfers: Transfers::new(Arc::clone(&hub)),
             hub,
         });
-        watch_joining(Arc::downgrade(&peer), Arc::downgrade(&page.hub))?;
+        let watcher = JoinWatcher::start(Arc::downgrade(&peer), Arc::clone(&page.hub))?;
         let route = Arc::new(move |exchange| Page::route(&page, exchange));
         let super::Served { server, url } = super::start(listener, peer.log(), route)?;
-        Ok(PeerPage { server, url })
+        Ok(PeerPage {
+            server,
+            url,
+            _watcher: watcher,
+        })
     }
 
     /// The address the page is served on.
@@ -85,38 +91,60 @@ impl PeerPage {
 }
 
 /// How long the join watcher waits for a change before it looks whether
-/// the page and the peer are still there.
-const JOIN_WATCH_WAIT: Duration = Duration::from_secs(1);
+/// it must stop: what stopping the page waits at most.
+const JOIN_WATCH_WAIT: Duration = Duration::from_millis(200);
 
-/// Tells the open pages whenever why the peer is not joined changes (a
-/// `joining` event; the page then reads `/api/state` again). A failed try
-/// to rejoin logs nothing new after the first, yet its reason may differ
-/// (the tracker was lost, now it refuses connections). The thread ends by
-/// itself once the page (its hub) or the peer is gone.
-fn watch_joining(peer: Weak<Peer>, hub: Weak<Hub>) -> crate::Result<()> {
-    let mut seen = peer.upgrade().and_then(|peer| peer.why_not_joined());
-    thread::Builder::new()
-        .name("peer page: join watcher".into())
-        .spawn(move || loop {
-            let Some(now) = peer
-                .upgrade()
-                .map(|peer| peer.wait_why_not_joined(seen.as_deref(), JOIN_WATCH_WAIT))
-            else {
-                return;
-            };
-            let Some(hub) = hub.upgrade() else {
-                return;
-            };
-            if now != seen {
-                hub.publish(Event {
-                    name: "joining",
-                    data: why_json(now.as_deref()),
-                });
-                seen = now;
-            }
+/// A thread that tells the open pages whenever why the peer is not joined
+/// changes (a `joining` event; the page then reads `/api/state` again). A
+/// failed try to rejoin logs nothing new after the first, yet its reason
+/// may differ (the tracker was lost, now it refuses connections).
+/// Dropping it stops the thread and waits for it: then it holds the peer
+/// no more, and the program can end the peer itself.
+struct JoinWatcher {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl JoinWatcher {
+    fn start(peer: Weak<Peer>, hub: Arc<Hub>) -> crate::Result<JoinWatcher> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let mut seen = peer.upgrade().and_then(|peer| peer.why_not_joined());
+        let thread = thread::Builder::new()
+            .name("peer page: join watcher".into())
+            .spawn(move || {
+                while !stopping.load(Ordering::SeqCst) {
+                    // The peer is held for one short wait at a time only.
+                    let Some(now) = peer
+                        .upgrade()
+                        .map(|peer| peer.wait_why_not_joined(seen.as_deref(), JOIN_WATCH_WAIT))
+                    else {
+                        return;
+                    };
+                    if now != seen {
+                        hub.publish(Event {
+                            name: "joining",
+                            data: why_json(now.as_deref()),
+                        });
+                        seen = now;
+                    }
+                }
+            })
+            .map_err(|e| crate::Error::io("starting the peer page's join watcher", e))?;
+        Ok(JoinWatcher {
+            stop,
+            thread: Some(thread),
         })
-        .map_err(|e| crate::Error::io("starting the peer page's join watcher", e))?;
-    Ok(())
+    }
+}
+
+impl Drop for JoinWatcher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// `{"why": ...}`: why the peer is not joined, or null.
