@@ -6,7 +6,12 @@
 //! ([`Shown`]): the page turns each item into an event for the browsers
 //! (a protocol line becomes one arrow from its sender to its receiver, a
 //! scene's heading and narration a band across the diagram, a node's log
-//! line a line of the System Log). Before each scene the demo waits, as
+//! line a line of the System Log). The narration before the first act is
+//! the terminal's intro (where the page is, how to read a terminal line):
+//! it is not sent, since the page has an intro of its own (`demo.html`).
+//! A bad holder of the demo is no node of the settings file: its arrows
+//! come from its address, and the page draws them on one more lifeline,
+//! "a fourth peer" (`demo.js`). Before each scene the demo waits, as
 //! `--step` waits for Enter, for a `POST /api/next` from the page's
 //! "Next scene" button ([`DemoPage::wait_for_next`]).
 //!

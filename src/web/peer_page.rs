@@ -1,10 +1,12 @@
 //! The peer's page (`peer ID --web PORT`): the window of the graphical
 //! clients of the source systems, in a browser.
 //!
-//! What it reads (`GET`): the page itself, `/api/state` (who
-//! this peer is, whether it is joined, its files and which are announced,
-//! the transfers), `/api/find?words=...` (the tracker's keyword search,
-//! FIND, as the search box is typed in), and `/events`, the live log. What it does (`POST`, each
+//! What it reads (`GET`): the page itself, `/api/state` (who this peer
+//! is, whether it is joined and if not why, its files and which are
+//! announced, the transfers), `/api/find?words=...` (the tracker's
+//! keyword search, FIND, as the search box is typed in), and `/events`,
+//! the live log (and a `joining` event whenever why the peer is not
+//! joined changes). What it does (`POST`, each
 //! one a method of [`Peer`], the very ones the shell calls): search,
 //! download from one holder, fetch from all holders, list another peer's
 //! files, upload, publish a file sent by the browser, ping.
