@@ -41,6 +41,16 @@ fn autotest_outcome(dom: &str) -> &str {
         .unwrap_or_else(|| panic!("the page did not report its test steps:\n{dom}"))
 }
 
+/// The text of the element with `id` in a dumped page, up to its first
+/// child element.
+fn text_of<'a>(dom: &'a str, id: &str) -> &'a str {
+    dom.split(&format!("id=\"{id}\""))
+        .nth(1)
+        .and_then(|rest| rest.split_once('>'))
+        .and_then(|(_, rest)| rest.split('<').next())
+        .unwrap_or_else(|| panic!("no element {id} on the page:\n{dom}"))
+}
+
 /// Checks that a screenshot is a PNG, large, and not of one colour: the
 /// compressed picture of one colour repeats the same few bytes, a page
 /// with text has thousands of different byte pairs.
@@ -228,18 +238,26 @@ fn the_demo_page_plays_to_the_end_in_a_real_browser() {
         .and_then(|count| count.parse().ok())
         .unwrap_or_else(|| panic!("no arrow count on the diagram:\n{diagram}"));
     assert!(arrows > 80, "only {arrows} arrows:\n{diagram}");
-    for node in ["tracker", "peer1", "peer2", "peer3"] {
+    // The bad holders, outside the settings file, on one lifeline.
+    for node in ["tracker", "peer1", "peer2", "peer3", "a fourth peer"] {
         assert!(
             diagram.contains(&format!(">{node}</text>")),
             "no lifeline for {node}:\n{diagram}"
         );
     }
+    assert!(
+        diagram.contains("a fourth peer -&gt; peer1: [:") && diagram.contains("] HASH: "),
+        "no HASH answer from the lying holder:\n{diagram}"
+    );
     for text in [
         "Act 1: the core protocol",
         "5. peer2 downloads notes.txt",
         "DOWNLOAD: notes.txt, txt, 986",
         "UPLOAD: poem.txt, txt, 140",
-        "19. everyone leaves",
+        ". everyone leaves",
+        "a lying holder is caught",
+        "a download is cut off, then resumed",
+        "DOWNLOAD: data.bin, bin, 4321, 17, 27",
         "the demo is over: every node has stopped",
     ] {
         assert!(
@@ -261,4 +279,118 @@ fn the_demo_page_plays_to_the_end_in_a_real_browser() {
     browser.screenshot(&demo.page.url("/?autotest=next:5"), &png, 1400, 1800);
     check_screenshot(&png);
     println!("screenshot: {}", png.display());
+}
+
+#[test]
+fn the_demo_pages_act_label_names_the_act_of_the_scene_shown() {
+    let Some(program) = chromium() else {
+        println!("web_browser: act label not run: no chromium on this machine (apt-get install chromium)");
+        return;
+    };
+    let mut browser = Browser::new(program);
+    // Scene 15 is the last of act 2: once it is over, the demo has named
+    // act 3 already and waits for the button for scene 16.
+    let demo = start_web_demo("web_browser_act", &["--pace", "0"]);
+    let dom = browser.dump_dom(&demo.page.url("/?autotest=next:15,settle"));
+    assert_eq!(autotest_outcome(&dom), "done: next:15,settle");
+    // The page's own intro, folded once the demo is under way.
+    assert!(
+        dom.contains(r#"<details id="intro" class="intro">"#)
+            && dom.contains("How to read this page"),
+        "{dom}"
+    );
+    assert_eq!(text_of(&dom, "scene-title"), "15. peer2 pings peer1");
+    assert_eq!(text_of(&dom, "act"), "Act 2: direct peer commands");
+    assert_eq!(
+        text_of(&dom, "next"),
+        "Next scene: 16. the tracker crashes (starts Act 3: the tracker crashes and comes back)"
+    );
+    // One scene on, the label has moved to act 3.
+    let demo = start_web_demo("web_browser_act_next", &["--pace", "0"]);
+    let dom = browser.dump_dom(&demo.page.url("/?autotest=next:16,settle"));
+    assert_eq!(autotest_outcome(&dom), "done: next:16,settle");
+    assert_eq!(text_of(&dom, "scene-title"), "16. the tracker crashes");
+    assert_eq!(
+        text_of(&dom, "act"),
+        "Act 3: the tracker crashes and comes back"
+    );
+}
+
+#[test]
+fn a_peer_page_not_joined_shows_why() {
+    let Some(program) = chromium() else {
+        println!("web_browser: not-joined page not run: no chromium on this machine (apt-get install chromium)");
+        return;
+    };
+    // No tracker: the peer cannot connect to it.
+    let net = Net::new("web_browser_why", &["peer1"]);
+    net.put("peer1", "notes.txt", b"notes\n");
+    let page = net.start_web_peer("peer1", &[]);
+    page.wait_state("a failed try", |json| json.contains("the last try failed"));
+    let dom = Browser::new(program).dump_dom(&page.url("/?autotest=wait"));
+    assert_eq!(autotest_outcome(&dom), "done: wait");
+    assert_eq!(text_of(&dom, "joined"), "not joined");
+    let why = text_of(&dom, "why-not-joined");
+    assert!(
+        why.starts_with(&format!(
+            "not joined to the tracker at {}",
+            net.tracker_addr()
+        )) && why.contains("the last try failed"),
+        "{why}"
+    );
+}
+
+#[test]
+fn incoming_connections_share_one_lifeline_on_the_peers_page() {
+    let Some(program) = chromium() else {
+        println!("web_browser: incoming lifeline not run: no chromium on this machine (apt-get install chromium)");
+        return;
+    };
+    // Every node at 127.0.0.1: a connection's address cannot say who
+    // connects, so the peer names each `incoming 127.0.0.1:PORT`.
+    let net = Net::new("web_browser_incoming", &["peer1", "peer2"]);
+    let notes = text_bytes(986);
+    net.put("peer2", "notes.txt", &notes);
+    let _tracker = net.start_tracker(&[]);
+    let page = net.start_web_peer("peer2", &[]);
+    let mut ports = Vec::new();
+    for _ in 0..4 {
+        let mut client = Client::connect(&net.addr("peer2"));
+        ports.push(client.local.rsplit(':').next().unwrap().to_string());
+        client.send_line("DOWNLOAD: notes.txt, txt, 986");
+        let reply = client.read_to_end();
+        assert_file_reply(&reply, &notes, "DOWNLOAD: notes.txt");
+    }
+    let dom = Browser::new(program).dump_dom(&page.url("/?autotest=wait"));
+    assert_eq!(autotest_outcome(&dom), "done: wait");
+    let diagram = dom
+        .split("id=\"diagram\"")
+        .nth(1)
+        .expect("a diagram on the peer's page");
+    let heads: Vec<&str> = diagram
+        .split("<g class=\"head\">")
+        .skip(1)
+        .filter_map(|head| head.split("</text>").next()?.rsplit('>').next())
+        .collect();
+    // peer2, maybe the tracker (a heartbeat), and one "incoming".
+    let incoming = heads
+        .iter()
+        .filter(|head| head.starts_with("incoming"))
+        .count();
+    assert!(
+        heads[0] == "peer2" && heads.contains(&"incoming") && incoming == 1,
+        "{heads:?}"
+    );
+    // Each connection's arrows carry its port, in the label and whole on
+    // hover.
+    for port in &ports {
+        let labels = diagram.matches(&format!(">[:{port}] ")).count();
+        assert_eq!(labels, 2, "the arrows of port {port}:\n{diagram}");
+        for title in [
+            format!("incoming -&gt; peer2: [:{port}] DOWNLOAD: notes.txt, txt, 986"),
+            format!("peer2 -&gt; incoming: [:{port}] FILE: (986 bytes"),
+        ] {
+            assert!(diagram.contains(&title), "no {title:?}:\n{diagram}");
+        }
+    }
 }

@@ -374,3 +374,40 @@ fn the_event_stream_delivers_log_and_trace_lines_within_a_second() {
     );
     events.close();
 }
+
+#[test]
+fn a_page_not_joined_says_why_and_follows_the_reason_live() {
+    let net = Net::new("web_why_not_joined", &["peer1"]);
+    net.put("peer1", "notes.txt", b"notes\n");
+    // No tracker yet: every try to join fails to connect.
+    let page = net.start_web_peer("peer1", &[]);
+    let state = page.wait_state("the failed try's reason", |json| {
+        json.contains(r#""why_not_joined":"not joined to the tracker at"#)
+            && json.contains("the last try failed")
+    });
+    assert!(state.contains(r#""joined":false"#), "{state}");
+    let mut events = EventStream::open(&page);
+    let why = |line: &str| line.strip_prefix(r#"data: {"why":"#).map(str::to_string);
+    let mut tracker = net.start_tracker(&[]);
+    events.wait_for("the join's event", TIMEOUT, |line| {
+        why(line).as_deref() == Some("null}")
+    });
+    let state = page.get("/api/state").body_text();
+    assert!(
+        state.contains(r#""joined":true,"why_not_joined":null"#),
+        "{state}"
+    );
+    // The tracker stops: the loss, then (a try later, which logs nothing
+    // new) the failed try, each an event of its own.
+    tracker.kill();
+    events.wait_for("the loss's event", TIMEOUT, |line| {
+        why(line).is_some_and(|why| why.contains("it will rejoin by itself"))
+    });
+    events.wait_for("the failed try's event", TIMEOUT, |line| {
+        why(line).is_some_and(|why| why.contains("the last try failed"))
+    });
+    assert!(page
+        .get("/api/state")
+        .body_text()
+        .contains(r#""joined":false,"why_not_joined":"not joined"#));
+}

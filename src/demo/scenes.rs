@@ -73,13 +73,8 @@ pub(super) fn play(show: &mut Show, cast: Cast) -> Result<()> {
 
     play.show.act("Act 4: beyond the source systems");
     play.find_notes(&peer3)?;
-    // The page draws a lifeline for each node of the settings file only,
-    // and the bad holders are none of them: with --web, their scenes are
-    // left out rather than drawn with arrows from nowhere.
-    if play.show.page.is_none() {
-        play.liar_caught(&peer1)?;
-        play.download_cut_and_resumed(&peer2)?;
-    }
+    play.liar_caught(&peer1)?;
+    play.download_cut_and_resumed(&peer2)?;
 
     play.show.act("The end");
     play.everyone_leaves([peer1, peer2, peer3])?;

@@ -208,6 +208,16 @@ impl Peer {
         self.link.is_joined()
     }
 
+    /// Why this peer is not joined now (`None`: it is), and a wait for
+    /// that to change (see [`TrackerLink::wait_why_not_joined`]).
+    pub fn why_not_joined(&self) -> Option<String> {
+        self.link.why_not_joined()
+    }
+
+    pub fn wait_why_not_joined(&self, seen: Option<&str>, wait: Duration) -> Option<String> {
+        self.link.wait_why_not_joined(seen, wait)
+    }
+
     /// SEARCH: who has `name`? An empty list is NOT FOUND.
     pub fn search(&self, name: &str) -> Result<Vec<Location>> {
         check_name(name).map_err(|reason| Error::bad_name(name, reason))?;

@@ -14,6 +14,12 @@ let sequence = null;
     button ({number, title} or null), the scene playing, and the end. */
 const demo = { waiting: null, playing: 0, ended: null };
 
+/** An act whose heading came, but whose first scene has not: the demo
+    names the next act right after the last scene of the one before, and
+    the label above the scene must keep naming that scene's act until
+    the next scene starts. */
+let comingAct = null;
+
 /** Who waits for the next change of `demo` (the test hook). Promises,
     not timers: each waiter wakes at the very change it waits for. */
 let waiters = [];
@@ -35,7 +41,8 @@ function showWhere() {
     $("where").className = demo.ended.ok ? "badge good" : "badge bad";
   } else if (demo.waiting) {
     button.disabled = false;
-    button.textContent = `Next scene: ${demo.waiting.number}. ${demo.waiting.title}`;
+    const act = comingAct ? ` (starts ${comingAct})` : "";
+    button.textContent = `Next scene: ${demo.waiting.number}. ${demo.waiting.title}${act}`;
     $("where").textContent = demo.playing ? `scene ${demo.playing} is over` : "ready";
   } else {
     button.disabled = true;
@@ -63,12 +70,18 @@ function narrate(text) {
 
 const handlers = {
   act(act) {
-    $("act").textContent = act.title;
+    comingAct = act.title;
     sequence.band("act", act.title);
   },
   scene(scene) {
+    if (comingAct) {
+      $("act").textContent = comingAct;
+      comingAct = null;
+    }
     $("scene-title").textContent = `${scene.number}. ${scene.title}`;
     $("narration").replaceChildren();
+    // Once the demo is under way, the intro folds away (a click opens it).
+    $("intro").open = false;
     sequence.band("scene", `${scene.number}. ${scene.title}`);
   },
   narration(line) {
@@ -103,6 +116,12 @@ const handlers = {
   },
 };
 
+/** The test hook's `settle`: waits until the scene playing is over (the
+    demo waits for the button again, or is over). */
+async function settle() {
+  while (!demo.waiting && !demo.ended) await nextChange();
+}
+
 /** The test hook's `next:N` (or `next:all`): presses "Next scene" N
     times (or until the demo is over), each time once the demo waits. */
 async function pressNext(count) {
@@ -120,7 +139,12 @@ async function pressNext(count) {
 
 async function start() {
   const state = await App.get("/api/state");
-  sequence = new Sequence($("diagram"), state.nodes);
+  // The demo's bad holders are no node of the settings file: their
+  // connections, named by address only, share the lifeline of "a fourth
+  // peer", as the narration calls them. A node of the settings file seen
+  // from a passing port is drawn there too, until its records say who it
+  // is (a "revealed" event).
+  sequence = new Sequence($("diagram"), state.nodes, { unknown: "a fourth peer" });
   await App.connect(handlers);
   if (!demo.ended) {
     // The backlog may end with a scene that was released since.
@@ -135,6 +159,9 @@ async function start() {
     switch (step) {
       case "next":
         await pressNext(argument);
+        return;
+      case "settle":
+        await settle();
         return;
       default:
         throw new Error(`unknown step ${step}`);

@@ -6,7 +6,12 @@
 //! ([`Shown`]): the page turns each item into an event for the browsers
 //! (a protocol line becomes one arrow from its sender to its receiver, a
 //! scene's heading and narration a band across the diagram, a node's log
-//! line a line of the System Log). Before each scene the demo waits, as
+//! line a line of the System Log). The narration before the first act is
+//! the terminal's intro (where the page is, how to read a terminal line):
+//! it is not sent, since the page has an intro of its own (`demo.html`).
+//! A bad holder of the demo is no node of the settings file: its arrows
+//! come from its address, and the page draws them on one more lifeline,
+//! "a fourth peer" (`demo.js`). Before each scene the demo waits, as
 //! `--step` waits for Enter, for a `POST /api/next` from the page's
 //! "Next scene" button ([`DemoPage::wait_for_next`]).
 //!
@@ -87,6 +92,10 @@ struct Shared {
     pressed: Condvar,
     /// A page has opened its event stream at least once.
     page_seen: AtomicBool,
+    /// The first act has begun. The narration before it is the
+    /// terminal's intro (the page's address, how to read `[tracker] peer1
+    /// <- PING`): the page has an intro of its own, so it is not sent.
+    first_act: AtomicBool,
 }
 
 /// Where the demo is: which scene waits for the button, and whether it
@@ -119,6 +128,7 @@ impl DemoPage {
             gate: Mutex::default(),
             pressed: Condvar::new(),
             page_seen: AtomicBool::new(false),
+            first_act: AtomicBool::new(false),
         });
         let route = {
             let shared = Arc::clone(&shared);
@@ -263,10 +273,14 @@ impl Shared {
     /// One item of the stage, as an event for the pages.
     fn show(&self, shown: Shown) {
         let event = match shown {
-            Shown::Act(title) => Event {
-                name: "act",
-                data: format!(r#"{{"title":{}}}"#, json::string(title)),
-            },
+            Shown::Act(title) => {
+                self.first_act.store(true, Ordering::SeqCst);
+                Event {
+                    name: "act",
+                    data: format!(r#"{{"title":{}}}"#, json::string(title)),
+                }
+            }
+            Shown::Narration(_) if !self.first_act.load(Ordering::SeqCst) => return,
             Shown::Scene { number, title } => Event {
                 name: "scene",
                 data: scene_json(number, title),

@@ -20,6 +20,9 @@ const refresh = App.refresher(async () => {
   const joined = $("joined");
   joined.textContent = state.joined ? "joined the tracker" : "not joined";
   joined.className = `badge ${state.joined ? "good" : "bad"}`;
+  // Why not: the words the peer's log and its requests give.
+  $("why-not-joined").textContent = state.why_not_joined || "";
+  $("why-not-joined").hidden = state.joined;
   if (!sequence) sequence = new Sequence($("diagram"), state.id);
   showFiles(state);
   showPeers(state.peers);
@@ -336,6 +339,9 @@ async function start() {
       else refresh(); // an event: a join, a file arrived, ...
     },
     progress: (transfer) => showTransfer(transfer, true),
+    // Why the peer is not joined changed (a try to rejoin failed another
+    // way, or it joined): read the state again.
+    joining: () => refresh(),
   });
   await runAutotest(async (step, argument) => {
     switch (step) {

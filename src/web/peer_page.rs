@@ -1,10 +1,12 @@
 //! The peer's page (`peer ID --web PORT`): the window of the graphical
 //! clients of the source systems, in a browser.
 //!
-//! What it reads (`GET`): the page itself, `/api/state` (who
-//! this peer is, whether it is joined, its files and which are announced,
-//! the transfers), `/api/find?words=...` (the tracker's keyword search,
-//! FIND, as the search box is typed in), and `/events`, the live log. What it does (`POST`, each
+//! What it reads (`GET`): the page itself, `/api/state` (who this peer
+//! is, whether it is joined and if not why, its files and which are
+//! announced, the transfers), `/api/find?words=...` (the tracker's
+//! keyword search, FIND, as the search box is typed in), and `/events`,
+//! the live log (and a `joining` event whenever why the peer is not
+//! joined changes). What it does (`POST`, each
 //! one a method of [`Peer`], the very ones the shell calls): search,
 //! download from one holder, fetch from all holders, list another peer's
 //! files, upload, publish a file sent by the browser, ping.
@@ -18,15 +20,17 @@ use crate::peer::server::{upload_time_limit, Deadline, MAX_UPLOAD_SIZE, UPLOAD_M
 use crate::peer::Peer;
 use crate::server::Server;
 use crate::settings::TRACKER_ID;
-use crate::web::events::Hub;
+use crate::web::events::{Event, Hub};
 use crate::web::http::{action_failed, Exchange, HttpError, Method, Request, Response};
 use crate::web::transfers::{fetch_details, Notes, Transfers};
 use crate::web::{json, WebOptions};
 use crate::wire::protocol::{check_name, FileRecord, MAX_FIND_RECORDS};
 use std::io::{self, Read};
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::thread;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 const PEER_HTML: &str = include_str!("peer.html");
 const PEER_JS: &str = include_str!("peer.js");
@@ -53,6 +57,7 @@ pub struct PeerPage {
     server: Server,
     /// The address to open, token included.
     url: String,
+    _watcher: JoinWatcher,
 }
 
 impl PeerPage {
@@ -66,9 +71,14 @@ impl PeerPage {
             transfers: Transfers::new(Arc::clone(&hub)),
             hub,
         });
+        let watcher = JoinWatcher::start(Arc::downgrade(&peer), Arc::clone(&page.hub))?;
         let route = Arc::new(move |exchange| Page::route(&page, exchange));
         let super::Served { server, url } = super::start(listener, peer.log(), route)?;
-        Ok(PeerPage { server, url })
+        Ok(PeerPage {
+            server,
+            url,
+            _watcher: watcher,
+        })
     }
 
     /// The address the page is served on.
@@ -80,6 +90,74 @@ impl PeerPage {
     pub fn url(&self) -> &str {
         &self.url
     }
+}
+
+/// How long the join watcher waits for a change before it looks whether
+/// it must stop: what stopping the page waits at most.
+const JOIN_WATCH_WAIT: Duration = Duration::from_millis(200);
+
+/// A thread that tells the open pages whenever why the peer is not joined
+/// changes (a `joining` event; the page then reads `/api/state` again). A
+/// failed try to rejoin logs nothing new after the first, yet its reason
+/// may differ (the tracker was lost, now it refuses connections).
+/// Dropping it stops the thread and waits for it: then it holds the peer
+/// no more, and the program can end the peer itself.
+struct JoinWatcher {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl JoinWatcher {
+    fn start(peer: Weak<Peer>, hub: Arc<Hub>) -> crate::Result<JoinWatcher> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let mut seen = peer.upgrade().and_then(|peer| peer.why_not_joined());
+        let thread = thread::Builder::new()
+            .name("peer page: join watcher".into())
+            .spawn(move || {
+                while !stopping.load(Ordering::SeqCst) {
+                    // The peer is held for one short wait at a time only.
+                    let Some(now) = peer
+                        .upgrade()
+                        .map(|peer| peer.wait_why_not_joined(seen.as_deref(), JOIN_WATCH_WAIT))
+                    else {
+                        return;
+                    };
+                    if now != seen {
+                        hub.publish(Event {
+                            name: "joining",
+                            data: why_json(now.as_deref()),
+                        });
+                        seen = now;
+                    }
+                }
+            })
+            .map_err(|e| crate::Error::io("starting the peer page's join watcher", e))?;
+        Ok(JoinWatcher {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for JoinWatcher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// `{"why": ...}`: why the peer is not joined, or null.
+fn why_json(why: Option<&str>) -> String {
+    format!(r#"{{"why":{}}}"#, why_json_value(why))
+}
+
+/// Why the peer is not joined as a JSON value: a text (cut to what a page
+/// shows: it may quote the tracker), or null when it is joined.
+fn why_json_value(why: Option<&str>) -> String {
+    why.map_or("null".into(), |why| json::string(&super::shown(why)))
 }
 
 /// What the page's connection threads share.
@@ -160,11 +238,14 @@ impl Page {
                 }),
         );
         let transfers = self.transfers.json();
+        // One reading: joined exactly when there is no reason not to be.
+        let why = peer.why_not_joined();
         format!(
-            r#"{{"id":{},"addr":{},"joined":{},"folder":{},"folder_error":{},"files":{files},"peers":{others},"transfers":{transfers}}}"#,
+            r#"{{"id":{},"addr":{},"joined":{},"why_not_joined":{},"folder":{},"folder_error":{},"files":{files},"peers":{others},"transfers":{transfers}}}"#,
             json::string(peer.id()),
             json::string(&peer.addr().to_string()),
-            peer.is_joined(),
+            why.is_none(),
+            why_json_value(why.as_deref()),
             json::string(&peer.folder().dir().display().to_string()),
             json::string(&folder_error),
         )

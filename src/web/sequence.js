@@ -23,10 +23,15 @@ class Sequence {
   static LINE = 28;      // one line of text in a band
 
   /** `box`: the element to draw in; `first`: the node drawn leftmost, or
-      the nodes whose lifelines are always drawn, from the left. */
-  constructor(box, first) {
+      the nodes whose lifelines are always drawn, from the left.
+      `options.unknown`: the lifeline of every other end named only by
+      an ip:port (the demo's: a fourth peer, outside the settings file),
+      with the address in the arrow's label; without it, each such
+      address has a lifeline of its own. */
+  constructor(box, first, options) {
     this.box = box;
     this.first = Array.isArray(first) ? first : [first];
+    this.unknown = (options && options.unknown) || null;
     /** The rows, oldest first: arrows ({from, to, text, time, dir}) and
         bands ({band: kind, title, lines}). */
     this.arrows = [];
@@ -85,10 +90,18 @@ class Sequence {
     if (name === node) return;
     this.aliases.set(name, node);
     for (const arrow of this.arrows) {
-      if (arrow.from === name) arrow.from = node;
-      if (arrow.to === name) arrow.to = node;
+      // An arrow drawn on the "incoming" lifeline, from that connection.
+      const incoming = !arrow.band && arrow.via && arrow.other === name;
+      if (arrow.from === name || (incoming && arrow.dir === "received")) arrow.from = node;
+      if (arrow.to === name || (incoming && arrow.dir === "sent")) arrow.to = node;
+      if (incoming) arrow.via = "";
     }
-    this.lifelines = this.lifelines.filter((lifeline) => lifeline !== name);
+    // A lifeline no arrow uses any more goes (unless it is always drawn).
+    const used = new Set([...this.first, node]);
+    for (const arrow of this.arrows) {
+      if (!arrow.band) used.add(arrow.from).add(arrow.to);
+    }
+    this.lifelines = this.lifelines.filter((lifeline) => lifeline !== name && used.has(lifeline));
     if (!this.lifelines.includes(node)) this.lifelines.push(node);
     this.draw();
   }
@@ -123,13 +136,13 @@ class Sequence {
     if (line.band) {
       this.arrows.push(line);
     } else {
-      const other = this.aliases.get(line.other) || line.other;
+      const [other, via] = this.lifelineOf(this.aliases.get(line.other) || line.other);
       const [from, to] = line.dir === "sent" ? [line.node, other] : [other, line.node];
       for (const name of [from, to]) {
         if (!this.lifelines.includes(name)) this.lifelines.push(name);
       }
       this.arrows.push({
-        from, to, text: line.text, time: line.time, dir: line.dir,
+        from, to, text: line.text, time: line.time, dir: line.dir, via,
         node: line.node, other: line.other, code: line.code || null,
       });
     }
@@ -184,6 +197,33 @@ class Sequence {
     return `${text.slice(0, head)}…${text.slice(text.length - tail)}`;
   }
 
+  /** The lifeline of the other end `name`, and what the arrow's label
+      adds to tell its connection from the others there (or ""). A
+      connection that came from a passing port, which the node could not
+      name by a settings id ("incoming 127.0.0.1:40001"), goes on the one
+      lifeline "incoming", with its port in the label (its whole address
+      when it is not this machine's): a lifeline per connection would
+      make the diagram grow sideways with every download. With the
+      `unknown` option, an other end named by its address alone goes on
+      that one lifeline the same way. */
+  lifelineOf(name) {
+    const incoming = /^incoming (.+):(\d+)$/.exec(name);
+    if (incoming) return ["incoming", Sequence.short(incoming[1], incoming[2])];
+    const address = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(name);
+    if (address && this.unknown) return [this.unknown, Sequence.short(address[1], address[2])];
+    return [name, ""];
+  }
+
+  /** An address as a label shows it: the port alone on this machine. */
+  static short(ip, port) {
+    return ip.startsWith("127.") ? `:${port}` : `${ip}:${port}`;
+  }
+
+  /** An arrow's label: its text, after the port of its connection. */
+  static label(arrow) {
+    return arrow.via ? `[${arrow.via}] ${arrow.text}` : arrow.text;
+  }
+
   /** How tall a row is drawn. */
   static height(row) {
     if (!row.band) return Sequence.ROW;
@@ -236,9 +276,9 @@ class Sequence {
       const [x1, x2] = [x(arrow.from), x(arrow.to)];
       const span = Math.max(Math.abs(x2 - x1), COLUMN) - 16;
       const room = Math.floor(span / 9.6);
-      const text = Sequence.fit(arrow.text, room);
+      const text = Sequence.fit(Sequence.label(arrow), room);
       parts.push(
-        `<g class="arrow ${arrow.dir}" data-index="${index}" tabindex="0" role="button"><title>${escapeXml(`${arrow.from} -> ${arrow.to}: ${arrow.text} (click: its rule and its code)`)}</title>` +
+        `<g class="arrow ${arrow.dir}" data-index="${index}" tabindex="0" role="button"><title>${escapeXml(`${arrow.from} -> ${arrow.to}: ${Sequence.label(arrow)} (click: its rule and its code)`)}</title>` +
           `<rect class="hit" x="${Math.min(x1, x2)}" y="${y - 30}" width="${Math.abs(x2 - x1)}" height="${ROW - 4}"/>` +
           `<text class="time" x="8" y="${y}">${escapeXml(arrow.time)}</text>` +
           `<line x1="${x1}" y1="${y}" x2="${x2}" y2="${y}" marker-end="url(#tip-${arrow.dir})"/>` +
@@ -289,7 +329,7 @@ class LinePanel {
     const items = [];
     for (const [index, row] of rows) {
       if (row.band) continue;
-      const words = `${row.time} ${row.from} -> ${row.to}: ${row.text}`;
+      const words = `${row.time} ${row.from} -> ${row.to}: ${Sequence.label(row)}`;
       items.push(App.el("li", {}, App.el("button", { type: "button", class: "link", onclick: () => open(index) }, words)));
     }
     this.items.replaceChildren(...items);
@@ -320,7 +360,7 @@ class LinePanel {
 
   /** The panel's parts: the line, its rules, its code. */
   static parts(arrow, answer) {
-    const parts = [App.el("h3", {}, `${arrow.from} -> ${arrow.to}`), App.el("pre", { class: "line-text" }, arrow.text)];
+    const parts = [App.el("h3", {}, `${arrow.from} -> ${arrow.to}${arrow.via ? ` (the connection from ${arrow.other})` : ""}`), App.el("pre", { class: "line-text" }, arrow.text)];
     parts.push(App.el("h4", {}, "The rules it keeps"));
     if (answer.rules.length === 0) {
       parts.push(App.el("p", {}, "No rule of the protocol's list is about this line."));

@@ -230,6 +230,9 @@ struct Published {
     /// or failed, with a folder scan made after that request was asked.
     settled: u64,
     stopped: bool,
+    /// Why the session is not joined (the words a request gets then),
+    /// for the peer's page; stale while `joined`.
+    why_not_joined: String,
 }
 
 impl Status {
@@ -281,6 +284,20 @@ impl Drop for Running {
     }
 }
 
+/// Why a session in `state` is not joined, or `None` when it is.
+fn why_not_joined(state: &Published) -> Option<String> {
+    if state.joined {
+        None
+    } else if state.stopped {
+        Some("not joined: this peer has stopped its session with the tracker".to_string())
+    } else if state.why_not_joined.is_empty() {
+        // The session thread has not published its first words yet.
+        Some("not joined to the tracker yet".to_string())
+    } else {
+        Some(state.why_not_joined.clone())
+    }
+}
+
 impl TrackerLink {
     /// Starts the session thread and waits (a few seconds at most) for the
     /// first join to be settled.
@@ -320,6 +337,32 @@ impl TrackerLink {
     /// Whether the tracker has accepted this peer and the session is up.
     pub fn is_joined(&self) -> bool {
         self.status.state().joined
+    }
+
+    /// Why this peer is not joined now, as a request would be told (`None`
+    /// when it is joined).
+    pub fn why_not_joined(&self) -> Option<String> {
+        why_not_joined(&self.status.state())
+    }
+
+    /// Waits until [`TrackerLink::why_not_joined`] differs from `seen`, or
+    /// `wait` passed; returns it.
+    pub fn wait_why_not_joined(&self, seen: Option<&str>, wait: Duration) -> Option<String> {
+        let deadline = Instant::now() + wait;
+        let mut state = self.status.state();
+        loop {
+            let now = why_not_joined(&state);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if now.as_deref() != seen || left.is_zero() {
+                return now;
+            }
+            state = self
+                .status
+                .changed
+                .wait_timeout(state, left)
+                .map(|(state, _)| state)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
     }
 
     /// The names the tracker holds for this peer now (none when not joined).

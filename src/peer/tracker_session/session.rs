@@ -180,6 +180,7 @@ impl Session {
     /// and react, until told to stop.
     pub(super) fn run(mut self, inbox: &Receiver<Event>) {
         loop {
+            self.publish_why();
             let event = match self.next_deadline() {
                 None => inbox.recv().ok(),
                 Some(deadline) => {
@@ -199,6 +200,14 @@ impl Session {
                 None => return self.stop(true),
                 Some(event) => self.on_event(event),
             }
+        }
+    }
+
+    /// Publishes `why_not_joined` for the peer's page, when it changed.
+    fn publish_why(&self) {
+        if self.status.state().why_not_joined != self.why_not_joined {
+            let why = self.why_not_joined.clone();
+            self.status.update(|state| state.why_not_joined = why);
         }
     }
 
