@@ -566,9 +566,13 @@ fn serve_one<C: Accepted>(
         });
     // If the thread could not start, the closure, and with it the connection
     // and its admission, has been dropped: the socket is closed and un-counted.
-    started
-        .map(drop)
-        .map_err(|e| Error::io(format!("starting a thread for {other_end}"), e))
+    // Not `Error::io`: the system says "try again" (EAGAIN) when it has no
+    // room for a thread, which a socket's read would mean as a time-out.
+    started.map(drop).map_err(|e| {
+        Error::Other(format!(
+            "cannot start a thread for {other_end}: the system has no room for one ({e});              the connection is closed"
+        ))
+    })
 }
 
 /// The log line that says whose connection was closed to let `newcomer`

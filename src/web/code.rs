@@ -172,7 +172,9 @@ fn quoted_words(line: &str) -> impl Iterator<Item = &str> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{explain, why_error, words_of};
+    use crate::source;
+    use crate::web::json;
 
     #[test]
     fn a_line_s_rules_follow_its_keyword_and_its_conversation() {

@@ -276,7 +276,12 @@ fn write(mut socket: &TcpStream, text: &str) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{log_event, Event, Hub, LineKind, LiveLine, BACKLOG};
+    use crate::lock;
+    use crate::web::Log;
+    use crate::wire::trace::Direction;
+    use std::panic::Location;
+    use std::sync::mpsc;
 
     #[test]
     fn a_trace_line_becomes_one_json_line() {

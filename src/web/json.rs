@@ -42,7 +42,7 @@ pub fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{array, string, strings};
 
     #[test]
     fn strings_are_escaped() {

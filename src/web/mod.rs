@@ -247,7 +247,7 @@ fn not_routed(exchange: Exchange, paths: &[(&str, http::Method)]) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{shown, MAX_SHOWN_TEXT};
 
     #[test]
     fn a_long_text_is_cut_and_says_how_much_was_left_out() {

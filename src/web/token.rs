@@ -117,9 +117,8 @@ fn fallback_bytes() -> [u8; TOKEN_BYTES] {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::web::http::parse_target;
-    use crate::web::http::Method;
+    use super::{fallback_bytes, Request, Token, TOKEN_BYTES};
+    use crate::web::http::{parse_target, Method};
 
     fn request(target: &str) -> Request {
         let (path, query) = parse_target(target).unwrap();

@@ -322,7 +322,11 @@ pub fn detail_kind(detail: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{
+        detail_kind, fetch_details, FetchReport, Hub, Notes, Slot, Transfers, MAX_RUNNING_TRANSFERS,
+    };
+    use crate::web::Log;
+    use std::net::SocketAddr;
     use std::panic::{catch_unwind, AssertUnwindSafe};
     use std::thread;
 

@@ -430,7 +430,11 @@ pub fn check_origin(origin: Option<&str>, host: Option<&str>) -> Result<(), Http
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{
+        action_failed, check_host, check_origin, content_length, parse_header, parse_request_line,
+        parse_target, percent_decode, HttpError, Method, Response,
+    };
+    use crate::Error;
 
     #[test]
     fn request_lines_parse_and_bad_ones_say_why() {

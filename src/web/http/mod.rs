@@ -423,7 +423,11 @@ fn read_line<R: Read>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{read_head, read_line, stalled, HttpError, MAX_LINE};
+    use crate::wire::connection::REQUEST_TIMEOUT;
+    use std::io;
+    use std::io::{BufReader, Read};
+    use std::time::{Duration, Instant};
 
     /// A time-out setter for a reader that is not a socket.
     fn no_socket(_: Duration) -> io::Result<()> {
