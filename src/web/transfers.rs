@@ -242,9 +242,11 @@ impl Transfers {
     }
 }
 
-/// How the events a download logs about a resume begin: the resume
-/// itself, a try that failed, the partial kept for the next download.
-const NOTE_STARTS: &[&str] = &["resuming ", "download from ", "kept the first "];
+/// How the events a download or fetch logs about a resume begin: the
+/// resume itself, a try that failed, the partial kept for the next one
+/// ("kept the first N bytes" of a download, "kept N of the M chunks" of a
+/// fetch).
+const NOTE_STARTS: &[&str] = &["resuming ", "download from ", "kept "];
 
 /// How the event begins when a holder refused a ranged DOWNLOAD and the
 /// file comes again from byte 0.
