@@ -37,7 +37,7 @@
 //! | endpoint | method | what it does |
 //! |---|---|---|
 //! | `/`, `/app.css`, `/app.js`, `/sequence.js`, `/peer.js`, `/tracker.js` or `/demo.js` | GET | the page |
-//! | `/api/state` | GET | (every `/api/` path and `/events` need `token=`) peer: id, address, joined, files (announced or not), other peers, transfers; tracker: peers, files and holders, the settings' nodes; demo: the nodes, the scene playing, the scene that waits for Next scene, the end |
+//! | `/api/state` | GET | (every `/api/` path and `/events` need `token=`) peer: id, address, joined (and `why_not_joined`, null when joined), files (announced or not), other peers, transfers; tracker: peers, files and holders, the settings' nodes; demo: the nodes, the scene playing, the scene that waits for Next scene, the end |
 //! | `/events` | GET | the live event stream |
 //! | `/api/hold` | GET | the test hook's (see `src/web/app.js`): answers only once the browser lets go, so that a headless browser prints the page when the hook's steps are done |
 //! | `/api/search?name=` | POST | peer: the holders (tracker, or the settings' peers) |
