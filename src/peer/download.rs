@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::peer::client::{self, Hashing, Verification};
 use crate::peer::fetch::{self, FetchReport};
-use crate::peer::folder::Incoming;
+use crate::peer::folder::{cut_to, Incoming};
 use crate::peer::resume::Partials;
 use crate::peer::Peer;
 use crate::settings::TRACKER_ID;
@@ -101,7 +101,7 @@ fn same_copy(a: &Location, b: &Location) -> bool {
 fn reopen(path: &Path, have: u64) -> Result<Hashing<BufWriter<File>>> {
     let opening = |e| Error::io(format!("opening {}", path.display()), e);
     let mut file = OpenOptions::new().write(true).open(path).map_err(opening)?;
-    file.set_len(have).map_err(opening)?;
+    cut_to(&file, have).map_err(opening)?;
     file.seek(SeekFrom::Start(have)).map_err(opening)?;
     let mut sink = Hashing::new(BufWriter::with_capacity(IO_BUFFER_SIZE, file))?;
     let mut before = File::open(path).map_err(opening)?.take(have);

@@ -1,6 +1,6 @@
 //! The served folder's unit tests.
 
-use super::{SharedFolder, PARTIAL_PREFIX};
+use super::{cut_to, SharedFolder, PARTIAL_PREFIX};
 use crate::lock;
 use crate::wire::protocol::{type_of, DownloadRequest, FileSpec};
 use std::fs;
@@ -205,4 +205,18 @@ fn leftovers_of_a_crash_are_removed_at_open() {
     let (_, removed) = SharedFolder::open(&scratch.0).unwrap();
     assert_eq!(removed, 1);
     assert_eq!(fs::read_dir(&scratch.0).unwrap().count(), 1);
+}
+
+#[test]
+fn a_file_is_cut_only_when_it_is_longer() {
+    let scratch = Scratch::new("cut");
+    let path = scratch.0.join("part");
+    fs::write(&path, b"0123456789").unwrap();
+    let file = fs::OpenOptions::new().write(true).open(&path).unwrap();
+    cut_to(&file, 20).unwrap();
+    assert_eq!(fs::read(&path).unwrap(), b"0123456789", "never made longer");
+    cut_to(&file, 4).unwrap();
+    assert_eq!(fs::read(&path).unwrap(), b"0123");
+    cut_to(&file, 0).unwrap();
+    assert!(fs::read(&path).unwrap().is_empty());
 }
