@@ -30,6 +30,13 @@ const FIGURES: [&str; 23] = [
     "memory_peer_downloading",
 ];
 
+/// The figures of the downloads over a link shaped to 1 Gbit/s.
+const LINK_FIGURES: [&str; 3] = [
+    "link_transfer",
+    "link_transfer_verified",
+    "link_verified_vs_transfer",
+];
+
 #[test]
 fn quick_benchmark_prints_every_figure() {
     let output = Command::new(env!("CARGO_BIN_EXE_bench"))
@@ -53,6 +60,20 @@ fn quick_benchmark_prints_every_figure() {
         let fields: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(fields.len(), 3, "not `name: value unit`: {line}");
         assert!(fields[1].parse::<f64>().is_ok(), "not a number: {line}");
+    }
+    // The downloads over a shaped link need root: the figures, or a note
+    // that says why they were not measured.
+    let link_note = lines
+        .iter()
+        .any(|line| line.starts_with("note: the downloads over a"));
+    for name in LINK_FIGURES {
+        let printed = lines
+            .iter()
+            .any(|line| line.starts_with(&format!("{name}: ")));
+        assert!(
+            printed || link_note,
+            "no `{name}:` line, and no note why:\n{stdout}"
+        );
     }
     let last = lines.last().copied().unwrap_or_default();
     assert!(last.starts_with("summary: "), "last line: {last}");

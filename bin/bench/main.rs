@@ -264,7 +264,7 @@ fn run(options: &Options) -> Result<()> {
     let transfer = measure_transfer(&workspace, &source, size, &client, *first_addr)?;
     let fetch = measure_fetch(&source, size, &client, &peer_addrs, transfer.raw)?;
     let verified = measure_verify(&source, size, client.dir(), *first_addr, transfer.peer)?;
-    let verified_over_link = measure_over_link(&workspace)?;
+    let verified_over_link = measure_over_link(&workspace, options.size_mib)?;
     let sessions = join_sessions(&tracker, tracker_addr, options.sessions)?;
     let joined = sessions.tracker.joined;
     let search = measure_search(&workspace, &sessions.searchers, options.searches, joined)?;
