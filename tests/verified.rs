@@ -446,14 +446,7 @@ fn a_fetch_cut_when_its_holders_vanish_is_finished_by_a_later_fetch_from_another
     find_line(&out, "only the missing chunks came", |l| {
         l.contains("peer2 (") && l.ends_with(" sent 60 chunk(s)")
     });
-    find_line(&out, "the whole file verified", |l| {
-        l.trim() == format!("verified: sha256 {}", to_hex(&digest(&content)))
-    });
-    assert_eq!(
-        std::fs::read(net.dir("peer1").join("big.bin")).expect("the file"),
-        content,
-        "byte for byte"
-    );
+    assert_whole_and_verified(&out, &net, &content);
     let out = run(&mut peer1, "clean");
     assert_eq!(
         out,
@@ -477,14 +470,7 @@ fn a_fetch_cut_when_its_holders_vanish_is_finished_by_a_download_from_the_first_
     peer1.wait_for_log("the resume at the first missing chunk", |l| {
         l.contains("resuming big.bin at byte 2000 of 10000, from peer2")
     });
-    find_line(&out, "the whole file verified", |l| {
-        l.trim() == format!("verified: sha256 {}", to_hex(&digest(&content)))
-    });
-    assert_eq!(
-        std::fs::read(net.dir("peer1").join("big.bin")).expect("the file"),
-        content,
-        "byte for byte"
-    );
+    assert_whole_and_verified(&out, &net, &content);
     assert!(
         all_entries(&net.dir("peer1").join(".p2p-resume")).is_empty(),
         "no partial left, and no list of chunks"
@@ -512,8 +498,13 @@ fn a_download_cut_part_way_is_finished_by_a_fetch_from_the_first_missing_chunk()
     peer1.wait_for_log("the resume, at the first missing byte", |l| {
         l.contains("resuming big.bin at byte 4000 of 10000")
     });
-    find_line(&out, "the whole file verified", |l| {
-        l.trim() == format!("verified: sha256 {}", to_hex(&digest(&content)))
+    assert_whole_and_verified(&out, &net, &content);
+}
+
+/// peer1's big.bin came out byte for byte, and `out` says it was verified.
+fn assert_whole_and_verified(out: &[String], net: &Net, content: &[u8]) {
+    find_line(out, "the whole file verified", |l| {
+        l.trim() == format!("verified: sha256 {}", to_hex(&digest(content)))
     });
     assert_eq!(
         std::fs::read(net.dir("peer1").join("big.bin")).expect("the file"),
