@@ -102,7 +102,8 @@
 //!
 //! Measured again after the heartbeats, the web page and the reorganisation
 //! of the code (sessions step only, `--size 1 --sessions 10000`, twice):
-//! 229.1 and 229.2 MiB, 23.2 KiB a session, once the tracker's session
+//! 229.1 and 229.2 MiB (231.5 now, with hashes and keyword search), 23.2 KiB
+//! a session, once the tracker's session
 //! buffers went from 4 KiB to 2 KiB (with 4 KiB they had grown to 27.2 KiB a
 //! session, 268 MiB, over the goal: a 4 KiB buffer and its allocator header
 //! span a second memory page). On this shared 2-core machine the timing
@@ -110,12 +111,12 @@
 //! from 0.59 to 1.47) while other work ran beside them, so the table keeps the
 //! quiet runs.
 //!
-//! ## Why 100-byte chunks are fast here and slow in the seeds
+//! ## Why 100-byte chunks are fast here and slow in the source systems
 //!
-//!  A chunk of 100
+//! A chunk of 100
 //! bytes is tiny: copying it takes a few nanoseconds, but a system call (one
 //! `send` or `recv`) costs about a microsecond, and a network round trip tens of
-//! microseconds even on loopback. The seeds pay those costs per chunk: one
+//! microseconds even on loopback. The source systems pay them per chunk: one
 //! `send` per 100 bytes, often a request and a reply per chunk (a round trip
 //! each), sometimes a new connection per chunk, and a `sleep` between chunks;
 //! and with Nagle's algorithm on, a small write that waits for the previous
