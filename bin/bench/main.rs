@@ -46,7 +46,9 @@
 //!
 //! ## Where a goal is missed, and why
 //!
-//! - *fetch from 3 peers (0.78 to 0.88 of raw).* All three senders and the
+//! - *fetch from 3 peers (0.78 to 0.88 of raw before fetches were verified;
+//!   0.12 to 0.13 since, bound by SHA-256: see "The cost of verification").*
+//!   All three senders and the
 //!   three receiving threads share the same 2 cores, so three peers cannot move
 //!   more bytes per second than one: the work per byte is the same, it is only
 //!   split three ways. The raw baseline is a single `std::io::copy`, which on
@@ -54,7 +56,8 @@
 //!   to the socket; no copy through the program), while our sender reads each
 //!   64 KiB into its buffer and copies it chunk by chunk. On a machine with a
 //!   core per peer, or peers on other machines, the fetch adds up.
-//! - *SEARCH over 8 connections (2.7 to 3.4 times the echo).* Over one
+//! - *SEARCH over 8 connections (2.7 to 3.4 times the echo; 3.07 to 3.12 in
+//!   the last three runs, with both clients the same bare loop).* Over one
 //!   connection a SEARCH takes 1.02 to 1.19 times an echo round trip: there is
 //!   no Nagle stall (every socket has `TCP_NODELAY`, every reply is one write,
 //!   and no lock is held while writing). With 8 connections on 2 cores, 16
