@@ -20,6 +20,20 @@ fn our_tracker_passes_every_rule() {
 }
 
 #[test]
+fn our_tracker_with_explain_fails_the_silent_rules_and_is_told_why() {
+    let net = Net::new("check_self_explain", &[]);
+    let _tracker = net.start_tracker(&["--explain"]);
+    let run = run_check(&["tracker", &net.tracker_addr(), "--stage", "1"]);
+    let failed = run.rules("FAIL");
+    assert!(!failed.is_empty(), "{}", run.shown());
+    assert!(
+        run.stdout.contains("our tracker's --explain"),
+        "the evidence names --explain: {}",
+        run.shown()
+    );
+}
+
+#[test]
 fn our_peer_passes_every_rule() {
     let net = Net::new("check_self_peer", &["peer1"]);
     let _tracker = net.start_tracker(&[]);

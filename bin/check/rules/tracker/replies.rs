@@ -237,9 +237,21 @@ pub fn stays_quiet(probe: &mut Probe, period: Duration) -> Result<(), String> {
     }
 }
 
+/// How a tracker that says why it refuses begins its one line (our
+/// tracker does so with `--explain`).
+const REFUSAL_WITH_REASON: &[u8] = b"ERROR: refused: ";
+
 /// Nothing comes, and the connection is closed within the time limit.
 pub fn closes_silently(probe: &mut Probe) -> Result<(), String> {
     let received = probe.read_to_close(MAX_LINE, probe.limit());
+    if received.bytes.starts_with(REFUSAL_WITH_REASON) {
+        return Err(
+            "FT must send nothing here, but it answered with an ERROR: line that says \
+                    why: a teaching extra (our tracker's --explain); the core protocol closes \
+                    without a word"
+                .into(),
+        );
+    }
     if !received.bytes.is_empty() {
         return Err("FT must send nothing here, but it answered".into());
     }
