@@ -1,5 +1,6 @@
 //! Command-line arguments, the one parser of the tracker, peer and demo
-//! binaries, and how they end.
+//! binaries, and how they end; and [`did_you_mean`], the hint both shells
+//! give for a mistyped command.
 //!
 //! std has no argument parser, and ours needs little: a few positional
 //! words, a few `--flag VALUE` options and a few `--switch`es. It knows

@@ -21,8 +21,9 @@
 //!    traces, the `Tracer` of every connection), [`settings`] (who is
 //!    where), [`server`] (a thread per connection, with a cap that fits
 //!    under the [`open_files`] limit), [`temp_dir`] and [`cli`] (the
-//!    binaries' arguments: words and numbers only, so it knows neither
-//!    the tracker nor the peer nor the web page), and [`source`] (the
+//!    binaries' arguments, and the "did you mean ...?" of both shells:
+//!    words and numbers only, so it knows neither the tracker nor the
+//!    peer nor the web page), and [`source`] (the
 //!    program's own copy of its source, to show the code behind a line).
 //! 3. [`tracker`]: the file tracker, the index of who shares what, the
 //!    liveness rules that forget vanished machines, and its console.
