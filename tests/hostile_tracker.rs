@@ -18,8 +18,10 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// How long each flood lasts.
-const FLOOD_FOR: Duration = Duration::from_secs(30);
+/// How long each flood lasts: over loopback a peer that kept what it reads
+/// would pass the memory limit in well under a second, and a peer that
+/// rejoins after each flooded session has time for several.
+const FLOOD_FOR: Duration = Duration::from_secs(10);
 /// The most resident memory a flooded peer may reach.
 const MEMORY_LIMIT_KB: u64 = 64 * 1024;
 /// About how long each flooding line is.
