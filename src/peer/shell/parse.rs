@@ -168,10 +168,13 @@ fn elsewhere(word: &str) -> Option<Command> {
     Some(Command::Elsewhere(text))
 }
 
-/// The shell's command words, for a hint when one is mistyped.
-const COMMAND_WORDS: [&str; 15] = [
-    "search", "find", "hash", "clean", "download", "list", "upload", "fetch", "publish",
-    "announce", "info", "ping", "help", "quit", "exit",
+/// The shell's command words, for a hint when one is mistyped. `clean` is
+/// not among them: it removes the partial downloads kept for resuming, and
+/// `clear` (a terminal's habit) is one letter from it. A command that
+/// throws work away is never suggested.
+const COMMAND_WORDS: [&str; 14] = [
+    "search", "find", "hash", "download", "list", "upload", "fetch", "publish", "announce", "info",
+    "ping", "help", "quit", "exit",
 ];
 
 fn unknown(word: &str) -> Refusal {
@@ -339,6 +342,7 @@ mod tests {
             ("ls", None),
             ("x", None),
             ("get", None),
+            ("clear", None),
         ] {
             assert_eq!(did_you_mean(typed, &COMMAND_WORDS), meant, "{typed}");
         }
