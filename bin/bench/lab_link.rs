@@ -20,13 +20,13 @@ use super::children::ChildProcess;
 use super::transfer::mib_per_s;
 use super::verify::verified_download;
 use super::workspace::{check_same, generate_file, remove, Workspace};
-use super::{figure, quiet_log, FILE_NAME};
+use super::{figure, file_spec, quiet_log, FILE_NAME};
 use p2p_share::error::{Error, Result};
 use p2p_share::peer::client;
 use p2p_share::peer::folder::SharedFolder;
-use p2p_share::wire::protocol::{type_of, FileSpec};
 use std::fs;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -120,14 +120,10 @@ fn speed_report(tester: &ChildProcess, what: &str) -> Result<f64> {
 pub(super) fn time_both(
     client: &SharedFolder,
     peer: SocketAddr,
-    source: &std::path::Path,
+    source: &Path,
     size: u64,
 ) -> Result<(f64, f64)> {
-    let file = FileSpec {
-        name: FILE_NAME.to_string(),
-        file_type: type_of(FILE_NAME),
-        size,
-    };
+    let file = file_spec(size);
     let (mut plain, mut verified) = (Duration::MAX, Duration::MAX);
     for _ in 0..LINK_ROUNDS {
         let start = Instant::now();

@@ -152,6 +152,7 @@ use p2p_share::cli;
 use p2p_share::error::{Error, Result};
 use p2p_share::log::Log;
 use p2p_share::peer::folder::SharedFolder;
+use p2p_share::wire::protocol::{type_of, FileSpec};
 use std::fmt::Display;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::process::ExitCode;
@@ -211,6 +212,15 @@ const PEER_GOAL_MIB: f64 = 16.0;
 /// 100-byte chunks (1 GiB is not), so its last chunk is a short one, as in
 /// real files.
 const FILE_NAME: &str = "bench-file.bin";
+
+/// The spec of the benchmark's file of `size` bytes, as a DOWNLOAD names it.
+fn file_spec(size: u64) -> FileSpec {
+    FileSpec {
+        name: FILE_NAME.to_string(),
+        file_type: type_of(FILE_NAME),
+        size,
+    }
+}
 
 const MIB: u64 = 1024 * 1024;
 

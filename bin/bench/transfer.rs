@@ -5,13 +5,12 @@
 //! how fast this machine's disk happens to be.
 
 use super::workspace::{check_same, open, remove, Workspace};
-use super::{figure, joined, local_addr, quiet_log, FILE_NAME, LOOPBACK_ANY_PORT, MIB};
+use super::{figure, file_spec, joined, local_addr, quiet_log, FILE_NAME, LOOPBACK_ANY_PORT, MIB};
 use p2p_share::error::{Error, Result};
 use p2p_share::peer::client;
 use p2p_share::peer::fetch;
 use p2p_share::peer::folder::SharedFolder;
 use p2p_share::wire::connection::{CONNECT_TIMEOUT, IO_BUFFER_SIZE};
-use p2p_share::wire::protocol::{type_of, FileSpec};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -45,11 +44,7 @@ pub(super) fn measure_transfer(
     peer: SocketAddr,
 ) -> Result<TransferFigures> {
     let raw_target = workspace.root.join("raw-copy");
-    let file = FileSpec {
-        name: FILE_NAME.to_string(),
-        file_type: type_of(FILE_NAME),
-        size,
-    };
+    let file = file_spec(size);
     let (mut raw, mut download) = (Duration::MAX, Duration::MAX);
     for _ in 0..TRANSFER_ROUNDS {
         raw = raw.min(raw_copy(source, &raw_target, size)?);

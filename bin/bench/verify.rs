@@ -6,11 +6,11 @@
 
 use super::transfer::mib_per_s;
 use super::workspace::{open, remove};
-use super::{figure, quiet_log, FILE_NAME};
+use super::{figure, file_spec, quiet_log};
 use p2p_share::error::{Error, Result};
 use p2p_share::peer::client::{self, Hashing, Verification};
 use p2p_share::wire::connection::IO_BUFFER_SIZE;
-use p2p_share::wire::protocol::{type_of, DownloadRequest, FileSpec};
+use p2p_share::wire::protocol::DownloadRequest;
 use p2p_share::wire::sha256::Sha256;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
@@ -104,11 +104,7 @@ fn sha256sum_time(source: &Path) -> Result<Option<Duration>> {
 /// written; the two must agree.
 pub(super) fn verified_download(peer: SocketAddr, size: u64, target: &Path) -> Result<Duration> {
     let request = DownloadRequest {
-        file: FileSpec {
-            name: FILE_NAME.to_string(),
-            file_type: type_of(FILE_NAME),
-            size,
-        },
+        file: file_spec(size),
         range: None,
     };
     let log = quiet_log();
