@@ -16,7 +16,7 @@ use fields::{
     format_ranged, parse_file_record, parse_find, parse_hash, parse_location, parse_ranged,
     parse_records, parse_spec, split_fields,
 };
-use std::fmt;
+use std::fmt::{self, Write};
 use std::net::{IpAddr, SocketAddr};
 
 /// Written right before the raw bytes of a file (or of a range of it).
@@ -356,9 +356,9 @@ impl Message {
         match self {
             Message::Hello => "HELLO".to_string(),
             Message::Hi => "HI".to_string(),
-            Message::Records(records) => join_records(records),
+            Message::Records(records) => with_records("", records),
             Message::Search(name) => format!("SEARCH: {name}"),
-            Message::Found(locations) => format!("FOUND: {}", join_records(locations)),
+            Message::Found(locations) => with_records("FOUND: ", locations),
             Message::NotFound => "NOT FOUND".to_string(),
             Message::Bye => "BYE".to_string(),
             Message::Error(reason) => format!("ERROR: {reason}"),
@@ -366,7 +366,7 @@ impl Message {
             Message::List => "LIST".to_string(),
             // "FILES:" alone when the list is empty, with no trailing space.
             Message::Files(records) if records.is_empty() => "FILES:".to_string(),
-            Message::Files(records) => format!("FILES: {}", join_records(records)),
+            Message::Files(records) => with_records("FILES: ", records),
             Message::Upload(file) => {
                 format!("UPLOAD: {}, {}, {}", file.name, file.file_type, file.size)
             }
@@ -502,13 +502,23 @@ impl fmt::Display for Location {
     }
 }
 
-/// Records separated by one space, as the protocol writes them.
-fn join_records<T: fmt::Display>(records: &[T]) -> String {
-    records
-        .iter()
-        .map(T::to_string)
-        .collect::<Vec<_>>()
-        .join(" ")
+/// A record's usual length on the wire, to size a line once.
+const RECORD_LENGTH_GUESS: usize = 64;
+
+/// `start`, then the records separated by one space, as the protocol
+/// writes them. All of it goes into one string, with no string per record:
+/// the tracker builds a `FOUND:` line for every SEARCH.
+fn with_records<T: fmt::Display>(start: &str, records: &[T]) -> String {
+    let mut line = String::with_capacity(start.len() + records.len() * RECORD_LENGTH_GUESS);
+    line.push_str(start);
+    for (index, record) in records.iter().enumerate() {
+        if index > 0 {
+            line.push(' ');
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(line, "{record}");
+    }
+    line
 }
 
 mod fields;
