@@ -4,7 +4,7 @@
 use std::process::Command;
 
 /// Every figure line the benchmark prints, in order.
-const FIGURES: [&str; 23] = [
+const FIGURES: [&str; 26] = [
     "transfer_raw",
     "transfer",
     "transfer_vs_raw",
@@ -26,6 +26,9 @@ const FIGURES: [&str; 23] = [
     "echo_p50",
     "echo_p99",
     "search_vs_echo",
+    "search_tracker_cpu",
+    "echo_server_cpu",
+    "search_cpu_vs_echo",
     "memory_peer_serving",
     "memory_peer_downloading",
 ];
@@ -82,6 +85,7 @@ fn quick_benchmark_prints_every_figure() {
         "fetch/raw",
         "verified/transfer",
         "search p50/echo p50",
+        "processor time per round trip",
     ] {
         assert!(
             last.contains(ratio),

@@ -281,7 +281,13 @@ fn run(options: &Options) -> Result<()> {
     let verified_over_link = measure_over_link(&workspace, options.size_mib)?;
     let sessions = join_sessions(&tracker, tracker_addr, options.sessions)?;
     let joined = sessions.tracker.joined;
-    let search = measure_search(&workspace, &sessions.searchers, options.searches, joined)?;
+    let search = measure_search(
+        &workspace,
+        &tracker,
+        &sessions.searchers,
+        options.searches,
+        joined,
+    )?;
     // Every session ends here, as a peer that leaves: the tracker sees each
     // connection close.
     drop(sessions.streams);
@@ -406,10 +412,12 @@ impl Display for Summary {
         self.write_verified(f)?;
         write!(
             f,
-            "search p50/echo p50 {:.2} (goal <= {SEARCH_GOAL}: {}; over one connection {:.2}); ",
+            "search p50/echo p50 {:.2} (goal <= {SEARCH_GOAL}: {}; over one connection {:.2}; \
+             the servers' processor time per round trip {:.2}); ",
             self.search.eight_connections,
             verdict(self.search.eight_connections <= SEARCH_GOAL),
-            self.search.one_connection
+            self.search.one_connection,
+            self.search.server_cpu
         )?;
         let tracker = &self.tracker;
         write!(

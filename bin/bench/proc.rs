@@ -1,5 +1,5 @@
-//! What `/proc` tells about another process: its memory, its open files
-//! and its open-file limit (which `prlimit` raises). std has no call for
+//! What `/proc` tells about another process: its memory, the processor
+//! time it used, its open files and its open-file limit (which `prlimit` raises). std has no call for
 //! any of these; Linux has them in `/proc`, which is why the benchmark
 //! needs Linux. The text is parsed by functions of their own, which the
 //! tests feed with sample text.
@@ -8,6 +8,11 @@ use p2p_share::error::{Error, Result};
 use p2p_share::open_files::parse_open_file_limits;
 use std::fs;
 use std::process::Command;
+use std::time::Duration;
+
+/// The unit of the times in `/proc/PID/stat`: Linux counts them in ticks
+/// of 1/100 s on every machine (`USER_HZ`), whatever its clock.
+const TICKS_PER_SECOND: u64 = 100;
 
 /// A `kB` figure of `/proc/PID/status` (`VmRSS`, `VmHWM`), in KiB.
 pub(super) fn status_kib(pid: u32, field: &str) -> Result<u64> {
@@ -23,6 +28,28 @@ fn parse_status_kib(status: &str, field: &str) -> Option<u64> {
         let value = line.strip_prefix(field)?.strip_prefix(':')?;
         value.trim().strip_suffix("kB")?.trim().parse().ok()
     })
+}
+
+/// The processor time that process `pid` used so far, all its threads,
+/// in user and system mode together.
+pub(super) fn cpu_time(pid: u32) -> Result<Duration> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = fs::read_to_string(&path)
+        .map_err(|e| Error::io(format!("reading {path} (the benchmark needs Linux)"), e))?;
+    let ticks =
+        parse_cpu_ticks(&stat).ok_or_else(|| Error::Other(format!("no times in {path}")))?;
+    Ok(Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND))
+}
+
+/// `utime` + `stime` of the text of `/proc/PID/stat`: the 14th and 15th
+/// fields. The 2nd, the program's name in brackets, may hold spaces, so
+/// the count starts after its closing bracket (with the 3rd field).
+fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let (_, after_name) = stat.rsplit_once(')')?;
+    let mut fields = after_name.split_whitespace().skip(14 - 3);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user + system)
 }
 
 /// How many files (sockets included) process `pid` has open.
@@ -64,7 +91,7 @@ pub(super) fn raise_open_file_limit(pid: u32, wanted: u64) -> std::result::Resul
 
 #[cfg(test)]
 mod tests {
-    use super::parse_status_kib;
+    use super::{parse_cpu_ticks, parse_status_kib};
 
     #[test]
     fn reads_proc_figures() {
@@ -72,5 +99,14 @@ mod tests {
         assert_eq!(parse_status_kib(status, "VmRSS"), Some(4096));
         assert_eq!(parse_status_kib(status, "VmHWM"), Some(5120));
         assert_eq!(parse_status_kib(status, "VmSwap"), None);
+    }
+
+    #[test]
+    fn reads_the_processor_time_after_a_name_with_spaces_and_brackets() {
+        // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt
+        // majflt cmajflt utime stime ...
+        let stat = "4242 (tracker 127.0.0) R) S 1 4242 4242 0 -1 4194560 900 0 0 0 150 37 0 0 20";
+        assert_eq!(parse_cpu_ticks(stat), Some(150 + 37));
+        assert_eq!(parse_cpu_ticks("4242 (short) S 1 2"), None);
     }
 }

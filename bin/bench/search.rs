@@ -5,6 +5,7 @@
 
 use super::child_modes::AS_ECHO;
 use super::children::ChildProcess;
+use super::proc::cpu_time;
 use super::sessions::session_file_name;
 use super::workspace::Workspace;
 use super::{figure, joined};
@@ -25,19 +26,24 @@ const ONE_CONNECTION_SHARE: usize = 4;
 const SEARCH_STRIDE: usize = 7_919;
 
 /// SEARCH p50 over echo p50, over
-/// [`SEARCH_CONNECTIONS`](super::SEARCH_CONNECTIONS) and over one.
+/// [`SEARCH_CONNECTIONS`](super::SEARCH_CONNECTIONS) and over one; and
+/// the processor time the tracker takes for a SEARCH over the echo
+/// server's for an echo, over as many connections.
 pub(super) struct SearchRatios {
     pub(super) eight_connections: f64,
     pub(super) one_connection: f64,
+    pub(super) server_cpu: f64,
 }
 
 /// SEARCH round trips over the searchers, then echo round trips as the
 /// baseline; returns the ratios of their p50s. The same is then measured
-/// over one connection: with eight connections on a small machine, both
-/// sides queue for the CPU and the ratio compares the CPU each round trip
-/// costs; with one, it compares the time a single round trip takes.
+/// over one connection, which shows the time a single round trip takes.
+/// Over the eight connections the processor time of each server is
+/// measured too (from `/proc`): the p50s also depend on where the system
+/// runs each thread, the processor time does not.
 pub(super) fn measure_search(
     workspace: &Workspace,
+    tracker: &ChildProcess,
     searchers: &[TcpStream],
     searches: usize,
     joined: usize,
@@ -52,9 +58,14 @@ pub(super) fn measure_search(
     let echo_server = ChildProcess::spawn("echo", vec![AS_ECHO.into()], &echo_log)?;
     let echo_addr = echo_server.address()?;
 
+    let tracker_cpu = cpu_time(tracker.pid())?;
     let search = search_round_trips(searchers, searches, joined)?;
+    let tracker_cpu = cpu_time(tracker.pid())?.saturating_sub(tracker_cpu);
+    let echo_cpu = cpu_time(echo_server.pid())?;
     let echo = echo_round_trips(echo_addr, searchers.len(), searches, &line)?;
+    let echo_cpu = cpu_time(echo_server.pid())?.saturating_sub(echo_cpu);
     let eight_connections = print_latencies("", &search, &echo);
+    let server_cpu = print_cpu(tracker_cpu, echo_cpu, searches);
 
     let one_connection = searches / ONE_CONNECTION_SHARE;
     let search = search_round_trips(&searchers[..1], one_connection, joined)?;
@@ -63,7 +74,19 @@ pub(super) fn measure_search(
     Ok(SearchRatios {
         eight_connections,
         one_connection,
+        server_cpu,
     })
+}
+
+/// Prints the processor time each server took per round trip, and their
+/// ratio; returns it.
+fn print_cpu(tracker: Duration, echo: Duration, round_trips: usize) -> f64 {
+    let per_trip = |total: Duration| total / u32::try_from(round_trips.max(1)).unwrap_or(u32::MAX);
+    figure("search_tracker_cpu", micros(per_trip(tracker)), "µs/search");
+    figure("echo_server_cpu", micros(per_trip(echo)), "µs/echo");
+    let ratio = tracker.as_secs_f64() / echo.as_secs_f64().max(f64::MIN_POSITIVE);
+    figure("search_cpu_vs_echo", format!("{ratio:.2}"), "x");
+    ratio
 }
 
 /// Prints p50 and p99 of both, and the ratio of the p50s; returns it.
