@@ -47,7 +47,7 @@
 //! ## Where a goal is missed, and why
 //!
 //! - *fetch from 3 peers (0.78 to 0.88 of raw before fetches were verified;
-//!   0.12 to 0.13 since, bound by SHA-256: see "The cost of verification").*
+//!   0.12 to 0.15 since, bound by SHA-256: see "The cost of verification").*
 //!   All three senders and the
 //!   three receiving threads share the same 2 cores, so three peers cannot move
 //!   more bytes per second than one: the work per byte is the same, it is only
@@ -56,27 +56,35 @@
 //!   to the socket; no copy through the program), while our sender reads each
 //!   64 KiB into its buffer and copies it chunk by chunk. On a machine with a
 //!   core per peer, or peers on other machines, the fetch adds up.
-//! - *SEARCH over 8 connections (2.7 to 3.4 times the echo; 3.07 to 3.12 in
-//!   the last three runs, with both clients the same bare loop).* Over one
-//!   connection a SEARCH takes 1.02 to 1.19 times an echo round trip: there is
-//!   no Nagle stall (every socket has `TCP_NODELAY`, every reply is one write,
-//!   and no lock is held while writing). With 8 connections on 2 cores, 16
-//!   threads are busy at once and both sides queue for the CPU, so the figure
-//!   compares how much CPU a round trip costs, and most of that is the
-//!   kernel's. Measured with `perf` and `/proc/PID/stat` around the search
-//!   phase: a SEARCH round trip costs about 17 to 19 µs of CPU (tracker and
-//!   client together), an echo about 9 µs; 81% of the tracker's CPU is in the
-//!   kernel, 59% in switching threads. Our own code is about 2.8 µs of it
-//!   (parsing, the index lookup, formatting `FOUND:`, the log line). Each of
-//!   these was tried and measured, and none moved the figure beyond the noise:
-//!   removing the search log line entirely, writing the log line in one piece,
-//!   building the `FOUND:` line without a temporary `Vec`, skipping the trace
-//!   text when tracing is off, and sending the reply before writing the log
-//!   line. The tracker's size matters too: with 300 peers joined instead of
-//!   10000, the same run gives 1.5 to 2.5. What would close the gap is fewer
-//!   thread switches: one thread serving many connections (an event loop),
-//!   which this project does not do, on purpose: a thread per connection is
-//!   the design it teaches.
+//! - *SEARCH over 8 connections (2.52 to 2.86 times the echo in the last
+//!   three runs; 3.07 to 3.12 before the log stopped taking a lock).* Over
+//!   one connection a SEARCH takes 1.1 times an echo round trip: there is
+//!   no Nagle stall (every socket has `TCP_NODELAY`, every reply is one
+//!   write). Over 8 connections the p50s depend on where the system runs
+//!   16 threads on 2 cores. Waking a thread on the other, idle, core of
+//!   this virtual machine takes about 60 µs more than handing over on the
+//!   same core (the one-connection echo's p50 is 5 µs or 61 to 67 µs, run
+//!   by run, with the same program). During the SEARCHes at 10000
+//!   sessions the two cores were idle 45% of the time (`perf record -a`),
+//!   and a fifth of the tracker's samples were in waking its clients.
+//! - So the benchmark also prints each server's processor time per round
+//!   trip, from `/proc/PID/stat`: about 11.4 µs a SEARCH against 3.5 µs an
+//!   echo (3.2 to 3.5 times). Of the tracker's, our own code is about 3 µs
+//!   (parsing, the index lookup, building `FOUND:`, the log line); the rest
+//!   is the kernel's receive, send and wake-ups, dearer than the echo's.
+//!   It grows with the sessions joined (10.0 µs with 8, 11.3 with 300, 12.1
+//!   with 10000), though a lookup is one hash-table probe.
+//! - What was measured and changed: the log took the standard library's
+//!   stdout lock for every line, and eight tracker threads that each log a
+//!   search waited for one another (`strace -c`: about 2.5 `futex` calls per
+//!   search); it now writes each line with one system call and no lock
+//!   (`src/log/terminal.rs`). A `FOUND:` line is built in one string. Tried
+//!   and dropped: a log thread that writes for all the others (a wake-up per
+//!   line: worse), removing the search log line (no change beyond noise), a
+//!   `RwLock` index, the reply before the log line. What would close the
+//!   gap is fewer thread wake-ups: one thread serving many connections (an
+//!   event loop), which this project does not do, on purpose: a thread per
+//!   connection is the design it teaches.
 //! - The figures vary from run to run by 10 to 30 percent, more when other
 //!   work runs on the machine: writing a 1 GiB file several times makes the
 //!   page cache flush to disk while the next step runs, and on a virtual
