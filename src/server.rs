@@ -570,7 +570,7 @@ fn serve_one<C: Accepted>(
     // room for a thread, which a socket's read would mean as a time-out.
     started.map(drop).map_err(|e| {
         Error::Other(format!(
-            "cannot start a thread for {other_end}: the system has no room for one ({e});              the connection is closed"
+            "cannot start a thread for {other_end}: the system has no room for one ({e}); the connection is closed"
         ))
     })
 }
