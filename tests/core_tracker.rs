@@ -4,7 +4,8 @@
 //! Covered: HELLO/HI, joining, SEARCH found / not found / several holders,
 //! exact and case-sensitive names, ERROR after acceptance, BYE, a connection
 //! closed without BYE, a rejoin replacing records, every kind of refused
-//! join, input before HELLO, CRLF framing and `--trace`.
+//! join, input before HELLO, CRLF framing, `--trace`, and whole log lines
+//! while eight peers search at once.
 
 // Each test file uses a different part of the shared helpers (see
 // tests/common/mod.rs): the parts this one does not use are not dead code.
@@ -470,4 +471,47 @@ fn trace_prints_the_protocol_lines_with_the_peer_address() {
         arrow(&hi),
         "sent and received lines must show different directions: {hello:?} / {hi:?}"
     );
+}
+
+/// Eight peers search at once, with `--trace`: every line of the tracker's
+/// log comes out whole (one node's name in it, never two lines run into
+/// one), and none is lost. The log writes each line with one system call
+/// and takes no lock, so this is what keeps the threads' lines apart.
+#[test]
+fn eight_peers_searching_at_once_leave_every_log_line_whole() {
+    const PEERS: usize = 8;
+    const SEARCHES: usize = 150;
+    let net = Net::new("tracker_log_whole", &[]);
+    let mut tracker = net.start_tracker(&["--trace"]);
+    let addr = net.tracker_addr();
+    std::thread::scope(|scope| {
+        for number in 0..PEERS {
+            let addr = &addr;
+            scope.spawn(move || {
+                let name = format!("shared-{number}.txt");
+                let record = file_record(&name, "txt", 4, "21/11/26", free_port());
+                let mut peer = join_tracker(addr, &record);
+                for _ in 0..SEARCHES {
+                    assert!(peer.search(&name).starts_with("FOUND: "));
+                }
+                peer.send_line("BYE");
+            });
+        }
+    });
+    let whole = |line: &String| line.matches("tracker] ").count() == 1;
+    // Until every peer's leave is logged, or a line shows the fault.
+    wait_until("every peer's leave in the tracker's log", || {
+        let lines = tracker.stderr_lines();
+        let leaves = lines.iter().filter(|l| l.contains("] leave ")).count();
+        leaves == PEERS || !lines.iter().all(whole)
+    });
+    let lines = tracker.stderr_lines();
+    if let Some(broken) = lines.iter().find(|line| !whole(line)) {
+        panic!("not one whole log line: {broken:?}");
+    }
+    let count = |what: &str| lines.iter().filter(|l| l.contains(what)).count();
+    assert_eq!(count("] search \"shared-"), PEERS * SEARCHES);
+    assert_eq!(count("<- SEARCH: shared-"), PEERS * SEARCHES);
+    assert_eq!(count("-> FOUND: <txt, 4,"), PEERS * SEARCHES);
+    tracker.kill();
 }
