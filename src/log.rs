@@ -9,9 +9,9 @@
 //! but `peer peer2 < script > results.txt` keeps the results apart. The
 //! demo, whose log is the show, prints it on standard output instead.
 //!
-//! Each line is printed with one write on its locked stream, so lines from
-//! different threads never mix mid-line, and no lock of ours is held while
-//! it is written (see `log/terminal.rs`). A progress line on standard
+//! Each line is printed with one system call, so lines from different
+//! threads never mix mid-line, and with no lock held, neither ours nor the
+//! standard library's (see `log/terminal.rs`). A progress line on standard
 //! output (`downloading x: 10% 20% ...`) is printed in pieces, though: a
 //! log line that comes in the middle first ends the progress line, which
 //! then goes on, with its label again, on a line of its own.
