@@ -56,8 +56,9 @@
 //!   to the socket; no copy through the program), while our sender reads each
 //!   64 KiB into its buffer and copies it chunk by chunk. On a machine with a
 //!   core per peer, or peers on other machines, the fetch adds up.
-//! - *SEARCH over 8 connections (2.52 to 2.86 times the echo in the last
-//!   three runs; 3.07 to 3.12 before the log stopped taking a lock).* Over
+//! - *SEARCH over 8 connections (2.52 to 2.86 times the echo in the three
+//!   runs of the README's table, 2.94 to 4.04 in three more an hour later;
+//!   3.07 to 3.12 before the log stopped taking a lock).* Over
 //!   one connection a SEARCH takes 1.1 times an echo round trip: there is
 //!   no Nagle stall (every socket has `TCP_NODELAY`, every reply is one
 //!   write). Over 8 connections the p50s depend on where the system runs
@@ -69,9 +70,10 @@
 //!   and a fifth of the tracker's samples were in waking its clients.
 //! - So the benchmark also prints each server's processor time per round
 //!   trip, from `/proc/PID/stat`: about 11.4 µs a SEARCH against 3.5 µs an
-//!   echo (3.2 to 3.5 times). Of the tracker's, our own code is about 3 µs
-//!   (parsing, the index lookup, building `FOUND:`, the log line); the rest
-//!   is the kernel's receive, send and wake-ups, dearer than the echo's.
+//!   echo (3.1 to 3.7 times in the six runs). Of the tracker's, our own
+//!   code is 2 to 4 µs (parsing, the index lookup, building `FOUND:`, the
+//!   log line); the rest is the kernel's receive, send and wake-ups,
+//!   dearer than the echo's.
 //!   It grows with the sessions joined (10.0 µs with 8, 11.3 with 300, 12.1
 //!   with 10000), though a lookup is one hash-table probe.
 //! - What was measured and changed: the log took the standard library's
