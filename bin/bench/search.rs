@@ -39,8 +39,8 @@ pub(super) struct SearchRatios {
 /// baseline; returns the ratios of their p50s. The same is then measured
 /// over one connection, which shows the time a single round trip takes.
 /// Over the eight connections the processor time of each server is
-/// measured too (from `/proc`): the p50s also depend on where the system
-/// runs each thread, the processor time does not.
+/// measured too (from `/proc`): the p50s depend much on where the system
+/// runs each thread, the processor time less.
 pub(super) fn measure_search(
     workspace: &Workspace,
     tracker: &ChildProcess,
