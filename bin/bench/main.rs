@@ -57,7 +57,7 @@
 //!   64 KiB into its buffer and copies it chunk by chunk. On a machine with a
 //!   core per peer, or peers on other machines, the fetch adds up.
 //! - *SEARCH over 8 connections (2.52 to 2.86 times the echo in the three
-//!   runs of the README's table, 2.94 to 4.04 in three more an hour later;
+//!   runs of the README's table, 2.94 to 4.04 in three more soon after;
 //!   3.07 to 3.12 before the log stopped taking a lock).* Over
 //!   one connection a SEARCH takes 1.1 times an echo round trip: there is
 //!   no Nagle stall (every socket has `TCP_NODELAY`, every reply is one
