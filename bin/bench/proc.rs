@@ -1,7 +1,7 @@
 //! What `/proc` tells about another process: its memory, the processor
-//! time it used, its open files and its open-file limit (which `prlimit` raises). std has no call for
-//! any of these; Linux has them in `/proc`, which is why the benchmark
-//! needs Linux. The text is parsed by functions of their own, which the
+//! time it used, its open files and its open-file limit (which `prlimit`
+//! raises). std has no call for any of these; Linux has them in `/proc`,
+//! which is why the benchmark needs Linux. The text is parsed by functions of their own, which the
 //! tests feed with sample text.
 
 use p2p_share::error::{Error, Result};
