@@ -1,8 +1,8 @@
 //! What `/proc` tells about another process: its memory, the processor
 //! time it used, its open files and its open-file limit (which `prlimit`
 //! raises). std has no call for any of these; Linux has them in `/proc`,
-//! which is why the benchmark needs Linux. The text is parsed by functions of their own, which the
-//! tests feed with sample text.
+//! which is why the benchmark needs Linux. The text is parsed by functions
+//! of their own, which the tests feed with sample text.
 
 use p2p_share::error::{Error, Result};
 use p2p_share::open_files::parse_open_file_limits;
